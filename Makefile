@@ -1,0 +1,109 @@
+# dsm - distributed shared memory.  `make` builds everything; `make check` runs
+# every test; `make check SANITIZE=address|thread|undefined` runs them under a
+# sanitizer; `make install PREFIX=...` installs.
+CC       ?= cc
+PREFIX   ?= /usr/local
+SANITIZE ?=
+OPT      ?= -O2
+
+CFLAGS_ALL = -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -pthread -D_GNU_SOURCE \
+             -Iinclude -Isrc -Ilauncher -MMD -MP $(CFLAGS)
+LDLIBS_ALL = -lsodium -llz4 -pthread $(LDLIBS)
+ifneq ($(SANITIZE),)
+CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRCS      := $(wildcard src/*.c)
+LIB_OBJS      := $(LIB_SRCS:src/%.c=build/src/%.o)
+LAUNCH_COMMON := $(filter-out launcher/dsmexec.c launcher/dsmwrap.c,$(wildcard launcher/*.c))
+LAUNCH_OBJS   := $(LAUNCH_COMMON:launcher/%.c=build/launcher/%.o)
+EXAMPLES      := $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
+UNIT_TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/*.c))
+TEST_PROGS    := $(patsubst tests/progs/%.c,build/tests/%,$(wildcard tests/progs/*.c))
+BENCHES       := $(patsubst bench/%.c,bin/%,$(wildcard bench/*.c))
+TOOLS         := bin/dsmexec bin/dsmwrap
+
+all: $(TOOLS) lib/libdsm.a lib/libdsm.so $(EXAMPLES) $(BENCHES)
+
+# Rebuild everything when the flags change (a sanitizer build and a plain
+# one write the same bin/ and lib/).
+build/flags: FORCE | build/deps-ok
+	@mkdir -p build
+	@echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS)' > $@
+
+# A fresh machine may lack the libraries: scripts/deps.sh installs them (as
+# root) or prints the command to run.
+build/deps-ok: scripts/deps.sh
+	@sh scripts/deps.sh
+	@mkdir -p build && touch $@
+
+build/src/%.o: src/%.c build/flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+build/%.o: %.c build/flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+lib/libdsm.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+lib/libdsm.so: $(LIB_OBJS) src/libdsm.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,--version-script=src/libdsm.map -Wl,-soname,libdsm.so.0 $(LDFLAGS) \
+		-o $@ $(LIB_OBJS) $(LDLIBS_ALL)
+
+bin/dsmexec: build/launcher/dsmexec.o $(LAUNCH_OBJS) lib/libdsm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+bin/dsmwrap: build/launcher/dsmwrap.o $(LAUNCH_OBJS) lib/libdsm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+bin/%: build/examples/%.o lib/libdsm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+bin/%: build/bench/%.o lib/libdsm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+build/tests/%: build/tests/unit/%.o $(LAUNCH_OBJS) lib/libdsm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+build/tests/%: build/tests/progs/%.o lib/libdsm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+tests: all $(UNIT_TESTS) $(TEST_PROGS)
+
+check: tests
+	@sh tests/run.sh $(TESTS)
+
+bench: all
+	@sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 lib/libdsm.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 lib/libdsm.so $(DESTDIR)$(PREFIX)/lib/libdsm.so.0
+	ln -sf libdsm.so.0 $(DESTDIR)$(PREFIX)/lib/libdsm.so
+	install -m 644 include/dsm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	sed -e 's|@PREFIX@|$(PREFIX)|' dsm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsm.pc
+
+demo: all
+	bin/dsmexec -n 4 bin/hello
+
+clean:
+	rm -rf build bin lib tests/out
+
+.PHONY: all tests check bench install demo clean FORCE
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)

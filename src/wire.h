@@ -1,0 +1,118 @@
+/*
+ * wire.h - the one definition of what crosses a socket, between ranks and
+ * between the launcher and its wrappers.
+ *
+ * Every message is a fixed 40-byte header followed by `len` payload bytes.
+ * All integers are little-endian and encoded field by field: no C struct is
+ * ever sent raw.  Decoding is a pure function over a byte buffer that checks
+ * magic, version, type and the payload length the type allows before anything
+ * else reads the message, so it can be fuzzed.
+ *
+ *  off size field
+ *    0  4   magic    "DSM1"
+ *    4  1   version  WIRE_VERSION; a peer with another version is refused
+ *    5  1   type     enum wire_type; numbers are never reused
+ *    6  2   flags    WIRE_F_*
+ *    8  4   len      payload bytes that follow the header
+ *   12  4   src      sender's rank (WIRE_SRC_LAUNCHER for dsmexec/dsmwrap)
+ *   16  4   aux      type-specific (requester rank, status kind, ...)
+ *   20  4   reserved must be zero
+ *   24  8   id       request id: replies carry the id of their request
+ *   32  8   arg      type-specific (page number, epoch, signal, ...)
+ */
+#ifndef DSM_WIRE_H
+#define DSM_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_MAGIC        0x314d5344u /* bytes 'D' 'S' 'M' '1' */
+#define WIRE_VERSION      1
+#define WIRE_HDR_SIZE     40
+#define WIRE_MAX_PAYLOAD  (1u << 20)
+#define WIRE_SRC_LAUNCHER 0xffffffffu
+
+enum wire_type {
+	/* connection handshake (net.c) */
+	WIRE_HELLO = 1,          /* payload: job id u64, nonce[32]; src = claimed id */
+	WIRE_CHALLENGE = 2,      /* payload: nonce[32], mac[32] */
+	WIRE_AUTH = 3,           /* payload: mac[32] */
+	WIRE_REFUSE = 4,         /* payload: reason text */
+
+	/* rendezvous (rendezvous.c) */
+	WIRE_RDV_REGISTER = 10,  /* payload: see rendezvous.c */
+	WIRE_RDV_TABLE = 11,
+
+	/* page coherence (coherence.c); arg = page number, id = request id */
+	WIRE_READ_REQ = 20,      /* requester -> home */
+	WIRE_WRITE_REQ = 21,     /* requester -> home */
+	WIRE_FWD_READ = 22,      /* home -> owner; aux = requester */
+	WIRE_FWD_WRITE = 23,     /* home -> owner; aux = requester */
+	WIRE_INV = 24,           /* home -> sharer */
+	WIRE_INV_ACK = 25,       /* sharer -> home */
+	WIRE_PAGE = 26,          /* owner/home -> requester; payload: page data */
+	WIRE_DONE = 27,          /* requester -> home: installed */
+
+	/* collectives and lifetime (runtime.c) */
+	WIRE_BARRIER_ENTER = 40, /* -> rank 0; arg = epoch */
+	WIRE_BARRIER_RELEASE = 41,
+	WIRE_BYE = 42,           /* sender has finalized; its EOF is expected */
+	WIRE_ABORT = 43,         /* payload: reason text; the job is ending */
+
+	/* launcher control between dsmexec and dsmwrap (launcher/) */
+	WIRE_CTL_READY = 80,
+	WIRE_CTL_FAIL = 81,
+	WIRE_CTL_GO = 82,
+	WIRE_CTL_SIGNAL = 83,
+	WIRE_CTL_EXITED = 84,
+	WIRE_CTL_SETUP = 85,
+	WIRE_CTL_RESERVED_LAST = 99,
+};
+
+/* flags */
+#define WIRE_F_ZERO   0x0001 /* WIRE_PAGE: the page is all zeros, no payload */
+#define WIRE_F_LZ4    0x0002 /* WIRE_PAGE: payload is LZ4-compressed */
+#define WIRE_F_WRITE  0x0004 /* WIRE_PAGE: grant is exclusive (writable) */
+#define WIRE_F_NODATA 0x0008 /* WIRE_PAGE: ownership only, keep your copy */
+
+struct wire_hdr {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t len;
+	uint32_t src;
+	uint32_t aux;
+	uint64_t id;
+	uint64_t arg;
+};
+
+/* Little-endian field access. */
+static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static inline void put_le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_le64(const uint8_t *p) { return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
+
+/* Fill magic and version and encode. */
+void wire_encode_hdr(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h);
+
+/*
+ * Decode and validate a header from the first `len` bytes of `buf`.
+ * Returns 0; -EAGAIN when fewer than WIRE_HDR_SIZE bytes are there;
+ * -EPROTO bad magic or reserved bits; -EPROTONOSUPPORT another version;
+ * -EBADMSG unknown type or a payload length the type does not allow.
+ */
+int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h);
+
+/* "PAGE", "INV", ...; "UNKNOWN" for a number no message has. */
+const char *wire_type_name(unsigned type);
+
+/* A readable reason for a wire_decode_hdr() error. */
+const char *wire_strerror(int err);
+
+#endif
