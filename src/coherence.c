@@ -1,0 +1,710 @@
+/*
+ * coherence.c - sequentially consistent page coherence.
+ *
+ * Design.  Every page has a home rank (page_home()) that keeps its directory
+ * entry: the owner, which holds a valid copy and serves it, and the sharers,
+ * other ranks that hold read-only copies.  An untouched page has no entry: it
+ * is owned by its home, has no sharers and is all zeros ("virgin": the home
+ * may not even have it mapped).  Each rank keeps its own view of every page
+ * in `pstate` (invalid / read / write), which always matches what the fault
+ * backend lets the application do.
+ *
+ * Requests (one in flight per page per rank; later faults on the same page
+ * wait for it):
+ *   read:  r -> home READ_REQ.  Owner is home: home sends PAGE(read) itself.
+ *          Otherwise home adds r to the sharers and sends FWD_READ to the
+ *          owner, which write-protects its copy, sends PAGE(read) to r and
+ *          stays owner; r installs it and sends DONE to home.
+ *   write: r -> home WRITE_REQ.  Home sends INV to every other holder and
+ *          waits for every INV_ACK.  Then: if r already holds a current copy,
+ *          home sends PAGE(write, no data); else the owner (home itself, or
+ *          via FWD_WRITE) stops its writers, sends PAGE(write, data) to r and
+ *          drops its copy; r installs and, when the page did not come from
+ *          home, sends DONE.  r becomes the owner, with no sharers.
+ * Home works on one request per page at a time and queues the rest, so
+ * racing requests are ordered and none is lost.  It keeps a request open until
+ * the requester's DONE whenever the page travels on a channel other than
+ * home -> requester; every later INV from home therefore reaches the
+ * requester after its page (TCP keeps each channel in order).  Replies carry
+ * the request id; one that matches no open request is stale and dropped.
+ *
+ * Serving a writable page: write-protect it first, then copy it out, then
+ * drop it (or keep it read-only), so no write can slip in between.
+ *
+ * Locking: none.  Only the service thread runs this file (the SIGSEGV backend
+ * only reads pstate, as a hint).
+ */
+#include "coherence.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "mailbox.h"
+#include "runtime.h"
+#include "transport.h"
+#include "wire.h"
+
+enum { P_INVALID = 0, P_READ = 1, P_WRITE = 2 };
+enum { PH_IDLE, PH_INV, PH_DONE };
+
+/* A set of ranks with no cap on its size: a few inline, then the heap. */
+struct rankset {
+	uint32_t n, cap;
+	int32_t inl[4];
+	int32_t *v;
+};
+
+/* A request this rank has in flight for one page. */
+struct pending {
+	struct pending *hnext;     /* hash chain */
+	struct pending *prev, *next; /* active list, for deadlines */
+	uint64_t page, id;
+	int write;
+	int64_t deadline;
+	struct mbox_req *waiters;
+};
+
+/* A request queued at home behind the one being served. */
+struct qreq {
+	struct qreq *next;
+	int32_t rank;
+	int write;
+	uint64_t id;
+};
+
+struct dirent {
+	struct dirent *hnext;
+	struct dirent *prev, *next; /* busy list, for deadlines */
+	uint64_t page;
+	int32_t owner;
+	uint8_t virgin;     /* all zeros; owner is home, maybe not even mapped */
+	uint8_t phase;      /* PH_IDLE: no request in service */
+	uint8_t cur_write, cur_need_data;
+	int32_t cur_rank;
+	uint64_t cur_id;
+	uint32_t acks_left;
+	int64_t deadline;
+	struct rankset sharers;
+	struct qreq *qhead, *qtail;
+};
+
+/* A chained hash map from page number to an entry; grows by doubling. */
+struct pmap {
+	void **b;
+	size_t nb, n;
+};
+
+static uint8_t *pstate;
+static struct pmap pending_map, dir_map;
+static struct pending active_head = { .prev = &active_head, .next = &active_head };
+static struct dirent busy_head = { .prev = &busy_head, .next = &busy_head };
+static uint64_t next_id;
+static unsigned n_active, n_busy;
+
+/* ---- small containers ------------------------------------------------ */
+
+static int32_t *rs_items(struct rankset *s)
+{
+	return s->v ? s->v : s->inl;
+}
+
+static int rs_has(struct rankset *s, int32_t r)
+{
+	int32_t *it = rs_items(s);
+
+	for (uint32_t i = 0; i < s->n; i++)
+		if (it[i] == r)
+			return 1;
+	return 0;
+}
+
+static void rs_add(struct rankset *s, int32_t r)
+{
+	if (rs_has(s, r))
+		return;
+	if (!s->v && s->n == 4) {
+		s->cap = 16;
+		s->v = malloc(s->cap * sizeof(int32_t));
+		if (!s->v)
+			rt_fatal("out of memory for a sharer set");
+		memcpy(s->v, s->inl, sizeof(s->inl));
+	} else if (s->v && s->n == s->cap) {
+		int32_t *nv = realloc(s->v, 2 * s->cap * sizeof(int32_t));
+		if (!nv)
+			rt_fatal("out of memory for a sharer set");
+		s->v = nv;
+		s->cap *= 2;
+	}
+	rs_items(s)[s->n++] = r;
+}
+
+static void rs_clear(struct rankset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static uint64_t hash_page(uint64_t p)
+{
+	p ^= p >> 33;
+	p *= 0xff51afd7ed558ccdULL;
+	p ^= p >> 33;
+	return p;
+}
+
+/* find / insert / remove for a map of entries with `hnext` and `page`. */
+#define DEFINE_PMAP(name, type)                                                         \
+	static __attribute__((unused)) type *name##_find(uint64_t page)                                       \
+	{                                                                               \
+		if (!name##_map.nb)                                                     \
+			return NULL;                                                    \
+		for (type *e = name##_map.b[hash_page(page) & (name##_map.nb - 1)]; e;  \
+		     e = e->hnext)                                                      \
+			if (e->page == page)                                            \
+				return e;                                               \
+		return NULL;                                                            \
+	}                                                                               \
+	static __attribute__((unused)) void name##_insert(type *e)                                            \
+	{                                                                               \
+		struct pmap *m = &name##_map;                                           \
+		if (m->n >= m->nb) {                                                    \
+			size_t nb = m->nb ? m->nb * 2 : 64;                             \
+			void **b = calloc(nb, sizeof(void *));                          \
+			if (!b)                                                         \
+				rt_fatal("out of memory for the page tables");          \
+			for (size_t i = 0; i < m->nb; i++) {                            \
+				type *x = m->b[i];                                      \
+				while (x) {                                             \
+					type *nx = x->hnext;                            \
+					size_t k = hash_page(x->page) & (nb - 1);       \
+					x->hnext = b[k];                                \
+					b[k] = x;                                       \
+					x = nx;                                         \
+				}                                                       \
+			}                                                               \
+			free(m->b);                                                     \
+			m->b = (void **)b;                                              \
+			m->nb = nb;                                                     \
+		}                                                                       \
+		size_t k = hash_page(e->page) & (m->nb - 1);                            \
+		e->hnext = m->b[k];                                                     \
+		m->b[k] = e;                                                            \
+		m->n++;                                                                 \
+	}                                                                               \
+	static __attribute__((unused)) void name##_remove(type *e)                                            \
+	{                                                                               \
+		struct pmap *m = &name##_map;                                           \
+		type **pp = (type **)&m->b[hash_page(e->page) & (m->nb - 1)];           \
+		while (*pp != e)                                                        \
+			pp = &(*pp)->hnext;                                             \
+		*pp = e->hnext;                                                         \
+		m->n--;                                                                 \
+	}
+
+DEFINE_PMAP(pending, struct pending)
+DEFINE_PMAP(dir, struct dirent)
+
+static void pmap_free_all(struct pmap *m, size_t next_off)
+{
+	for (size_t i = 0; i < m->nb; i++) {
+		void *e = m->b[i];
+		while (e) {
+			void *nx = *(void **)((char *)e + next_off);
+			free(e);
+			e = nx;
+		}
+	}
+	free(m->b);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- set-up ---------------------------------------------------------- */
+
+int coh_init(void)
+{
+	pstate = mmap(NULL, rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (pstate == MAP_FAILED) {
+		pstate = NULL;
+		log_err("cannot allocate the page state table (%lu pages): %s", (unsigned long)rt.npages,
+			strerror(errno));
+		return -ENOMEM;
+	}
+	next_id = 0;
+	return 0;
+}
+
+void coh_fini(void)
+{
+	for (size_t i = 0; i < dir_map.nb; i++)
+		for (struct dirent *e = dir_map.b[i]; e; e = e->hnext) {
+			rs_clear(&e->sharers);
+			while (e->qhead) {
+				struct qreq *q = e->qhead;
+				e->qhead = q->next;
+				free(q);
+			}
+		}
+	pmap_free_all(&pending_map, offsetof(struct pending, hnext));
+	pmap_free_all(&dir_map, offsetof(struct dirent, hnext));
+	active_head.prev = active_head.next = &active_head;
+	busy_head.prev = busy_head.next = &busy_head;
+	n_active = n_busy = 0;
+	if (pstate)
+		munmap(pstate, rt.npages);
+	pstate = NULL;
+}
+
+int coh_holds_readable(uint64_t page)
+{
+	return page < rt.npages && pstate && __atomic_load_n(&pstate[page], __ATOMIC_RELAXED) != P_INVALID;
+}
+
+/* ---- sending --------------------------------------------------------- */
+
+static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
+{
+	struct wire_hdr h = { .type = (uint8_t)type, .arg = page, .id = id, .aux = aux };
+
+	tp_send(to, &h, NULL);
+}
+
+static int all_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < DSM_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+static void got_page(const struct wire_hdr *h, const uint8_t *payload);
+
+/* A page for this rank is installed at once, never queued: the home goes on
+ * to its next request for the page right after, and that one must find the
+ * page where this grant put it. */
+static void deliver_page(int to, struct wire_hdr *h, const uint8_t *data)
+{
+	if (to == rt.rank) {
+		h->src = (uint32_t)rt.rank;
+		got_page(h, data);
+	} else {
+		tp_send(to, h, data);
+	}
+}
+
+/* Send this rank's copy of `page` (NULL data: zeros) as PAGE to `to`. */
+static void send_page(int to, uint64_t page, uint64_t id, const uint8_t *data, int write)
+{
+	struct wire_hdr h = { .type = WIRE_PAGE, .arg = page, .id = id };
+
+	h.flags = write ? WIRE_F_WRITE : 0;
+	if (!data || all_zero(data)) {
+		h.flags |= WIRE_F_ZERO;
+	} else {
+		h.len = DSM_PAGE_SIZE;
+	}
+	deliver_page(to, &h, data);
+}
+
+/* ---- the owner's side ------------------------------------------------ */
+
+/* This rank owns `page`: give `to` a read copy, keep ours read-only. */
+static void serve_read(uint64_t page, int to, uint64_t id, int virgin)
+{
+	uint8_t st = pstate[page];
+
+	if (st == P_WRITE) {
+		rt.be->downgrade(page); /* stop writers before copying */
+		pstate[page] = P_READ;
+	}
+	if (st == P_INVALID && !virgin)
+		rt_fatal("asked to serve page %lu which this rank does not hold (protocol error)",
+			 (unsigned long)page);
+	send_page(to, page, id, st == P_INVALID ? NULL : rt.be->peek(page), 0);
+}
+
+/* This rank owns `page`: hand it, writable, to `to` and drop ours. */
+static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
+{
+	uint8_t st = pstate[page];
+
+	if (st == P_INVALID && !virgin)
+		rt_fatal("asked to hand over page %lu which this rank does not hold (protocol error)",
+			 (unsigned long)page);
+	if (st == P_WRITE)
+		rt.be->downgrade(page);
+	send_page(to, page, id, st == P_INVALID ? NULL : rt.be->peek(page), 1);
+	if (st != P_INVALID) {
+		rt.be->drop(page);
+		pstate[page] = P_INVALID;
+	}
+}
+
+static void drop_copy(uint64_t page, int from)
+{
+	uint8_t st = pstate[page];
+
+	if (st == P_WRITE)
+		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
+			 "(protocol error)", (unsigned long)page, from);
+	if (st != P_INVALID) {
+		rt.be->drop(page);
+		pstate[page] = P_INVALID;
+	}
+}
+
+/* ---- the home's side ------------------------------------------------- */
+
+static struct dirent *dir_get(uint64_t page)
+{
+	struct dirent *e = dir_find(page);
+
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		rt_fatal("out of memory for the directory");
+	e->page = page;
+	e->owner = rt.rank;
+	e->virgin = 1;
+	dir_insert(e);
+	return e;
+}
+
+static void busy_link(struct dirent *e)
+{
+	e->deadline = now_ns() + rt.timeout_ns;
+	e->next = &busy_head;
+	e->prev = busy_head.prev;
+	busy_head.prev->next = e;
+	busy_head.prev = e;
+	n_busy++;
+}
+
+static void busy_unlink(struct dirent *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+	n_busy--;
+}
+
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
+
+/* The request in service is complete: take the next queued one. */
+static void dir_finish(struct dirent *e)
+{
+	e->phase = PH_IDLE;
+	busy_unlink(e);
+	while (e->phase == PH_IDLE && e->qhead) {
+		struct qreq *q = e->qhead;
+		e->qhead = q->next;
+		if (!e->qhead)
+			e->qtail = NULL;
+		dir_start(e, q->rank, q->id, q->write);
+		free(q);
+	}
+}
+
+/* Every other holder has dropped its copy: give r the page writable. */
+static void dir_write_granted(struct dirent *e)
+{
+	int32_t r = e->cur_rank;
+
+	if (e->cur_need_data && e->owner != rt.rank) {
+		send_ctl(e->owner, WIRE_FWD_WRITE, e->page, e->cur_id, (uint32_t)r);
+		e->phase = PH_DONE; /* until r's DONE */
+		return;
+	}
+	if (e->cur_need_data) {
+		serve_write(e->page, r, e->cur_id, e->virgin);
+	} else {
+		struct wire_hdr h = { .type = WIRE_PAGE, .flags = WIRE_F_WRITE | WIRE_F_NODATA,
+				      .arg = e->page, .id = e->cur_id };
+		deliver_page(r, &h, NULL);
+	}
+	e->owner = r;
+	e->virgin = 0;
+	rs_clear(&e->sharers);
+	dir_finish(e);
+}
+
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
+{
+	e->phase = PH_DONE;
+	e->cur_rank = r;
+	e->cur_id = id;
+	e->cur_write = (uint8_t)write;
+	busy_link(e);
+	if (!write) {
+		if (e->owner == rt.rank) {
+			serve_read(e->page, r, id, e->virgin);
+			if (r != rt.rank)
+				rs_add(&e->sharers, r);
+			else
+				e->virgin = 0; /* home installs its own copy now */
+			dir_finish(e);
+			return;
+		}
+		rs_add(&e->sharers, r);
+		send_ctl(e->owner, WIRE_FWD_READ, e->page, id, (uint32_t)r);
+		return; /* until r's DONE */
+	}
+
+	int has_copy = (r == e->owner && !e->virgin) || rs_has(&e->sharers, r);
+	int32_t *it = rs_items(&e->sharers);
+
+	e->cur_need_data = (uint8_t)!has_copy;
+	e->acks_left = 0;
+	e->phase = PH_INV;
+	for (uint32_t i = 0; i < e->sharers.n; i++) {
+		if (it[i] == r)
+			continue;
+		if (it[i] == rt.rank) {
+			drop_copy(e->page, rt.rank);
+			continue;
+		}
+		send_ctl(it[i], WIRE_INV, e->page, id, 0);
+		e->acks_left++;
+	}
+	/* With r's copy current the owner must drop too; otherwise the owner
+	 * hands the data over and drops it then. */
+	if (has_copy && e->owner != r) {
+		if (e->owner == rt.rank) {
+			drop_copy(e->page, rt.rank);
+		} else {
+			send_ctl(e->owner, WIRE_INV, e->page, id, 0);
+			e->acks_left++;
+		}
+	}
+	if (e->acks_left == 0)
+		dir_write_granted(e);
+}
+
+static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
+{
+	struct dirent *e = dir_get(page);
+
+	if (e->phase != PH_IDLE) {
+		struct qreq *q = malloc(sizeof(*q));
+		if (!q)
+			rt_fatal("out of memory for the request queue");
+		*q = (struct qreq){ .rank = r, .write = write, .id = id };
+		if (e->qtail)
+			e->qtail->next = q;
+		else
+			e->qhead = q;
+		e->qtail = q;
+		return;
+	}
+	dir_start(e, r, id, write);
+}
+
+static void home_ack(int32_t from, uint64_t page, uint64_t id)
+{
+	struct dirent *e = dir_find(page);
+
+	if (!e || e->phase != PH_INV || e->cur_id != id || e->acks_left == 0) {
+		log_debug("stale INV_ACK for page %lu from rank %d", (unsigned long)page, from);
+		return;
+	}
+	if (--e->acks_left == 0)
+		dir_write_granted(e);
+}
+
+static void home_done(int32_t from, uint64_t page, uint64_t id)
+{
+	struct dirent *e = dir_find(page);
+
+	if (!e || e->phase != PH_DONE || e->cur_id != id || e->cur_rank != from) {
+		log_debug("stale DONE for page %lu from rank %d", (unsigned long)page, from);
+		return;
+	}
+	if (e->cur_write) {
+		e->owner = from;
+		e->virgin = 0;
+		rs_clear(&e->sharers);
+	}
+	dir_finish(e);
+}
+
+/* ---- the requester's side -------------------------------------------- */
+
+static void complete_waiters(struct mbox_req *w)
+{
+	while (w) {
+		struct mbox_req *nx = w->next;
+		mbox_complete(w, 0);
+		w = nx;
+	}
+}
+
+void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
+{
+	uint8_t st = pstate[page];
+	struct pending *p;
+
+	if (st == P_WRITE || (st == P_READ && !write)) {
+		/* Served while this fault was on its way. */
+		rt.be->wake(page);
+		if (waiter)
+			mbox_complete(waiter, 0);
+		return;
+	}
+	p = pending_find(page);
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			rt_fatal("out of memory for a page request");
+		p->page = page;
+		p->id = ++next_id;
+		p->write = write;
+		p->deadline = now_ns() + rt.timeout_ns;
+		pending_insert(p);
+		p->next = &active_head;
+		p->prev = active_head.prev;
+		active_head.prev->next = p;
+		active_head.prev = p;
+		n_active++;
+		send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id, 0);
+	}
+	/* A write that finds a read in flight waits for it and faults again. */
+	if (waiter) {
+		waiter->next = p->waiters;
+		p->waiters = waiter;
+	}
+}
+
+static void got_page(const struct wire_hdr *h, const uint8_t *payload)
+{
+	uint64_t page = h->arg;
+	struct pending *p = pending_find(page);
+	int write = (h->flags & WIRE_F_WRITE) != 0;
+	int rc;
+
+	if (!p || p->id != h->id) {
+		log_debug("stale PAGE %lu (request %lu) from rank %u", (unsigned long)page,
+			  (unsigned long)h->id, h->src);
+		return;
+	}
+	if (h->flags & WIRE_F_NODATA) {
+		if (pstate[page] != P_READ || !write)
+			rt_fatal("rank %u granted page %lu without data, but this rank holds no copy "
+				 "(protocol error)", h->src, (unsigned long)page);
+		rc = rt.be->upgrade(page);
+	} else {
+		if (pstate[page] != P_INVALID)
+			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",
+				 h->src, (unsigned long)page);
+		rc = rt.be->install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, write);
+	}
+	if (rc)
+		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
+	pstate[page] = write ? P_WRITE : P_READ;
+	if ((int)h->src != page_home(page))
+		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
+	pending_remove(p);
+	p->prev->next = p->next;
+	p->next->prev = p->prev;
+	n_active--;
+	complete_waiters(p->waiters);
+	free(p);
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	uint64_t page = h->arg;
+	int32_t src = (int32_t)h->src;
+	int home;
+
+	if (page >= rt.npages)
+		rt_fatal("rank %d sent %s for page %lu, beyond the region's %lu pages", src,
+			 wire_type_name(h->type), (unsigned long)page, (unsigned long)rt.npages);
+	home = page_home(page);
+	switch (h->type) {
+	case WIRE_READ_REQ:
+	case WIRE_WRITE_REQ:
+	case WIRE_INV_ACK:
+	case WIRE_DONE:
+		if (home != rt.rank)
+			rt_fatal("rank %d sent %s for page %lu, whose home is rank %d", src,
+				 wire_type_name(h->type), (unsigned long)page, home);
+		break;
+	case WIRE_FWD_READ:
+	case WIRE_FWD_WRITE:
+	case WIRE_INV:
+		if (home != src)
+			rt_fatal("rank %d sent %s for page %lu but is not its home", src,
+				 wire_type_name(h->type), (unsigned long)page);
+		if ((h->type != WIRE_INV) && (h->aux >= (uint32_t)rt.size))
+			rt_fatal("rank %d forwarded page %lu to rank %u, which does not exist", src,
+				 (unsigned long)page, h->aux);
+		break;
+	case WIRE_PAGE:
+		if (!(h->flags & (WIRE_F_ZERO | WIRE_F_NODATA)) && h->len != DSM_PAGE_SIZE)
+			rt_fatal("rank %d sent page %lu with %u bytes of data", src, (unsigned long)page,
+				 h->len);
+		break;
+	}
+
+	switch (h->type) {
+	case WIRE_READ_REQ:
+		home_request(src, page, h->id, 0);
+		break;
+	case WIRE_WRITE_REQ:
+		home_request(src, page, h->id, 1);
+		break;
+	case WIRE_FWD_READ:
+		serve_read(page, (int)h->aux, h->id, 0);
+		break;
+	case WIRE_FWD_WRITE:
+		serve_write(page, (int)h->aux, h->id, 0);
+		break;
+	case WIRE_INV:
+		drop_copy(page, src);
+		send_ctl(src, WIRE_INV_ACK, page, h->id, 0);
+		break;
+	case WIRE_INV_ACK:
+		home_ack(src, page, h->id);
+		break;
+	case WIRE_PAGE:
+		got_page(h, payload);
+		break;
+	case WIRE_DONE:
+		home_done(src, page, h->id);
+		break;
+	}
+}
+
+/* ---- deadlines ------------------------------------------------------- */
+
+int coh_busy(void)
+{
+	return n_active || n_busy;
+}
+
+void coh_check_deadlines(int64_t now)
+{
+	int secs = (int)(rt.timeout_ns / 1000000000);
+
+	for (struct pending *p = active_head.next; p != &active_head; p = p->next)
+		if (now > p->deadline)
+			rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); "
+				 "see DSM_TIMEOUT", secs, p->write ? "write" : "read", (unsigned long)p->page,
+				 page_home(p->page));
+	for (struct dirent *e = busy_head.next; e != &busy_head; e = e->next)
+		if (now > e->deadline)
+			rt_fatal("page %lu: %s within %d s while serving rank %d; see DSM_TIMEOUT",
+				 (unsigned long)e->page,
+				 e->phase == PH_INV ? "invalidations were not acknowledged" :
+						      "the transfer was not confirmed",
+				 secs, e->cur_rank);
+}

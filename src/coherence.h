@@ -1,0 +1,31 @@
+/*
+ * coherence.h - the page coherence engine: sequential consistency through a
+ * home-based directory with a single writer or many readers per page.
+ * Everything here runs on the service thread (see coherence.c).
+ */
+#ifndef DSM_COHERENCE_H
+#define DSM_COHERENCE_H
+
+#include <stdint.h>
+
+struct mbox_req;
+struct wire_hdr;
+
+int coh_init(void);
+void coh_fini(void);
+
+/* The application touched `page` (write: wants to write).  `waiter`, when
+ * not NULL, is completed once the access is allowed. */
+void coh_fault(uint64_t page, int write, struct mbox_req *waiter);
+
+/* A coherence message from a peer (or from this rank to itself). */
+void coh_handle(const struct wire_hdr *h, const uint8_t *payload);
+
+/* Does anything wait on a deadline?  Then check them. */
+int coh_busy(void);
+void coh_check_deadlines(int64_t now);
+
+/* Racy hint for the SIGSEGV backend on CPUs without a write bit. */
+int coh_holds_readable(uint64_t page);
+
+#endif

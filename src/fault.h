@@ -1,0 +1,52 @@
+/*
+ * fault.h - the fault backend interface.
+ *
+ * A backend maps the region at the same address in every rank, catches the
+ * application's accesses to pages this rank does not hold (or holds
+ * read-only, for writes) and reports them to the coherence engine with
+ * coh_fault(); the engine answers by calling the operations below, always on
+ * the service thread.  Two backends:
+ *   - uffd:    userfaultfd, missing + write-protect modes; faults arrive on a
+ *              file descriptor the service thread polls.
+ *   - sigsegv: mprotect + a SIGSEGV handler; pages are filled through a second,
+ *              always-writable mapping of the same memory, so no thread ever
+ *              sees a half-written page.
+ * Page states as the application sees them: no access, read-only, read-write.
+ */
+#ifndef DSM_FAULT_H
+#define DSM_FAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fault_backend {
+	const char *name;
+	/* Map [base, base+size) (fixed address, must be free).  Returns 0 or
+	 * -errno after logging why. */
+	int (*map)(uintptr_t base, size_t size);
+	void (*unmap)(void);
+	/* Fill an absent page with data (NULL: zeros) and open it for reading,
+	 * or reading and writing; wakes threads waiting on it. */
+	int (*install)(uint64_t page, const void *data, int writable);
+	/* Read-only -> read-write (the data is current); wakes waiters. */
+	int (*upgrade)(uint64_t page);
+	/* Read-write -> read-only: once it returns no thread can write. */
+	int (*downgrade)(uint64_t page);
+	/* Present -> absent. */
+	int (*drop)(uint64_t page);
+	/* Where the service thread may read a present page's bytes. */
+	const void *(*peek)(uint64_t page);
+	/* Wake threads waiting on a page whose access is already allowed. */
+	void (*wake)(uint64_t page);
+	/* File descriptor the service thread polls, or -1. */
+	int (*event_fd)(void);
+	/* Called when event_fd is readable: report faults with coh_fault(). */
+	void (*handle_events)(void);
+};
+
+extern const struct fault_backend fault_uffd, fault_segv;
+
+/* Can userfaultfd be used here?  0, or -errno with `why` filled in. */
+int fault_uffd_probe(char *why, size_t len);
+
+#endif

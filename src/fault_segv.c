@@ -1,0 +1,216 @@
+/*
+ * fault_segv.c - the SIGSEGV + mprotect fault backend (works everywhere,
+ * valgrind included).
+ *
+ * Design: the region's memory is a memfd mapped twice: the application's
+ * view at the fixed base, whose page protections say what this rank holds
+ * (none, read, read-write), and a private service view that is always
+ * read-write and that only the service thread uses.  A page is filled through
+ * the service view while the application's view still forbids access, and
+ * only then opened with mprotect, so no thread ever sees a partial page.
+ *
+ * The SIGSEGV handler runs on the faulting thread: for an address inside the
+ * region it posts a MBOX_FAULT request (signal-safe) and sleeps until the
+ * service thread has served it, then returns so the access is retried.  For
+ * any other address it hands the signal to the handler that was installed
+ * before ours, or restores the default action so a real bug still crashes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "coherence.h"
+#include "fault.h"
+#include "log.h"
+#include "mailbox.h"
+#include "runtime.h"
+
+static int memfd = -1;
+static uintptr_t sbase;
+static size_t ssize;
+static uint8_t *service_view;
+static struct sigaction old_segv;
+
+static int is_write_fault(const siginfo_t *si, void *uctx, uint64_t page)
+{
+#if defined(__x86_64__)
+	(void)si;
+	(void)page;
+	return (((ucontext_t *)uctx)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+#else
+	/* Without the CPU's error code: a fault on a page we hold read-only can
+	 * only be a write; otherwise ask for read and let a write fault again. */
+	(void)si;
+	(void)uctx;
+	return coh_holds_readable(page);
+#endif
+}
+
+static void chain_segv(int sig, siginfo_t *si, void *uctx)
+{
+	if (old_segv.sa_flags & SA_SIGINFO) {
+		if (old_segv.sa_sigaction) {
+			old_segv.sa_sigaction(sig, si, uctx);
+			return;
+		}
+	} else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+		old_segv.sa_handler(sig);
+		return;
+	}
+	/* Default action: return and let the access fault again, fatally. */
+	signal(SIGSEGV, SIG_DFL);
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	struct mbox_req req;
+	uint64_t page;
+
+	if (a < sbase || a - sbase >= ssize || si->si_code != SEGV_ACCERR) {
+		chain_segv(sig, si, uctx);
+		return;
+	}
+	page = (a - sbase) >> DSM_PAGE_SHIFT;
+	req.kind = MBOX_FAULT;
+	req.a = page;
+	req.b = (uint64_t)is_write_fault(si, uctx, page);
+	mbox_call(&req);
+}
+
+static int segv_map(uintptr_t base, size_t size)
+{
+	struct sigaction sa;
+	void *p;
+	int err;
+
+	memfd = memfd_create("dsm-region", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, (off_t)size) < 0) {
+		err = errno;
+		log_err("memfd for the shared region (%zu bytes): %s", size, strerror(err));
+		goto err_close;
+	}
+	p = mmap((void *)base, size, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, memfd, 0);
+	if (p == MAP_FAILED || p != (void *)base) {
+		err = p == MAP_FAILED ? errno : EEXIST;
+		log_err("cannot map the shared region at %#lx (%zu bytes): %s%s", (unsigned long)base, size,
+			strerror(err), err == EEXIST ? "; the range is taken: choose another DSM_BASE" : "");
+		if (p != MAP_FAILED)
+			munmap(p, size);
+		goto err_close;
+	}
+	service_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
+	if (service_view == MAP_FAILED) {
+		err = errno;
+		log_err("second mapping of the shared region: %s", strerror(err));
+		goto err_unmap;
+	}
+	sbase = base;
+	ssize = size;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) < 0) {
+		err = errno;
+		log_err("sigaction(SIGSEGV): %s", strerror(err));
+		goto err_unmap_service;
+	}
+	return 0;
+
+err_unmap_service:
+	munmap(service_view, size);
+err_unmap:
+	munmap((void *)base, size);
+err_close:
+	if (memfd >= 0)
+		close(memfd);
+	memfd = -1;
+	return -err;
+}
+
+static void segv_unmap(void)
+{
+	if (memfd < 0)
+		return;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	munmap(service_view, ssize);
+	munmap((void *)sbase, ssize);
+	close(memfd);
+	memfd = -1;
+}
+
+static int protect(uint64_t page, int prot)
+{
+	if (mprotect(page_addr(page), DSM_PAGE_SIZE, prot) < 0) {
+		log_err("mprotect of page %lu: %s", (unsigned long)page, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int segv_install(uint64_t page, const void *data, int writable)
+{
+	uint8_t *dst = service_view + (page << DSM_PAGE_SHIFT);
+
+	if (data)
+		memcpy(dst, data, DSM_PAGE_SIZE);
+	else
+		memset(dst, 0, DSM_PAGE_SIZE);
+	return protect(page, writable ? PROT_READ | PROT_WRITE : PROT_READ);
+}
+
+static int segv_upgrade(uint64_t page)
+{
+	return protect(page, PROT_READ | PROT_WRITE);
+}
+
+static int segv_downgrade(uint64_t page)
+{
+	return protect(page, PROT_READ);
+}
+
+static int segv_drop(uint64_t page)
+{
+	int rc = protect(page, PROT_NONE);
+
+	/* Give the memory back; the next install rewrites the whole page. */
+	if (rc == 0)
+		fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(page << DSM_PAGE_SHIFT),
+			  DSM_PAGE_SIZE);
+	return rc;
+}
+
+static const void *segv_peek(uint64_t page)
+{
+	return service_view + (page << DSM_PAGE_SHIFT);
+}
+
+static void segv_wake(uint64_t page)
+{
+	(void)page; /* waiters are mailbox requests, completed by the engine */
+}
+
+static int segv_event_fd(void)
+{
+	return -1;
+}
+
+const struct fault_backend fault_segv = {
+	.name = "sigsegv",
+	.map = segv_map,
+	.unmap = segv_unmap,
+	.install = segv_install,
+	.upgrade = segv_upgrade,
+	.downgrade = segv_downgrade,
+	.drop = segv_drop,
+	.peek = segv_peek,
+	.wake = segv_wake,
+	.event_fd = segv_event_fd,
+	.handle_events = NULL,
+};

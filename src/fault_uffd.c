@@ -1,0 +1,231 @@
+/*
+ * fault_uffd.c - the userfaultfd fault backend.
+ *
+ * Design: the region is private anonymous memory registered for MISSING and
+ * WP (write-protect) faults.  An absent page faults as MISSING; a page
+ * installed read-only (UFFDIO_COPY with MODE_WP) faults as WP on a write.
+ * The faulting thread sleeps in the kernel; the service thread reads the fault
+ * from the userfaultfd, runs the protocol, and UFFDIO_COPY / UFFDIO_WRITEPROTECT
+ * wake it.  Installing with UFFDIO_COPY is atomic: no thread sees a partial
+ * page.  Dropping is MADV_DONTNEED, after which the next touch faults again.
+ * Only the service thread calls the operations here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "coherence.h"
+#include "fault.h"
+#include "log.h"
+#include "runtime.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+static int uffd = -1;
+static uintptr_t ubase;
+static size_t usize;
+static const uint8_t zero_page[DSM_PAGE_SIZE] __attribute__((aligned(4096)));
+
+static int open_uffd(char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 && errno == EPERM) /* unprivileged: user faults only */
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0) {
+		snprintf(why, len, "userfaultfd: %s%s", strerror(errno),
+			 errno == EPERM ? " (set vm.unprivileged_userfaultfd=1, or run as root)" : "");
+		return -errno;
+	}
+	if (ioctl(fd, UFFDIO_API, &api) < 0) {
+		snprintf(why, len, "UFFDIO_API: %s", strerror(errno));
+		close(fd);
+		return -ENOTSUP;
+	}
+	if (!(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
+		snprintf(why, len, "this kernel's userfaultfd has no write-protect mode");
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+int fault_uffd_probe(char *why, size_t len)
+{
+	int fd = open_uffd(why, len);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int uffd_map(uintptr_t base, size_t size)
+{
+	struct uffdio_register reg = {
+		.range = { .start = base, .len = size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+	};
+	char why[160];
+	void *p;
+
+	uffd = open_uffd(why, sizeof(why));
+	if (uffd < 0) {
+		log_err("%s", why);
+		return uffd;
+	}
+	p = mmap((void *)base, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED || p != (void *)base) {
+		int err = p == MAP_FAILED ? errno : EEXIST;
+		log_err("cannot map the shared region at %#lx (%zu bytes): %s%s", (unsigned long)base, size,
+			strerror(err), err == EEXIST ? "; the range is taken: choose another DSM_BASE" : "");
+		if (p != MAP_FAILED)
+			munmap(p, size);
+		close(uffd);
+		return -err;
+	}
+	madvise(p, size, MADV_NOHUGEPAGE);
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+		int err = errno;
+		log_err("UFFDIO_REGISTER of the region: %s", strerror(err));
+		munmap(p, size);
+		close(uffd);
+		return -err;
+	}
+	ubase = base;
+	usize = size;
+	return 0;
+}
+
+static void uffd_unmap(void)
+{
+	if (uffd < 0)
+		return;
+	munmap((void *)ubase, usize);
+	close(uffd);
+	uffd = -1;
+}
+
+static int uffd_install(uint64_t page, const void *data, int writable)
+{
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)page_addr(page),
+		.src = (uintptr_t)(data ? data : zero_page),
+		.len = DSM_PAGE_SIZE,
+		.mode = writable ? 0 : UFFDIO_COPY_MODE_WP,
+	};
+
+	while (ioctl(uffd, UFFDIO_COPY, &c) < 0) {
+		if (errno == EAGAIN) {
+			c.copy = 0;
+			continue;
+		}
+		log_err("UFFDIO_COPY of page %lu: %s", (unsigned long)page, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int set_wp(uint64_t page, int on)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)page_addr(page), .len = DSM_PAGE_SIZE },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		log_err("UFFDIO_WRITEPROTECT(%s) of page %lu: %s", on ? "on" : "off", (unsigned long)page,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int uffd_upgrade(uint64_t page)
+{
+	return set_wp(page, 0); /* clearing WP wakes the waiting writers */
+}
+
+static int uffd_downgrade(uint64_t page)
+{
+	return set_wp(page, 1);
+}
+
+static int uffd_drop(uint64_t page)
+{
+	if (madvise(page_addr(page), DSM_PAGE_SIZE, MADV_DONTNEED) < 0) {
+		log_err("MADV_DONTNEED of page %lu: %s", (unsigned long)page, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static const void *uffd_peek(uint64_t page)
+{
+	/* Only called for pages this rank holds: reading cannot fault. */
+	return page_addr(page);
+}
+
+static void uffd_wake(uint64_t page)
+{
+	struct uffdio_range r = { .start = (uintptr_t)page_addr(page), .len = DSM_PAGE_SIZE };
+
+	if (ioctl(uffd, UFFDIO_WAKE, &r) < 0)
+		log_err("UFFDIO_WAKE of page %lu: %s", (unsigned long)page, strerror(errno));
+}
+
+static int uffd_event_fd(void)
+{
+	return uffd;
+}
+
+static void uffd_handle_events(void)
+{
+	struct uffd_msg msgs[64];
+
+	for (;;) {
+		ssize_t n = read(uffd, msgs, sizeof(msgs));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				rt_fatal("reading userfaultfd: %s", strerror(errno));
+			return;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
+			struct uffd_msg *m = &msgs[i];
+			uint64_t flags;
+			if (m->event != UFFD_EVENT_PAGEFAULT)
+				continue;
+			flags = m->arg.pagefault.flags;
+			coh_fault((m->arg.pagefault.address - ubase) >> DSM_PAGE_SHIFT,
+				  (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0, NULL);
+		}
+		if ((size_t)n < sizeof(msgs))
+			return;
+	}
+}
+
+const struct fault_backend fault_uffd = {
+	.name = "uffd",
+	.map = uffd_map,
+	.unmap = uffd_unmap,
+	.install = uffd_install,
+	.upgrade = uffd_upgrade,
+	.downgrade = uffd_downgrade,
+	.drop = uffd_drop,
+	.peek = uffd_peek,
+	.wake = uffd_wake,
+	.event_fd = uffd_event_fd,
+	.handle_events = uffd_handle_events,
+};

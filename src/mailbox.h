@@ -1,0 +1,42 @@
+/*
+ * mailbox.h - how application threads hand work to the service thread.
+ *
+ * A thread fills a `struct mbox_req` (usually on its own stack), calls
+ * mbox_call(), and sleeps on a futex until the service thread completes it.
+ * Submission is a lock-free push plus an eventfd write, so it is
+ * async-signal-safe: the SIGSEGV backend calls it from its signal handler.
+ * The service thread takes every pending request at once (mbox_drain) and
+ * answers each with mbox_complete(), possibly much later.
+ */
+#ifndef DSM_MAILBOX_H
+#define DSM_MAILBOX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum mbox_kind {
+	MBOX_FAULT,     /* a = page, b = 1 for a write */
+	MBOX_BARRIER,
+	MBOX_FINALIZE,
+};
+
+struct mbox_req {
+	struct mbox_req *next;  /* mailbox stack, then the owner's wait list */
+	int kind;
+	uint64_t a, b;
+	int result;             /* set by the service thread */
+	atomic_uint done;       /* futex word: 0 waiting, 1 completed */
+};
+
+int mbox_init(void);        /* returns the eventfd to poll, or -errno */
+void mbox_fini(void);
+
+/* Submit and wait for completion; returns req->result.  Signal-safe. */
+int mbox_call(struct mbox_req *req);
+
+/* Service thread: take every submitted request, oldest first. */
+struct mbox_req *mbox_drain(void);
+/* Service thread: finish a request and wake its thread. */
+void mbox_complete(struct mbox_req *req, int result);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * runtime.c - joining and leaving a job: configuration from the environment,
+ * the region, the rendezvous and mesh, the service thread, and the
+ * collectives the runtime itself needs (barrier, finalize).
+ *
+ * Design of the collectives (service thread):
+ *   barrier:  each rank sends BARRIER_ENTER(epoch) to rank 0; when rank 0 has
+ *             all `size` enters of an epoch it sends BARRIER_RELEASE(epoch) to
+ *             every rank.  A rank cannot enter epoch e+1 before e is released,
+ *             so rank 0 needs counters for two epochs only.
+ *   finalize: after a barrier, each rank sends BYE to every peer and waits for
+ *             every peer's BYE; a peer's end of stream after its BYE is
+ *             expected, before it is a failure.
+ *
+ * Locking: `rt` is written by dsm_init before the service thread starts and
+ * only read afterwards.  The collective state below belongs to the service
+ * thread.  One application thread at a time may call dsm_barrier().
+ */
+#include <dsm.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coherence.h"
+#include "log.h"
+#include "mailbox.h"
+#include "rendezvous.h"
+#include "runtime.h"
+#include "transport.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define DEFAULT_BASE 0x550000000000ULL /* inside ThreadSanitizer's application range */
+#else
+#define DEFAULT_BASE 0x200000000000ULL
+#endif
+#define DEFAULT_REGION (4ULL << 30)
+#define DEFAULT_TIMEOUT_S 120
+
+struct dsm_rt rt = { .size = 1 };
+
+static int initialized;
+static struct rdv_server *root_server;
+
+/* collective state: service thread only */
+static uint64_t bar_epoch;           /* this rank's current barrier */
+static struct mbox_req *bar_req;
+static uint32_t bar_count[2];        /* rank 0: enters per epoch parity */
+static struct mbox_req *fin_req;
+static int byes;
+
+void rt_fatal(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("fatal: %s", msg);
+	_exit(1);
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int env_int(const char *name, long min, long max, long dflt, long *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	long x;
+
+	if (!v || !*v) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || *end || x < min || x > max) {
+		log_err("%s=%s: expected an integer from %ld to %ld", name, v, min, max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+/* "4G", "512M", "65536", "0x1000": bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t x, mul = 1;
+
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ULL << 10; end++; break;
+	case 'm': case 'M': mul = 1ULL << 20; end++; break;
+	case 'g': case 'G': mul = 1ULL << 30; end++; break;
+	case 't': case 'T': mul = 1ULL << 40; end++; break;
+	}
+	if ((*end == 'b' || *end == 'B') && mul > 1)
+		end++;
+	if (*end || (x && mul > UINT64_MAX / x))
+		return -EINVAL;
+	*out = x * mul;
+	return 0;
+}
+
+static int read_config(void)
+{
+	const char *v;
+	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
+	long rank, nranks, tmo;
+
+	if (env_int("DSM_RANK", 0, 1 << 24, 0, &rank) || env_int("DSM_NRANKS", 1, 1 << 24, 1, &nranks) ||
+	    env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
+		return -EINVAL;
+	if (rank >= nranks) {
+		log_err("DSM_RANK=%ld is not below DSM_NRANKS=%ld", rank, nranks);
+		return -EINVAL;
+	}
+	rt.rank = (int)rank;
+	rt.size = (int)nranks;
+	rt.timeout_ns = tmo * 1000000000LL;
+	if ((v = getenv("DSM_BASE")) && *v) {
+		if (parse_size(v, &base) || base == 0 || base & (DSM_PAGE_SIZE - 1)) {
+			log_err("DSM_BASE=%s: expected a page-aligned address such as 0x200000000000", v);
+			return -EINVAL;
+		}
+	}
+	if ((v = getenv("DSM_SIZE")) && *v) {
+		if (parse_size(v, &size) || size == 0 || size & (DSM_PAGE_SIZE - 1) || size > (1ULL << 46)) {
+			log_err("DSM_SIZE=%s: expected a multiple of 4 KiB up to 64T, such as 4G or 512M", v);
+			return -EINVAL;
+		}
+	}
+	if (base + size < base || base + size > (1ULL << 47)) {
+		log_err("DSM_BASE + DSM_SIZE (%#" PRIx64 " + %#" PRIx64 ") leaves the user address space",
+			base, size);
+		return -EINVAL;
+	}
+	rt.base = (uintptr_t)base;
+	rt.region_size = (size_t)size;
+	rt.npages = size >> DSM_PAGE_SHIFT;
+	v = getenv("DSM_HOME");
+	if (!v || !*v || !strcmp(v, "cyclic")) {
+		rt.pages_per_home = 0;
+	} else if (!strcmp(v, "block")) {
+		rt.pages_per_home = (rt.npages + (uint64_t)rt.size - 1) / (uint64_t)rt.size;
+	} else {
+		log_err("DSM_HOME=%s: expected cyclic or block", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int choose_backend(void)
+{
+	const char *v = getenv("DSM_BACKEND");
+	char why[200];
+
+	if (v && !strcmp(v, "sigsegv")) {
+		rt.be = &fault_segv;
+		return 0;
+	}
+	if (v && *v && strcmp(v, "uffd") && strcmp(v, "auto")) {
+		log_err("DSM_BACKEND=%s: expected uffd, sigsegv or auto", v);
+		return -EINVAL;
+	}
+	if (fault_uffd_probe(why, sizeof(why)) == 0) {
+		rt.be = &fault_uffd;
+		return 0;
+	}
+	if (v && !strcmp(v, "uffd")) {
+		log_err("DSM_BACKEND=uffd, but %s", why);
+		return -ENOTSUP;
+	}
+	log_info("using the sigsegv backend: %s", why);
+	rt.be = &fault_segv;
+	return 0;
+}
+
+/* The job secret: an inherited descriptor from the launcher, a file on a
+ * shared file system, or nothing at all when the user says so. */
+static int read_secret(void)
+{
+	const char *fdv = getenv("DSM_SECRET_FD"), *file = getenv("DSM_SECRET_FILE");
+	const char *job = getenv("DSM_JOB_ID");
+
+	rt.auth.job_id = 0;
+	if (job && *job) {
+		char *end;
+		errno = 0;
+		rt.auth.job_id = strtoull(job, &end, 16);
+		if (errno || *end) {
+			log_err("DSM_JOB_ID=%s: expected up to 16 hex digits", job);
+			return -EINVAL;
+		}
+	}
+	if (fdv && *fdv) {
+		char *end;
+		long fd = strtol(fdv, &end, 10);
+		ssize_t n;
+		if (*end || fd < 0 || fd > 1 << 20) {
+			log_err("DSM_SECRET_FD=%s: not a descriptor number", fdv);
+			return -EINVAL;
+		}
+		n = pread((int)fd, rt.auth.secret, DSM_SECRET_LEN, 0);
+		if (n != DSM_SECRET_LEN) {
+			log_err("DSM_SECRET_FD=%ld: cannot read the %d-byte job secret: %s", fd, DSM_SECRET_LEN,
+				n < 0 ? strerror(errno) : "too short");
+			return -EINVAL;
+		}
+		close((int)fd);
+		unsetenv("DSM_SECRET_FD");
+		return 0;
+	}
+	if (file && *file) {
+		uint8_t buf[4096];
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		if (n < 16) {
+			log_err("DSM_SECRET_FILE=%s: %s", file,
+				n < 0 ? strerror(errno) : "holds fewer than 16 bytes of secret");
+			return -EINVAL;
+		}
+		crypto_generichash(rt.auth.secret, DSM_SECRET_LEN, buf, (size_t)n, NULL, 0);
+		sodium_memzero(buf, sizeof(buf));
+		return 0;
+	}
+	if (getenv("DSM_INSECURE") && !strcmp(getenv("DSM_INSECURE"), "1")) {
+		log_warn("DSM_INSECURE=1: this job's connections are not authenticated");
+		memset(rt.auth.secret, 0, DSM_SECRET_LEN);
+		return 0;
+	}
+	log_err("no job secret: start the job with dsmexec, or set DSM_SECRET_FILE (or DSM_INSECURE=1 "
+		"to run without authentication)");
+	return -EACCES;
+}
+
+/* Listen, register with the rendezvous, connect the mesh. */
+static int join_job(void)
+{
+	const char *host = getenv("DSM_HOST"), *rdv = getenv("DSM_RENDEZVOUS");
+	const char *root = getenv("DSM_ROOT");
+	int64_t deadline = now_ns() + rt.timeout_ns;
+	struct rdv_entry *tab = NULL;
+	char rhost[256], me[RDV_ADDR_MAX];
+	int lfd, port, rport, rc;
+
+	if (!host || !*host)
+		host = "127.0.0.1";
+	if ((!rdv || !*rdv) && root && *root)
+		rdv = root;
+	else
+		root = NULL;
+	if (!rdv || !*rdv) {
+		log_err("DSM_NRANKS=%d but no DSM_RENDEZVOUS or DSM_ROOT says where the job meets", rt.size);
+		return -EINVAL;
+	}
+	if (net_split_hostport(rdv, rhost, sizeof(rhost), &rport)) {
+		log_err("%s=%s: expected host:port", root ? "DSM_ROOT" : "DSM_RENDEZVOUS", rdv);
+		return -EINVAL;
+	}
+	if ((rc = read_secret()))
+		return rc;
+	if (root && rt.rank == 0) {
+		rc = rdv_server_start(rhost, rport, rt.size, &rt.auth, (int)(rt.timeout_ns / 1000000),
+				      &root_server, &rport);
+		if (rc)
+			return rc;
+	}
+	lfd = net_listen(host, 0, &port);
+	if (lfd < 0)
+		return lfd;
+	if ((rc = net_local_addr(lfd, me, sizeof(me)))) {
+		log_err("cannot tell the address of this rank's socket");
+		goto out;
+	}
+	tab = calloc((size_t)rt.size, sizeof(*tab));
+	rc = tab ? rdv_register(rhost, rport, &rt.auth, rt.rank, rt.size, me, port, tab, deadline) : -ENOMEM;
+	if (rc == 0)
+		rc = tp_mesh(tab, lfd, deadline);
+out:
+	free(tab);
+	close(lfd);
+	return rc;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+int dsm_init(int *argc, char ***argv)
+{
+	char ident[32];
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	if (initialized)
+		return -EALREADY;
+	log_init_from_env();
+	if ((rc = read_config()))
+		return rc;
+	snprintf(ident, sizeof(ident), "dsm %d", rt.rank);
+	log_set_ident(ident);
+	if ((rc = choose_backend()))
+		return rc;
+	if ((rc = rt.be->map(rt.base, rt.region_size)))
+		return rc;
+	if ((rc = coh_init()))
+		goto err_unmap;
+	bar_epoch = 0;
+	bar_count[0] = bar_count[1] = 0;
+	byes = 0;
+	if (rt.size > 1 && (rc = join_job()))
+		goto err_coh;
+	if ((rc = tp_start()))
+		goto err_coh;
+	initialized = 1;
+	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend", rt.rank, rt.size,
+		 (unsigned long)rt.base, rt.region_size, rt.be->name);
+	return dsm_barrier();
+
+err_coh:
+	coh_fini();
+err_unmap:
+	rt.be->unmap();
+	rdv_server_stop(root_server);
+	root_server = NULL;
+	return rc;
+}
+
+static int call(int kind)
+{
+	struct mbox_req req = { .kind = kind };
+
+	if (!initialized)
+		return -EINVAL;
+	return mbox_call(&req);
+}
+
+int dsm_barrier(void)
+{
+	return call(MBOX_BARRIER);
+}
+
+int dsm_finalize(void)
+{
+	int rc;
+
+	if (!initialized)
+		return -EINVAL;
+	rc = dsm_barrier();
+	if (rc == 0)
+		rc = call(MBOX_FINALIZE);
+	tp_join();
+	coh_fini();
+	rt.be->unmap();
+	rdv_server_stop(root_server);
+	root_server = NULL;
+	initialized = 0;
+	return rc;
+}
+
+int dsm_rank(void) { return rt.rank; }
+int dsm_size(void) { return rt.size; }
+void *dsm_base(void) { return initialized ? (void *)rt.base : NULL; }
+size_t dsm_region_size(void) { return initialized ? rt.region_size : 0; }
+size_t dsm_page_size(void) { return DSM_PAGE_SIZE; }
+
+/* ---- service thread: collectives ---------------------------------------- */
+
+static void check_finalized(void)
+{
+	if (fin_req && byes == rt.size - 1) {
+		mbox_complete(fin_req, 0);
+		fin_req = NULL;
+		tp_stop();
+	}
+}
+
+void rt_request(struct mbox_req *req)
+{
+	struct wire_hdr h = { 0 };
+
+	switch (req->kind) {
+	case MBOX_BARRIER:
+		bar_req = req;
+		h.type = WIRE_BARRIER_ENTER;
+		h.arg = ++bar_epoch;
+		tp_send(0, &h, NULL);
+		break;
+	case MBOX_FINALIZE:
+		fin_req = req;
+		for (int i = 0; i < rt.size; i++) {
+			if (i == rt.rank)
+				continue;
+			h = (struct wire_hdr){ .type = WIRE_BYE };
+			tp_send(i, &h, NULL);
+		}
+		check_finalized();
+		break;
+	default:
+		mbox_complete(req, -ENOSYS);
+	}
+}
+
+void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	struct wire_hdr out = { 0 };
+
+	switch (h->type) {
+	case WIRE_BARRIER_ENTER:
+		if (rt.rank != 0)
+			rt_fatal("rank %u sent BARRIER_ENTER to rank %d, not to rank 0", h->src, rt.rank);
+		if (++bar_count[h->arg & 1] > (uint32_t)rt.size)
+			rt_fatal("rank %u entered barrier %lu twice", h->src, (unsigned long)h->arg);
+		if (bar_count[h->arg & 1] == (uint32_t)rt.size) {
+			bar_count[h->arg & 1] = 0;
+			out.type = WIRE_BARRIER_RELEASE;
+			out.arg = h->arg;
+			for (int i = 0; i < rt.size; i++)
+				tp_send(i, &out, NULL);
+		}
+		break;
+	case WIRE_BARRIER_RELEASE:
+		if (!bar_req || h->arg != bar_epoch)
+			rt_fatal("rank %u released barrier %lu, but this rank waits in barrier %lu", h->src,
+				 (unsigned long)h->arg, (unsigned long)bar_epoch);
+		mbox_complete(bar_req, 0);
+		bar_req = NULL;
+		break;
+	case WIRE_BYE:
+		byes++;
+		check_finalized();
+		break;
+	case WIRE_ABORT:
+		rt_fatal("rank %u ended the job: %.*s", h->src, (int)h->len, (const char *)payload);
+	default:
+		rt_fatal("rank %u sent an unexpected %s message", h->src, wire_type_name(h->type));
+	}
+}
+
+void rt_peer_closed(int peer)
+{
+	log_debug("rank %d has left", peer);
+}
