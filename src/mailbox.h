@@ -18,12 +18,17 @@ enum mbox_kind {
 	MBOX_FAULT,     /* a = page, b = 1 for a write */
 	MBOX_BARRIER,
 	MBOX_FINALIZE,
+	MBOX_SYNC_FIRST = 16, /* sync.c's requests: 16..31 */
+	MBOX_SYNC_LAST = 31,
+	MBOX_RPC_FIRST = 32,  /* rpc.c's requests: 32..47 */
+	MBOX_RPC_LAST = 47,
 };
 
 struct mbox_req {
 	struct mbox_req *next;  /* mailbox stack, then the owner's wait list */
 	int kind;
 	uint64_t a, b;
+	void *p;                /* request-specific pointer (buffers, ...) */
 	int result;             /* set by the service thread */
 	atomic_uint done;       /* futex word: 0 waiting, 1 completed */
 };

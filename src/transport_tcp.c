@@ -36,7 +36,9 @@
 #include "coherence.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rpc.h"
 #include "runtime.h"
+#include "sync.h"
 
 #define TAG_MBOX (1ULL << 32)
 #define TAG_BACKEND ((1ULL << 32) + 1)
@@ -242,6 +244,10 @@ static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 {
 	if (h->type >= WIRE_READ_REQ && h->type <= WIRE_DONE)
 		coh_handle(h, payload);
+	else if (h->type >= WIRE_SYNC_FIRST && h->type <= WIRE_SYNC_LAST)
+		sync_handle(h, payload);
+	else if (h->type >= WIRE_RPC_FIRST && h->type <= WIRE_RPC_LAST)
+		rpc_handle(h, payload);
 	else
 		rt_handle(h, payload);
 }
@@ -350,6 +356,10 @@ static void *service_main(void *arg)
 					struct mbox_req *nx = r->next;
 					if (r->kind == MBOX_FAULT)
 						coh_fault(r->a, (int)r->b, r);
+					else if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
+						sync_request(r);
+					else if (r->kind >= MBOX_RPC_FIRST && r->kind <= MBOX_RPC_LAST)
+						rpc_request(r);
 					else
 						rt_request(r);
 					r = nx;

@@ -59,6 +59,13 @@ enum wire_type {
 	WIRE_BYE = 42,           /* sender has finalized; its EOF is expected */
 	WIRE_ABORT = 43,         /* payload: reason text; the job is ending */
 
+	/* locks and semaphores (sync.c): 50..59; RPC (rpc.c): 60..69.
+	 * The sync/RPC modules define their payloads; see wire.c's table. */
+	WIRE_SYNC_FIRST = 50,
+	WIRE_SYNC_LAST = 59,
+	WIRE_RPC_FIRST = 60,
+	WIRE_RPC_LAST = 69,
+
 	/* launcher control between dsmexec and dsmwrap (launcher/) */
 	WIRE_CTL_READY = 80,
 	WIRE_CTL_FAIL = 81,

@@ -1,0 +1,20 @@
+/*
+ * sync.h - locks and counting semaphores keyed by any 64-bit id, each managed
+ * at a home rank chosen by hashing the id (sync.c).
+ */
+#ifndef DSM_SYNC_H
+#define DSM_SYNC_H
+
+#include <stdint.h>
+
+struct mbox_req;
+struct wire_hdr;
+
+int sync_init(void);
+void sync_fini(void);
+/* Service thread: an application request (kind MBOX_SYNC_FIRST..LAST). */
+void sync_request(struct mbox_req *req);
+/* Service thread: a message of type WIRE_SYNC_FIRST..LAST. */
+void sync_handle(const struct wire_hdr *h, const uint8_t *payload);
+
+#endif
