@@ -229,54 +229,41 @@ int net_local_addr(int fd, char *host, size_t cap)
 	return rc ? -EINVAL : 0;
 }
 
-int net_send_all(int fd, const void *buf, size_t len, int64_t deadline)
+/* Move len bytes through a socket, waiting (up to the deadline) whenever it
+ * is not ready.  Receiving fails with -ECONNRESET at end of stream. */
+static int io_all(int fd, uint8_t *p, size_t len, int64_t deadline, int sending)
 {
-	const uint8_t *p = buf;
-
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = sending ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+				    : recv(fd, p, len, MSG_DONTWAIT);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
 			continue;
 		}
+		if (n == 0 && !sending)
+			return -ECONNRESET;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = wait_fd(fd, POLLOUT, deadline);
+			int rc = wait_fd(fd, sending ? POLLOUT : POLLIN, deadline);
 			if (rc)
 				return rc;
 			continue;
 		}
-		return -errno;
+		return n < 0 ? -errno : -EIO;
 	}
 	return 0;
 }
 
+int net_send_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	return io_all(fd, (uint8_t *)buf, len, deadline, 1);
+}
+
 int net_recv_all(int fd, void *buf, size_t len, int64_t deadline)
 {
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			int rc = wait_fd(fd, POLLIN, deadline);
-			if (rc)
-				return rc;
-			continue;
-		}
-		return -errno;
-	}
-	return 0;
+	return io_all(fd, buf, len, deadline, 0);
 }
 
 int net_send_msg(int fd, const struct wire_hdr *h, const void *payload, int64_t deadline)
