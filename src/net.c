@@ -365,6 +365,9 @@ int net_auth_connect(int fd, const struct job_auth *a, uint32_t self, int64_t ex
 	auth_mac(mac, a, 'A', acceptor, self, nc, buf);
 	if (sodium_memcmp(mac, buf + 32, 32) != 0) {
 		snprintf(why, whylen, "peer does not know the job secret");
+		/* Tell the acceptor, or it sees only a closed connection. */
+		h = (struct wire_hdr){ .type = WIRE_REFUSE, .len = 12, .src = self };
+		net_send_msg(fd, &h, "wrong secret", deadline);
 		return -EACCES;
 	}
 	auth_mac(mac, a, 'C', acceptor, self, nc, buf);
