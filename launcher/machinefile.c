@@ -58,7 +58,7 @@ static const char *shown(const char *s, size_t n, char *buf, size_t cap)
 static int check_host(const char *h, size_t n, char *why, size_t whylen)
 {
 	const char *at = memchr(h, '@', n);
-	char tok[80], bad[8];
+	char tok[80], bad[16];
 
 	if (n > MF_HOST_MAX) {
 		seterr(why, whylen, "host name '%s' is too long (at most %d bytes)", shown(h, n, tok, sizeof(tok)),
