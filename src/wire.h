@@ -65,6 +65,21 @@ enum wire_type {
 	WIRE_SYNC_LAST = 59,
 	WIRE_RPC_FIRST = 60,
 	WIRE_RPC_LAST = 69,
+	/* id = request id; replies carry it.  aux of a reply: 0 or an errno (> 0). */
+	WIRE_LOCK_REQ = 50,      /* -> home(lock); arg = lock id, aux = 1 for trylock */
+	WIRE_LOCK_GRANT = 51,    /* home -> requester; aux = 0 granted, EBUSY (trylock) */
+	WIRE_UNLOCK = 52,        /* holder -> home; arg = lock id; no reply */
+	WIRE_SEM_WAIT = 53,      /* -> home(key); arg = key */
+	WIRE_SEM_GRANT = 54,     /* home -> waiter; arg = key */
+	WIRE_SEM_POST = 55,      /* -> home(key); arg = key; no reply */
+	WIRE_ALLOC_REQ = 56,     /* -> rank 0 (alloc.c); aux = op, arg = size or
+	                          * offset; payload: a name for named allocations */
+	WIRE_ALLOC_REPLY = 57,   /* rank 0 -> requester; aux = errno, arg = offset;
+	                          * payload: u64 x 2, op-specific */
+	WIRE_RPC_CALL = 60,      /* caller -> target; arg = function id, aux = reply
+	                          * capacity; payload: argument */
+	WIRE_RPC_REPLY = 61,     /* target -> caller; aux = handler result (s32);
+	                          * payload: reply */
 
 	/* launcher control between dsmexec and dsmwrap (launcher/) */
 	WIRE_CTL_READY = 80,
