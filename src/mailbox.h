@@ -22,6 +22,15 @@ enum mbox_kind {
 	MBOX_SYNC_LAST = 31,
 	MBOX_RPC_FIRST = 32,  /* rpc.c's requests: 32..47 */
 	MBOX_RPC_LAST = 47,
+	MBOX_LOCK = 16,       /* a = lock id */
+	MBOX_TRYLOCK = 17,    /* a = lock id */
+	MBOX_UNLOCK = 18,     /* a = lock id */
+	MBOX_SEM_WAIT = 19,   /* a = key */
+	MBOX_SEM_POST = 20,   /* a = key */
+	MBOX_ALLOC = 21,      /* alloc.c: a = op, b = size or offset, p = name;
+	                       * answered in a (offset) and b */
+	MBOX_RPC_CALL = 32,   /* p = struct rpc_call */
+	MBOX_RPC_REPLY = 33,  /* p = struct rpc_job: a worker's answer */
 };
 
 struct mbox_req {
