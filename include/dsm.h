@@ -42,8 +42,118 @@ void *dsm_base(void);
 size_t dsm_region_size(void);
 size_t dsm_page_size(void);
 
-/* Collective: returns when every rank has entered it. */
+/* Collective: returns when every rank has entered it.  With serve-only ranks
+ * (below) "every rank" means every rank that is not a server; a server gets
+ * -EPERM. */
 int dsm_barrier(void);
+
+/*
+ * ---- Synchronization ----
+ *
+ * Locks and counting semaphores are named by any 64-bit value: there is no
+ * creation step.  Each is managed at a home rank chosen by hashing its id,
+ * which queues waiters in arrival order (FIFO), so no waiter starves.
+ * Acquiring (dsm_lock, dsm_trylock, dsm_sem_wait) and releasing (dsm_unlock,
+ * dsm_sem_post) order memory: what a rank wrote before it released is seen by
+ * whoever acquires after.
+ *
+ * A lock is held by a rank, not a thread: another thread of the holding rank
+ * may release it, and a second dsm_lock() from the holding rank waits like
+ * anyone else's (locks are not recursive).  A release travels to the home
+ * without a reply, so a dsm_trylock() from another rank in the instant after
+ * a release may still see -EBUSY.
+ *
+ * A rank that dies while others wait ends the job (the transport notices the
+ * lost connection), so no wait outlives it.
+ */
+/* Wait for the lock; 0, or -EINVAL before dsm_init(). */
+int dsm_lock(uint64_t id);
+/* Take the lock if it is free: 0, or -EBUSY when some rank (this one
+ * included) holds it. */
+int dsm_trylock(uint64_t id);
+/* 0, or -EPERM when this rank does not hold the lock. */
+int dsm_unlock(uint64_t id);
+
+/* Counting semaphores keyed by any 64-bit value, each starting at 0.
+ * dsm_sem_wait blocks until the count is positive, then decrements it;
+ * waiters are served first come, first served.  dsm_sem_post increments it
+ * (or wakes the oldest waiter).  Both return 0, or -EINVAL before dsm_init(). */
+int dsm_sem_wait(uint64_t key);
+int dsm_sem_post(uint64_t key);
+
+/*
+ * ---- The shared heap ----
+ *
+ * dsm_malloc() returns memory in the shared region, at the same address on
+ * every rank, aligned to 16 bytes, not zeroed; any rank may call it, and any
+ * rank may dsm_free() it.  Requests above DSM_SMALL_MAX bytes get whole,
+ * page-aligned pages of their own, so no unrelated object shares them;
+ * smaller ones come from per-rank caches (objects allocated by one rank sit on
+ * pages of their own, away from the other ranks' small objects).  NULL with
+ * errno ENOMEM when the region is full, EINVAL before dsm_init().
+ * dsm_free(NULL) does nothing; freeing what the heap did not hand out returns
+ * -EINVAL (a second free of a small object is not detected).
+ *
+ * dsm_alloc_named(): every rank asking for the same name gets the same
+ * address.  The first call allocates (page-aligned) and zero-fills it; a later
+ * call waits until that is done.  A call with another size fails: NULL, errno
+ * EINVAL, and a message naming both sizes.  Names are 1 to DSM_NAME_MAX bytes.
+ * dsm_free() of a named object forgets the name too.
+ *
+ * The heap hands out the region from the top down and keeps its bookkeeping
+ * off the region (at rank 0), so a program may use the low end of
+ * dsm_base() directly, as long as it stays below what the heap has given out.
+ */
+#define DSM_SMALL_MAX 2048
+#define DSM_NAME_MAX 255
+void *dsm_malloc(size_t size);
+int dsm_free(void *ptr);
+void *dsm_alloc_named(const char *name, size_t size);
+
+/*
+ * ---- Remote procedure calls ----
+ *
+ * dsm_rpc_register() makes `fn` callable under `id` on this rank (NULL
+ * removes it; a second registration replaces the first).  It may be called
+ * before dsm_init(), and must be for a serve-only rank, which never returns
+ * from dsm_init().  Register on every rank before the first call can arrive
+ * (for example, before a barrier).
+ *
+ * dsm_rpc_call() runs the function registered under `id` on `rank` (this rank
+ * too) and waits for it.  `arg` holds arg_len bytes; `*reply_len` holds the
+ * size of `reply` on entry and the reply's length on return (reply and
+ * reply_len may be NULL: no reply).  Both payloads are at most DSM_RPC_MAX
+ * bytes.  Returns what the handler returned (0 or a negative errno by
+ * convention), or -ENOENT when `rank` has nothing registered under `id`,
+ * -EMSGSIZE when arg_len exceeds DSM_RPC_MAX or the handler's reply did not
+ * fit, -EINVAL for a bad rank or before dsm_init().  Any number of threads may
+ * call at once.
+ *
+ * The handler runs on a worker thread of the target rank (one per call in
+ * progress), so it may touch shared memory, take locks and make calls itself.
+ * On entry *reply_len is the caller's reply capacity (0 with reply NULL); the
+ * handler sets it to what it wrote.
+ */
+#define DSM_RPC_MAX (1u << 20)
+typedef int (*dsm_rpc_fn)(const void *arg, size_t arg_len, void *reply, size_t *reply_len);
+int dsm_rpc_register(uint32_t id, dsm_rpc_fn fn);
+int dsm_rpc_call(int rank, uint32_t id, const void *arg, size_t arg_len, void *reply,
+		 size_t *reply_len);
+
+/*
+ * ---- Serve-only ranks ----
+ *
+ * `dsmexec --serve N` (environment DSM_SERVERS=N, the same on every rank)
+ * makes the last N ranks servers: they serve pages, locks, semaphores and RPCs
+ * but never run the program's main work.  A server's dsm_init() does not
+ * return: the rank serves until every other rank has called dsm_finalize(),
+ * then exits with status 0.  Register RPC handlers before dsm_init().
+ * Application barriers count only the other ranks; rank 0 is never a server.
+ */
+/* The number of server ranks (0 when there are none). */
+int dsm_num_servers(void);
+/* 1 when `rank` is a server, else 0. */
+int dsm_is_server(int rank);
 
 #ifdef __cplusplus
 }
