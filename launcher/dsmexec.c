@@ -144,7 +144,8 @@ static struct {
 	int running;          /* GO sent */
 	int ending;           /* the job is being ended */
 	int nsignals;
-	int64_t t0, start_deadline, timeout_at, kill_at, cut_at, give_up_at, drain_at;
+	int64_t t0, start_deadline, timeout_at, term_at, kill_at, cut_at, give_up_at, drain_at;
+	int64_t forwarded_at; /* last signal forwarded to the ranks */
 
 	enum fail_kind fail;
 	int fail_rank, fail_code;
@@ -769,18 +770,26 @@ static void reap(void)
 
 /* ---- ending the job ----------------------------------------------------- */
 
+static void term_all(void)
+{
+	for (int i = 0; i < J.n; i++)
+		signal_rank(&J.r[i], SIGTERM);
+	J.term_at = 0;
+	J.kill_at = now_ns() + secs_ns(J.grace_s);
+}
+
 static void end_job(void)
 {
+	int64_t now = now_ns();
+
 	if (J.ending)
 		return;
 	J.ending = 1;
 	for (int i = 0; i < J.n; i++) {
 		struct rank *r = &J.r[i];
 
-		if (r->state == RS_RUNNING) {
-			signal_rank(r, SIGTERM);
+		if (r->state == RS_RUNNING)
 			continue;
-		}
 		/* Not started: dsmwrap exits when its connection or stdin closes. */
 		if (r->ctl >= 0) {
 			close(r->ctl);
@@ -793,14 +802,19 @@ static void end_job(void)
 		if (!r->connected && r->pid > 0)
 			kill(r->pid, SIGTERM); /* ssh, or dsmwrap, still connecting */
 	}
-	J.kill_at = now_ns() + secs_ns(J.grace_s);
+	/* Ranks that were just sent a signal (Ctrl-C) are ending already: give
+	 * them the grace period to do it their way before SIGTERM follows. */
+	if (J.forwarded_at && now < J.forwarded_at + secs_ns(J.grace_s))
+		J.term_at = J.forwarded_at + secs_ns(J.grace_s);
+	else
+		term_all();
 }
 
 static void kill_all(void)
 {
 	for (int i = 0; i < J.n; i++)
 		signal_rank(&J.r[i], SIGKILL);
-	J.kill_at = 0;
+	J.term_at = J.kill_at = 0;
 	J.cut_at = now_ns() + CUT_WAIT_NS;
 }
 
@@ -837,11 +851,11 @@ static void on_signal(int sig)
 		log_info("forwarding signal %d to every rank", sig);
 		for (int i = 0; i < J.n; i++)
 			signal_rank(&J.r[i], sig);
+		J.forwarded_at = now_ns();
 		return;
 	}
-	log_err("signal %d again: killing every rank", sig);
-	end_job();
-	if (J.kill_at)
+	failed(F_INTERRUPT, -1, 128 + sig, "signal %d (%s) received twice: job killed", sig, strsignal(sig));
+	if (!J.cut_at && !J.give_up_at)
 		kill_all();
 }
 
@@ -888,6 +902,8 @@ static void on_timers(int64_t now)
 		J.ending = 1;
 		cut_all();
 	}
+	if (J.term_at && now >= J.term_at)
+		term_all();
 	if (J.kill_at && now >= J.kill_at)
 		kill_all();
 	if (J.cut_at && now >= J.cut_at)
@@ -897,7 +913,7 @@ static void on_timers(int64_t now)
 static int64_t next_timer(void)
 {
 	int64_t t = INT64_MAX;
-	int64_t c[] = { J.running || J.ending ? 0 : J.start_deadline, J.ending ? 0 : J.timeout_at, J.kill_at,
+	int64_t c[] = { J.running || J.ending ? 0 : J.start_deadline, J.ending ? 0 : J.timeout_at, J.term_at, J.kill_at,
 			J.cut_at, J.give_up_at, J.ending ? 0 : J.drain_at };
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -1244,16 +1260,24 @@ static int setup_paths(void)
 static int start_servers(void)
 {
 	const char *host = J.all_local ? "127.0.0.1" : NULL;
+	struct sigaction old, dfl = { .sa_handler = SIG_DFL };
 	sigset_t mask;
 	int rc;
 
 	/* Block before the rendezvous thread exists, so it inherits the mask
 	 * and these signals reach the signalfd only. */
+
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
+	/* Forwarding Ctrl-C is the point, even when a shell started us in the
+	 * background with SIGINT ignored; and the ranks must not inherit the
+	 * ignoring.  A SIGHUP ignored on purpose (nohup) stays ignored. */
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+	if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &J.oldmask);
 	J.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (J.sfd < 0) {

@@ -363,6 +363,8 @@ static void start_program(const sigset_t *oldmask)
 		if (getppid() != parent)
 			_exit(128 + SIGKILL);
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL); /* what we forward must not be ignored */
+		signal(SIGTERM, SIG_DFL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		if (dup2(devnull, STDIN_FILENO) < 0 || fcntl(w.secret_fd, F_SETFD, 0) < 0) {
 			dprintf(STDERR_FILENO, "dsmwrap: setting up rank %d: %s\n", w.rank, strerror(errno));
