@@ -6,7 +6,9 @@
  *   info          print the launcher environment on stdout, one line on stderr
  *   mark=DIR      create DIR/started.RANK
  *   waitmarks=DIR:N   wait until DIR/started.0 .. started.N-1 exist
+ *   until=PATH    wait until PATH exists
  *   trap=DIR      on SIGINT/SIGTERM/SIGHUP create DIR/sig.RANK.SIGNO, then die of it
+ *   note=DIR      the same, but carry on
  *   ignore=SIG    ignore a signal
  *   sleep=SECONDS sleep (through signals that are ignored or trapped)
  *   exit=CODE     exit with CODE
@@ -32,6 +34,7 @@
 
 static int rank = -1;
 static char trap_dir[PATH_MAX];
+static int trap_dies;
 
 static void on_signal(int sig)
 {
@@ -42,6 +45,8 @@ static void on_signal(int sig)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0)
 		close(fd);
+	if (!trap_dies)
+		return;
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -151,7 +156,10 @@ static void action(const char *a)
 			snprintf(path, sizeof(path), "%.*s/started.%d", (int)(colon - (a + 10)), a + 10, i);
 			wait_path(path);
 		}
-	} else if (!strncmp(a, "trap=", 5)) {
+	} else if (!strncmp(a, "until=", 6)) {
+		wait_path(a + 6);
+	} else if (!strncmp(a, "trap=", 5) || !strncmp(a, "note=", 5)) {
+		trap_dies = a[0] == 't';
 		snprintf(trap_dir, sizeof(trap_dir), "%s", a + 5);
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);
