@@ -11,6 +11,12 @@
  *   finalize: after a barrier, each rank sends BYE to every peer and waits for
  *             every peer's BYE; a peer's end of stream after its BYE is
  *             expected, before it is a failure.
+ *   servers:  with DSM_SERVERS=N the last N ranks only serve.  The barrier in
+ *             dsm_init (epoch 1) counts every rank; later barriers are the
+ *             application's and count the other ranks only.  A server's
+ *             dsm_init goes straight on to finalize, where it says BYE only
+ *             once every application rank has (they may need it until then),
+ *             and then exits the process.
  *
  * Locking: `rt` is written by dsm_init before the service thread starts and
  * only read afterwards.  The collective state below belongs to the service
@@ -32,7 +38,9 @@
 #include "log.h"
 #include "mailbox.h"
 #include "rendezvous.h"
+#include "rpc.h"
 #include "runtime.h"
+#include "sync.h"
 #include "transport.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -47,6 +55,7 @@ struct dsm_rt rt = { .size = 1 };
 
 static int initialized;
 static struct rdv_server *root_server;
+static int n_servers;                /* DSM_SERVERS: the last n_servers ranks only serve */
 
 /* collective state: service thread only */
 static uint64_t bar_epoch;           /* this rank's current barrier */
@@ -54,6 +63,8 @@ static struct mbox_req *bar_req;
 static uint32_t bar_count[2];        /* rank 0: enters per epoch parity */
 static struct mbox_req *fin_req;
 static int byes;
+static int app_byes;                 /* of those, from ranks that are not servers */
+static int bye_sent;
 
 void rt_fatal(const char *fmt, ...)
 {
@@ -117,7 +128,7 @@ static int read_config(void)
 {
 	const char *v;
 	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
-	long rank, nranks, tmo;
+	long rank, nranks, tmo, servers;
 
 	if (env_int("DSM_RANK", 0, 1 << 24, 0, &rank) || env_int("DSM_NRANKS", 1, 1 << 24, 1, &nranks) ||
 	    env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
@@ -146,6 +157,10 @@ static int read_config(void)
 			base, size);
 		return -EINVAL;
 	}
+	/* Rank 0 runs the program: at most DSM_NRANKS - 1 servers. */
+	if (env_int("DSM_SERVERS", 0, rt.size - 1, 0, &servers))
+		return -EINVAL;
+	n_servers = (int)servers;
 	rt.base = (uintptr_t)base;
 	rt.region_size = (size_t)size;
 	rt.npages = size >> DSM_PAGE_SHIFT;
@@ -298,6 +313,8 @@ out:
 
 /* ---- public API -------------------------------------------------------- */
 
+static int call(int kind);
+
 int dsm_init(int *argc, char ***argv)
 {
 	char ident[32];
@@ -318,18 +335,32 @@ int dsm_init(int *argc, char ***argv)
 		return rc;
 	if ((rc = coh_init()))
 		goto err_unmap;
+	if ((rc = sync_init()))
+		goto err_coh;
+	if ((rc = rpc_init()))
+		goto err_sync;
 	bar_epoch = 0;
 	bar_count[0] = bar_count[1] = 0;
-	byes = 0;
+	byes = app_byes = bye_sent = 0;
 	if (rt.size > 1 && (rc = join_job()))
-		goto err_coh;
+		goto err_rpc;
 	if ((rc = tp_start()))
-		goto err_coh;
+		goto err_rpc;
 	initialized = 1;
-	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend", rt.rank, rt.size,
-		 (unsigned long)rt.base, rt.region_size, rt.be->name);
-	return dsm_barrier();
+	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s", rt.rank, rt.size,
+		 (unsigned long)rt.base, rt.region_size, rt.be->name,
+		 dsm_is_server(rt.rank) ? "; serving only" : "");
+	rc = call(MBOX_BARRIER);
+	if (rc || !dsm_is_server(rt.rank))
+		return rc;
+	/* A server serves until every application rank has finalized, then
+	 * leaves without returning to the program. */
+	exit(dsm_finalize() ? 1 : 0);
 
+err_rpc:
+	rpc_fini();
+err_sync:
+	sync_fini();
 err_coh:
 	coh_fini();
 err_unmap:
@@ -350,6 +381,8 @@ static int call(int kind)
 
 int dsm_barrier(void)
 {
+	if (initialized && dsm_is_server(rt.rank))
+		return -EPERM;
 	return call(MBOX_BARRIER);
 }
 
@@ -359,10 +392,12 @@ int dsm_finalize(void)
 
 	if (!initialized)
 		return -EINVAL;
-	rc = dsm_barrier();
+	rc = dsm_is_server(rt.rank) ? 0 : dsm_barrier();
 	if (rc == 0)
 		rc = call(MBOX_FINALIZE);
 	tp_join();
+	rpc_fini();
+	sync_fini();
 	coh_fini();
 	rt.be->unmap();
 	rdv_server_stop(root_server);
@@ -376,12 +411,24 @@ int dsm_size(void) { return rt.size; }
 void *dsm_base(void) { return initialized ? (void *)rt.base : NULL; }
 size_t dsm_region_size(void) { return initialized ? rt.region_size : 0; }
 size_t dsm_page_size(void) { return DSM_PAGE_SIZE; }
+int dsm_num_servers(void) { return n_servers; }
+int dsm_is_server(int rank) { return n_servers > 0 && rank >= rt.size - n_servers && rank < rt.size; }
 
 /* ---- service thread: collectives ---------------------------------------- */
 
 static void check_finalized(void)
 {
-	if (fin_req && byes == rt.size - 1) {
+	struct wire_hdr h = { .type = WIRE_BYE };
+
+	if (!fin_req)
+		return;
+	if (!bye_sent && (!dsm_is_server(rt.rank) || app_byes == rt.size - n_servers)) {
+		bye_sent = 1;
+		for (int i = 0; i < rt.size; i++)
+			if (i != rt.rank)
+				tp_send(i, &h, NULL);
+	}
+	if (bye_sent && byes == rt.size - 1) {
 		mbox_complete(fin_req, 0);
 		fin_req = NULL;
 		tp_stop();
@@ -397,16 +444,11 @@ void rt_request(struct mbox_req *req)
 		bar_req = req;
 		h.type = WIRE_BARRIER_ENTER;
 		h.arg = ++bar_epoch;
+		h.aux = (uint32_t)n_servers; /* rank 0 checks that every rank agrees */
 		tp_send(0, &h, NULL);
 		break;
 	case MBOX_FINALIZE:
 		fin_req = req;
-		for (int i = 0; i < rt.size; i++) {
-			if (i == rt.rank)
-				continue;
-			h = (struct wire_hdr){ .type = WIRE_BYE };
-			tp_send(i, &h, NULL);
-		}
 		check_finalized();
 		break;
 	default:
@@ -419,19 +461,30 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 	struct wire_hdr out = { 0 };
 
 	switch (h->type) {
-	case WIRE_BARRIER_ENTER:
+	case WIRE_BARRIER_ENTER: {
+		/* dsm_init's barrier (epoch 1) counts every rank, the rest the
+		 * ranks that are not servers. */
+		int n = h->arg == 1 ? rt.size : rt.size - n_servers;
+
 		if (rt.rank != 0)
 			rt_fatal("rank %u sent BARRIER_ENTER to rank %d, not to rank 0", h->src, rt.rank);
-		if (++bar_count[h->arg & 1] > (uint32_t)rt.size)
+		if (h->aux != (uint32_t)n_servers)
+			rt_fatal("rank %u runs with DSM_SERVERS=%u, rank 0 with %d: every rank must have the same",
+				 h->src, h->aux, n_servers);
+		if ((int)h->src >= n)
+			rt_fatal("rank %u, a server, entered application barrier %lu", h->src,
+				 (unsigned long)h->arg);
+		if (++bar_count[h->arg & 1] > (uint32_t)n)
 			rt_fatal("rank %u entered barrier %lu twice", h->src, (unsigned long)h->arg);
-		if (bar_count[h->arg & 1] == (uint32_t)rt.size) {
+		if (bar_count[h->arg & 1] == (uint32_t)n) {
 			bar_count[h->arg & 1] = 0;
 			out.type = WIRE_BARRIER_RELEASE;
 			out.arg = h->arg;
-			for (int i = 0; i < rt.size; i++)
+			for (int i = 0; i < n; i++)
 				tp_send(i, &out, NULL);
 		}
 		break;
+	}
 	case WIRE_BARRIER_RELEASE:
 		if (!bar_req || h->arg != bar_epoch)
 			rt_fatal("rank %u released barrier %lu, but this rank waits in barrier %lu", h->src,
@@ -441,6 +494,8 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 		break;
 	case WIRE_BYE:
 		byes++;
+		if (!dsm_is_server((int)h->src))
+			app_byes++;
 		check_finalized();
 		break;
 	case WIRE_ABORT:
