@@ -17,4 +17,8 @@ void sync_request(struct mbox_req *req);
 /* Service thread: a message of type WIRE_SYNC_FIRST..LAST. */
 void sync_handle(const struct wire_hdr *h, const uint8_t *payload);
 
+/* The home rank of a lock or a semaphore (after dsm_init). */
+int sync_lock_home(uint64_t id);
+int sync_sem_home(uint64_t key);
+
 #endif
