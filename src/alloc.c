@@ -1,0 +1,725 @@
+/*
+ * alloc.c - the shared heap: dsm_malloc, dsm_free, dsm_alloc_named.
+ *
+ * Design.  The heap's bookkeeping lives at rank 0, in private memory of its
+ * service thread, never in the region: the service thread must not touch the
+ * region through the application's view, and metadata on shared pages would
+ * make every allocation move pages between ranks.  Ranks ask rank 0 with
+ * ALLOC_REQ (op in aux) and get ALLOC_REPLY (status in aux, offset in arg,
+ * two u64 in the payload); the data itself is only ever touched by the
+ * application.  Rank 0 hands out space from the top of the region down
+ * (struct heap, below), so the low end stays free for programs that use
+ * dsm_base() directly.
+ *
+ *   large (> DSM_SMALL_MAX): ALLOC_OP_PAGES, whole pages of its own.
+ *   small: each rank keeps, per size class (16 .. 2048 bytes, powers of two),
+ *          a private stack of free objects.  When it runs dry the rank takes
+ *          a 16 KiB slab (ALLOC_OP_SLAB, aligned to 16 KiB) and cuts it up,
+ *          so one small allocation in 512 or so costs a message, and ranks
+ *          never share the pages of their small objects.  Slabs are never
+ *          given back; an object freed by any rank goes onto that rank's own
+ *          stack.  To free an object the rank must know its class: the slab
+ *          (offset rounded down to 16 KiB) is looked up in the rank's table
+ *          of slabs it knows, else rank 0 answers ALLOC_OP_FREE with the slab
+ *          and its class (or frees a large block, or says EINVAL).
+ *   named: rank 0 keeps name -> block.  The first ALLOC_OP_NAMED creates the
+ *          block.  Space never handed out before is still zero (FRESH, ready
+ *          at once); otherwise the creator zeroes it and sends READY, and
+ *          requests for the name that arrive meanwhile wait at rank 0.
+ *
+ * Locking: `cache_lock` guards the size-class stacks and the slab table (any
+ * application thread); it is never held across a message.  The block table,
+ * the heap and `pending` belong to the service thread.
+ */
+#include "alloc.h"
+
+#include <dsm.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mailbox.h"
+#include "runtime.h"
+#include "transport.h"
+#include "wire.h"
+
+/* ---- the extent allocator (pure) ------------------------------------- */
+
+void heap_init(struct heap *hp, uint64_t lo, uint64_t hi)
+{
+	hp->lo = lo;
+	hp->hi = hi;
+	hp->fresh = hi;
+	hp->free_bytes = 0;
+	hp->n_ext = 0;
+	hp->head.prev = hp->head.next = &hp->head;
+	if (hi > lo) {
+		struct heap_ext *e = malloc(sizeof(*e));
+		if (!e)
+			return; /* an empty heap: every take fails with -ENOMEM */
+		e->start = lo;
+		e->end = hi;
+		e->prev = e->next = &hp->head;
+		hp->head.next = hp->head.prev = e;
+		hp->free_bytes = hi - lo;
+		hp->n_ext = 1;
+	}
+}
+
+void heap_fini(struct heap *hp)
+{
+	struct heap_ext *e = hp->head.next;
+
+	while (e != &hp->head) {
+		struct heap_ext *nx = e->next;
+		free(e);
+		e = nx;
+	}
+	hp->head.prev = hp->head.next = &hp->head;
+	hp->n_ext = 0;
+	hp->free_bytes = 0;
+}
+
+static void ext_unlink(struct heap *hp, struct heap_ext *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	hp->n_ext--;
+	free(e);
+}
+
+static int ext_insert_after(struct heap *hp, struct heap_ext *at, uint64_t start, uint64_t end)
+{
+	struct heap_ext *e = malloc(sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->start = start;
+	e->end = end;
+	e->prev = at;
+	e->next = at->next;
+	at->next->prev = e;
+	at->next = e;
+	hp->n_ext++;
+	return 0;
+}
+
+int heap_take(struct heap *hp, uint64_t size, uint64_t align, uint64_t *off, int *fresh)
+{
+	if (size == 0 || size > hp->free_bytes)
+		return -ENOMEM;
+	for (struct heap_ext *e = hp->head.prev; e != &hp->head; e = e->prev) {
+		uint64_t s, end;
+
+		if (e->end - e->start < size)
+			continue;
+		s = (e->end - size) & ~(align - 1);
+		if (s < e->start)
+			continue;
+		end = s + size;
+		/* Split e into [e->start, s) and [end, e->end). */
+		if (end < e->end) {
+			if (s > e->start) {
+				if (ext_insert_after(hp, e, end, e->end))
+					return -ENOMEM;
+				e->end = s;
+			} else {
+				e->start = end;
+			}
+		} else if (s > e->start) {
+			e->end = s;
+		} else {
+			ext_unlink(hp, e);
+		}
+		hp->free_bytes -= size;
+		*fresh = end <= hp->fresh;
+		if (s < hp->fresh)
+			hp->fresh = s;
+		*off = s;
+		return 0;
+	}
+	return -ENOMEM;
+}
+
+int heap_give(struct heap *hp, uint64_t off, uint64_t size)
+{
+	uint64_t end = off + size;
+	struct heap_ext *prev = &hp->head, *next;
+
+	if (size == 0 || off < hp->lo || end > hp->hi || end < off)
+		return -EINVAL;
+	/* prev: the last extent that starts before off (or the sentinel). */
+	for (struct heap_ext *e = hp->head.prev; e != &hp->head; e = e->prev)
+		if (e->start < off) {
+			prev = e;
+			break;
+		}
+	next = prev->next;
+	if ((prev != &hp->head && prev->end > off) || (next != &hp->head && next->start < end))
+		return -EINVAL;
+	if (prev != &hp->head && prev->end == off) {
+		prev->end = end;
+		if (next != &hp->head && next->start == end) {
+			prev->end = next->end;
+			ext_unlink(hp, next);
+		}
+	} else if (next != &hp->head && next->start == end) {
+		next->start = off;
+	} else if (ext_insert_after(hp, prev, off, end)) {
+		return -ENOMEM;
+	}
+	hp->free_bytes += size;
+	return 0;
+}
+
+/* ---- rank 0: the block table ------------------------------------------ */
+
+struct nwait {
+	struct nwait *next;
+	int32_t rank;
+	uint64_t req;
+};
+
+struct blk {
+	struct blk *hnext;
+	uint64_t off, size;     /* what heap_take gave */
+	uint8_t cls;            /* 0: whole pages; else a slab of class cls - 1 */
+	uint8_t ready;          /* named: zeroed and usable */
+	int32_t creator;        /* named: who must send READY */
+	uint64_t asked;         /* named: the size asked for */
+	char *name;             /* NULL unless named */
+	struct blk *nnext;      /* list of named blocks */
+	struct nwait *waiters;  /* named requests waiting for READY */
+};
+
+static struct heap heap;
+static struct {
+	struct blk **b;
+	size_t nb, n;
+} blks;
+static struct blk *named;
+
+static size_t blk_bucket(uint64_t off, size_t nb)
+{
+	return (size_t)(((off >> DSM_PAGE_SHIFT) * 0x9e3779b97f4a7c15ULL) >> 20) & (nb - 1);
+}
+
+static struct blk *blk_find(uint64_t off)
+{
+	if (!blks.nb)
+		return NULL;
+	for (struct blk *b = blks.b[blk_bucket(off, blks.nb)]; b; b = b->hnext)
+		if (b->off == off)
+			return b;
+	return NULL;
+}
+
+static struct blk *blk_add(uint64_t off, uint64_t size, int cls)
+{
+	struct blk *b;
+	size_t k;
+
+	if (blks.n >= blks.nb) {
+		size_t nb = blks.nb ? blks.nb * 2 : 256;
+		struct blk **t = calloc(nb, sizeof(*t));
+		if (!t)
+			rt_fatal("out of memory for the heap's block table");
+		for (size_t i = 0; i < blks.nb; i++)
+			while (blks.b[i]) {
+				struct blk *x = blks.b[i];
+				blks.b[i] = x->hnext;
+				k = blk_bucket(x->off, nb);
+				x->hnext = t[k];
+				t[k] = x;
+			}
+		free(blks.b);
+		blks.b = t;
+		blks.nb = nb;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		rt_fatal("out of memory for the heap's block table");
+	b->off = off;
+	b->size = size;
+	b->cls = (uint8_t)cls;
+	b->ready = 1;
+	k = blk_bucket(off, blks.nb);
+	b->hnext = blks.b[k];
+	blks.b[k] = b;
+	blks.n++;
+	return b;
+}
+
+static void blk_remove(struct blk *b)
+{
+	struct blk **pp = &blks.b[blk_bucket(b->off, blks.nb)];
+
+	while (*pp != b)
+		pp = &(*pp)->hnext;
+	*pp = b->hnext;
+	blks.n--;
+	if (b->name) {
+		struct blk **np = &named;
+		while (*np != b)
+			np = &(*np)->nnext;
+		*np = b->nnext;
+		free(b->name);
+	}
+	while (b->waiters) {
+		struct nwait *w = b->waiters;
+		b->waiters = w->next;
+		free(w);
+	}
+	free(b);
+}
+
+static void reply(int to, uint64_t req, uint32_t err, uint64_t arg, uint64_t p0, uint64_t p1)
+{
+	struct wire_hdr h = { .type = WIRE_ALLOC_REPLY, .id = req, .aux = err, .arg = arg, .len = 16 };
+	uint8_t pl[16];
+
+	put_le64(pl, p0);
+	put_le64(pl + 8, p1);
+	tp_send(to, &h, pl);
+}
+
+static uint64_t round_pages(uint64_t n)
+{
+	return (n + DSM_PAGE_SIZE - 1) & ~(uint64_t)(DSM_PAGE_SIZE - 1);
+}
+
+static void serve_pages(int32_t from, uint64_t req, uint64_t size)
+{
+	uint64_t off;
+	int fresh;
+
+	if (size == 0 || size > rt.region_size || heap_take(&heap, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
+		reply(from, req, ENOMEM, 0, 0, 0);
+		return;
+	}
+	blk_add(off, round_pages(size), 0);
+	reply(from, req, 0, off, 0, round_pages(size));
+}
+
+static void serve_slab(int32_t from, uint64_t req, uint64_t cls)
+{
+	uint64_t off;
+	int fresh;
+
+	if (cls >= ALLOC_NCLASSES)
+		rt_fatal("rank %d asked for a slab of size class %" PRIu64 ", which does not exist", from, cls);
+	if (heap_take(&heap, ALLOC_SLAB_SIZE, ALLOC_SLAB_SIZE, &off, &fresh)) {
+		reply(from, req, ENOMEM, 0, 0, 0);
+		return;
+	}
+	blk_add(off, ALLOC_SLAB_SIZE, (int)cls + 1);
+	reply(from, req, 0, off, 0, ALLOC_SLAB_SIZE);
+}
+
+static void serve_free(int32_t from, uint64_t req, uint64_t off)
+{
+	struct blk *b = blk_find(off);
+	uint64_t slab = off & ~(uint64_t)(ALLOC_SLAB_SIZE - 1);
+
+	if (b && b->cls == 0) {
+		if (!b->ready) {
+			reply(from, req, EBUSY, 0, 0, 0); /* its creator is still zeroing it */
+			return;
+		}
+		if (heap_give(&heap, b->off, b->size))
+			rt_fatal("the heap lost track of block %#" PRIx64 " (internal error)", b->off);
+		blk_remove(b);
+		reply(from, req, 0, off, 0, 0);
+		return;
+	}
+	b = blk_find(slab);
+	if (b && b->cls > 0 && (off - slab) % (1u << (ALLOC_MIN_SHIFT + b->cls - 1)) == 0) {
+		reply(from, req, 0, slab, b->cls, 0);
+		return;
+	}
+	reply(from, req, EINVAL, 0, 0, 0);
+}
+
+static void serve_named(int32_t from, uint64_t req, uint64_t size, const uint8_t *name, uint32_t len)
+{
+	struct blk *b;
+	uint64_t off;
+	int fresh;
+
+	if (len == 0 || memchr(name, 0, len))
+		rt_fatal("rank %d asked for a named allocation with a malformed name", from);
+	for (b = named; b; b = b->nnext)
+		if (strlen(b->name) == len && !memcmp(b->name, name, len))
+			break;
+	if (b) {
+		if (b->asked != size) {
+			reply(from, req, EINVAL, 0, b->asked, 0);
+		} else if (b->ready) {
+			reply(from, req, 0, b->off, ALLOC_NAMED_EXISTS, b->size);
+		} else {
+			struct nwait *w = malloc(sizeof(*w));
+			if (!w)
+				rt_fatal("out of memory for a named allocation");
+			*w = (struct nwait){ .next = b->waiters, .rank = from, .req = req };
+			b->waiters = w; /* answered in READY; order among them does not matter */
+		}
+		return;
+	}
+	if (size == 0 || size > rt.region_size || heap_take(&heap, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
+		reply(from, req, ENOMEM, 0, 0, 0);
+		return;
+	}
+	b = blk_add(off, round_pages(size), 0);
+	b->name = malloc(len + 1);
+	if (!b->name)
+		rt_fatal("out of memory for a named allocation");
+	memcpy(b->name, name, len);
+	b->name[len] = '\0';
+	b->asked = size;
+	b->creator = from;
+	b->ready = (uint8_t)fresh;
+	b->nnext = named;
+	named = b;
+	reply(from, req, 0, off, fresh ? ALLOC_NAMED_FRESH : ALLOC_NAMED_CREATED, b->size);
+}
+
+static void serve_ready(int32_t from, uint64_t off)
+{
+	struct blk *b = blk_find(off);
+
+	if (!b || !b->name || b->ready || b->creator != from)
+		rt_fatal("rank %d said named block %#" PRIx64 " is ready, but it did not create one there "
+			 "(protocol error)", from, off);
+	b->ready = 1;
+	while (b->waiters) {
+		struct nwait *w = b->waiters;
+		b->waiters = w->next;
+		reply(w->rank, w->req, 0, b->off, ALLOC_NAMED_EXISTS, b->size);
+		free(w);
+	}
+}
+
+/* ---- the requester's side (service thread) ----------------------------- */
+
+static struct mbox_req *pending; /* waiting for ALLOC_REPLY; b = request id */
+static uint64_t next_req;
+
+void alloc_request(struct mbox_req *req)
+{
+	struct wire_hdr h = { .type = WIRE_ALLOC_REQ, .aux = (uint32_t)req->a, .arg = req->b };
+	const char *name = req->p;
+
+	if (name)
+		h.len = (uint32_t)strlen(name);
+	if (req->a == ALLOC_OP_READY) {
+		tp_send(0, &h, NULL);
+		mbox_complete(req, 0);
+		return;
+	}
+	h.id = ++next_req;
+	req->b = h.id;
+	req->next = pending;
+	pending = req;
+	tp_send(0, &h, name);
+}
+
+static void got_reply(const struct wire_hdr *h, const uint8_t *payload)
+{
+	struct mbox_req **pp = &pending, *req;
+
+	while (*pp && (*pp)->b != h->id)
+		pp = &(*pp)->next;
+	req = *pp;
+	if (!req || h->src != 0)
+		rt_fatal("rank %u answered heap request %" PRIu64 ", which this rank did not send to it "
+			 "(protocol error)", h->src, h->id);
+	if (h->aux > 4095)
+		rt_fatal("rank %u answered a heap request with status %u", h->src, h->aux);
+	*pp = req->next;
+	req->a = h->arg;
+	req->b = get_le64(payload);
+	mbox_complete(req, -(int)h->aux);
+}
+
+void alloc_handle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	int32_t src = (int32_t)h->src;
+
+	if (h->type == WIRE_ALLOC_REPLY) {
+		got_reply(h, payload);
+		return;
+	}
+	if (rt.rank != 0)
+		rt_fatal("rank %d sent a heap request to rank %d, not to rank 0", src, rt.rank);
+	if (h->aux != ALLOC_OP_NAMED && h->len)
+		rt_fatal("rank %d sent a heap request (op %u) with an unexpected payload", src, h->aux);
+	switch (h->aux) {
+	case ALLOC_OP_PAGES:
+		serve_pages(src, h->id, h->arg);
+		break;
+	case ALLOC_OP_SLAB:
+		serve_slab(src, h->id, h->arg);
+		break;
+	case ALLOC_OP_FREE:
+		serve_free(src, h->id, h->arg);
+		break;
+	case ALLOC_OP_NAMED:
+		serve_named(src, h->id, h->arg, payload, h->len);
+		break;
+	case ALLOC_OP_READY:
+		serve_ready(src, h->arg);
+		break;
+	default:
+		rt_fatal("rank %d sent a heap request with unknown operation %u", src, h->aux);
+	}
+}
+
+/* ---- this rank's caches (application threads) ------------------------- */
+
+struct stack {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stack cache[ALLOC_NCLASSES]; /* free objects, as offsets */
+static struct {
+	uint64_t *v;          /* slab offset | (class + 1); 0 = empty slot */
+	size_t cap, n;
+} slabs;
+
+static int push(struct stack *s, uint64_t off)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		uint64_t *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = off;
+	return 0;
+}
+
+static size_t slab_slot(uint64_t slab, size_t cap)
+{
+	return (size_t)(((slab / ALLOC_SLAB_SIZE) * 0x9e3779b97f4a7c15ULL) >> 24) & (cap - 1);
+}
+
+/* The class of a slab this rank knows, or -1. */
+static int slab_class(uint64_t slab)
+{
+	if (!slabs.cap)
+		return -1;
+	for (size_t i = slab_slot(slab, slabs.cap);; i = (i + 1) & (slabs.cap - 1)) {
+		uint64_t v = slabs.v[i];
+		if (!v)
+			return -1;
+		if ((v & ~(uint64_t)(ALLOC_SLAB_SIZE - 1)) == slab)
+			return (int)(v & (ALLOC_SLAB_SIZE - 1)) - 1;
+	}
+}
+
+static int slab_learn(uint64_t slab, int cls)
+{
+	if (slab_class(slab) >= 0)
+		return 0;
+	if (2 * (slabs.n + 1) > slabs.cap) {
+		size_t cap = slabs.cap ? 2 * slabs.cap : 64;
+		uint64_t *v = calloc(cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < slabs.cap; i++) {
+			uint64_t x = slabs.v[i];
+			size_t j;
+			if (!x)
+				continue;
+			for (j = slab_slot(x & ~(uint64_t)(ALLOC_SLAB_SIZE - 1), cap); v[j]; j = (j + 1) & (cap - 1))
+				;
+			v[j] = x;
+		}
+		free(slabs.v);
+		slabs.v = v;
+		slabs.cap = cap;
+	}
+	for (size_t i = slab_slot(slab, slabs.cap);; i = (i + 1) & (slabs.cap - 1))
+		if (!slabs.v[i]) {
+			slabs.v[i] = slab | (uint64_t)(cls + 1);
+			slabs.n++;
+			return 0;
+		}
+}
+
+int alloc_init(void)
+{
+	for (int i = 0; i < ALLOC_NCLASSES; i++) {
+		free(cache[i].v);
+		cache[i] = (struct stack){ 0 };
+	}
+	free(slabs.v);
+	slabs.v = NULL;
+	slabs.cap = slabs.n = 0;
+	pending = NULL;
+	next_req = 0;
+	blks.b = NULL;
+	blks.nb = blks.n = 0;
+	named = NULL;
+	if (rt.rank == 0)
+		heap_init(&heap, 0, rt.region_size);
+	return 0;
+}
+
+void alloc_fini(void)
+{
+	for (size_t i = 0; i < blks.nb; i++)
+		while (blks.b[i])
+			blk_remove(blks.b[i]);
+	free(blks.b);
+	blks.b = NULL;
+	blks.nb = blks.n = 0;
+	named = NULL;
+	if (rt.rank == 0)
+		heap_fini(&heap);
+	for (int i = 0; i < ALLOC_NCLASSES; i++) {
+		free(cache[i].v);
+		cache[i] = (struct stack){ 0 };
+	}
+	free(slabs.v);
+	slabs.v = NULL;
+	slabs.cap = slabs.n = 0;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+/* Ask rank 0; *arg and *p0 get the answer. */
+static int alloc_call(int op, uint64_t arg, const char *name, uint64_t *out_arg, uint64_t *out_p0)
+{
+	struct mbox_req req = { .kind = MBOX_ALLOC, .a = (uint64_t)op, .b = arg, .p = (void *)name };
+	int rc = mbox_call(&req);
+
+	if (out_arg)
+		*out_arg = req.a;
+	if (out_p0)
+		*out_p0 = req.b;
+	return rc;
+}
+
+static int class_of(size_t size)
+{
+	int c = 0;
+
+	while (((size_t)1 << (ALLOC_MIN_SHIFT + c)) < size)
+		c++;
+	return c;
+}
+
+static void *fail_null(int err)
+{
+	errno = err;
+	return NULL;
+}
+
+void *dsm_malloc(size_t size)
+{
+	char *base = dsm_base();
+	uint64_t off;
+	size_t osize;
+	int rc, cls;
+
+	if (!base)
+		return fail_null(EINVAL);
+	if (size == 0)
+		size = 1;
+	if (size > DSM_SMALL_MAX) {
+		if (size > dsm_region_size())
+			return fail_null(ENOMEM);
+		rc = alloc_call(ALLOC_OP_PAGES, size, NULL, &off, NULL);
+		return rc ? fail_null(-rc) : base + off;
+	}
+	cls = class_of(size);
+	osize = (size_t)1 << (ALLOC_MIN_SHIFT + cls);
+	pthread_mutex_lock(&cache_lock);
+	if (cache[cls].n) {
+		off = cache[cls].v[--cache[cls].n];
+		pthread_mutex_unlock(&cache_lock);
+		return base + off;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	rc = alloc_call(ALLOC_OP_SLAB, (uint64_t)cls, NULL, &off, NULL);
+	if (rc)
+		return fail_null(-rc);
+	pthread_mutex_lock(&cache_lock);
+	rc = slab_learn(off, cls);
+	/* Highest first, so the objects go out in address order. */
+	for (size_t i = ALLOC_SLAB_SIZE / osize - 1; rc == 0 && i > 0; i--)
+		rc = push(&cache[cls], off + i * osize);
+	pthread_mutex_unlock(&cache_lock);
+	if (rc)
+		return fail_null(ENOMEM);
+	return base + off;
+}
+
+int dsm_free(void *ptr)
+{
+	uintptr_t base = (uintptr_t)dsm_base(), a = (uintptr_t)ptr;
+	uint64_t off, slab, cls;
+	int c, rc;
+
+	if (!ptr)
+		return 0;
+	if (!base || a < base || a - base >= dsm_region_size() || (a & 15))
+		return -EINVAL;
+	off = a - base;
+	slab = off & ~(uint64_t)(ALLOC_SLAB_SIZE - 1);
+	pthread_mutex_lock(&cache_lock);
+	c = slab_class(slab);
+	if (c >= 0) {
+		rc = (off - slab) % ((uint64_t)1 << (ALLOC_MIN_SHIFT + c)) ? -EINVAL : push(&cache[c], off);
+		pthread_mutex_unlock(&cache_lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	rc = alloc_call(ALLOC_OP_FREE, off, NULL, &slab, &cls);
+	if (rc || cls == 0)
+		return rc; /* a large block: rank 0 has freed it */
+	pthread_mutex_lock(&cache_lock);
+	rc = slab_learn(slab, (int)cls - 1);
+	if (rc == 0)
+		rc = push(&cache[cls - 1], off);
+	pthread_mutex_unlock(&cache_lock);
+	return rc;
+}
+
+void *dsm_alloc_named(const char *name, size_t size)
+{
+	char *base = dsm_base(), buf[DSM_NAME_MAX + 1];
+	uint64_t off, state;
+	size_t n;
+	int rc;
+
+	if (!base || !name || size == 0)
+		return fail_null(EINVAL);
+	n = strnlen(name, DSM_NAME_MAX + 1);
+	if (n == 0)
+		return fail_null(EINVAL);
+	if (n > DSM_NAME_MAX)
+		return fail_null(ENAMETOOLONG);
+	/* The name may sit in the region, which the service thread must not read. */
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+	rc = alloc_call(ALLOC_OP_NAMED, size, buf, &off, &state);
+	if (rc == -EINVAL)
+		log_err("dsm_alloc_named(\"%s\", %zu): that name is already allocated with %" PRIu64 " bytes",
+			buf, size, state);
+	if (rc)
+		return fail_null(-rc);
+	if (state == ALLOC_NAMED_CREATED) {
+		memset(base + off, 0, size);
+		alloc_call(ALLOC_OP_READY, off, NULL, NULL, NULL);
+	}
+	return base + off;
+}
