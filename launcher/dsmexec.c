@@ -111,6 +111,7 @@ static struct {
 	/* options */
 	int n;
 	const char *mfile;
+	int mfile_positional;
 	const char *outdir;
 	int prefix;
 	double timeout_s, grace_s, start_s;
@@ -1072,6 +1073,7 @@ static int parse_args(int argc, char **argv)
 		const char *f = argv[optind];
 		if (stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, R_OK) == 0 && access(f, X_OK) != 0) {
 			J.mfile = f;
+			J.mfile_positional = 1;
 			optind++;
 		}
 	}
@@ -1107,6 +1109,10 @@ static int setup_hosts(void)
 		rc = mf_load(J.mfile, &J.mf, err, sizeof(err));
 		if (rc) {
 			log_err("%s", err);
+			if (J.mfile_positional)
+				log_err("('%s' was read as a machinefile: it is a file without execute permission "
+					"followed by more arguments; use -f FILE, or make it executable if it is the "
+					"program)", J.mfile);
 			return -1;
 		}
 		if (!J.n)
@@ -1157,11 +1163,17 @@ static int setup_paths(void)
 		return -1;
 	}
 	if (strchr(J.argv[0], '/') && J.argv[0][0] != '/') {
-		size_t len = strlen(J.cwd) + strlen(J.argv[0]) + 2;
+		const char *rel = J.argv[0];
+		size_t len;
+
+		while (rel[0] == '.' && rel[1] == '/') /* "./prog" -> "/cwd/prog" */
+			for (rel += 2; *rel == '/'; rel++)
+				;
+		len = strlen(J.cwd) + strlen(rel) + 2;
 		J.program = malloc(len);
 		if (!J.program)
 			return -1;
-		snprintf(J.program, len, "%s/%s", J.cwd, J.argv[0]);
+		snprintf(J.program, len, "%s/%s", J.cwd, rel);
 	} else {
 		J.program = strdup(J.argv[0]);
 		if (!J.program)
