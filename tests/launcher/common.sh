@@ -22,7 +22,7 @@ job_procs() {
 	{
 		grep -lzx "DSM_TEST_TAG=$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
 		pgrep -f -- "$TMP/" || true
-	} | grep -v -x -e "$$" | sort -u
+	} | grep -v -x -e "$$" -e "${SSHD_PID:-$$}" | sort -u
 }
 
 # Nothing of this test's jobs may be left.  Waits up to 5 s for processes
@@ -60,10 +60,16 @@ expect_rc() {
 	}
 }
 
-# start_sshd: a private sshd for this test on 127.0.0.2-4 at a free port,
-# with its own host key and a user key; sets DSM_SSH so dsmexec uses them.
-# Skips when sshd is not installed or cannot run here.
+# start_sshd [HIDE]: a private sshd for this test on 127.0.0.2-4 at a free
+# port, with its own host key and a user key; sets DSM_SSH so dsmexec uses
+# them.  Skips when sshd is not installed or cannot run here.  With HIDE (a
+# directory), sessions see an empty HIDE when a mount namespace is allowed
+# here (SSHD_HIDES=1): a directory that exists only on "this" host.
 start_sshd() {
+	SSHD_HIDES=0
+	if [ -n "${1:-}" ] && unshare -m sh -c "mount -t tmpfs dsmtest '$1'" 2>/dev/null; then
+		SSHD_HIDES=1
+	fi
 	SSHD=$(command -v sshd 2>/dev/null || echo /usr/sbin/sshd)
 	[ -x "$SSHD" ] || skip "sshd not installed (Debian: apt-get install openssh-server)"
 	command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || skip "ssh client not installed"
@@ -106,7 +112,12 @@ start_sshd() {
 		  ConnectTimeout 10
 		EOC
 		: >"$SD/sshd.log"
-		"$SSHD" -D -e -f "$SD/sshd_config" 2>"$SD/sshd.log" &
+		if [ $SSHD_HIDES = 1 ]; then
+			unshare -m sh -c 'mount -t tmpfs dsmtest "$1" && exec "$2" -D -e -f "$3"' sh \
+				"$1" "$SSHD" "$SD/sshd_config" 2>"$SD/sshd.log" &
+		else
+			"$SSHD" -D -e -f "$SD/sshd_config" 2>"$SD/sshd.log" &
+		fi
 		SSHD_PID=$!
 		_i=0
 		while [ $_i -lt 50 ]; do
