@@ -60,8 +60,10 @@ struct heap {
 void heap_init(struct heap *hp, uint64_t lo, uint64_t hi);
 void heap_fini(struct heap *hp);
 /* Take `size` bytes at an offset that is a multiple of `align` (a power of
- * two).  0 with *off set and *fresh = 1 when those bytes were never handed
- * out before (so still zero); -ENOMEM when nothing fits. */
+ * two), from the highest place that fits.  0 with *off set, and *fresh = 1
+ * when the bytes lie wholly below anything ever handed out (so they are still
+ * zero; an alignment gap higher up does not count); -ENOMEM when nothing
+ * fits. */
 int heap_take(struct heap *hp, uint64_t size, uint64_t align, uint64_t *off, int *fresh);
 /* Give back what heap_take gave; merges with free neighbours.  -EINVAL when
  * the range is not wholly in use (a double free). */
