@@ -59,7 +59,10 @@
 #define EXIT_LAUNCH   255
 
 #define STREAM_CAP    65536            /* longest line; longer ones are split */
-#define MAX_CONNECTING 16              /* ssh sessions being set up at once */
+/* ssh sessions being set up at once, per host and in all: sshd's default
+ * MaxStartups starts refusing beyond 10 unauthenticated connections. */
+#define MAX_CONNECTING_HOST 8
+#define MAX_CONNECTING      64
 #define CUT_WAIT_NS   (2LL * 1000000000) /* after SIGKILL, before cutting links */
 #define REAP_WAIT_NS  (3LL * 1000000000) /* after cutting, before giving up */
 #define MSG_WAIT_NS   (5LL * 1000000000) /* rest of a message once it started */
@@ -141,7 +144,8 @@ static struct {
 	sigset_t oldmask;
 
 	struct rank *r;
-	int next_spawn, nconnecting, nready;
+	int nconnecting, nready;
+	int *host_connecting;  /* per machinefile line (group): ssh sessions starting */
 	int running;          /* GO sent */
 	int ending;           /* the job is being ended */
 	int nsignals;
@@ -340,6 +344,7 @@ static void held_text(struct rank *r, char *out, size_t cap)
 /* ---- failures ----------------------------------------------------------- */
 
 static void end_job(void);
+static void connecting_done(struct rank *r);
 
 /* Record the first failure; later ones are consequences of ending the job. */
 static void failed(enum fail_kind kind, int rank, int code, const char *fmt, ...)
@@ -515,8 +520,7 @@ static void on_accept(void)
 	r->ctl = fd;
 	r->connected = 1;
 	r->state = RS_CONNECTED;
-	J.nconnecting -= r->connecting;
-	r->connecting = 0;
+	connecting_done(r);
 	log_info("rank %d connected", r->id);
 	if (J.ending) {
 		close(r->ctl);
@@ -597,6 +601,15 @@ static void on_ctl(struct rank *r)
 }
 
 /* ---- processes ------------------------------------------------------------ */
+
+static void connecting_done(struct rank *r)
+{
+	if (!r->connecting)
+		return;
+	r->connecting = 0;
+	J.nconnecting--;
+	J.host_connecting[J.place[r->id].group]--;
+}
 
 /* argv for one rank's dsmwrap (local) or ssh (remote), built before fork. */
 static char **rank_argv(struct rank *r, char **owned)
@@ -699,8 +712,11 @@ static int spawn(struct rank *r)
 	r->s[0].fd = out[0];
 	r->s[1].fd = err[0];
 	r->state = RS_SPAWNED;
-	r->connecting = !r->local;
-	J.nconnecting += r->connecting;
+	if (!r->local) {
+		r->connecting = 1;
+		J.nconnecting++;
+		J.host_connecting[J.place[r->id].group]++;
+	}
 	log_info("rank %d: started %s (pid %d) for host %s", r->id, r->local ? "dsmwrap" : "ssh", (int)pid,
 		 r->host);
 	return 0;
@@ -719,17 +735,21 @@ err_close:
 	return rc;
 }
 
+/* Start the ranks not started yet, ssh sessions a few at a time per host. */
 static void spawn_more(void)
 {
-	while (!J.ending && J.next_spawn < J.n) {
-		struct rank *r = &J.r[J.next_spawn];
-		if (!r->local && J.nconnecting >= MAX_CONNECTING)
-			return;
+	for (int i = 0; i < J.n && !J.ending; i++) {
+		struct rank *r = &J.r[i];
+
+		if (r->state != RS_PENDING)
+			continue;
+		if (!r->local && (J.nconnecting >= MAX_CONNECTING ||
+				  J.host_connecting[J.place[i].group] >= MAX_CONNECTING_HOST))
+			continue;
 		if (spawn(r)) {
 			failed(F_START_DIED, r->id, EXIT_LAUNCH, "cannot start a process");
 			return;
 		}
-		J.next_spawn++;
 	}
 }
 
@@ -756,8 +776,7 @@ static void reap(void)
 		r->wstatus = st;
 		describe_status(st, how, sizeof(how));
 		log_info("rank %d: %s (pid %d) %s", r->id, r->local ? "dsmwrap" : "ssh", (int)pid, how);
-		J.nconnecting -= r->connecting;
-		r->connecting = 0;
+		connecting_done(r);
 		if (!r->connected) {
 			if (!J.ending)
 				failed(F_START_DIED, r->id, EXIT_LAUNCH, "%s", how);
@@ -1125,7 +1144,8 @@ static int setup_hosts(void)
 	}
 	J.place = calloc((size_t)J.n, sizeof(*J.place));
 	J.r = calloc((size_t)J.n, sizeof(*J.r));
-	if (!J.place || !J.r || mf_place(&J.mf, J.n, J.place)) {
+	J.host_connecting = calloc((size_t)J.mf.nhosts, sizeof(int));
+	if (!J.place || !J.r || !J.host_connecting || mf_place(&J.mf, J.n, J.place)) {
 		log_err("out of memory");
 		return -1;
 	}

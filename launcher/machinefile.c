@@ -366,6 +366,7 @@ int mf_place(const struct machinefile *mf, int n, struct mf_rank *out)
 	}
 	for (int r = 0; r < n; r++) {
 		out[r].host = host;
+		out[r].group = group[host];
 		out[r].local_rank = count[group[host]]++;
 		if (++slot == mf->hosts[host].slots) {
 			slot = 0;

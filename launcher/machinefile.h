@@ -34,6 +34,7 @@ struct machinefile {
 /* Where rank r runs, as computed by mf_place(). */
 struct mf_rank {
 	int host;                   /* index into machinefile.hosts */
+	int group;                  /* the first host line naming the same machine */
 	int local_rank;             /* index among the ranks on the same host */
 	int local_size;             /* number of ranks on that host */
 };

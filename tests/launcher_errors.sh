@@ -80,12 +80,19 @@ expect_error 255 \
 	"^dsmexec: cannot start rank 1 on host nosuchhost.invalid: ssh: Could not resolve hostname nosuchhost.invalid: " \
 	"unresolvable host" --ssh "ssh -F /dev/null" -f unresolvable $RUN
 printf '127.0.0.1\n127.0.0.5\n' >refused
+printf '127.0.0.1\n127.0.0.9\n' >silent
 expect_error 255 "^dsmexec: cannot start rank 1 on host 127.0.0.5: ssh: connect to host 127.0.0.5 port 1: Connection refused" \
 	"connection refused" --ssh "ssh -F /dev/null -p 1" -f refused $RUN
 DSM_SSH="ssh -F /dev/null -p 1" expect_error 255 "^dsmexec: cannot start rank 1 on host 127.0.0.5: ssh: connect to host" \
 	"DSM_SSH is used" -f refused $RUN
 expect_error 255 "^dsmexec: cannot find the ssh command 'no-such-ssh'" "missing ssh command" \
 	--ssh no-such-ssh -f refused $RUN
+# A host that never answers: --start-timeout ends the wait, with what the
+# ssh command said so far; the stuck ssh is ended.
+printf '#!/bin/sh\necho "connecting slowly" >&2\nexec sleep 60\n' >slowssh
+chmod +x slowssh
+expect_error 255 "^dsmexec: cannot start rank 1 on host 127.0.0.9: no answer within 0.5 s (see --start-timeout) (connecting slowly)\$" \
+	"start timeout" --ssh "$TMP/slowssh" --start-timeout 0.5 -f silent $RUN
 expect_no_job_left "bad input"
 
 # --help and the man page document every option.

@@ -57,4 +57,23 @@ expect_rc 7 "output before failure"
 expect_eq "$(grep -c '^\[1\] line' out)" 500 "rank 1's lines before it failed"
 expect_no_job_left "output before failure"
 
+# A rank's dsmwrap dies: the job fails with the rank named, the program
+# of that rank dies with its dsmwrap, the others are ended.
+mkdir m4
+DSM_TEST_TAG=$TAG "$BIN/dsmexec" -n 3 "$PROG" mark="$TMP/m4" sleep=60 >out 2>err &
+job=$!
+wait_for m4/started.0 m4/started.1 m4/started.2
+wrap1=
+for p in $(job_procs); do
+	if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q "dsmwrap .*--rank 1 *\$"; then wrap1=$p; fi
+done
+[ -n "$wrap1" ] || fail "no dsmwrap for rank 1"
+kill -KILL $wrap1
+rc=0
+wait $job || rc=$?
+_out=out _err=err
+expect_rc 255 "dsmwrap killed"
+expect_grep "^dsmexec: rank 1 (host 127.0.0.1) lost contact with its dsmwrap\$" err "lost dsmwrap line"
+expect_no_job_left "dsmwrap killed"
+
 echo "ok"

@@ -42,6 +42,14 @@ for want in "0 127.0.0.2 0 3" "1 127.0.0.2 1 3" "2 127.0.0.3 0 1" "3 127.0.0.2 2
 		out "placement of rank $1"
 done
 
+# Many ranks on one host: ssh sessions start a few at a time, within what
+# sshd accepts (MaxStartups).
+printf '127.0.0.2 slots=12\n' >many
+run_job out err $W -f many "$PROG" info
+expect_rc 0 "12 ranks on one host"
+expect_eq "$(grep -c 'info rank=.* DSM_LOCAL_SIZE=12 .* ssh=yes$' out)" 12 "12 remote ranks"
+expect_no_job_left "12 ranks on one host"
+
 # A local and a remote rank in one job.
 printf 'localhost\n127.0.0.2\n' >mixed
 run_job out err $W --address 127.0.0.1 -f mixed "$PROG" info

@@ -237,6 +237,20 @@ static void test_place(void)
 	/* all local names are this host */
 	check_place("localhost\n127.0.0.1\n", 2, "localhost:0/2 127.0.0.1:1/2");
 
+	/* group: the first line naming the same machine */
+	static const char groups[] = "a\nb\nu@a\nlocalhost\n127.0.0.1\n";
+	char err[256];
+
+	if (mf_parse(groups, strlen(groups), "f", &mf, err, sizeof(err)) == 0) {
+		struct mf_rank g[5];
+		CHECK(mf_place(&mf, 5, g) == 0 && g[0].group == 0 && g[1].group == 1 && g[2].group == 0 &&
+			      g[3].group == 3 && g[4].group == 3,
+		      "host groups %d %d %d %d %d", g[0].group, g[1].group, g[2].group, g[3].group, g[4].group);
+		mf_free(&mf);
+	} else {
+		CHECK(0, "group input: %s", err);
+	}
+
 	CHECK(mf_single("127.0.0.1", 4, &mf) == 0 && mf.nslots == 4, "mf_single");
 	CHECK(mf_place(&mf, 0, pl) == -EINVAL, "n = 0 is refused");
 	CHECK(mf_place(&mf, -1, pl) == -EINVAL, "n < 0 is refused");
