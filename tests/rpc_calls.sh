@@ -1,0 +1,39 @@
+#!/bin/sh
+# Description: RPC - 4 ranks x 8 threads calling every rank (itself included)
+# at once, each reply matched to its call; handlers that touch shared memory,
+# take a lock and call back their caller; arguments and replies in the
+# region; an unregistered id (-ENOENT), payload limits (-EMSGSIZE), a
+# handler's own error, unregistering.
+# Backends: uffd sigsegv
+# Timeout: 120
+. "$DSM_TOP/tests/lib.sh"
+P=$TBIN/rpc_prog
+[ -x "$BIN/dsmexec" ] && [ -x "$P" ] && [ -x "$BIN/rpc_ping" ] || fail "build first: make tests"
+
+# job OUT dsmexec-args...: run a job (with a safety timeout), set $rc.
+job() {
+	_out=$1
+	shift
+	rc=0
+	timeout -k 5 60 "$BIN/dsmexec" "$@" >"$_out" 2>&1 || rc=$?
+	cat "$_out"
+}
+
+job "$TMP/c" -n 4 "$P" concurrent 8 300
+[ $rc -eq 0 ] || fail "concurrent calls exited $rc"
+expect_grep "concurrent: 4 ranks x 8 threads x 300 calls to 4 ranks, every reply matched: OK" "$TMP/c" \
+	"concurrent calls"
+
+job "$TMP/s" -n 3 "$P" shm
+[ $rc -eq 0 ] || fail "handlers on shared memory exited $rc"
+expect_grep "shm: .*: OK" "$TMP/s" "handlers on shared memory"
+
+job "$TMP/e" -n 2 "$P" errors
+[ $rc -eq 0 ] || fail "error cases exited $rc"
+expect_grep "errors: OK" "$TMP/e" "error cases"
+expect_grep "RPC 5 from rank 0: the handler's reply (9 bytes) exceeds the caller's buffer (8 bytes)" "$TMP/e" \
+	"the oversized reply message"
+
+job "$TMP/p" -n 4 "$BIN/rpc_ping"
+[ $rc -eq 0 ] || fail "rpc_ping exited $rc"
+expect_grep "rpc_ping: 3 ranks answered: OK" "$TMP/p" "rpc_ping"
