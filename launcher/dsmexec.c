@@ -105,8 +105,8 @@ struct rank {
 	int emit;            /* output goes out (GO sent, or the job is over) */
 	int done;            /* EXITED received */
 	int connecting;      /* remote, started, not yet connected */
+	int sent_fail;       /* FAIL received */
 	int64_t lost_at;     /* process gone, connection open: deadline */
-	char fail_text[CTL_TEXT_MAX + 1];
 	struct stream s[2];  /* stdout, stderr */
 };
 
@@ -403,8 +403,16 @@ static void report_failure(const char *held)
 		break;
 	case F_EXIT:
 	case F_SIGNAL:
-	case F_LOST:
 		log_err("rank %d (host %s) %s", r->id, r->host, J.fail_text);
+		break;
+	case F_LOST:
+		if (r->pid == 0) {
+			describe_status(r->wstatus, st, sizeof(st));
+			log_err("rank %d (host %s) %s (%s %s)", r->id, r->host, J.fail_text,
+				r->local ? "dsmwrap" : "ssh", st);
+		} else {
+			log_err("rank %d (host %s) %s", r->id, r->host, J.fail_text);
+		}
 		break;
 	case F_TIMEOUT:
 	case F_INTERRUPT:
@@ -535,13 +543,12 @@ static void ctl_closed(struct rank *r)
 {
 	close(r->ctl);
 	r->ctl = -1;
-	if (r->done || J.fail == F_START_FAIL)
+	if (r->done || r->sent_fail)
 		return;
-	if (r->state == RS_RUNNING) {
+	if (r->state == RS_RUNNING)
 		failed(F_LOST, r->id, EXIT_LAUNCH, "lost contact with its dsmwrap");
-	} else if (!J.ending) {
+	else
 		failed(F_START_DIED, r->id, EXIT_LAUNCH, "dsmwrap closed the connection");
-	}
 }
 
 static void on_ctl(struct rank *r)
@@ -559,6 +566,10 @@ static void on_ctl(struct rank *r)
 		ctl_closed(r);
 		return;
 	}
+	/* it ends up in a one-line message */
+	for (uint32_t i = 0; i < h.len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = ' ';
 	text[h.len] = '\0';
 	if (h.src != (uint32_t)r->id) {
 		log_warn("rank %d: message claims to come from %u; dropping the connection", r->id, h.src);
@@ -575,7 +586,7 @@ static void on_ctl(struct rank *r)
 			start_all();
 		break;
 	case WIRE_CTL_FAIL:
-		snprintf(r->fail_text, sizeof(r->fail_text), "%s", text);
+		r->sent_fail = 1;
 		failed(F_START_FAIL, r->id, h.aux >= 1 && h.aux <= 255 ? (int)h.aux : EXIT_LAUNCH, "%s", text);
 		break;
 	case WIRE_CTL_EXITED:
@@ -867,14 +878,15 @@ static void on_signal(int sig)
 		       strsignal(sig));
 		return;
 	}
-	if (J.nsignals == 1 && !J.ending) {
+	if (J.nsignals == 1 && J.running && !J.ending) {
 		log_info("forwarding signal %d to every rank", sig);
 		for (int i = 0; i < J.n; i++)
 			signal_rank(&J.r[i], sig);
 		J.forwarded_at = now_ns();
 		return;
 	}
-	failed(F_INTERRUPT, -1, 128 + sig, "signal %d (%s) received twice: job killed", sig, strsignal(sig));
+	failed(F_INTERRUPT, -1, 128 + sig, "signal %d (%s)%s: job killed", sig, strsignal(sig),
+	       J.nsignals > 1 ? " received twice" : "");
 	if (!J.cut_at && !J.give_up_at)
 		kill_all();
 }

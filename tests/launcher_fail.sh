@@ -73,7 +73,8 @@ rc=0
 wait $job || rc=$?
 _out=out _err=err
 expect_rc 255 "dsmwrap killed"
-expect_grep "^dsmexec: rank 1 (host 127.0.0.1) lost contact with its dsmwrap\$" err "lost dsmwrap line"
+expect_grep "^dsmexec: rank 1 (host 127.0.0.1) lost contact with its dsmwrap (dsmwrap killed by signal 9 (Killed))\$" \
+	err "lost dsmwrap line"
 expect_no_job_left "dsmwrap killed"
 
 echo "ok"
