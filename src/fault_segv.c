@@ -114,7 +114,9 @@ static int segv_map(uintptr_t base, size_t size)
 	ssize = size;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = segv_handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* SA_ONSTACK: a program that catches its own stack overflows on an
+	 * alternate stack (Rust, Go, ...) must still reach its handler. */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, &old_segv) < 0) {
 		err = errno;
