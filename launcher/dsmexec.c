@@ -40,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1301,9 +1303,25 @@ static int setup_paths(void)
 	return 0;
 }
 
+/* Where to listen when remote hosts must reach us: "::" where that takes
+ * IPv4 too (remote dsmwraps connect to whatever address family their ssh
+ * session came in on), else every IPv4 interface. */
+static const char *any_host(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), v6only = 1;
+	socklen_t len = sizeof(v6only);
+
+	if (fd < 0)
+		return NULL;
+	if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) < 0)
+		v6only = 1;
+	close(fd);
+	return v6only ? NULL : "::";
+}
+
 static int start_servers(void)
 {
-	const char *host = J.all_local ? "127.0.0.1" : NULL;
+	const char *host = J.all_local ? "127.0.0.1" : any_host();
 	struct sigaction old, dfl = { .sa_handler = SIG_DFL };
 	sigset_t mask;
 	int rc;

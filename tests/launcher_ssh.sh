@@ -59,6 +59,17 @@ expect_grep "^\[1\] info rank=1 .* DSM_RENDEZVOUS=127\.0\.0\.1:[0-9]* DSM_HOST=1
 	"remote rank of a mixed job"
 expect_no_job_left "mixed job"
 
+# Remote hosts that reach this one over IPv6 (--address ::1): dsmexec
+# listens on both families when remote hosts take part.
+if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+	run_job out err $W --address ::1 -f hosts "$PROG" info
+	expect_rc 0 "--address ::1"
+	expect_eq "$(grep -c ' DSM_RENDEZVOUS=\[::1\]:[0-9]* .* ssh=yes$' out)" 3 "rendezvous over IPv6"
+	echo "IPv6 connect-back: checked"
+else
+	echo "IPv6 connect-back: not checked (no ::1 here)"
+fi
+
 # A remote rank fails: its status is the job's, the others are ended.
 mkdir m1 s1
 run_job out err $W -f hosts "$PROG" trap="$TMP/s1" mark="$TMP/m1" @1:waitmarks="$TMP/m1:3" @1:exit=3 sleep=60
