@@ -311,13 +311,16 @@ static int prepare(void)
 	return send_ctl(WIRE_CTL_READY, 0, (uint64_t)getpid(), NULL);
 }
 
-/* Wait for GO.  1: go; 0: dsmexec ended the job before it started. */
-static int wait_go(void)
+/* Wait for GO.  1: go; 0: dsmexec ended the job before it started, or a
+ * signal (sfd) told us to stop. */
+static int wait_go(int sfd)
 {
 	int64_t deadline = now_ns() + (int64_t)w.setup.wait_ms * 1000000 + START_WAIT_NS;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = w.ctl, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = w.ctl, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN },
+				       { .fd = w.in_open ? STDIN_FILENO : -1, .events = POLLIN } };
 		int64_t left = (deadline - now_ns()) / 1000000;
 		struct wire_hdr h;
 		uint8_t buf[64];
@@ -326,9 +329,15 @@ static int wait_go(void)
 			log_err("no GO from dsmexec in time; giving up");
 			return 0;
 		}
-		if (poll(p, w.in_open ? 2 : 1, left > 60000 ? 60000 : (int)left + 1) < 0 && errno != EINTR)
+		if (poll(p, 3, left > 60000 ? 60000 : (int)left + 1) < 0 && errno != EINTR)
 			return 0;
-		if (p[1].revents && !stdin_alive())
+		if (p[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				if (si.ssi_signo != SIGCHLD)
+					return 0;
+		}
+		if (p[2].revents && !stdin_alive())
 			return 0;
 		if (!p[0].revents)
 			continue;
@@ -600,7 +609,7 @@ int main(int argc, char **argv)
 		fail(255, "signalfd: %s", strerror(errno));
 		return 1;
 	}
-	if (!wait_go())
+	if (!wait_go(sfd))
 		return 0;
 	start_program(&oldmask);
 	run(sfd);

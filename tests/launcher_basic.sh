@@ -66,6 +66,13 @@ for r in 0 1 2 3; do
 	seq 0 2999 | cmp -s - seq.$r || fail "rank $r's lines are not all there in order"
 done
 
+# A line longer than the 64 KiB line buffer is split, not lost.
+run_job out.long err.long -n 1 "$PROG" long=150000 info
+expect_rc 0 "long line"
+expect_eq "$(grep -c '^\[0\] x*$' out.long)" 3 "a 150000-byte line comes out as 3 pieces"
+expect_eq "$(grep '^\[0\] x*$' out.long | tr -d '[0] \n' | wc -c | tr -d ' ')" 150000 "every byte of the long line"
+expect_grep "^\[0\] info rank=0 " out.long "the line after the long one"
+
 # A program found in PATH, and arguments passed as they are.
 run_job out.path err.path -n 2 sh -c 'echo "args: $0 $1 [$2]"' zero "one two" ""
 expect_rc 0 "program from PATH"

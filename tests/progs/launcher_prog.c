@@ -15,6 +15,7 @@
  *   kill=SIG      kill itself with SIG
  *   lines=N       write N numbered lines to stdout, each in several write()s
  *   partial=TEXT  write TEXT to stdout with no newline
+ *   long=N        write one line of N 'x' to stdout, in one write()
  *   orphan        leave a grandchild behind in a new session, sleeping
  *   child         leave a child behind in the process group, sleeping
  * Every wait gives up after 30 s (exit 99), so a broken launcher cannot hang it.
@@ -183,6 +184,15 @@ static void action(const char *a)
 			write_all(1, line, 7);
 			write_all(1, line + 7, (size_t)len - 7);
 		}
+	} else if (!strncmp(a, "long=", 5)) {
+		size_t n = (size_t)atol(a + 5);
+		char *buf = malloc(n + 1);
+		if (!buf)
+			exit(97);
+		memset(buf, 'x', n);
+		buf[n] = '\n';
+		write_all(1, buf, n + 1);
+		free(buf);
 	} else if (!strncmp(a, "partial=", 8)) {
 		write_all(1, a + 8, strlen(a + 8));
 	} else if (!strcmp(a, "orphan")) {
