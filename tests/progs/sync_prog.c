@@ -96,6 +96,7 @@ static int test_fair(long rounds)
 		printf("fair: %d ranks x %ld acquisitions; the longest wait was %ld acquisitions by others, "
 		       "by rank %ld (bound %ld)\n", n, rounds, max, worst, bound);
 		CHECK(max <= bound, "rank %ld waited while the others took the lock %ld times", worst, max);
+		free(got);
 	}
 	return 0;
 }
