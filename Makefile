@@ -99,7 +99,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' dsm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsm.pc
 
 demo: all
-	bin/dsmexec -n 4 bin/hello
+	bin/dsmexec -n 4 bin/jacobi
 
 clean:
 	rm -rf build bin lib tests/out
