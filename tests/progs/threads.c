@@ -12,7 +12,9 @@
  *     thread writes.
  * Each round every thread writes all its words ITERS times (the last pass
  * leaves a value that names the round, rank, thread, page and word), visiting
- * the shared pages in its own order so threads collide on different pages.
+ * the shared pages in its own order so threads collide on different pages;
+ * after each write to a shared page it reads its word back (it must see its
+ * own write, wherever the page went meanwhile) and reads another thread's.
  * Then every thread of every rank meets at a barrier (only one thread per
  * rank calls dsm_barrier, between two waits on a pthread barrier) and every
  * thread checks every word of every page, so threads of one rank read-fault
@@ -93,7 +95,13 @@ static void *thread_main(void *arg)
 				volatile uint64_t *pg = shared_page(p);
 				for (int j = 0; j < SLOT; j++) {
 					int w = slot * SLOT + j;
-					pg[w] = final ? value(round, me, t, p, w) : (uint64_t)it;
+					uint64_t v = final ? value(round, me, t, p, w) : (uint64_t)it;
+					pg[w] = v;
+					/* Read back at once, and read another thread's
+					 * word, so read and write faults on one page
+					 * mix within a rank and across ranks. */
+					check(t, round, &pg[w], v, "own word (read back) on shared", p, w, &bad);
+					(void)pg[((slot + 1 + j) % (nr * nt)) * SLOT + j];
 				}
 			}
 			for (int k = 0; k < NPRIV; k++) {
