@@ -132,6 +132,7 @@ static struct {
 	char cwd[PATH_MAX];
 	char *program;
 	char wrap_local[PATH_MAX];
+	char *ssh_cmd;          /* the words below point into it */
 	char **ssh_words;
 	int nssh;
 	char **env;
@@ -1230,15 +1231,15 @@ static int setup_paths(void)
 
 	if (!J.all_local) {
 		const char *cmd = J.ssh ? J.ssh : getenv("DSM_SSH");
-		char *copy, *save = NULL;
+		char *save = NULL;
 
 		if (!cmd || !*cmd)
 			cmd = "ssh";
-		copy = strdup(cmd);
+		J.ssh_cmd = strdup(cmd);
 		J.ssh_words = calloc(strlen(cmd) / 2 + 2, sizeof(char *));
-		if (!copy || !J.ssh_words)
+		if (!J.ssh_cmd || !J.ssh_words)
 			return -1;
-		for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		for (char *w = strtok_r(J.ssh_cmd, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
 			J.ssh_words[J.nssh++] = w;
 		if (!J.nssh) {
 			log_err("the ssh command is empty");

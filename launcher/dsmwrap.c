@@ -44,8 +44,6 @@
 #define MSG_WAIT_NS   (10LL * 1000000000) /* rest of a message once it started */
 #define REAP_WAIT_NS  (5LL * 1000000000)  /* after SIGKILL */
 
-extern char **environ;
-
 static struct {
 	int rank;
 	char host[256];         /* where dsmexec is */
@@ -402,10 +400,9 @@ static void signal_all(int sig)
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		for (char *p = buf, *e; n > 0 && p < buf + n; p = e) {
-			long pid;
-			buf[n] = '\0';
-			pid = strtol(p, &e, 10);
+		buf[n > 0 ? n : 0] = '\0';
+		for (char *p = buf, *e; *p; p = e) {
+			long pid = strtol(p, &e, 10);
 			if (e == p)
 				break;
 			if (pid > 0)
