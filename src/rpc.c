@@ -47,6 +47,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "mailbox.h"
@@ -180,8 +181,8 @@ static void *worker_main(void *unused)
 			pthread_cond_wait(&pool_cond, &pool_lock);
 			n_idle--;
 		}
-		if (!jq_head)
-			break;
+		if (stop)
+			break; /* rpc_fini: whatever is still queued is dropped */
 		job = jq_head;
 		jq_head = job->next;
 		if (!jq_head)
@@ -339,16 +340,28 @@ int rpc_init(void)
 	return 0;
 }
 
-/* After the service thread has ended: every call has been answered, so the
- * workers are idle. */
+/* After the service thread has ended.  Every call made before the callers
+ * finalized has been answered, so the workers are idle.  A handler still
+ * running (a call from some thread that went on while its rank finalized)
+ * can never deliver its reply: leave it behind rather than hang here. */
 void rpc_fini(void)
 {
+	struct timespec deadline;
+	int stuck = 0;
+
 	pthread_mutex_lock(&pool_lock);
 	stop = 1;
 	pthread_cond_broadcast(&pool_cond);
 	pthread_mutex_unlock(&pool_lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
 	for (int i = 0; i < n_workers; i++)
-		pthread_join(workers[i], NULL);
+		if (pthread_timedjoin_np(workers[i], NULL, &deadline)) {
+			pthread_detach(workers[i]);
+			stuck++;
+		}
+	if (stuck)
+		log_warn("%d RPC handler(s) still running at dsm_finalize; their replies are lost", stuck);
 	n_workers = 0;
 	while (jq_head) {
 		struct rpc_job *job = jq_head;
