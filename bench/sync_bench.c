@@ -12,6 +12,12 @@
  *            (one post+wait pair each way: a semaphore round trip); A's home
  *            is rank 1, B's rank 0
  *   rpc      a null dsm_rpc_call from rank 0 to rank 1
+ * and, to show where the time goes:
+ *   lock     dsm_lock alone (one round trip to the home; the unlock that
+ *            follows sends its message without waiting for an answer)
+ *   mailbox  dsm_unlock of a lock this rank does not hold: the application
+ *            thread hands a request to its service thread and is woken with
+ *            the answer (-EPERM), no message; every primitive pays this once
  *
  * Prints p50 and p99 of each in microseconds, and each p50 over the TCP p50.
  *
@@ -151,8 +157,9 @@ int main(int argc, char **argv)
 {
 	long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
 	static const char *names[] = { "tcp round trip", "lock+unlock (remote home)", "barrier (2 ranks)",
-				       "sem post+wait round trip", "null rpc" };
-	int64_t *t[5];
+				       "sem post+wait round trip", "null rpc", "  lock alone (remote home)",
+				       "  mailbox round trip" };
+	int64_t *t[7];
 	struct shared *sh;
 	uint64_t lock, sem_a, sem_b;
 	int rc, me;
@@ -165,7 +172,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sync_bench: run it with 2 ranks (dsmexec -n 2) and at least 10 iterations\n");
 		return 1;
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 7; k++)
 		if (!(t[k] = calloc((size_t)iters, sizeof(int64_t))))
 			die("calloc", ENOMEM);
 	sh = dsm_alloc_named("sync_bench", sizeof(*sh));
@@ -215,17 +222,33 @@ int main(int argc, char **argv)
 		}
 	dsm_barrier();
 
+	if (me == 0)
+		for (long i = 0; i < iters + WARMUP; i++) {
+			int64_t t0 = now_ns();
+			if (dsm_lock(lock))
+				die("dsm_lock", EIO);
+			if (i >= WARMUP)
+				t[5][i - WARMUP] = now_ns() - t0;
+			dsm_unlock(lock);
+			t0 = now_ns();
+			if (dsm_unlock(lock) != -EPERM)
+				die("dsm_unlock of a lock not held", EIO);
+			if (i >= WARMUP)
+				t[6][i - WARMUP] = now_ns() - t0;
+		}
+	dsm_barrier();
+
 	if (me == 0) {
 		double tcp50 = pct(t[0], iters, 0.5);
 
 		printf("sync_bench: 2 ranks, %ld iterations each (after %d warm-up), microseconds\n", iters, WARMUP);
 		printf("  %-28s %9s %9s %9s\n", "", "p50", "p99", "p50/tcp");
-		for (int k = 0; k < 5; k++) {
+		for (int k = 0; k < 7; k++) {
 			double p50 = pct(t[k], iters, 0.5), p99 = pct(t[k], iters, 0.99);
 			printf("  %-28s %9.1f %9.1f %9.2f\n", names[k], p50, p99, p50 / tcp50);
 		}
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 7; k++)
 		free(t[k]);
 	return dsm_finalize() ? 1 : 0;
 }
