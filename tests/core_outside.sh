@@ -8,6 +8,10 @@
 # Timeout: 120
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 ulimit -c 0
+# Under a sanitizer build, let SIGSEGV kill as it does without one.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}handle_segv=0"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}handle_segv=0"
 
 prog=$TBIN/outside
 # Run alone: a job of one rank.

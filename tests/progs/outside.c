@@ -97,16 +97,21 @@ static int recurse(volatile char *prev, int depth)
 
 static void *overflow_thread(void *arg)
 {
-	stack_t ss = { .ss_size = 64 * 1024 };
+	stack_t ss = { .ss_size = 64 * 1024 }, old;
 
 	(void)arg;
 	ss.ss_sp = malloc(ss.ss_size);
-	if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
+	if (!ss.ss_sp || sigaltstack(&ss, &old) < 0)
 		die("sigaltstack", errno);
 	if (sigsetjmp(overflow_jmp, 1) == 0) {
 		overflowed = 1;
 		recurse(NULL, 0);
 	}
+	/* Put back whatever was there (a sanitizer's own stack, say). */
+	if (old.ss_flags & SS_DISABLE)
+		old.ss_size = MINSIGSTKSZ;
+	sigaltstack(&old, NULL);
+	free(ss.ss_sp);
 	return NULL;
 }
 
