@@ -3,7 +3,8 @@
 # at once, each reply matched to its call; handlers that touch shared memory,
 # take a lock and call back their caller; arguments and replies in the
 # region; an unregistered id (-ENOENT), payload limits (-EMSGSIZE), a
-# handler's own error, unregistering.
+# handler's own error, unregistering; a target that dies during a call
+# ends the job instead of leaving the caller waiting.
 # Backends: uffd sigsegv
 # Timeout: 120
 . "$DSM_TOP/tests/lib.sh"
@@ -37,3 +38,13 @@ expect_grep "RPC 5 from rank 0: the handler's reply (9 bytes) exceeds the caller
 job "$TMP/p" -n 4 "$BIN/rpc_ping"
 [ $rc -eq 0 ] || fail "rpc_ping exited $rc"
 expect_grep "rpc_ping: 3 ranks answered: OK" "$TMP/p" "rpc_ping"
+
+start=$(date +%s)
+job "$TMP/d" -n 3 "$P" die
+secs=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "a call to a dying rank: the job exited $rc"
+[ $secs -le 10 ] || fail "a call to a dying rank: the job took $secs s to end"
+expect_grep "rank 1 dies in a handler" "$TMP/d" "the handler ran"
+expect_grep "rank 1 closed its connection unexpectedly\|rank 1 (host [^)]*) exited with status 7" "$TMP/d" \
+	"a message naming rank 1"
+if grep -q "FAIL" "$TMP/d"; then fail "a wait returned although rank 1 died"; fi

@@ -14,6 +14,8 @@
  *   errors              an unregistered id (-ENOENT), payloads at and over
  *                       DSM_RPC_MAX, a reply that does not fit (-EMSGSIZE), a
  *                       bad rank, a handler's own error, unregistering
+ *   die                 rank 0 calls a handler on rank 1 that kills rank 1
+ *                       (exit 7): the call must not hang, the job must end
  */
 #include <dsm.h>
 #include <errno.h>
@@ -24,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { ECHO = 1, SHM = 2, NEST = 3, SUM = 4, TOOBIG = 5, FAILS = 6, GONE = 7 };
+enum { ECHO = 1, SHM = 2, NEST = 3, SUM = 4, TOOBIG = 5, FAILS = 6, GONE = 7, DIE = 8 };
 
 static int me, n, size;
 
@@ -133,6 +135,17 @@ static int fails(const void *arg, size_t len, void *reply, size_t *reply_len)
 	(void)reply;
 	*reply_len = 0;
 	return -EDOM;
+}
+
+static int die(const void *arg, size_t len, void *reply, size_t *reply_len)
+{
+	(void)arg;
+	(void)len;
+	(void)reply;
+	(void)reply_len;
+	printf("rank %d dies in a handler\n", dsm_rank());
+	fflush(stdout);
+	_exit(7);
 }
 
 /* ---- concurrent calls --------------------------------------------------- */
@@ -315,6 +328,7 @@ int main(int argc, char **argv)
 	dsm_rpc_register(TOOBIG, toobig);
 	dsm_rpc_register(FAILS, fails);
 	dsm_rpc_register(GONE, fails);
+	dsm_rpc_register(DIE, die);
 	CHECK(dsm_rpc_call(0, ECHO, NULL, 0, NULL, NULL) == -EINVAL, "a call before dsm_init");
 	rc = dsm_init(&argc, &argv);
 	CHECK(rc == 0, "dsm_init: %s", strerror(-rc));
@@ -327,6 +341,14 @@ int main(int argc, char **argv)
 		rc = test_shm();
 	else if (!strcmp(what, "errors"))
 		rc = test_errors();
+	else if (!strcmp(what, "die")) {
+		if (me == 0) {
+			rc = dsm_rpc_call(1, DIE, NULL, 0, NULL, NULL);
+			CHECK(0, "the call to a rank that died returned %d", rc);
+		}
+		dsm_barrier();
+		CHECK(0, "the barrier returned although rank 1 died");
+	}
 	else
 		CHECK(0, "unknown test '%s'", what);
 	if (rc)
