@@ -88,8 +88,9 @@ int dsm_sem_post(uint64_t key);
  * every rank, aligned to 16 bytes, not zeroed; any rank may call it, and any
  * rank may dsm_free() it.  Requests above DSM_SMALL_MAX bytes get whole,
  * page-aligned pages of their own, so no unrelated object shares them;
- * smaller ones come from per-rank caches (objects allocated by one rank sit on
- * pages of their own, away from the other ranks' small objects).  NULL with
+ * smaller ones come from slabs each rank takes for itself, so the small
+ * objects of different ranks seldom share a page (only once a rank reuses an
+ * object it freed for another).  NULL with
  * errno ENOMEM when the region is full, EINVAL before dsm_init().
  * dsm_free(NULL) does nothing; freeing what the heap did not hand out returns
  * -EINVAL (a second free of a small object is not detected).
