@@ -15,9 +15,10 @@
  *   small: each rank keeps, per size class (16 .. 2048 bytes, powers of two),
  *          a private stack of free objects.  When it runs dry the rank takes
  *          a 16 KiB slab (ALLOC_OP_SLAB, aligned to 16 KiB) and cuts it up,
- *          so one small allocation in 512 or so costs a message, and the
- *          small objects of different ranks seldom share a page (only when a
- *          rank reuses an object it freed for another).  Slabs are never
+ *          so one small allocation in 1024 (16-byte objects) to one in 8
+ *          (2 KiB objects) costs a message, and the small objects of
+ *          different ranks seldom share a page (only when a rank reuses an
+ *          object it freed for another).  Slabs are never
  *          given back; an object freed by any rank goes onto that rank's own
  *          stack.  To free an object the rank must know its class: the slab
  *          (offset rounded down to 16 KiB) is looked up in the rank's table
