@@ -2,7 +2,8 @@
  * Description: a program started without dsmexec is a job of one rank that
  * owns the whole region.
  *   single [base size]    expected dsm_base() and dsm_region_size()
- *                         (defaults: 0x200000000000 and 4 GiB)
+ *                         (defaults, or base "default": 0x200000000000,
+ *                         0x550000000000 under ThreadSanitizer; 4 GiB)
  * Checks rank 0 of 1 and the region's address and size, then writes a
  * pattern into pages spread over the whole region (the first page, the last
  * page up to its last byte, and 1021 pages between, a prime stride so the
@@ -16,12 +17,17 @@
 #include <string.h>
 
 #define SPREAD 1021
+#if defined(__SANITIZE_THREAD__)
+#define DEFAULT_BASE 0x550000000000ull /* inside ThreadSanitizer's application range */
+#else
+#define DEFAULT_BASE 0x200000000000ull
+#endif
 
 static uint64_t pattern(uint64_t page, uint64_t word) { return (page << 20) ^ (word * 0x9e3779b97f4a7c15ull) ^ 0x5a; }
 
 int main(int argc, char **argv)
 {
-	uint64_t want_base = argc > 2 ? strtoull(argv[1], NULL, 0) : 0x200000000000ull;
+	uint64_t want_base = argc > 2 && strcmp(argv[1], "default") ? strtoull(argv[1], NULL, 0) : DEFAULT_BASE;
 	uint64_t want_size = argc > 2 ? strtoull(argv[2], NULL, 0) : 4ull << 30;
 	int rc = dsm_init(&argc, &argv), bad = 0;
 	uint64_t npages, page_size, touched = 0;

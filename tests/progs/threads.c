@@ -96,12 +96,15 @@ static void *thread_main(void *arg)
 				for (int j = 0; j < SLOT; j++) {
 					int w = slot * SLOT + j;
 					uint64_t v = final ? value(round, me, t, p, w) : (uint64_t)it;
-					pg[w] = v;
+					/* Atomic (relaxed) because another thread reads
+					 * it now: a plain access would be a data race. */
+					__atomic_store_n(&pg[w], v, __ATOMIC_RELAXED);
 					/* Read back at once, and read another thread's
 					 * word, so read and write faults on one page
 					 * mix within a rank and across ranks. */
 					check(t, round, &pg[w], v, "own word (read back) on shared", p, w, &bad);
-					(void)pg[((slot + 1 + j) % (nr * nt)) * SLOT + j];
+					(void)__atomic_load_n(&pg[((slot + 1 + j) % (nr * nt)) * SLOT + j],
+							      __ATOMIC_RELAXED);
 				}
 			}
 			for (int k = 0; k < NPRIV; k++) {
