@@ -123,6 +123,7 @@ static struct {
 	const char *ssh;
 	const char *wrap_remote;
 	const char *address;
+	int serve;             /* --serve N, or -1 */
 	char **argv;
 	int argc;
 
@@ -160,7 +161,7 @@ static struct {
 	char fail_text[CTL_TEXT_MAX + 64];
 	int out_broken[3];
 	char line[STREAM_CAP + 64];
-} J = { .prefix = 1, .grace_s = 3, .start_s = 60, .lfd = -1, .sfd = -1, .fail_rank = -1 };
+} J = { .serve = -1, .prefix = 1, .grace_s = 3, .start_s = 60, .lfd = -1, .sfd = -1, .fail_rank = -1 };
 
 static void usage(FILE *f)
 {
@@ -182,6 +183,7 @@ static void usage(FILE *f)
 		"      --wrap PATH        dsmwrap on remote hosts (default: the local path)\n"
 		"      --address HOST     address remote hosts use to reach this one\n"
 		"                         (default: the client address ssh reports there)\n"
+		"      --serve N          the last N ranks only serve (DSM_SERVERS=N)\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
 		"\n"
@@ -1054,6 +1056,7 @@ static int parse_args(int argc, char **argv)
 		{ "ssh", required_argument, NULL, 'S' },
 		{ "wrap", required_argument, NULL, 'W' },
 		{ "address", required_argument, NULL, 'A' },
+		{ "serve", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1092,6 +1095,15 @@ static int parse_args(int argc, char **argv)
 		case 'S': J.ssh = optarg; break;
 		case 'W': J.wrap_remote = optarg; break;
 		case 'A': J.address = optarg; break;
+		case 'E':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v >= MF_RANKS_MAX) {
+				log_err("--serve %s: expected a number of server ranks", optarg);
+				return -1;
+			}
+			J.serve = (int)v;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("dsmexec (dsm) %d.%d\n", DSM_VERSION_MAJOR, DSM_VERSION_MINOR); exit(0);
 		default:
@@ -1156,6 +1168,11 @@ static int setup_hosts(void)
 			J.n = ncores();
 		if (mf_single("127.0.0.1", 1, &J.mf))
 			return -1;
+	}
+	if (J.serve >= J.n) {
+		log_err("--serve %d: rank 0 runs the program, so at most %d of the %d ranks can be servers", J.serve,
+			J.n - 1, J.n);
+		return -1;
 	}
 	J.place = calloc((size_t)J.n, sizeof(*J.place));
 	J.r = calloc((size_t)J.n, sizeof(*J.r));
@@ -1260,11 +1277,22 @@ static int setup_paths(void)
 		}
 	}
 
-	J.env = calloc(1, sizeof(char *));
+	J.env = calloc(2, sizeof(char *));
+	if (!J.env)
+		return -1;
+	if (J.serve >= 0) {
+		static char servers[32];
+		snprintf(servers, sizeof(servers), "DSM_SERVERS=%d", J.serve);
+		J.env[J.envc++] = servers;
+	}
 	for (char **e = environ; e && *e; e++) {
+		char **ne;
+
 		if (strncmp(*e, "DSM_", 4) || !strchr(*e, '=') || strchr(*e, '=') == *e + 4)
 			continue;
-		char **ne = realloc(J.env, (size_t)(J.envc + 2) * sizeof(char *));
+		if (J.serve >= 0 && !strncmp(*e, "DSM_SERVERS=", 12))
+			continue;
+		ne = realloc(J.env, (size_t)(J.envc + 2) * sizeof(char *));
 		if (!ne)
 			return -1;
 		J.env = ne;

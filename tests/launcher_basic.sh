@@ -78,6 +78,15 @@ run_job out.path err.path -n 2 sh -c 'echo "args: $0 $1 [$2]"' zero "one two" ""
 expect_rc 0 "program from PATH"
 expect_eq "$(grep -c '^\[[01]\] args: zero one two \[\]$' out.path)" 2 "arguments"
 
+# --serve N becomes DSM_SERVERS=N on every rank (over one from the environment).
+DSM_SERVERS=7 run_job out.srv err.srv --serve 1 -n 3 "$PROG" info
+expect_rc 0 "--serve"
+expect_eq "$(grep -c ' DSM_SERVERS=1 ' out.srv)" 3 "DSM_SERVERS on every rank"
+run_job out.srv err.srv --serve 3 -n 3 "$PROG" info
+expect_rc 2 "--serve as many as the ranks"
+expect_grep "^dsmexec: --serve 3: rank 0 runs the program, so at most 2 of the 3 ranks can be servers\$" err.srv \
+	"--serve too many"
+
 # The default -n is the number of cores.
 run_job out.def err.def "$PROG" info
 expect_rc 0 "default -n"

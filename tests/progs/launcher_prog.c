@@ -74,7 +74,8 @@ static void write_all(int fd, const char *p, size_t n)
 static void info(void)
 {
 	static const char *vars[] = { "DSM_RANK", "DSM_NRANKS", "DSM_LOCAL_RANK", "DSM_LOCAL_SIZE", "DSM_JOB_ID",
-				      "DSM_RENDEZVOUS", "DSM_HOST", "DSM_LAUNCHER", "DSM_TEST_VAR", "DSM_SIZE" };
+				      "DSM_RENDEZVOUS", "DSM_HOST", "DSM_LAUNCHER", "DSM_TEST_VAR", "DSM_SIZE",
+				      "DSM_SERVERS" };
 	unsigned char secret[33];
 	char line[4096], cwd[PATH_MAX];
 	struct stat in, nul;
