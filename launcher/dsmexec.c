@@ -1387,7 +1387,7 @@ static int start_servers(void)
 	/* The ranks' own deadlines (DSM_TIMEOUT) and the failure of any rank
 	 * bound the rendezvous; the server itself waits until it is stopped, so
 	 * programs that never call dsm_init() raise no complaint. */
-	rc = rdv_server_start(host, 0, J.n, &J.auth, INT_MAX, &J.rdv, &J.rdv_port);
+	rc = rdv_server_start(host, 0, J.n, &J.auth, 0, &J.rdv, &J.rdv_port);
 	if (rc) {
 		log_err("cannot start the rendezvous server: %s", strerror(-rc));
 		return -1;

@@ -67,7 +67,7 @@ static void *server_main(void *arg)
 	int *fds = calloc((size_t)s->size, sizeof(int));
 	struct rdv_entry *tab = calloc((size_t)s->size, sizeof(*tab));
 	uint8_t *out = NULL, buf[4 + 255];
-	int64_t deadline = now_ns() + (int64_t)s->timeout_ms * 1000000;
+	int64_t deadline = s->timeout_ms > 0 ? now_ns() + (int64_t)s->timeout_ms * 1000000 : INT64_MAX;
 	int joined = 0;
 	size_t off = 0;
 	char why[256];

@@ -25,7 +25,8 @@ struct rdv_server;
 
 /* Start a server thread for `size` ranks on host:port (host NULL: every
  * interface; port 0: any, written to *bound_port).  It waits at most
- * timeout_ms for all ranks, then logs which are missing and gives up. */
+ * timeout_ms for all ranks, then logs which are missing and gives up;
+ * timeout_ms <= 0 waits until rdv_server_stop(). */
 int rdv_server_start(const char *host, int port, int size, const struct job_auth *a,
 		     int timeout_ms, struct rdv_server **out, int *bound_port);
 /* Stop the server (if still running) and free it. */
