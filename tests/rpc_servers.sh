@@ -1,21 +1,23 @@
 #!/bin/sh
-# Description: serve-only ranks (DSM_SERVERS=N, what dsmexec --serve N sets):
-# the last N ranks never return from dsm_init but serve pages, locks and RPCs;
-# application barriers count the other ranks only; every server exits 0 once
-# the others have finalized, and nothing is left.  DSM_SERVERS must leave
-# rank 0 to run the program.
+# Description: serve-only ranks (dsmexec --serve N, which sets DSM_SERVERS=N
+# on every rank): the last N ranks never return from dsm_init but serve
+# pages, locks and RPCs; application barriers count the other ranks only;
+# every server exits 0 once the others have finalized, and nothing is left.
+# DSM_SERVERS must leave rank 0 to run the program (the library refuses it
+# too, when set by hand).
 # Backends: uffd sigsegv
 # Timeout: 120
 . "$DSM_TOP/tests/lib.sh"
 [ -x "$BIN/dsmexec" ] && [ -x "$TBIN/rpc_prog" ] && [ -x "$TBIN/sync_prog" ] || fail "build first: make tests"
 TAG="rs.$$.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
 
-# job SERVERS OUT dsmexec-args...: run a job, set $rc.
+# job SERVERS OUT dsmexec-args...: run a job with dsmexec --serve SERVERS,
+# set $rc.
 job() {
 	_s=$1 _out=$2
 	shift 2
 	rc=0
-	DSM_TEST_TAG=$TAG DSM_SERVERS=$_s timeout -k 5 60 "$BIN/dsmexec" "$@" >"$_out" 2>&1 || rc=$?
+	DSM_TEST_TAG=$TAG timeout -k 5 60 "$BIN/dsmexec" --serve "$_s" "$@" >"$_out" 2>&1 || rc=$?
 	cat "$_out"
 }
 left_behind() {
@@ -49,7 +51,16 @@ i=0
 while [ -n "$(left_behind)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(left_behind)" ] || fail "processes left behind"
 
-job 3 "$TMP/x" -n 3 "$BIN/rpc_ping"
+# The variable by hand, as a job without --serve would pass it on.
+rc=0
+DSM_TEST_TAG=$TAG DSM_SERVERS=1 timeout -k 5 60 "$BIN/dsmexec" -n 3 "$BIN/rpc_ping" >"$TMP/v" 2>&1 || rc=$?
+cat "$TMP/v"
+[ $rc -eq 0 ] || fail "rpc_ping with DSM_SERVERS=1 exited $rc"
+expect_grep "rpc_ping: 2 ranks answered (servers included): OK" "$TMP/v" "DSM_SERVERS set by hand"
+
+rc=0
+DSM_SERVERS=3 timeout -k 5 60 "$BIN/dsmexec" -n 3 "$BIN/rpc_ping" >"$TMP/x" 2>&1 || rc=$?
+cat "$TMP/x"
 [ $rc -ne 0 ] || fail "DSM_SERVERS=3 with 3 ranks was accepted"
-expect_grep "DSM_SERVERS=3: expected an integer from 0 to 2" "$TMP/x" "the refusal"
+expect_grep "DSM_SERVERS=3: expected an integer from 0 to 2" "$TMP/x" "the library's refusal"
 echo "ok"
