@@ -13,7 +13,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}handle_segv=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}handle_segv=0"
 
-prog=$TBIN/outside
+# A private copy, so that expect_no_leftovers sees this run's processes only
+# (not those of a concurrent run of the suite).
+cp "$TBIN/outside" "$TMP/outside" || fail "cannot copy $TBIN/outside"
+prog=$TMP/outside
 # Run alone: a job of one rank.
 unset DSM_RANK DSM_NRANKS DSM_ROOT DSM_RENDEZVOUS
 
