@@ -78,6 +78,13 @@ void rt_fatal(const char *fmt, ...)
 	_exit(1);
 }
 
+void rt_peer_lost(int peer, const char *why)
+{
+	log_err("fatal: rank %d closed its connection unexpectedly (%s): it died or failed", peer, why);
+	usleep(2000000);
+	_exit(1);
+}
+
 /* ---- configuration ---------------------------------------------------- */
 
 static int env_int(const char *name, long min, long max, long dflt, long *out)

@@ -42,6 +42,12 @@ static inline void *page_addr(uint64_t page)
  * of the job.  Safe from the service thread. */
 void rt_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* A peer's connection broke: it died, or the network failed.  Like
+ * rt_fatal(), but waits a moment first, so that a launcher watching the job
+ * sees and reports the failure that caused this one before this rank's own
+ * exit reaches it. */
+void rt_peer_lost(int peer, const char *why) __attribute__((noreturn));
+
 /* Service-thread hooks for collective messages (runtime.c). */
 struct wire_hdr;
 void rt_handle(const struct wire_hdr *h, const uint8_t *payload);

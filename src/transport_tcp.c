@@ -180,7 +180,7 @@ static void flush_out(int rank)
 				watch_out(rank, 1);
 				return;
 			}
-			rt_fatal("sending to rank %d: %s (did it die?)", rank, strerror(errno));
+			rt_peer_lost(rank, strerror(errno));
 		}
 		p->out_off += (size_t)n;
 	}
@@ -219,7 +219,7 @@ void tp_send(int to, struct wire_hdr *h, const void *payload)
 			n = writev(p->fd, iov, h->len ? 2 : 1);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			rt_fatal("sending to rank %d: %s (did it die?)", to, strerror(errno));
+			rt_peer_lost(to, strerror(errno));
 		if (n == (ssize_t)total)
 			return;
 		if (n < 0)
@@ -287,8 +287,7 @@ static void receive(int rank)
 				close_peer(rank);
 				return;
 			}
-			rt_fatal("rank %d closed its connection unexpectedly (%s): it died or failed",
-				 rank, n == 0 ? "end of stream" : strerror(errno));
+			rt_peer_lost(rank, n == 0 ? "end of stream" : strerror(errno));
 		}
 		if (n < 0) {
 			if (errno == EINTR)

@@ -58,6 +58,7 @@ done
 for t in tests/*.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .sh)
+	case $name in lib|run) continue;; esac
 	want "$name" || continue
 	backends=$(sed -n 's/^# Backends: *//p' "$t" | head -1)
 	[ -n "$DSM_BACKENDS" ] && [ -n "$backends" ] && backends=$DSM_BACKENDS
