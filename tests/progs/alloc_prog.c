@@ -22,19 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 #define THREADS 2
 
 static int me, n;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "rank %d: FAIL: ", me);                 \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);      \
-			exit(1);                                                \
-		}                                                               \
-	} while (0)
 
 struct blk {
 	uint8_t *p;
@@ -260,9 +252,5 @@ int main(int argc, char **argv)
 		rc = test_named();
 	else
 		CHECK(0, "unknown test '%s'", what);
-	if (rc)
-		return rc;
-	rc = dsm_finalize();
-	CHECK(rc == 0, "dsm_finalize: %s", strerror(-rc));
-	return 0;
+	return finish(me, rc);
 }

@@ -16,6 +16,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include "testutil.h"
+
 #define PAGE 4096
 #define WORDS (PAGE / 8)
 #define SLACK 4
@@ -31,14 +33,11 @@ static uint64_t word_of(int k, int r, int nr)
 int main(int argc, char **argv)
 {
 	uint64_t count = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
-	int rc = dsm_init(&argc, &argv), me, nr;
+	int rc, me, nr;
 	uint64_t bad = 0, switches = 0;
 	volatile uint64_t *pg[2], *mine[2];
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
 	if (nr > WORDS) {

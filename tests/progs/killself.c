@@ -19,20 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 #define PAGE 4096
 #define NPAGES 256
 
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "barrier";
-	int rc = dsm_init(&argc, &argv), me, nr;
+	int me, nr;
 	char *base;
 	uint64_t sum = 0;
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
 	base = dsm_base();

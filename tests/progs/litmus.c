@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #define PAGE 4096
 
 static int me, nr, bad;
@@ -216,12 +218,9 @@ int main(int argc, char **argv)
 {
 	uint64_t trials = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000;
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : (uint64_t)getpid();
-	int rc = dsm_init(&argc, &argv);
+	int rc;
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
 	base = dsm_base();

@@ -26,19 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 enum { ECHO = 1, SHM = 2, NEST = 3, SUM = 4, TOOBIG = 5, FAILS = 6, GONE = 7, DIE = 8 };
 
 static int me, n, size;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "rank %d: FAIL: ", me);                 \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);      \
-			exit(1);                                                \
-		}                                                               \
-	} while (0)
 
 /* ---- handlers ----------------------------------------------------------- */
 
@@ -351,9 +343,5 @@ int main(int argc, char **argv)
 	}
 	else
 		CHECK(0, "unknown test '%s'", what);
-	if (rc)
-		return rc;
-	rc = dsm_finalize();
-	CHECK(rc == 0, "dsm_finalize: %s", strerror(-rc));
-	return 0;
+	return finish(me, rc);
 }

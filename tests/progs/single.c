@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 #define SPREAD 1021
 #if defined(__SANITIZE_THREAD__)
 #define DEFAULT_BASE 0x550000000000ull /* inside ThreadSanitizer's application range */
@@ -29,14 +31,11 @@ int main(int argc, char **argv)
 {
 	uint64_t want_base = argc > 2 && strcmp(argv[1], "default") ? strtoull(argv[1], NULL, 0) : DEFAULT_BASE;
 	uint64_t want_size = argc > 2 ? strtoull(argv[2], NULL, 0) : 4ull << 30;
-	int rc = dsm_init(&argc, &argv), bad = 0;
+	int rc, bad = 0;
 	uint64_t npages, page_size, touched = 0;
 	char *base;
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	if (dsm_rank() != 0 || dsm_size() != 1) {
 		fprintf(stderr, "single: rank %d of %d, expected rank 0 of 1\n", dsm_rank(), dsm_size());
 		return 1;

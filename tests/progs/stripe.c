@@ -9,19 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 static uint64_t pattern(uint64_t i, int round) { return i * 2654435761u + (uint64_t)round * 7919 + 1; }
 
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 8;
-	int rc = dsm_init(&argc, &argv), bad = 0;
+	int rc, bad = 0;
 	uint64_t *a, n, per;
 	int me, nr;
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
 	a = dsm_base();

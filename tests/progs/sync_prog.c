@@ -29,23 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 static int me, n;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "rank %d: FAIL: ", me);                 \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);      \
-			exit(1);                                                \
-		}                                                               \
-	} while (0)
-
-#define CALL(expr)                                                              \
-	do {                                                                    \
-		int rc_ = (expr);                                               \
-		CHECK(rc_ == 0, "%s: %s", #expr, strerror(-rc_));               \
-	} while (0)
 
 static void *named(const char *name, size_t size)
 {
@@ -331,9 +317,5 @@ int main(int argc, char **argv)
 		rc = test_die(what);
 	else
 		CHECK(0, "unknown test '%s'", what);
-	if (rc)
-		return rc;
-	rc = dsm_finalize();
-	CHECK(rc == 0, "dsm_finalize: %s", strerror(-rc));
-	return 0;
+	return finish(me, rc);
 }

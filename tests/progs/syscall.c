@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #define PAGE 4096
 
 static const char msg[] = "through the kernel and back";
@@ -38,14 +40,11 @@ static int report(const char *call, ssize_t n, int err)
 
 int main(int argc, char **argv)
 {
-	int rc = dsm_init(&argc, &argv), bad = 0, fds[2];
+	int rc, bad = 0, fds[2];
 	char *base, *a, *b;
 	volatile int *verdict;
 
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	if (dsm_size() < 2) {
 		fprintf(stderr, "syscall needs 2 ranks\n");
 		return 1;

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 #define PAGE 4096
 #define WORDS (PAGE / 8)
 #define NSHARED 6
@@ -149,11 +151,7 @@ int main(int argc, char **argv)
 
 	nt = argc > 1 ? atoi(argv[1]) : 4;
 	rounds = argc > 2 ? atoi(argv[2]) : 30;
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "dsm_init: %s\n", strerror(-rc));
-		return 1;
-	}
+	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
 	base = dsm_base();
