@@ -15,17 +15,7 @@
 
 #include "alloc.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);         \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
+#include "unit.h"
 
 #define PAGE 4096u
 #define UNITS 1024u /* the random test's heap: 1024 pages */
@@ -131,10 +121,5 @@ int main(void)
 {
 	test_basics();
 	test_random();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_alloc: ok\n");
-	return 0;
+	return unit_result("", "test_alloc: ok");
 }

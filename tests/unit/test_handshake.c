@@ -18,19 +18,9 @@
 #include "net.h"
 #include "wire.h"
 
+#include "unit.h"
+
 #define TIMEOUT_NS (10LL * 1000000000)
-
-static int failures;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);         \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
 
 /* One acceptor: accepts one connection on lfd and runs net_auth_accept. */
 struct server {
@@ -462,10 +452,5 @@ int main(void)
 	test_version();
 	test_garbage();
 	test_replay();
-	if (failures) {
-		fprintf(stderr, "test_handshake: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_handshake: ok\n");
-	return 0;
+	return unit_result("test_handshake: ", "test_handshake: ok");
 }

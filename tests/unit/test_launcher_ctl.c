@@ -11,17 +11,8 @@
 #include "ctl.h"
 #include "wire.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#define UNIT_STDOUT
+#include "unit.h"
 
 static void test_preamble(void)
 {
@@ -201,10 +192,5 @@ int main(void)
 	test_setup_invalid();
 	test_signals();
 	test_quote();
-	if (failures) {
-		printf("%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all control codec checks passed\n");
-	return 0;
+	return unit_result("", "all control codec checks passed");
 }

@@ -12,17 +12,8 @@
 
 #include "machinefile.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#define UNIT_STDOUT
+#include "unit.h"
 
 /* Good files: text -> "host/slots host/slots ..." */
 static const struct {
@@ -276,10 +267,5 @@ int main(void)
 	test_load();
 	test_place();
 	test_helpers();
-	if (failures) {
-		printf("%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("all machinefile checks passed\n");
-	return 0;
+	return unit_result("", "all machinefile checks passed");
 }

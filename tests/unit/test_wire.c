@@ -11,17 +11,7 @@
 
 #include "wire.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);         \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-			failures++;                                             \
-		}                                                               \
-	} while (0)
+#include "unit.h"
 
 static const char *errname(int e)
 {
@@ -305,10 +295,5 @@ int main(void)
 	test_truncated();
 	test_refused();
 	test_le_helpers();
-	if (failures) {
-		fprintf(stderr, "test_wire: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_wire: ok\n");
-	return 0;
+	return unit_result("test_wire: ", "test_wire: ok");
 }
