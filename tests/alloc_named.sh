@@ -10,16 +10,14 @@
 P=$TBIN/alloc_prog
 [ -x "$BIN/dsmexec" ] && [ -x "$P" ] && [ -x "$BIN/vector_add" ] || fail "build first: make tests"
 
-rc=0
-timeout -k 5 60 "$BIN/dsmexec" -n 4 "$P" named >"$TMP/out" 2>&1 || rc=$?
+run_job "$TMP/out" -n 4 "$P" named
 cat "$TMP/out"
 [ $rc -eq 0 ] || fail "named allocations exited $rc"
 expect_grep "named: 4 ranks, one address, zero-filled: OK" "$TMP/out" "named allocations"
 expect_grep 'dsm_alloc_named("alpha", 5): that name is already allocated with 10000 bytes' "$TMP/out" \
 	"the size mismatch message"
 
-rc=0
-timeout -k 5 60 "$BIN/dsmexec" -n 3 "$BIN/vector_add" 100000 >"$TMP/out" 2>&1 || rc=$?
+run_job "$TMP/out" -n 3 "$BIN/vector_add" 100000
 cat "$TMP/out"
 [ $rc -eq 0 ] || fail "vector_add exited $rc"
 expect_grep "vector_add: 100000 elements added by 3 ranks: OK" "$TMP/out" "vector_add"

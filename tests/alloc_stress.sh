@@ -11,8 +11,7 @@ P=$TBIN/alloc_prog
 
 for run in "4 4 150" "8 2 40"; do
 	set -- $run
-	rc=0
-	timeout -k 5 60 "$BIN/dsmexec" -n $1 "$P" stress $2 $3 >"$TMP/out" 2>&1 || rc=$?
+	run_job "$TMP/out" -n $1 "$P" stress $2 $3
 	cat "$TMP/out"
 	[ $rc -eq 0 ] || fail "heap stress with $1 ranks exited $rc"
 	expect_grep "stress: $1 ranks x 2 threads x $3 blocks x $2 rounds, no overlap: OK" "$TMP/out" \

@@ -18,3 +18,11 @@ expect_no_leftovers() {
 	left=$(pgrep -f "$1" | grep -v "^$$\$" || true)
 	[ -z "$left" ] || { ps -o pid,args -p $left; fail "processes left behind matching '$1'"; }
 }
+# run_job OUT DSMEXEC-ARGS...: run a job under a safety timeout, its output
+# in OUT; sets $rc.
+run_job() {
+	_out=$1
+	shift
+	rc=0
+	timeout -k 5 60 "$BIN/dsmexec" "$@" >"$_out" 2>&1 || rc=$?
+}

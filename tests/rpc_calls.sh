@@ -11,13 +11,10 @@
 P=$TBIN/rpc_prog
 [ -x "$BIN/dsmexec" ] && [ -x "$P" ] && [ -x "$BIN/rpc_ping" ] || fail "build first: make tests"
 
-# job OUT dsmexec-args...: run a job (with a safety timeout), set $rc.
+# job OUT dsmexec-args...: run_job, then show its output.
 job() {
-	_out=$1
-	shift
-	rc=0
-	timeout -k 5 60 "$BIN/dsmexec" "$@" >"$_out" 2>&1 || rc=$?
-	cat "$_out"
+	run_job "$@"
+	cat "$1"
 }
 
 job "$TMP/c" -n 4 "$P" concurrent 8 300

@@ -11,8 +11,7 @@ P=$TBIN/sync_prog
 
 for run in "4 300" "5 300"; do
 	set -- $run
-	rc=0
-	timeout -k 5 60 "$BIN/dsmexec" -n $1 "$P" sem $2 >"$TMP/out" 2>&1 || rc=$?
+	run_job "$TMP/out" -n $1 "$P" sem $2
 	cat "$TMP/out"
 	[ $rc -eq 0 ] || fail "semaphores with $1 ranks exited $rc"
 	expect_grep "items, each received once: OK" "$TMP/out" "semaphores with $1 ranks"
