@@ -316,9 +316,17 @@ static void send_request(struct mbox_req *req, int type, int home, uint32_t aux)
 	tp_send(home, &h, NULL);
 }
 
+/* A message the home does not answer: once it is sent the request is done. */
+static void send_notice(struct mbox_req *req, int type, int home)
+{
+	struct wire_hdr h = { .type = (uint8_t)type, .arg = req->a };
+
+	tp_send(home, &h, NULL);
+	mbox_complete(req, 0);
+}
+
 void sync_request(struct mbox_req *req)
 {
-	struct wire_hdr h = { 0 };
 	struct sobj *held;
 
 	switch (req->kind) {
@@ -338,19 +346,13 @@ void sync_request(struct mbox_req *req)
 			break;
 		}
 		obj_drop(held);
-		h.type = WIRE_UNLOCK;
-		h.arg = req->a;
-		tp_send(home_of(SK_LOCK, req->a), &h, NULL);
-		mbox_complete(req, 0);
+		send_notice(req, WIRE_UNLOCK, home_of(SK_LOCK, req->a));
 		break;
 	case MBOX_SEM_WAIT:
 		send_request(req, WIRE_SEM_WAIT, home_of(SK_SEM, req->a), 0);
 		break;
 	case MBOX_SEM_POST:
-		h.type = WIRE_SEM_POST;
-		h.arg = req->a;
-		tp_send(home_of(SK_SEM, req->a), &h, NULL);
-		mbox_complete(req, 0);
+		send_notice(req, WIRE_SEM_POST, home_of(SK_SEM, req->a));
 		break;
 	case MBOX_ALLOC:
 		alloc_request(req);
