@@ -556,7 +556,8 @@ static int slab_learn(uint64_t slab, int cls)
 		}
 }
 
-int alloc_init(void)
+/* Forget this rank's free-object caches and slab table. */
+static void slabs_reset(void)
 {
 	for (int i = 0; i < ALLOC_NCLASSES; i++) {
 		free(cache[i].v);
@@ -565,6 +566,11 @@ int alloc_init(void)
 	free(slabs.v);
 	slabs.v = NULL;
 	slabs.cap = slabs.n = 0;
+}
+
+int alloc_init(void)
+{
+	slabs_reset();
 	pending = NULL;
 	next_req = 0;
 	blks.b = NULL;
@@ -586,13 +592,7 @@ void alloc_fini(void)
 	named = NULL;
 	if (rt.rank == 0)
 		heap_fini(&heap);
-	for (int i = 0; i < ALLOC_NCLASSES; i++) {
-		free(cache[i].v);
-		cache[i] = (struct stack){ 0 };
-	}
-	free(slabs.v);
-	slabs.v = NULL;
-	slabs.cap = slabs.n = 0;
+	slabs_reset();
 }
 
 /* ---- public API -------------------------------------------------------- */
