@@ -814,6 +814,19 @@ static void term_all(void)
 	J.kill_at = now_ns() + secs_ns(J.grace_s);
 }
 
+/* Close the rank's control connection and its stdin, where still open. */
+static void close_links(struct rank *r)
+{
+	if (r->ctl >= 0) {
+		close(r->ctl);
+		r->ctl = -1;
+	}
+	if (r->in_fd >= 0) {
+		close(r->in_fd);
+		r->in_fd = -1;
+	}
+}
+
 static void end_job(void)
 {
 	int64_t now = now_ns();
@@ -827,14 +840,7 @@ static void end_job(void)
 		if (r->state == RS_RUNNING)
 			continue;
 		/* Not started: dsmwrap exits when its connection or stdin closes. */
-		if (r->ctl >= 0) {
-			close(r->ctl);
-			r->ctl = -1;
-		}
-		if (r->in_fd >= 0) {
-			close(r->in_fd);
-			r->in_fd = -1;
-		}
+		close_links(r);
 		if (!r->connected && r->pid > 0)
 			kill(r->pid, SIGTERM); /* ssh, or dsmwrap, still connecting */
 	}
@@ -860,14 +866,7 @@ static void cut_all(void)
 {
 	for (int i = 0; i < J.n; i++) {
 		struct rank *r = &J.r[i];
-		if (r->ctl >= 0) {
-			close(r->ctl);
-			r->ctl = -1;
-		}
-		if (r->in_fd >= 0) {
-			close(r->in_fd);
-			r->in_fd = -1;
-		}
+		close_links(r);
 		if (r->pid > 0)
 			kill(r->pid, SIGKILL);
 	}
