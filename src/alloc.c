@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -186,7 +187,7 @@ struct nwait {
 };
 
 struct blk {
-	struct blk *hnext;
+	struct hlink link;      /* in blks, by off */
 	uint64_t off, size;     /* what heap_take gave */
 	uint8_t cls;            /* 0: whole pages; else a slab of class cls - 1 */
 	uint8_t ready;          /* named: zeroed and usable */
@@ -198,49 +199,35 @@ struct blk {
 };
 
 static struct heap heap;
-static struct {
-	struct blk **b;
-	size_t nb, n;
-} blks;
+static struct htab blks;
 static struct blk *named;
 
-static size_t blk_bucket(uint64_t off, size_t nb)
+static uint64_t off_hash(uint64_t off)
 {
-	return (size_t)(((off >> DSM_PAGE_SHIFT) * 0x9e3779b97f4a7c15ULL) >> 20) & (nb - 1);
+	return ((off >> DSM_PAGE_SHIFT) * 0x9e3779b97f4a7c15ULL) >> 20;
+}
+
+static uint64_t blk_hash(const struct hlink *l)
+{
+	return off_hash(htab_entry(l, struct blk, link)->off);
 }
 
 static struct blk *blk_find(uint64_t off)
 {
-	if (!blks.nb)
-		return NULL;
-	for (struct blk *b = blks.b[blk_bucket(off, blks.nb)]; b; b = b->hnext)
+	for (struct hlink *l = htab_chain(&blks, off_hash(off)); l; l = l->next) {
+		struct blk *b = htab_entry(l, struct blk, link);
 		if (b->off == off)
 			return b;
+	}
 	return NULL;
 }
 
 static struct blk *blk_add(uint64_t off, uint64_t size, int cls)
 {
 	struct blk *b;
-	size_t k;
 
-	if (blks.n >= blks.nb) {
-		size_t nb = blks.nb ? blks.nb * 2 : 256;
-		struct blk **t = calloc(nb, sizeof(*t));
-		if (!t)
-			rt_fatal("out of memory for the heap's block table");
-		for (size_t i = 0; i < blks.nb; i++)
-			while (blks.b[i]) {
-				struct blk *x = blks.b[i];
-				blks.b[i] = x->hnext;
-				k = blk_bucket(x->off, nb);
-				x->hnext = t[k];
-				t[k] = x;
-			}
-		free(blks.b);
-		blks.b = t;
-		blks.nb = nb;
-	}
+	if (htab_reserve(&blks))
+		rt_fatal("out of memory for the heap's block table");
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		rt_fatal("out of memory for the heap's block table");
@@ -248,21 +235,13 @@ static struct blk *blk_add(uint64_t off, uint64_t size, int cls)
 	b->size = size;
 	b->cls = (uint8_t)cls;
 	b->ready = 1;
-	k = blk_bucket(off, blks.nb);
-	b->hnext = blks.b[k];
-	blks.b[k] = b;
-	blks.n++;
+	htab_add(&blks, &b->link, off_hash(off));
 	return b;
 }
 
 static void blk_remove(struct blk *b)
 {
-	struct blk **pp = &blks.b[blk_bucket(b->off, blks.nb)];
-
-	while (*pp != b)
-		pp = &(*pp)->hnext;
-	*pp = b->hnext;
-	blks.n--;
+	htab_del(&blks, &b->link, off_hash(b->off));
 	if (b->name) {
 		struct blk **np = &named;
 		while (*np != b)
@@ -276,6 +255,11 @@ static void blk_remove(struct blk *b)
 		free(w);
 	}
 	free(b);
+}
+
+static void blk_drop(struct hlink *l)
+{
+	blk_remove(htab_entry(l, struct blk, link));
 }
 
 static void reply(int to, uint64_t req, uint32_t err, uint64_t arg, uint64_t p0, uint64_t p1)
@@ -573,8 +557,7 @@ int alloc_init(void)
 	slabs_reset();
 	pending = NULL;
 	next_req = 0;
-	blks.b = NULL;
-	blks.nb = blks.n = 0;
+	htab_init(&blks, 256, blk_hash);
 	named = NULL;
 	if (rt.rank == 0)
 		heap_init(&heap, 0, rt.region_size);
@@ -583,12 +566,7 @@ int alloc_init(void)
 
 void alloc_fini(void)
 {
-	for (size_t i = 0; i < blks.nb; i++)
-		while (blks.b[i])
-			blk_remove(blks.b[i]);
-	free(blks.b);
-	blks.b = NULL;
-	blks.nb = blks.n = 0;
+	htab_clear(&blks, blk_drop);
 	named = NULL;
 	if (rt.rank == 0)
 		heap_fini(&heap);

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "htab.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -67,7 +68,7 @@ struct waiter {
 
 /* A lock or semaphore at its home, or a lock this rank holds. */
 struct sobj {
-	struct sobj *hnext;
+	struct hlink link;    /* in objs, by (kind, id) */
 	uint64_t id;
 	uint8_t kind;
 	int32_t holder;       /* SK_LOCK: the holding rank, -1 when free */
@@ -75,10 +76,7 @@ struct sobj {
 	struct waiter *qhead, *qtail;
 };
 
-static struct {
-	struct sobj **b;
-	size_t nb, n;
-} objs;
+static struct htab objs;
 
 /* This rank's requests that wait for a grant, linked through `next`;
  * req->b holds the request id once sent. */
@@ -107,72 +105,60 @@ int sync_sem_home(uint64_t key) { return home_of(SK_SEM, key); }
 
 /* ---- the object table ------------------------------------------------ */
 
-static size_t bucket(int kind, uint64_t id, size_t nb)
+static uint64_t key_hash(int kind, uint64_t id)
 {
-	return (size_t)(mix64(id + (uint64_t)kind) & (nb - 1));
+	return mix64(id + (uint64_t)kind);
+}
+
+static uint64_t obj_hash(const struct hlink *l)
+{
+	const struct sobj *o = htab_entry(l, struct sobj, link);
+
+	return key_hash(o->kind, o->id);
 }
 
 static struct sobj *obj_find(int kind, uint64_t id)
 {
-	if (!objs.nb)
-		return NULL;
-	for (struct sobj *o = objs.b[bucket(kind, id, objs.nb)]; o; o = o->hnext)
+	for (struct hlink *l = htab_chain(&objs, key_hash(kind, id)); l; l = l->next) {
+		struct sobj *o = htab_entry(l, struct sobj, link);
 		if (o->id == id && o->kind == kind)
 			return o;
+	}
 	return NULL;
 }
 
 static struct sobj *obj_get(int kind, uint64_t id)
 {
 	struct sobj *o = obj_find(kind, id);
-	size_t k;
 
 	if (o)
 		return o;
-	if (objs.n >= objs.nb) {
-		size_t nb = objs.nb ? objs.nb * 2 : 64;
-		struct sobj **b = calloc(nb, sizeof(*b));
-		if (!b)
-			rt_fatal("out of memory for the lock table");
-		for (size_t i = 0; i < objs.nb; i++)
-			while (objs.b[i]) {
-				struct sobj *x = objs.b[i];
-				objs.b[i] = x->hnext;
-				k = bucket(x->kind, x->id, nb);
-				x->hnext = b[k];
-				b[k] = x;
-			}
-		free(objs.b);
-		objs.b = b;
-		objs.nb = nb;
-	}
+	if (htab_reserve(&objs))
+		rt_fatal("out of memory for the lock table");
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		rt_fatal("out of memory for the lock table");
 	o->id = id;
 	o->kind = (uint8_t)kind;
 	o->holder = -1;
-	k = bucket(kind, id, objs.nb);
-	o->hnext = objs.b[k];
-	objs.b[k] = o;
-	objs.n++;
+	htab_add(&objs, &o->link, key_hash(kind, id));
 	return o;
 }
 
 static void obj_drop(struct sobj *o)
 {
-	struct sobj **pp = &objs.b[bucket(o->kind, o->id, objs.nb)];
-
-	while (*pp != o)
-		pp = &(*pp)->hnext;
-	*pp = o->hnext;
-	objs.n--;
+	htab_del(&objs, &o->link, key_hash(o->kind, o->id));
 	while (o->qhead) {
 		struct waiter *w = o->qhead;
 		o->qhead = w->next;
 		free(w);
 	}
 	free(o);
+}
+
+static void obj_drop_link(struct hlink *l)
+{
+	obj_drop(htab_entry(l, struct sobj, link));
 }
 
 /* Drop an entry that holds no state: a free lock or a zero semaphore, with
@@ -213,8 +199,7 @@ static struct waiter *dequeue(struct sobj *o)
 
 int sync_init(void)
 {
-	objs.b = NULL;
-	objs.nb = objs.n = 0;
+	htab_init(&objs, 64, obj_hash);
 	waiting = NULL;
 	next_req = 0;
 	return alloc_init();
@@ -222,12 +207,7 @@ int sync_init(void)
 
 void sync_fini(void)
 {
-	for (size_t i = 0; i < objs.nb; i++)
-		while (objs.b[i])
-			obj_drop(objs.b[i]);
-	free(objs.b);
-	objs.b = NULL;
-	objs.nb = objs.n = 0;
+	htab_clear(&objs, obj_drop_link);
 	waiting = NULL;
 	alloc_fini();
 }
