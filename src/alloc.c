@@ -703,3 +703,374 @@ void *dsm_alloc_named(const char *name, size_t size)
 	}
 	return base + off;
 }
+
+/* ---- checkpoint support: the heap's state as bytes ---------------------
+ *
+ * Two images, both little-endian with a magic in front, written into a
+ * checkpoint by checkpoint.c (which checksums the files; the decoders here
+ * check the structure, so a file that passes its checksum but was written by
+ * something else is still refused):
+ *   heap  (rank 0): "DSMHEAP1", lo, hi, fresh, free_bytes, n_ext,
+ *                   n_ext x (start, end), n_blk,
+ *                   n_blk x (off, size, asked, u8 cls, u8 ready, u16 name_len, name)
+ *   cache (every rank): "DSMCACH1", n_slab, n_slab x (slab | class + 1),
+ *                   ALLOC_NCLASSES x (n, n x offset)
+ */
+
+struct img {
+	uint8_t *b;
+	size_t n, cap;
+	int err;
+};
+
+static void img_put(struct img *m, const void *p, size_t n)
+{
+	if (m->err)
+		return;
+	if (m->n + n > m->cap) {
+		size_t cap = m->cap ? m->cap : 4096;
+		uint8_t *b;
+		while (cap < m->n + n)
+			cap *= 2;
+		b = realloc(m->b, cap);
+		if (!b) {
+			m->err = -ENOMEM;
+			return;
+		}
+		m->b = b;
+		m->cap = cap;
+	}
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+}
+
+static void img_u64(struct img *m, uint64_t v)
+{
+	uint8_t b[8];
+
+	put_le64(b, v);
+	img_put(m, b, 8);
+}
+
+static int img_done(struct img *m, uint8_t **buf, size_t *len)
+{
+	if (m->err) {
+		free(m->b);
+		return m->err;
+	}
+	*buf = m->b;
+	*len = m->n;
+	return 0;
+}
+
+/* A bounds-checked reader over an image; `bad` says what went wrong first. */
+struct rd {
+	const uint8_t *p;
+	size_t n, off;
+	const char *bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n, const char *what)
+{
+	const uint8_t *p;
+
+	if (r->bad)
+		return NULL;
+	if (r->n - r->off < n) {
+		r->bad = what;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t rd_u64(struct rd *r, const char *what)
+{
+	const uint8_t *p = rd_take(r, 8, what);
+
+	return p ? get_le64(p) : 0;
+}
+
+int alloc_heap_save(uint8_t **buf, size_t *len)
+{
+	struct img m = { 0 };
+
+	if (rt.rank != 0)
+		return -EINVAL;
+	img_put(&m, "DSMHEAP1", 8);
+	img_u64(&m, heap.lo);
+	img_u64(&m, heap.hi);
+	img_u64(&m, heap.fresh);
+	img_u64(&m, heap.free_bytes);
+	img_u64(&m, heap.n_ext);
+	for (struct heap_ext *e = heap.head.next; e != &heap.head; e = e->next) {
+		img_u64(&m, e->start);
+		img_u64(&m, e->end);
+	}
+	img_u64(&m, blks.n);
+	for (size_t i = 0; i < blks.nb; i++)
+		for (struct hlink *l = blks.b[i]; l; l = l->next) {
+			struct blk *b = htab_entry(l, struct blk, link);
+			uint8_t small[4];
+			size_t nl = b->name ? strlen(b->name) : 0;
+
+			img_u64(&m, b->off);
+			img_u64(&m, b->size);
+			img_u64(&m, b->asked);
+			small[0] = b->cls;
+			small[1] = b->ready;
+			put_le16(small + 2, (uint16_t)nl);
+			img_put(&m, small, 4);
+			img_put(&m, b->name ? b->name : "", nl);
+		}
+	return img_done(&m, buf, len);
+}
+
+struct span {
+	uint64_t start, end;
+	int free; /* 1: a free extent, 0: a block */
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+struct blk_img {
+	uint64_t off, size, asked;
+	uint8_t cls, ready;
+	uint16_t name_len;
+	const uint8_t *name;
+};
+
+/* Check that the free extents and the blocks tile [lo, hi) without overlap. */
+static const char *heap_img_check(uint64_t lo, uint64_t hi, const struct span *ext, size_t n_ext,
+				  const struct blk_img *bi, size_t n_blk, uint64_t free_bytes)
+{
+	struct span *all = malloc((n_ext + n_blk + 1) * sizeof(*all));
+	uint64_t at = lo, sum_free = 0;
+	const char *bad = NULL;
+
+	if (!all)
+		return "out of memory checking it";
+	for (size_t i = 0; i < n_ext; i++)
+		all[i] = ext[i];
+	for (size_t i = 0; i < n_blk; i++)
+		all[n_ext + i] = (struct span){ bi[i].off, bi[i].off + bi[i].size, 0 };
+	qsort(all, n_ext + n_blk, sizeof(*all), span_cmp);
+	for (size_t i = 0; i < n_ext + n_blk && !bad; i++) {
+		if (all[i].start != at)
+			bad = all[i].start < at ? "two ranges overlap" : "a range is neither free nor in use";
+		at = all[i].end;
+		if (all[i].free)
+			sum_free += all[i].end - all[i].start;
+	}
+	if (!bad && at != hi)
+		bad = "the ranges do not reach the end of the heap";
+	if (!bad && sum_free != free_bytes)
+		bad = "its count of free bytes is wrong";
+	free(all);
+	return bad;
+}
+
+int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
+{
+	struct rd r = { .p = buf, .n = len };
+	const uint8_t *magic = rd_take(&r, 8, "the magic");
+	uint64_t lo = rd_u64(&r, "the bounds"), hi = rd_u64(&r, "the bounds");
+	uint64_t fresh = rd_u64(&r, "the fresh mark"), free_bytes = rd_u64(&r, "the free count");
+	uint64_t n_ext = rd_u64(&r, "the extent count"), n_blk;
+	struct span *ext = NULL;
+	struct blk_img *bi = NULL;
+	const char *bad = NULL;
+	int rc = -EINVAL;
+
+	if (magic && memcmp(magic, "DSMHEAP1", 8)) {
+		log_err("%s: not a dsm heap image (bad magic)", file);
+		return -EINVAL;
+	}
+	if (!r.bad && (lo != 0 || hi != rt.region_size)) {
+		log_err("%s: the heap spans %#" PRIx64 "..%#" PRIx64 ", this job's region %zu bytes", file, lo, hi,
+			rt.region_size);
+		return -EINVAL;
+	}
+	if (!r.bad && (fresh > hi || free_bytes > hi || n_ext > (len - r.off) / 16))
+		bad = "a count is out of range";
+	if (!r.bad && !bad && !(ext = malloc((n_ext + 1) * sizeof(*ext))))
+		bad = "out of memory";
+	for (uint64_t i = 0; !r.bad && !bad && i < n_ext; i++) {
+		ext[i].start = rd_u64(&r, "an extent");
+		ext[i].end = rd_u64(&r, "an extent");
+		ext[i].free = 1;
+		if (ext[i].start >= ext[i].end || ext[i].end > hi || (i && ext[i].start < ext[i - 1].end))
+			bad = "its free extents are not sorted, disjoint ranges in the region";
+	}
+	n_blk = rd_u64(&r, "the block count");
+	if (!r.bad && !bad && n_blk > (len - r.off) / 28)
+		bad = "the block count is out of range";
+	if (!r.bad && !bad && !(bi = calloc(n_blk + 1, sizeof(*bi))))
+		bad = "out of memory";
+	for (uint64_t i = 0; !r.bad && !bad && i < n_blk; i++) {
+		struct blk_img *b = &bi[i];
+		const uint8_t *small;
+
+		b->off = rd_u64(&r, "a block");
+		b->size = rd_u64(&r, "a block");
+		b->asked = rd_u64(&r, "a block");
+		small = rd_take(&r, 4, "a block");
+		if (!small)
+			break;
+		b->cls = small[0];
+		b->ready = small[1];
+		b->name_len = get_le16(small + 2);
+		b->name = rd_take(&r, b->name_len, "a block's name");
+		if (r.bad)
+			break;
+		if (b->size == 0 || b->off >= hi || b->size > hi - b->off)
+			bad = "a block lies outside the region";
+		else if (b->cls > ALLOC_NCLASSES)
+			bad = "a block has an unknown size class";
+		else if (b->cls == 0 && ((b->off | b->size) & (DSM_PAGE_SIZE - 1)))
+			bad = "a block of whole pages is not page-aligned";
+		else if (b->cls > 0 && (b->size != ALLOC_SLAB_SIZE || (b->off & (ALLOC_SLAB_SIZE - 1))))
+			bad = "a slab has the wrong size or alignment";
+		else if (b->name_len > DSM_NAME_MAX || (b->name_len && (b->cls || memchr(b->name, 0, b->name_len))))
+			bad = "a block has a malformed name";
+		else if (b->name_len && (b->asked == 0 || b->asked > b->size || b->size - b->asked >= DSM_PAGE_SIZE))
+			bad = "a named block's size does not match the size asked for";
+		for (uint64_t j = 0; !bad && b->name_len && j < i; j++)
+			if (bi[j].name_len == b->name_len && !memcmp(bi[j].name, b->name, b->name_len))
+				bad = "two blocks have one name";
+	}
+	if (!r.bad && !bad && r.off != len)
+		bad = "bytes follow the last block";
+	if (!r.bad && !bad)
+		bad = heap_img_check(lo, hi, ext, n_ext, bi, n_blk, free_bytes);
+	if (r.bad || bad) {
+		log_err("%s: the heap image is %s%s", file, r.bad ? "truncated in " : "inconsistent: ",
+			r.bad ? r.bad : bad);
+		goto out;
+	}
+
+	/* Valid: replace the empty heap alloc_init() made. */
+	htab_clear(&blks, blk_drop);
+	htab_init(&blks, 256, blk_hash);
+	named = NULL;
+	heap_fini(&heap);
+	heap.lo = lo;
+	heap.hi = hi;
+	for (uint64_t i = 0; i < n_ext; i++)
+		if ((rc = ext_insert_after(&heap, heap.head.prev, ext[i].start, ext[i].end)))
+			goto out;
+	heap.free_bytes = free_bytes;
+	heap.fresh = fresh;
+	for (uint64_t i = 0; i < n_blk; i++) {
+		struct blk *b = blk_add(bi[i].off, bi[i].size, bi[i].cls);
+		b->asked = bi[i].asked;
+		/* A named block whose creator had not finished zeroing it when
+		 * the checkpoint was taken (the program broke the rule that no
+		 * thread allocates during one) is taken as it was saved: its
+		 * creator is gone and nobody else would ever mark it ready. */
+		b->ready = 1;
+		if (bi[i].name_len) {
+			b->name = malloc(bi[i].name_len + 1u);
+			if (!b->name) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(b->name, bi[i].name, bi[i].name_len);
+			b->name[bi[i].name_len] = '\0';
+			b->creator = 0;
+			b->nnext = named;
+			named = b;
+		}
+	}
+	rc = 0;
+out:
+	free(ext);
+	free(bi);
+	return rc;
+}
+
+int alloc_cache_save(uint8_t **buf, size_t *len)
+{
+	struct img m = { 0 };
+
+	pthread_mutex_lock(&cache_lock);
+	img_put(&m, "DSMCACH1", 8);
+	img_u64(&m, slabs.n);
+	for (size_t i = 0; i < slabs.cap; i++)
+		if (slabs.v[i])
+			img_u64(&m, slabs.v[i]);
+	for (int c = 0; c < ALLOC_NCLASSES; c++) {
+		img_u64(&m, cache[c].n);
+		for (size_t i = 0; i < cache[c].n; i++)
+			img_u64(&m, cache[c].v[i]);
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return img_done(&m, buf, len);
+}
+
+int alloc_cache_load(const uint8_t *buf, size_t len, const char *file)
+{
+	struct rd r = { .p = buf, .n = len };
+	const uint8_t *magic = rd_take(&r, 8, "the magic");
+	uint64_t n = rd_u64(&r, "the slab count");
+	const char *bad = NULL;
+	int rc = 0;
+
+	if (magic && memcmp(magic, "DSMCACH1", 8)) {
+		log_err("%s: not a dsm allocator cache image (bad magic)", file);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&cache_lock);
+	slabs_reset();
+	if (!r.bad && n > (len - r.off) / 8)
+		bad = "the slab count is out of range";
+	for (uint64_t i = 0; !r.bad && !bad && rc == 0 && i < n; i++) {
+		uint64_t v = rd_u64(&r, "the slab table");
+		uint64_t slab = v & ~(uint64_t)(ALLOC_SLAB_SIZE - 1), cls = v & (ALLOC_SLAB_SIZE - 1);
+
+		if (r.bad)
+			break;
+		if (cls < 1 || cls > ALLOC_NCLASSES || slab >= rt.region_size ||
+		    rt.region_size - slab < ALLOC_SLAB_SIZE || slab_class(slab) >= 0)
+			bad = "a slab is out of range, of an unknown class, or listed twice";
+		else
+			rc = slab_learn(slab, (int)cls - 1);
+	}
+	for (int c = 0; c < ALLOC_NCLASSES && !r.bad && !bad && rc == 0; c++) {
+		uint64_t k = rd_u64(&r, "a free list");
+
+		if (!r.bad && k > (len - r.off) / 8)
+			bad = "a free list's length is out of range";
+		for (uint64_t i = 0; !r.bad && !bad && rc == 0 && i < k; i++) {
+			uint64_t off = rd_u64(&r, "a free list");
+			uint64_t slab = off & ~(uint64_t)(ALLOC_SLAB_SIZE - 1);
+
+			if (r.bad)
+				break;
+			if (off >= rt.region_size || slab_class(slab) != c ||
+			    (off - slab) % ((uint64_t)1 << (ALLOC_MIN_SHIFT + c)))
+				bad = "a free object lies outside the slabs of its class";
+			else
+				rc = push(&cache[c], off);
+		}
+	}
+	if (!r.bad && !bad && rc == 0 && r.off != len)
+		bad = "bytes follow the last free list";
+	if (r.bad || bad || rc) {
+		slabs_reset();
+		pthread_mutex_unlock(&cache_lock);
+		if (rc)
+			return rc;
+		log_err("%s: the allocator cache image is %s%s", file, r.bad ? "truncated in " : "inconsistent: ",
+			r.bad ? r.bad : bad);
+		return -EINVAL;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return 0;
+}

@@ -70,3 +70,18 @@ int heap_take(struct heap *hp, uint64_t size, uint64_t align, uint64_t *off, int
 int heap_give(struct heap *hp, uint64_t off, uint64_t size);
 
 #endif
+
+/*
+ * Checkpoint support (checkpoint.c): the heap's state as a byte image and
+ * back.  Each *_save returns a malloc'd image; each *_load checks an image
+ * completely before it changes anything, and logs what is wrong with it,
+ * naming `file`, before returning -EINVAL.
+ *   heap:  rank 0's extents and block table.  Save on rank 0's service
+ *          thread; load before the service thread starts.
+ *   cache: this rank's free small objects and the slabs it knows.  Any
+ *          thread; load before the application runs.
+ */
+int alloc_heap_save(uint8_t **buf, size_t *len);
+int alloc_heap_load(const uint8_t *buf, size_t len, const char *file);
+int alloc_cache_save(uint8_t **buf, size_t *len);
+int alloc_cache_load(const uint8_t *buf, size_t len, const char *file);
