@@ -718,3 +718,48 @@ void coh_check_deadlines(int64_t now)
 						      "the transfer was not confirmed",
 				 secs, e->cur_rank);
 }
+
+/* ---- checkpoint support */
+
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int coh_ckpt_list(uint64_t **pages, size_t *n)
+{
+	uint64_t *v = malloc((dir_map.n + 1) * sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < dir_map.nb; i++)
+		for (struct dirent *e = dir_map.b[i]; e; e = e->hnext)
+			if (!e->virgin)
+				v[k++] = e->page;
+	qsort(v, k, sizeof(*v), page_cmp);
+	*pages = v;
+	*n = k;
+	return 0;
+}
+
+int coh_ckpt_install(uint64_t page, const void *data)
+{
+	struct dirent *e;
+	int rc;
+
+	if (page >= rt.npages || page_home(page) != rt.rank)
+		return -EINVAL;
+	e = dir_find(page);
+	if (pstate[page] != P_INVALID || (e && !e->virgin))
+		return -EEXIST;
+	if ((rc = rt.be->install(page, data, 1)))
+		return rc;
+	pstate[page] = P_WRITE;
+	e = dir_get(page);
+	e->owner = rt.rank;
+	e->virgin = 0;
+	return 0;
+}

@@ -28,4 +28,18 @@ void coh_check_deadlines(int64_t now);
 /* Racy hint for the SIGSEGV backend on CPUs without a write bit. */
 int coh_holds_readable(uint64_t page);
 
+/*
+ * Checkpoint support (checkpoint.c).
+ * coh_ckpt_list: service thread.  The pages whose home is this rank and
+ *   which were ever written (their directory entry is not virgin), sorted, in
+ *   a malloc'd array; every other page of this home is all zeros.
+ * coh_ckpt_install: before the service thread starts.  `page`, whose home is
+ *   this rank and which nobody holds yet, begins as `data`: owned by its
+ *   home, writable there.  -EINVAL for a page homed elsewhere, -EEXIST for
+ *   one installed already.
+ */
+#include <stddef.h>
+int coh_ckpt_list(uint64_t **pages, size_t *n);
+int coh_ckpt_install(uint64_t page, const void *data);
+
 #endif
