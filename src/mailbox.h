@@ -31,6 +31,10 @@ enum mbox_kind {
 	                       * answered in a (offset) and b */
 	MBOX_RPC_CALL = 32,   /* p = struct rpc_call */
 	MBOX_RPC_REPLY = 33,  /* p = struct rpc_job: a worker's answer */
+	MBOX_CKPT_FIRST = 48, /* checkpoint.c's requests: 48..55 (runtime.c routes them) */
+	MBOX_CKPT_LAST = 55,
+	MBOX_CKPT_PAGES = 48, /* -> p = malloc'd sorted pages this home must save, a = count */
+	MBOX_CKPT_HEAP = 49,  /* rank 0 -> p = malloc'd heap image, a = its length */
 };
 
 struct mbox_req {
