@@ -156,6 +156,32 @@ int dsm_num_servers(void);
 /* 1 when `rank` is a server, else 0. */
 int dsm_is_server(int rank);
 
+/*
+ * ---- Checkpoint and restart ----
+ *
+ * dsm_checkpoint(): collective, like a barrier: every rank calls it with the
+ * same `dir`, which every rank can reach at the same path (one machine, or a
+ * shared file system).  It saves the region's contents and the heap's state
+ * to `dir` as a new generation and makes it the current one only once every
+ * part is on disk, so a failure at any moment (of a rank, of the machine)
+ * leaves the previous checkpoint usable.  While it runs no other thread of
+ * any rank may write to the region or allocate (no RPC handler either): what
+ * it saves is then the region as of the moment every rank entered.  Returns
+ * 0 on every rank when the checkpoint was committed; otherwise a negative
+ * errno (-EIO on a rank whose own part was written but the checkpoint as a
+ * whole was not), after printing why.  -ENOTSUP in a job with serve-only
+ * ranks; -EINVAL before dsm_init().
+ *
+ * A job started with `dsmexec --restart DIR` (DSM_RESTART=DIR on every rank)
+ * begins with the region, the named allocations and the heap as the current
+ * checkpoint in DIR left them; its dsm_init() fails, saying why, when the
+ * checkpoint is of a job of another shape (ranks, DSM_BASE, DSM_SIZE,
+ * DSM_HOME) or a file in it is damaged.  dsm_checkpoint_restored() says
+ * whether this job began so (1) or empty (0).
+ */
+int dsm_checkpoint(const char *dir);
+int dsm_checkpoint_restored(void);
+
 #ifdef __cplusplus
 }
 #endif
