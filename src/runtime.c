@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "coherence.h"
 #include "log.h"
 #include "mailbox.h"
@@ -351,6 +352,10 @@ int dsm_init(int *argc, char ***argv)
 	byes = app_byes = bye_sent = 0;
 	if (rt.size > 1 && (rc = join_job()))
 		goto err_rpc;
+	/* DSM_RESTART: before any rank can ask for a page (no service thread
+	 * yet, and no rank leaves dsm_init's barrier before every rank is in). */
+	if ((rc = ckpt_restore()))
+		goto err_rpc;
 	if ((rc = tp_start()))
 		goto err_rpc;
 	initialized = 1;
@@ -457,6 +462,9 @@ void rt_request(struct mbox_req *req)
 	case MBOX_FINALIZE:
 		fin_req = req;
 		check_finalized();
+		break;
+	case MBOX_CKPT_FIRST ... MBOX_CKPT_LAST:
+		ckpt_request(req);
 		break;
 	default:
 		mbox_complete(req, -ENOSYS);
