@@ -184,6 +184,8 @@ static void usage(FILE *f)
 		"      --address HOST     address remote hosts use to reach this one\n"
 		"                         (default: the client address ssh reports there)\n"
 		"      --serve N          the last N ranks only serve (DSM_SERVERS=N)\n"
+		"      --restart DIR      begin from the current checkpoint in DIR\n"
+		"                         (DSM_RESTART=DIR; see dsm_checkpoint(3))\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
 		"\n"
@@ -1042,6 +1044,28 @@ static void loop(void)
 
 /* ---- set-up ------------------------------------------------------------- */
 
+/* --restart DIR: DSM_RESTART on every rank, as an absolute path, since a
+ * rank on another host starts in the same directory only by convention. */
+static int set_restart(const char *dir)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		log_err("--restart %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("--restart %s: not a directory (a checkpoint is a directory)", dir);
+		return -1;
+	}
+	if (!realpath(dir, abs) || setenv("DSM_RESTART", abs, 1) < 0) {
+		log_err("--restart %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1056,6 +1080,7 @@ static int parse_args(int argc, char **argv)
 		{ "wrap", required_argument, NULL, 'W' },
 		{ "address", required_argument, NULL, 'A' },
 		{ "serve", required_argument, NULL, 'E' },
+		{ "restart", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1102,6 +1127,10 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			J.serve = (int)v;
+			break;
+		case 'R':
+			if (set_restart(optarg))
+				return -1;
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("dsmexec (dsm) %d.%d\n", DSM_VERSION_MAJOR, DSM_VERSION_MINOR); exit(0);
