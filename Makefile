@@ -14,6 +14,12 @@ CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS    += -fsanitize=$(SANITIZE)
 endif
 
+# PMIx is optional: with its header, launch_env.c can use libpmix, which it
+# loads at run time (dlopen), so nothing links against it.
+PMIX_CFLAGS := $(shell pkg-config --exists pmix 2>/dev/null && echo -DDSM_HAVE_PMIX \
+                 $$(pkg-config --cflags-only-I pmix))
+build/src/launch_env.o: CFLAGS_ALL += $(PMIX_CFLAGS)
+
 LIB_SRCS      := $(wildcard src/*.c)
 LIB_OBJS      := $(LIB_SRCS:src/%.c=build/src/%.o)
 LAUNCH_COMMON := $(filter-out launcher/dsmexec.c launcher/dsmwrap.c,$(wildcard launcher/*.c))
@@ -30,7 +36,8 @@ all: $(TOOLS) lib/libdsm.a lib/libdsm.so $(EXAMPLES) $(BENCHES)
 # one write the same bin/ and lib/).
 build/flags: FORCE | build/deps-ok
 	@mkdir -p build
-	@echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS)' > $@
+	@echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(PMIX_CFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(PMIX_CFLAGS)' > $@
 
 # A fresh machine may lack the libraries: scripts/deps.sh installs them (as
 # root) or prints the command to run.
