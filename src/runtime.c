@@ -32,10 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
 #include "coherence.h"
+#include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
 #include "rendezvous.h"
@@ -57,6 +59,8 @@ struct dsm_rt rt = { .size = 1 };
 static int initialized;
 static struct rdv_server *root_server;
 static int n_servers;                /* DSM_SERVERS: the last n_servers ranks only serve */
+static struct launch_env lenv;       /* who started this rank (launch_env.c) */
+static int secret_via_pmix;          /* the job secret comes from rank 0 through PMIx */
 
 /* collective state: service thread only */
 static uint64_t bar_epoch;           /* this rank's current barrier */
@@ -136,18 +140,20 @@ static int read_config(void)
 {
 	const char *v;
 	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
-	long rank, nranks, tmo, servers;
+	long tmo, servers;
+	int rc;
 
-	if (env_int("DSM_RANK", 0, 1 << 24, 0, &rank) || env_int("DSM_NRANKS", 1, 1 << 24, 1, &nranks) ||
-	    env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
+	if (env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
 		return -EINVAL;
-	if (rank >= nranks) {
-		log_err("DSM_RANK=%ld is not below DSM_NRANKS=%ld", rank, nranks);
-		return -EINVAL;
-	}
-	rt.rank = (int)rank;
-	rt.size = (int)nranks;
+	/* rank and size: from dsmexec, PMIx, Open MPI, MPICH or Slurm */
+	if ((rc = launch_env_detect(&lenv)))
+		return rc;
+	log_info("rank %d of %d, started by %s", lenv.rank, lenv.size, lenv.name);
+	rt.rank = lenv.rank;
+	rt.size = lenv.size;
 	rt.timeout_ns = tmo * 1000000000LL;
+	if (rt.size == 1)
+		launch_env_done(); /* nobody to meet */
 	if ((v = getenv("DSM_BASE")) && *v) {
 		if (parse_size(v, &base) || base == 0 || base & (DSM_PAGE_SIZE - 1)) {
 			log_err("DSM_BASE=%s: expected a page-aligned address such as 0x200000000000", v);
@@ -211,13 +217,15 @@ static int choose_backend(void)
 }
 
 /* The job secret: an inherited descriptor from the launcher, a file on a
- * shared file system, or nothing at all when the user says so. */
+ * shared file system that only the user can read, the PMIx key-value store
+ * (rank 0 makes the secret up), or nothing at all when the user says so.
+ * The job id: DSM_JOB_ID, else the launcher's job (and step) ids. */
 static int read_secret(void)
 {
 	const char *fdv = getenv("DSM_SECRET_FD"), *file = getenv("DSM_SECRET_FILE");
 	const char *job = getenv("DSM_JOB_ID");
 
-	rt.auth.job_id = 0;
+	rt.auth.job_id = lenv.have_job_id ? lenv.job_id : 0;
 	if (job && *job) {
 		char *end;
 		errno = 0;
@@ -247,10 +255,31 @@ static int read_secret(void)
 	}
 	if (file && *file) {
 		uint8_t buf[4096];
+		struct stat st;
 		int fd = open(file, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-		if (fd >= 0)
+		ssize_t n;
+
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			log_err("DSM_SECRET_FILE=%s: %s", file, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -EINVAL;
+		}
+		/* Anyone who can read the secret can join the job and read its memory. */
+		if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+			if (!S_ISREG(st.st_mode))
+				log_err("DSM_SECRET_FILE=%s: not a regular file", file);
+			else if (st.st_uid != geteuid())
+				log_err("DSM_SECRET_FILE=%s: belongs to uid %u, not to this user (uid %u): the "
+					"secret must be the user's own", file, (unsigned)st.st_uid, (unsigned)geteuid());
+			else
+				log_err("DSM_SECRET_FILE=%s: mode %04o lets group or others at the job secret; "
+					"refused (chmod 600 %s)", file, (unsigned)(st.st_mode & 07777), file);
 			close(fd);
+			return -EACCES;
+		}
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
 		if (n < 16) {
 			log_err("DSM_SECRET_FILE=%s: %s", file,
 				n < 0 ? strerror(errno) : "holds fewer than 16 bytes of secret");
@@ -260,62 +289,116 @@ static int read_secret(void)
 		sodium_memzero(buf, sizeof(buf));
 		return 0;
 	}
+	if (lenv.pmix) {
+		struct job_auth fresh;
+
+		if (rt.rank == 0) {
+			if (job_auth_generate(&fresh)) {
+				log_err("cannot make up a job secret: libsodium failed to start");
+				return -EIO;
+			}
+			memcpy(rt.auth.secret, fresh.secret, DSM_SECRET_LEN);
+			sodium_memzero(&fresh, sizeof(fresh));
+		}
+		secret_via_pmix = 1;
+		log_info("the job secret comes from rank 0 through PMIx");
+		return 0;
+	}
 	if (getenv("DSM_INSECURE") && !strcmp(getenv("DSM_INSECURE"), "1")) {
 		log_warn("DSM_INSECURE=1: this job's connections are not authenticated");
 		memset(rt.auth.secret, 0, DSM_SECRET_LEN);
 		return 0;
 	}
-	log_err("no job secret: start the job with dsmexec, or set DSM_SECRET_FILE (or DSM_INSECURE=1 "
-		"to run without authentication)");
+	if (lenv.kind == LAUNCH_DSM)
+		log_err("no job secret: start the job with dsmexec, or set DSM_SECRET_FILE (or DSM_INSECURE=1 "
+			"to run without authentication)");
+	else
+		log_err("no job secret for this job started by %s: set DSM_SECRET_FILE to a file only you can "
+			"read, on a file system every host sees (or DSM_INSECURE=1 to run without "
+			"authentication)", lenv.name);
 	return -EACCES;
 }
 
-/* Listen, register with the rendezvous, connect the mesh. */
+/* Listen, meet the other ranks (at the rendezvous, or through PMIx), connect
+ * the mesh.  Where the job meets: DSM_RENDEZVOUS (dsmexec), else DSM_ROOT,
+ * else PMIx, else the launcher's default (Slurm's, see launch_env.h). */
 static int join_job(void)
 {
 	const char *host = getenv("DSM_HOST"), *rdv = getenv("DSM_RENDEZVOUS");
 	const char *root = getenv("DSM_ROOT");
 	int64_t deadline = now_ns() + rt.timeout_ns;
+	int timeout_ms = (int)(rt.timeout_ns / 1000000);
 	struct rdv_entry *tab = NULL;
-	char rhost[256], me[RDV_ADDR_MAX];
-	int lfd, port, rport, rc;
+	char rhost[256], me[RDV_ADDR_MAX], hostbuf[RDV_ADDR_MAX];
+	int lfd = -1, port, rport = 0, rc;
 
-	if (!host || !*host)
-		host = "127.0.0.1";
 	if ((!rdv || !*rdv) && root && *root)
 		rdv = root;
 	else
 		root = NULL;
-	if (!rdv || !*rdv) {
-		log_err("DSM_NRANKS=%d but no DSM_RENDEZVOUS or DSM_ROOT says where the job meets", rt.size);
-		return -EINVAL;
+	if ((!rdv || !*rdv) && !lenv.pmix && lenv.root[0]) {
+		rdv = root = lenv.root;
+		log_info("the rendezvous is at %s: %s", rdv, lenv.root_origin);
 	}
-	if (net_split_hostport(rdv, rhost, sizeof(rhost), &rport)) {
+	if (!rdv || !*rdv) {
+		rdv = NULL;
+		if (!lenv.pmix) {
+			log_err("%s=%d but nothing says where the job meets: set DSM_ROOT=host:port, rank 0's "
+				"host and a free port%s%s%s", lenv.size_var, rt.size, lenv.root_origin[0] ? " (" : "",
+				lenv.root_origin, lenv.root_origin[0] ? ")" : "");
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	if (rdv && net_split_hostport(rdv, rhost, sizeof(rhost), &rport)) {
 		log_err("%s=%s: expected host:port", root ? "DSM_ROOT" : "DSM_RENDEZVOUS", rdv);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto out;
 	}
 	if ((rc = read_secret()))
-		return rc;
+		goto out;
+	if (!host || !*host) {
+		launch_env_listen_host(&lenv, rdv ? rhost : NULL, hostbuf, sizeof(hostbuf));
+		host = hostbuf;
+	}
+	/* The secret through PMIx, the rendezvous elsewhere: fetch it first. */
+	if (secret_via_pmix && rdv &&
+	    (rc = launch_env_pmix_exchange(NULL, 0, rt.auth.secret, 1, NULL, 0, timeout_ms)))
+		goto out;
 	if (root && rt.rank == 0) {
-		rc = rdv_server_start(rhost, rport, rt.size, &rt.auth, (int)(rt.timeout_ns / 1000000),
-				      &root_server, &rport);
-		if (rc)
-			return rc;
+		rc = rdv_server_start(rhost, rport, rt.size, &rt.auth, timeout_ms, &root_server, &rport);
+		if (rc) {
+			if (root == lenv.root)
+				log_err("rank 0 cannot host the rendezvous at %s (%s): set DSM_ROOT=host:port",
+					root, lenv.root_origin);
+			goto out;
+		}
 	}
 	lfd = net_listen(host, 0, &port);
-	if (lfd < 0)
-		return lfd;
+	if (lfd < 0) {
+		rc = lfd;
+		goto out;
+	}
 	if ((rc = net_local_addr(lfd, me, sizeof(me)))) {
 		log_err("cannot tell the address of this rank's socket");
 		goto out;
 	}
 	tab = calloc((size_t)rt.size, sizeof(*tab));
-	rc = tab ? rdv_register(rhost, rport, &rt.auth, rt.rank, rt.size, me, port, tab, deadline) : -ENOMEM;
+	if (!tab)
+		rc = -ENOMEM;
+	else if (rdv)
+		rc = rdv_register(rhost, rport, &rt.auth, rt.rank, rt.size, me, port, tab, deadline);
+	else
+		rc = launch_env_pmix_exchange(me, port, rt.auth.secret, secret_via_pmix, tab, rt.size, timeout_ms);
+	/* PMIx is done with: from here on the launcher sees a plain process */
+	launch_env_done();
 	if (rc == 0)
 		rc = tp_mesh(tab, lfd, deadline);
 out:
+	launch_env_done();
 	free(tab);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	return rc;
 }
 
