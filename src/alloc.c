@@ -46,6 +46,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
+#include "stats.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -618,6 +619,8 @@ void *dsm_malloc(size_t size)
 		if (size > dsm_region_size())
 			return fail_null(ENOMEM);
 		rc = alloc_call(ALLOC_OP_PAGES, size, NULL, &off, NULL);
+		if (rc == 0)
+			stats_note_alloc(off, size, NULL, 0, __builtin_return_address(0));
 		return rc ? fail_null(-rc) : base + off;
 	}
 	cls = class_of(size);
@@ -632,6 +635,7 @@ void *dsm_malloc(size_t size)
 	rc = alloc_call(ALLOC_OP_SLAB, (uint64_t)cls, NULL, &off, NULL);
 	if (rc)
 		return fail_null(-rc);
+	stats_note_alloc(off, ALLOC_SLAB_SIZE, NULL, (uint32_t)osize, __builtin_return_address(0));
 	pthread_mutex_lock(&cache_lock);
 	rc = slab_learn(off, cls);
 	/* Highest first, so the objects go out in address order. */
@@ -664,6 +668,8 @@ int dsm_free(void *ptr)
 	}
 	pthread_mutex_unlock(&cache_lock);
 	rc = alloc_call(ALLOC_OP_FREE, off, NULL, &slab, &cls);
+	if (rc == 0 && cls == 0)
+		stats_note_free(off);
 	if (rc || cls == 0)
 		return rc; /* a large block: rank 0 has freed it */
 	pthread_mutex_lock(&cache_lock);
@@ -697,6 +703,7 @@ void *dsm_alloc_named(const char *name, size_t size)
 			buf, size, state);
 	if (rc)
 		return fail_null(-rc);
+	stats_note_alloc(off, size, buf, 0, NULL);
 	if (state == ALLOC_NAMED_CREATED) {
 		memset(base + off, 0, size);
 		alloc_call(ALLOC_OP_READY, off, NULL, NULL, NULL);

@@ -27,6 +27,8 @@
  * home -> requester; every later INV from home therefore reaches the
  * requester after its page (TCP keeps each channel in order).  Replies carry
  * the request id; one that matches no open request is stale and dropped.
+ * A request's aux says which 64-byte line of the page the fault touched (1 +
+ * line; 0 unknown), for the home's hot-page statistics only.
  *
  * Serving a writable page: write-protect it first, then copy it out, then
  * drop it (or keep it read-only), so no write can slip in between.
@@ -45,6 +47,8 @@
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
+#include "stats.h"
+#include "trace.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -66,6 +70,8 @@ struct pending {
 	int write;
 	int64_t deadline;
 	struct mbox_req *waiters;
+	int64_t t0;                /* when it was made */
+	uint64_t tag;              /* who faulted where (stats.h) */
 };
 
 /* A request queued at home behind the one being served. */
@@ -264,12 +270,19 @@ int coh_holds_readable(uint64_t page)
 	return page < rt.npages && pstate && __atomic_load_n(&pstate[page], __ATOMIC_RELAXED) != P_INVALID;
 }
 
+const uint8_t *coh_page_states(void)
+{
+	return pstate;
+}
+
 /* ---- sending --------------------------------------------------------- */
 
 static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
 {
 	struct wire_hdr h = { .type = (uint8_t)type, .arg = page, .id = id, .aux = aux };
 
+	if (type == WIRE_INV)
+		stat_bump(ST_INV_SENT, 1);
 	tp_send(to, &h, NULL);
 }
 
@@ -313,6 +326,7 @@ static void send_page(int to, uint64_t page, uint64_t id, const void *data, int 
 {
 	static uint64_t copy[DSM_PAGE_SIZE / 8]; /* service thread only */
 	struct wire_hdr h = { .type = WIRE_PAGE, .arg = page, .id = id };
+	int64_t t0 = trace_clock();
 
 	h.flags = write ? WIRE_F_WRITE : 0;
 	if (!data || copy_out(copy, data))
@@ -320,6 +334,7 @@ static void send_page(int to, uint64_t page, uint64_t id, const void *data, int 
 	else
 		h.len = DSM_PAGE_SIZE;
 	deliver_page(to, &h, (const uint8_t *)copy);
+	stats_page_sent(to, page, id, h.len, write, t0);
 }
 
 /* ---- the owner's side ------------------------------------------------ */
@@ -360,6 +375,7 @@ static void drop_copy(uint64_t page, int from)
 {
 	uint8_t st = pstate[page];
 
+	stats_inv_received(from);
 	if (st == P_WRITE)
 		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
 			 "(protocol error)", (unsigned long)page, from);
@@ -576,13 +592,15 @@ void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 		p->id = ++next_id;
 		p->write = write;
 		p->deadline = now_ns() + rt.timeout_ns;
+		p->tag = stats_fault_begin(waiter, write, &p->t0);
 		pending_insert(p);
 		p->next = &active_head;
 		p->prev = active_head.prev;
 		active_head.prev->next = p;
 		active_head.prev = p;
 		n_active++;
-		send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id, 0);
+		send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id,
+			 stats_tag_line(p->tag));
 	}
 	/* A write that finds a read in flight waits for it and faults again. */
 	if (waiter) {
@@ -619,6 +637,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	pstate[page] = write ? P_WRITE : P_READ;
 	if ((int)h->src != page_home(page))
 		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
+	stats_fault_done(h, p->write, p->t0, p->tag);
 	pending_remove(p);
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
@@ -667,9 +686,11 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 	switch (h->type) {
 	case WIRE_READ_REQ:
+		stats_home_request(page, src, 0, h->aux);
 		home_request(src, page, h->id, 0);
 		break;
 	case WIRE_WRITE_REQ:
+		stats_home_request(page, src, 1, h->aux);
 		home_request(src, page, h->id, 1);
 		break;
 	case WIRE_FWD_READ:

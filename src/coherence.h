@@ -28,6 +28,10 @@ void coh_check_deadlines(int64_t now);
 /* Racy hint for the SIGSEGV backend on CPUs without a write bit. */
 int coh_holds_readable(uint64_t page);
 
+/* This rank's view of every page: 0 invalid, 1 read-only, 2 writable.  The
+ * service thread writes it; stats.c's snapshots read it without a lock. */
+const uint8_t *coh_page_states(void);
+
 /*
  * Checkpoint support (checkpoint.c).
  * coh_ckpt_list: service thread.  The pages whose home is this rank and

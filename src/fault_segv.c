@@ -29,6 +29,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
+#include "stats.h"
 
 static int memfd = -1;
 static uintptr_t sbase;
@@ -80,6 +81,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	req.kind = MBOX_FAULT;
 	req.a = page;
 	req.b = (uint64_t)is_write_fault(si, uctx, page);
+	req.p = (void *)(uintptr_t)stats_fault_tag(a);
 	mbox_call(&req);
 }
 

@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "log.h"
 #include "runtime.h"
+#include "stats.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -36,7 +37,7 @@ static const uint8_t zero_page[DSM_PAGE_SIZE] __attribute__((aligned(4096)));
 
 static int open_uffd(char *why, size_t len)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | stats_uffd_features() };
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0 && errno == EPERM) /* unprivileged: user faults only */
@@ -208,6 +209,7 @@ static void uffd_handle_events(void)
 			if (m->event != UFFD_EVENT_PAGEFAULT)
 				continue;
 			flags = m->arg.pagefault.flags;
+			stats_uffd_fault(m->arg.pagefault.feat.ptid, m->arg.pagefault.address);
 			coh_fault((m->arg.pagefault.address - ubase) >> DSM_PAGE_SHIFT,
 				  (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0, NULL);
 		}

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
+#include "stats.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -144,7 +145,10 @@ static void run_job(struct rpc_job *job)
 		if (job->cap && !(job->reply = malloc(job->cap))) {
 			job->result = -ENOMEM;
 		} else {
+			int64_t t0 = obs_clock();
+
 			job->result = fn(job->arg, job->arg_len, job->reply, &len);
+			stats_rpc_served(job->caller, job->fn_id, job->call_id, t0);
 			if (len > job->cap) {
 				log_err("RPC %u from rank %d: the handler's reply (%zu bytes) exceeds the caller's "
 					"buffer (%u bytes)", job->fn_id, job->caller, len, job->cap);
@@ -412,7 +416,10 @@ int dsm_rpc_call(int rank, uint32_t id, const void *arg, size_t arg_len, void *r
 		free(argcopy);
 		return -ENOMEM;
 	}
+	int64_t t0 = obs_clock();
+
 	rc = mbox_call(&req);
+	stats_rpc_called(rank, id, c.id, t0);
 	if (c.reply != reply) {
 		if (c.reply_len)
 			memcpy(reply, c.reply, c.reply_len);

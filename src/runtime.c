@@ -43,6 +43,7 @@
 #include "rendezvous.h"
 #include "rpc.h"
 #include "runtime.h"
+#include "stats.h"
 #include "sync.h"
 #include "transport.h"
 
@@ -420,6 +421,8 @@ int dsm_init(int *argc, char ***argv)
 		return rc;
 	snprintf(ident, sizeof(ident), "dsm %d", rt.rank);
 	log_set_ident(ident);
+	if ((rc = stats_init()))
+		return rc;
 	if ((rc = choose_backend()))
 		return rc;
 	if ((rc = rt.be->map(rt.base, rt.region_size)))
@@ -442,6 +445,7 @@ int dsm_init(int *argc, char ***argv)
 	if ((rc = tp_start()))
 		goto err_rpc;
 	initialized = 1;
+	stats_start();
 	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s", rt.rank, rt.size,
 		 (unsigned long)rt.base, rt.region_size, rt.be->name,
 		 dsm_is_server(rt.rank) ? "; serving only" : "");
@@ -476,9 +480,15 @@ static int call(int kind)
 
 int dsm_barrier(void)
 {
+	int64_t t0 = obs_clock();
+	int rc;
+
 	if (initialized && dsm_is_server(rt.rank))
 		return -EPERM;
-	return call(MBOX_BARRIER);
+	rc = call(MBOX_BARRIER);
+	if (rc == 0)
+		stats_waited(MBOX_BARRIER, 0, t0);
+	return rc;
 }
 
 int dsm_finalize(void)
@@ -492,6 +502,7 @@ int dsm_finalize(void)
 		rc = call(MBOX_FINALIZE);
 	tp_join();
 	rpc_fini();
+	stats_fini();
 	sync_fini();
 	coh_fini();
 	rt.be->unmap();

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
+#include "stats.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -418,10 +419,15 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 static int sync_call(int kind, uint64_t id)
 {
 	struct mbox_req req = { .kind = kind, .a = id };
+	int64_t t0;
+	int rc;
 
 	if (!dsm_base())
 		return -EINVAL;
-	return mbox_call(&req);
+	t0 = obs_clock();
+	rc = mbox_call(&req);
+	stats_waited(kind, id, t0);
+	return rc;
 }
 
 int dsm_lock(uint64_t id) { return sync_call(MBOX_LOCK, id); }

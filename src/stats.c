@@ -1,0 +1,1266 @@
+/*
+ * stats.c - observability: counters, hot pages, snapshots, the end-of-job
+ * report.  See stats.h for the hooks and the lines a rank writes.
+ *
+ * Design.
+ *   Counters: an array of uint64_t, one per field of struct dsm_stats.  The
+ *     service thread counts faults, pages and invalidations (a relaxed load
+ *     and store: no locked instruction on the fault path); application
+ *     threads count their waits with relaxed atomic adds around calls that
+ *     already cost a round trip.
+ *   Hot pages: each home keeps, per page it served requests for, how many
+ *     it served, and per requesting rank its reads, writes and the 64-byte
+ *     lines its faults touched (the fault backends report the address: the
+ *     SIGSEGV handler's si_addr, userfaultfd's exact address where the kernel
+ *     gives it).  The line rides in the request's aux to the home.  One entry
+ *     per page, made on its first request, at most HOT_MAX of them (later
+ *     pages go uncounted): the same order of memory as the directory.
+ *   Allocations: the heap tells us what this rank allocated (name or call
+ *     site), so the report can say which allocation a hot page belongs to.
+ *   Snapshots (DSM_MONITOR=ms, set by dsmexec --monitor): a thread of ours
+ *     wakes every interval, reads the counters and this rank's page-state
+ *     table (racy reads: a snapshot may be a moment stale), and writes S and
+ *     M lines.  It never takes a lock the fault path takes.
+ *   Report: at dsm_finalize, under dsmexec, C, H and A lines that dsmexec
+ *     gathers into one table for the job (stats_job_*, below, shared with
+ *     dsmexec); without dsmexec the rank prints its own table.
+ *
+ * Locking: `alloc_lock` guards the allocation records (application
+ * threads).  The hot-page table belongs to the service thread (and to
+ * stats_fini, after it has ended).  `snap_lock` guards `snap_stop`.
+ */
+#include "stats.h"
+
+#include <dlfcn.h>
+#include <dsm.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coherence.h"
+#include "log.h"
+#include "mailbox.h"
+#include "runtime.h"
+#include "trace.h"
+#include "wire.h"
+
+#ifndef UFFD_FEATURE_THREAD_ID
+#define UFFD_FEATURE_THREAD_ID (1 << 8)
+#endif
+#ifndef UFFD_FEATURE_EXACT_ADDRESS
+#define UFFD_FEATURE_EXACT_ADDRESS (1 << 11)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define HOT_MAX (1u << 18)   /* pages with a hot-page entry, per home */
+#define HOT_REPORT 10        /* pages in the report */
+#define HOT_RANKS 8          /* ranks listed per hot page */
+#define ALLOC_MAX (1u << 16) /* allocation records kept */
+#define ALLOC_LINES 512      /* of which reported */
+#define LINE_MAX_BYTES 3800  /* an observation line: below PIPE_BUF */
+#define MAP_BLOCKS 16384     /* the page map's resolution, at most */
+#define LINE_BYTES 64        /* the false-sharing grain */
+
+_Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 12) * sizeof(uint64_t),
+	       "struct dsm_stats is the counters and 12 reserved words");
+_Static_assert(offsetof(struct dsm_stats, rpc_served) == ST_RPC_SERVED * sizeof(uint64_t),
+	       "the counters are in struct dsm_stats's order");
+
+uint64_t stats_ctr[ST_COUNT];
+
+const char *const stats_names[ST_COUNT] = {
+	"read_faults", "write_faults", "pages_in", "pages_out", "page_bytes_in", "page_bytes_out",
+	"net_bytes_in", "net_bytes_out", "inv_sent", "inv_received", "fault_ns", "locks", "lock_ns",
+	"barriers", "barrier_ns", "sem_waits", "sem_ns", "rpc_calls", "rpc_ns", "rpc_served",
+};
+
+static int stats_on;      /* DSM_STATS=1: report at the end */
+static int collect;       /* under dsmexec: write lines, dsmexec reports */
+static int snap_ms;       /* DSM_MONITOR: snapshot interval, 0 = none */
+static int64_t t_start;
+static uint64_t uffd_tag; /* service thread: the fault stats_uffd_fault described */
+static int uffd_exact = -1;
+
+int64_t obs_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int dsm_stats(struct dsm_stats *st)
+{
+	uint64_t *v = (uint64_t *)st;
+
+	if (!st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < ST_COUNT; i++)
+		v[i] = __atomic_load_n(&stats_ctr[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+uint64_t stats_fault_tag(uintptr_t addr)
+{
+	return (uint64_t)(uint32_t)trace_tid() << 8 | (((addr & (DSM_PAGE_SIZE - 1)) / LINE_BYTES) + 1);
+}
+
+uint64_t stats_uffd_features(void)
+{
+	static uint64_t have = (uint64_t)-1;
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd;
+
+	if (have != (uint64_t)-1)
+		return have;
+	have = 0;
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM)
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0)
+		have = api.features & (UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EXACT_ADDRESS);
+	if (fd >= 0)
+		close(fd);
+	uffd_exact = (have & UFFD_FEATURE_EXACT_ADDRESS) != 0;
+	return have;
+}
+
+void stats_uffd_fault(uint32_t tid, uint64_t addr)
+{
+	uffd_tag = (uint64_t)tid << 8 | (uffd_exact > 0 ? ((addr & (DSM_PAGE_SIZE - 1)) / LINE_BYTES) + 1 : 0);
+}
+
+uint64_t stats_fault_begin(struct mbox_req *waiter, int write, int64_t *t0)
+{
+	uint64_t tag = waiter ? (uint64_t)(uintptr_t)waiter->p : uffd_tag;
+
+	uffd_tag = 0;
+	stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
+	*t0 = obs_clock();
+	return tag;
+}
+
+void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag)
+{
+	int64_t t1 = obs_clock();
+
+	stat_bump(ST_FAULT_NS, (uint64_t)(t1 - t0));
+	if (!(h->flags & WIRE_F_NODATA) && (int)h->src != rt.rank) {
+		stat_bump(ST_PAGES_IN, 1);
+		stat_bump(ST_PAGE_BYTES_IN, h->len);
+	}
+	if (trace_on)
+		trace_rec(write ? TR_FAULT_WRITE : TR_FAULT_READ, (int)(tag >> 8), t0, t1, h->arg, h->src,
+			  TRACE_FLOW_PAGE(rt.rank, h->id));
+}
+
+void stats_page_sent(int to, uint64_t page, uint64_t req, uint32_t len, int write, int64_t t0)
+{
+	if (to != rt.rank) {
+		stat_bump(ST_PAGES_OUT, 1);
+		stat_bump(ST_PAGE_BYTES_OUT, len);
+	}
+	if (trace_on)
+		trace_rec(write ? TR_SERVE_WRITE : TR_SERVE_READ, 0, t0, obs_clock(), page, (uint64_t)to,
+			  TRACE_FLOW_PAGE(to, req));
+}
+
+void stats_inv_received(int from)
+{
+	stat_bump(ST_INV_RECEIVED, 1);
+	if (from == rt.rank)
+		stat_bump(ST_INV_SENT, 1); /* the home dropped its own copy */
+}
+
+void stats_add_bytes(int peer, uint64_t sent, uint64_t received)
+{
+	(void)peer;
+	if (sent)
+		stat_add(ST_NET_BYTES_OUT, sent);
+	if (received)
+		stat_add(ST_NET_BYTES_IN, received);
+}
+
+/* ---- waits ----------------------------------------------------------- */
+
+void stats_waited(int kind, uint64_t id, int64_t t0)
+{
+	int64_t t1 = obs_clock();
+	enum stat_id n, ns;
+	enum trace_kind tk;
+
+	switch (kind) {
+	case MBOX_LOCK: n = ST_LOCKS; ns = ST_LOCK_NS; tk = TR_LOCK; break;
+	case MBOX_TRYLOCK: n = ST_LOCKS; ns = ST_LOCK_NS; tk = TR_TRYLOCK; break;
+	case MBOX_SEM_WAIT: n = ST_SEM_WAITS; ns = ST_SEM_NS; tk = TR_SEM; break;
+	case MBOX_BARRIER: n = ST_BARRIERS; ns = ST_BARRIER_NS; tk = TR_BARRIER; break;
+	default: return;
+	}
+	stat_add(n, 1);
+	stat_add(ns, (uint64_t)(t1 - t0));
+	if (trace_on)
+		trace_rec(tk, 0, t0, t1, id, 0, 0);
+}
+
+void stats_rpc_called(int rank, uint32_t fn, uint64_t call_id, int64_t t0)
+{
+	int64_t t1 = obs_clock();
+
+	stat_add(ST_RPC_CALLS, 1);
+	stat_add(ST_RPC_NS, (uint64_t)(t1 - t0));
+	if (trace_on && call_id)
+		trace_rec(TR_RPC_CALL, 0, t0, t1, (uint64_t)rank, fn, TRACE_FLOW_RPC(rt.rank, call_id));
+}
+
+void stats_rpc_served(int caller, uint32_t fn, uint64_t call_id, int64_t t0)
+{
+	stat_add(ST_RPC_SERVED, 1);
+	if (trace_on)
+		trace_rec(TR_RPC_SERVE, 0, t0, obs_clock(), (uint64_t)caller, fn, TRACE_FLOW_RPC(caller, call_id));
+}
+
+/* ---- hot pages (home, service thread) ------------------------------------ */
+
+struct hot_rank {
+	int32_t rank;
+	uint32_t reads, writes;
+	uint64_t rmask, wmask; /* 64-byte lines faulted on */
+};
+
+struct hot_page {
+	struct hot_page *next;
+	uint64_t page, n;
+	uint32_t nr, cap;
+	struct hot_rank *r;
+	struct hot_rank inl[2];
+};
+
+static struct {
+	struct hot_page **b;
+	size_t nb, n;
+	uint64_t untracked;
+} hot;
+
+static size_t hot_bucket(uint64_t page, size_t nb)
+{
+	return (size_t)((page * 0x9e3779b97f4a7c15ULL) >> 17) & (nb - 1);
+}
+
+static struct hot_page *hot_get(uint64_t page)
+{
+	struct hot_page *e;
+	size_t k;
+
+	if (hot.nb) {
+		for (e = hot.b[hot_bucket(page, hot.nb)]; e; e = e->next)
+			if (e->page == page)
+				return e;
+	}
+	if (hot.n >= HOT_MAX)
+		return NULL;
+	if (hot.n >= hot.nb) {
+		size_t nb = hot.nb ? 2 * hot.nb : 1024;
+		struct hot_page **b = calloc(nb, sizeof(*b));
+		if (!b)
+			return NULL;
+		for (size_t i = 0; i < hot.nb; i++)
+			while (hot.b[i]) {
+				struct hot_page *x = hot.b[i];
+				hot.b[i] = x->next;
+				k = hot_bucket(x->page, nb);
+				x->next = b[k];
+				b[k] = x;
+			}
+		free(hot.b);
+		hot.b = b;
+		hot.nb = nb;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->page = page;
+	e->r = e->inl;
+	e->cap = 2;
+	k = hot_bucket(page, hot.nb);
+	e->next = hot.b[k];
+	hot.b[k] = e;
+	hot.n++;
+	return e;
+}
+
+void stats_home_request(uint64_t page, int from, int write, uint32_t line)
+{
+	struct hot_page *e = hot_get(page);
+	struct hot_rank *r = NULL;
+
+	if (!e) {
+		hot.untracked++;
+		return;
+	}
+	e->n++;
+	for (uint32_t i = 0; i < e->nr; i++)
+		if (e->r[i].rank == from) {
+			r = &e->r[i];
+			break;
+		}
+	if (!r) {
+		if (e->nr == e->cap) {
+			struct hot_rank *v = malloc(2 * e->cap * sizeof(*v));
+			if (!v)
+				return;
+			memcpy(v, e->r, e->nr * sizeof(*v));
+			if (e->r != e->inl)
+				free(e->r);
+			e->r = v;
+			e->cap *= 2;
+		}
+		r = &e->r[e->nr++];
+		*r = (struct hot_rank){ .rank = from };
+	}
+	if (write)
+		r->writes++;
+	else
+		r->reads++;
+	if (line >= 1 && line <= DSM_PAGE_SIZE / LINE_BYTES) {
+		if (write)
+			r->wmask |= 1ULL << (line - 1);
+		else
+			r->rmask |= 1ULL << (line - 1);
+	}
+}
+
+static void hot_free(void)
+{
+	for (size_t i = 0; i < hot.nb; i++)
+		while (hot.b[i]) {
+			struct hot_page *x = hot.b[i];
+			hot.b[i] = x->next;
+			if (x->r != x->inl)
+				free(x->r);
+			free(x);
+		}
+	free(hot.b);
+	memset(&hot, 0, sizeof(hot));
+}
+
+/* ---- allocations (application threads) -------------------------------- */
+
+struct arec {
+	struct arec *next;
+	uint64_t off, size;
+	uint32_t obj;
+	char *name;
+	const void *site;
+};
+
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arec *arecs[4096];
+static size_t n_arecs;
+
+static size_t arec_bucket(uint64_t off)
+{
+	return (size_t)(((off >> 4) * 0x9e3779b97f4a7c15ULL) >> 40) % (sizeof(arecs) / sizeof(arecs[0]));
+}
+
+void stats_note_alloc(uint64_t off, uint64_t size, const char *name, uint32_t objsize, const void *site)
+{
+	struct arec *a;
+	size_t k = arec_bucket(off);
+
+	if (!stats_on)
+		return;
+	pthread_mutex_lock(&alloc_lock);
+	for (a = arecs[k]; a; a = a->next)
+		if (a->off == off)
+			break;
+	if (!a && n_arecs < ALLOC_MAX && (a = calloc(1, sizeof(*a)))) {
+		a->off = off;
+		a->next = arecs[k];
+		arecs[k] = a;
+		n_arecs++;
+	}
+	if (a) {
+		free(a->name);
+		a->size = size;
+		a->obj = objsize;
+		a->name = name ? strdup(name) : NULL;
+		a->site = site;
+	}
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+void stats_note_free(uint64_t off)
+{
+	struct arec **pp;
+
+	if (!stats_on)
+		return;
+	pthread_mutex_lock(&alloc_lock);
+	for (pp = &arecs[arec_bucket(off)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->off == off) {
+			struct arec *a = *pp;
+			*pp = a->next;
+			free(a->name);
+			free(a);
+			n_arecs--;
+			break;
+		}
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+static void arecs_free(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+	for (size_t i = 0; i < sizeof(arecs) / sizeof(arecs[0]); i++)
+		while (arecs[i]) {
+			struct arec *a = arecs[i];
+			arecs[i] = a->next;
+			free(a->name);
+			free(a);
+		}
+	n_arecs = 0;
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+/* "func+0x12", or "program+0x1234" (for addr2line -e program) */
+static void describe_site(const void *site, char *out, size_t cap)
+{
+	Dl_info di;
+
+	if (site && dladdr(site, &di) && di.dli_sname && di.dli_saddr)
+		snprintf(out, cap, "%s+0x%lx", di.dli_sname, (unsigned long)((uintptr_t)site - (uintptr_t)di.dli_saddr));
+	else if (site && dladdr(site, &di) && di.dli_fname)
+		snprintf(out, cap, "%s+0x%lx", strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1 : di.dli_fname,
+			 (unsigned long)((uintptr_t)site - (uintptr_t)di.dli_fbase));
+	else
+		snprintf(out, cap, "%p", site);
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
+static struct stats_job *self_job; /* without dsmexec: this rank's own report */
+
+static void emit(const char *line, size_t n)
+{
+	if (self_job) {
+		stats_job_line(self_job, rt.rank, line, n);
+		return;
+	}
+	/* One write(2) below PIPE_BUF: no other thread's output splits it. */
+	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
+		;
+}
+
+static size_t put_counters(char *buf, size_t cap, char kind)
+{
+	size_t o = (size_t)snprintf(buf, cap, OBS_MAGIC "%c r=%d", kind, rt.rank);
+
+	for (int i = 0; i < ST_COUNT && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, " %s=%" PRIu64, stats_names[i],
+				      __atomic_load_n(&stats_ctr[i], __ATOMIC_RELAXED));
+	if (o < cap)
+		buf[o++] = '\n';
+	return o < cap ? o : cap;
+}
+
+static void hex(char *out, const char *s, size_t max)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < max; s++)
+		o += (size_t)snprintf(out + o, max - o, "%02x", (unsigned char)*s);
+	out[o] = '\0';
+}
+
+static int hot_cmp(const void *a, const void *b)
+{
+	const struct hot_page *x = *(struct hot_page *const *)a, *y = *(struct hot_page *const *)b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : x->page < y->page ? -1 : 1;
+}
+
+static int rank_cmp(const void *a, const void *b)
+{
+	const struct hot_rank *x = a, *y = b;
+	uint32_t nx = x->reads + x->writes, ny = y->reads + y->writes;
+
+	return nx < ny ? 1 : nx > ny ? -1 : x->rank - y->rank;
+}
+
+static void emit_hot(void)
+{
+	struct hot_page *top[HOT_REPORT];
+	size_t ntop = 0;
+	char line[LINE_MAX_BYTES + 64];
+
+	for (size_t i = 0; i < hot.nb; i++)
+		for (struct hot_page *e = hot.b[i]; e; e = e->next) {
+			if (ntop < HOT_REPORT) {
+				top[ntop++] = e;
+			} else if (e->n > top[HOT_REPORT - 1]->n) {
+				top[HOT_REPORT - 1] = e;
+			} else {
+				continue;
+			}
+			qsort(top, ntop, sizeof(top[0]), hot_cmp);
+		}
+	for (size_t i = 0; i < ntop; i++) {
+		struct hot_page *e = top[i];
+		size_t o;
+
+		qsort(e->r, e->nr, sizeof(e->r[0]), rank_cmp);
+		o = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "H r=%d p=%" PRIu64 " a=0x%lx n=%" PRIu64 " k=",
+				     rt.rank, e->page, (unsigned long)(uintptr_t)page_addr(e->page), e->n);
+		for (uint32_t k = 0; k < e->nr && k < HOT_RANKS && o < LINE_MAX_BYTES; k++)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%d:%u:%u:%" PRIx64 ":%" PRIx64,
+					      k ? "," : "", e->r[k].rank, e->r[k].reads, e->r[k].writes,
+					      e->r[k].rmask, e->r[k].wmask);
+		if (e->nr > HOT_RANKS)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, " more=%u", e->nr - HOT_RANKS);
+		line[o++] = '\n';
+		emit(line, o);
+	}
+}
+
+static int arec_cmp(const void *a, const void *b)
+{
+	const struct arec *x = *(struct arec *const *)a, *y = *(struct arec *const *)b;
+
+	if (!!x->name != !!y->name)
+		return x->name ? -1 : 1; /* named ones first */
+	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+static void emit_allocs(void)
+{
+	struct arec **v;
+	size_t n = 0;
+	char line[LINE_MAX_BYTES], what[600], desc[300];
+
+	pthread_mutex_lock(&alloc_lock);
+	v = malloc((n_arecs + 1) * sizeof(*v));
+	for (size_t i = 0; v && i < sizeof(arecs) / sizeof(arecs[0]); i++)
+		for (struct arec *a = arecs[i]; a; a = a->next)
+			v[n++] = a;
+	if (v)
+		qsort(v, n, sizeof(*v), arec_cmp);
+	for (size_t i = 0; v && i < n && i < ALLOC_LINES; i++) {
+		struct arec *a = v[i];
+		int o;
+
+		if (a->name) {
+			hex(what, a->name, sizeof(what));
+			o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=0 name=%s\n",
+				     rt.rank, a->off, a->size, what);
+		} else {
+			describe_site(a->site, desc, sizeof(desc));
+			hex(what, desc, sizeof(what));
+			o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=%u site=%s\n",
+				     rt.rank, a->off, a->size, a->obj, what);
+		}
+		if (o > 0 && (size_t)o < sizeof(line))
+			emit(line, (size_t)o);
+	}
+	pthread_mutex_unlock(&alloc_lock);
+	free(v);
+}
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+static pthread_t snap_thread;
+static int snap_running;
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t snap_cond = PTHREAD_COND_INITIALIZER;
+static int snap_stop;
+static uint32_t *blk_w, *blk_r;
+static unsigned blk_shift;
+static size_t n_blocks;
+
+/* pstate is the service thread's; a snapshot may read a byte as it changes,
+ * which only makes it a moment stale.  Word loads skip untouched stretches. */
+__attribute__((no_sanitize("thread"), noinline))
+static void count_blocks(const uint8_t *st, uint64_t npages)
+{
+	uint64_t p = 0;
+
+	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
+	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
+	for (; p + 8 <= npages; p += 8) {
+		uint64_t w;
+		memcpy(&w, st + p, 8);
+		if (!w)
+			continue;
+		for (unsigned i = 0; i < 8; i++) {
+			uint8_t s = (uint8_t)(w >> (8 * i));
+			if (s == 2)
+				blk_w[(p + i) >> blk_shift]++;
+			else if (s == 1)
+				blk_r[(p + i) >> blk_shift]++;
+		}
+	}
+	for (; p < npages; p++) {
+		if (st[p] == 2)
+			blk_w[p >> blk_shift]++;
+		else if (st[p] == 1)
+			blk_r[p >> blk_shift]++;
+	}
+}
+
+static void snapshot(void)
+{
+	char line[LINE_MAX_BYTES + 128];
+	const uint8_t *st = coh_page_states();
+	size_t o, hdr;
+
+	o = put_counters(line, sizeof(line), 'S');
+	emit(line, o);
+	if (!st || !blk_w)
+		return;
+	count_blocks(st, rt.npages);
+	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d bp=%u nb=%zu first=", rt.rank, 1u << blk_shift,
+			       n_blocks);
+	o = hdr;
+	line[o++] = '1';
+	for (size_t b = 0; b < n_blocks;) {
+		size_t e = b + 1;
+
+		if (!blk_w[b] && !blk_r[b]) {
+			b++;
+			continue;
+		}
+		while (e < n_blocks && blk_w[e] == blk_w[b] && blk_r[e] == blk_r[b])
+			e++;
+		if (o > LINE_MAX_BYTES) {
+			line[o++] = '\n';
+			emit(line, o);
+			o = hdr;
+			line[o++] = '0';
+		}
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %zu+%zu=%u/%u", b, e - b, blk_w[b], blk_r[b]);
+		b = e;
+	}
+	line[o++] = '\n';
+	emit(line, o);
+}
+
+static void *snap_main(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&snap_lock);
+	while (!snap_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)snap_ms * 1000000;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&snap_cond, &snap_lock, &ts);
+		if (snap_stop)
+			break;
+		pthread_mutex_unlock(&snap_lock);
+		snapshot();
+		pthread_mutex_lock(&snap_lock);
+	}
+	pthread_mutex_unlock(&snap_lock);
+	return NULL;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int env_flag(const char *name, int *out)
+{
+	const char *v = getenv(name);
+
+	*out = 0;
+	if (!v || !*v || !strcmp(v, "0"))
+		return 0;
+	if (!strcmp(v, "1")) {
+		*out = 1;
+		return 0;
+	}
+	log_err("%s=%s: expected 0 or 1", name, v);
+	return -EINVAL;
+}
+
+int stats_init(void)
+{
+	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR");
+	int rc;
+
+	memset(stats_ctr, 0, sizeof(stats_ctr));
+	t_start = obs_clock();
+	uffd_tag = 0;
+	collect = la && !strcmp(la, "dsmexec");
+	if ((rc = env_flag("DSM_STATS", &stats_on)))
+		return rc;
+	snap_ms = 0;
+	if (mon && *mon) {
+		char *end;
+		long ms = strtol(mon, &end, 10);
+		if (*end || ms < 0 || ms > 60000) {
+			log_err("DSM_MONITOR=%s: expected a snapshot interval in milliseconds (0 to 60000)", mon);
+			return -EINVAL;
+		}
+		snap_ms = collect ? (int)ms : 0; /* only dsmexec reads snapshots */
+	}
+	return trace_init(rt.rank, rt.size);
+}
+
+void stats_start(void)
+{
+	sigset_t all, old;
+	uint64_t need;
+
+	if (!snap_ms)
+		return;
+	blk_shift = 0;
+	need = (rt.npages + MAP_BLOCKS - 1) / MAP_BLOCKS;
+	while ((1ULL << blk_shift) < need)
+		blk_shift++;
+	n_blocks = (size_t)((rt.npages + (1ULL << blk_shift) - 1) >> blk_shift);
+	blk_w = calloc(n_blocks, sizeof(*blk_w));
+	blk_r = calloc(n_blocks, sizeof(*blk_r));
+	if (!blk_w || !blk_r) {
+		log_warn("no memory for the page map; the live view gets counters only");
+		free(blk_w);
+		free(blk_r);
+		blk_w = blk_r = NULL;
+	}
+	snap_stop = 0;
+	/* Signals are the application's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	snap_running = pthread_create(&snap_thread, NULL, snap_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!snap_running)
+		log_warn("cannot start the snapshot thread; the live view shows nothing of rank %d", rt.rank);
+}
+
+void stats_fini(void)
+{
+	char line[LINE_MAX_BYTES];
+	size_t o;
+
+	if (snap_running) {
+		pthread_mutex_lock(&snap_lock);
+		snap_stop = 1;
+		pthread_cond_signal(&snap_cond);
+		pthread_mutex_unlock(&snap_lock);
+		pthread_join(snap_thread, NULL);
+		snap_running = 0;
+		snapshot(); /* the end state, for the live view */
+	}
+	free(blk_w);
+	free(blk_r);
+	blk_w = blk_r = NULL;
+	if (stats_on && !collect)
+		self_job = stats_job_new(rt.size);
+	if (stats_on || (collect && snap_ms)) {
+		o = put_counters(line, sizeof(line), 'C');
+		emit(line, o);
+	}
+	if (stats_on) {
+		emit_hot();
+		emit_allocs();
+		if (hot.untracked)
+			log_info("%" PRIu64 " requests for pages beyond the first %u were not counted per page",
+				 hot.untracked, HOT_MAX);
+	}
+	if (self_job) {
+		stats_job_report(self_job, STDERR_FILENO, (double)(obs_clock() - t_start) / 1e9);
+		stats_job_free(self_job);
+		self_job = NULL;
+	}
+	hot_free();
+	arecs_free();
+	trace_fini();
+}
+
+/* ---- the job's view ---------------------------------------------------------- */
+
+struct job_rank {
+	int have, final;
+	uint64_t v[ST_COUNT];
+};
+
+struct job_hot {
+	int home;
+	uint64_t page, addr, n;
+	unsigned more;
+	unsigned nk;
+	struct hot_rank k[HOT_RANKS];
+};
+
+struct job_alloc {
+	int rank;
+	uint64_t off, size;
+	uint32_t obj;
+	int named;
+	char what[300];
+};
+
+struct stats_job {
+	int n;
+	struct job_rank *r;
+	struct job_hot *hot;
+	size_t nhot, caphot;
+	struct job_alloc *al;
+	size_t nal, capal;
+};
+
+struct stats_job *stats_job_new(int nranks)
+{
+	struct stats_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->n = nranks;
+	j->r = calloc((size_t)nranks, sizeof(*j->r));
+	if (!j->r) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+void stats_job_free(struct stats_job *j)
+{
+	if (!j)
+		return;
+	free(j->r);
+	free(j->hot);
+	free(j->al);
+	free(j);
+}
+
+int stats_is_line(const char *p, size_t n)
+{
+	return n >= OBS_MAGIC_LEN + 1 && !memcmp(p, OBS_MAGIC, OBS_MAGIC_LEN);
+}
+
+/* The next space-separated token of [*p, end): its name (before '=') and value. */
+static int next_tok(const char **p, const char *end, const char **name, size_t *nlen, const char **val,
+		    size_t *vlen)
+{
+	const char *s = *p, *e, *eq;
+
+	while (s < end && *s == ' ')
+		s++;
+	if (s >= end)
+		return 0;
+	for (e = s; e < end && *e != ' '; e++)
+		;
+	eq = memchr(s, '=', (size_t)(e - s));
+	*name = s;
+	*nlen = eq ? (size_t)(eq - s) : (size_t)(e - s);
+	*val = eq ? eq + 1 : e;
+	*vlen = eq ? (size_t)(e - eq - 1) : 0;
+	*p = e;
+	return 1;
+}
+
+static int tok_is(const char *name, size_t nlen, const char *want)
+{
+	return strlen(want) == nlen && !memcmp(name, want, nlen);
+}
+
+static int tok_u64(const char *v, size_t n, int base, uint64_t *out)
+{
+	char buf[32], *end;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	errno = 0;
+	*out = strtoull(buf, &end, base);
+	return errno || *end ? -EINVAL : 0;
+}
+
+int stats_parse_counters(const char *p, size_t n, uint64_t v[ST_COUNT])
+{
+	const char *end = p + n, *name, *val;
+	size_t nl, vl;
+
+	if (!stats_is_line(p, n))
+		return -EINVAL;
+	p += OBS_MAGIC_LEN + 1;
+	while (next_tok(&p, end, &name, &nl, &val, &vl))
+		for (int i = 0; i < ST_COUNT; i++)
+			if (tok_is(name, nl, stats_names[i])) {
+				if (tok_u64(val, vl, 10, &v[i]))
+					return -EINVAL;
+				break;
+			}
+	return 0;
+}
+
+static int parse_hot(struct stats_job *j, int rank, const char *p, const char *end)
+{
+	struct job_hot h = { .home = rank };
+	const char *name, *val;
+	size_t nl, vl;
+	uint64_t x;
+
+	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
+		if (tok_is(name, nl, "p")) {
+			if (tok_u64(val, vl, 10, &h.page))
+				return -EINVAL;
+		} else if (tok_is(name, nl, "a")) {
+			if (vl < 3 || tok_u64(val + 2, vl - 2, 16, &h.addr))
+				return -EINVAL;
+		} else if (tok_is(name, nl, "n")) {
+			if (tok_u64(val, vl, 10, &h.n))
+				return -EINVAL;
+		} else if (tok_is(name, nl, "more")) {
+			if (tok_u64(val, vl, 10, &x))
+				return -EINVAL;
+			h.more = (unsigned)x;
+		} else if (tok_is(name, nl, "k")) {
+			const char *q = val, *qe = val + vl;
+			while (q < qe && h.nk < HOT_RANKS) {
+				const char *c = memchr(q, ',', (size_t)(qe - q));
+				char item[128];
+				unsigned long long rk, rd, wr, rm, wm;
+				size_t il = (size_t)((c ? c : qe) - q);
+				if (il >= sizeof(item))
+					return -EINVAL;
+				memcpy(item, q, il);
+				item[il] = '\0';
+				if (sscanf(item, "%llu:%llu:%llu:%llx:%llx", &rk, &rd, &wr, &rm, &wm) != 5)
+					return -EINVAL;
+				h.k[h.nk++] = (struct hot_rank){ .rank = (int32_t)rk, .reads = (uint32_t)rd,
+								 .writes = (uint32_t)wr, .rmask = rm, .wmask = wm };
+				q = c ? c + 1 : qe;
+			}
+		}
+	}
+	if (j->nhot == j->caphot) {
+		size_t cap = j->caphot ? 2 * j->caphot : 32;
+		struct job_hot *v = realloc(j->hot, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		j->hot = v;
+		j->caphot = cap;
+	}
+	j->hot[j->nhot++] = h;
+	return 0;
+}
+
+static int unhex(const char *v, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i + 1 < n && o + 1 < cap; i += 2) {
+		unsigned c;
+		char b[3] = { v[i], v[i + 1], 0 };
+		if (sscanf(b, "%2x", &c) != 1)
+			return -EINVAL;
+		out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int parse_alloc(struct stats_job *j, int rank, const char *p, const char *end)
+{
+	struct job_alloc a = { .rank = rank };
+	const char *name, *val;
+	size_t nl, vl;
+	uint64_t x;
+
+	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
+		if (tok_is(name, nl, "off")) {
+			if (tok_u64(val, vl, 10, &a.off))
+				return -EINVAL;
+		} else if (tok_is(name, nl, "size")) {
+			if (tok_u64(val, vl, 10, &a.size))
+				return -EINVAL;
+		} else if (tok_is(name, nl, "obj")) {
+			if (tok_u64(val, vl, 10, &x))
+				return -EINVAL;
+			a.obj = (uint32_t)x;
+		} else if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
+			a.named = tok_is(name, nl, "name");
+			if (unhex(val, vl, a.what, sizeof(a.what)))
+				return -EINVAL;
+		}
+	}
+	if (j->nal == j->capal) {
+		size_t cap = j->capal ? 2 * j->capal : 64;
+		struct job_alloc *v = realloc(j->al, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		j->al = v;
+		j->capal = cap;
+	}
+	j->al[j->nal++] = a;
+	return 0;
+}
+
+int stats_job_line(struct stats_job *j, int rank, const char *p, size_t n)
+{
+	const char *end = p + n;
+	char kind;
+
+	if (!stats_is_line(p, n))
+		return -EINVAL;
+	if (rank < 0 || rank >= j->n)
+		return -EINVAL;
+	kind = p[OBS_MAGIC_LEN];
+	switch (kind) {
+	case 'C':
+	case 'S': {
+		uint64_t v[ST_COUNT];
+		memcpy(v, j->r[rank].v, sizeof(v));
+		if (stats_parse_counters(p, n, v))
+			return -EINVAL;
+		if (j->r[rank].final && kind == 'S')
+			return 0; /* a late snapshot never overrides the final count */
+		memcpy(j->r[rank].v, v, sizeof(v));
+		j->r[rank].have = 1;
+		j->r[rank].final |= kind == 'C';
+		return 0;
+	}
+	case 'H':
+		return parse_hot(j, rank, p + OBS_MAGIC_LEN + 1, end);
+	case 'A':
+		return parse_alloc(j, rank, p + OBS_MAGIC_LEN + 1, end);
+	default:
+		return 0; /* M: the live view's */
+	}
+}
+
+const uint64_t *stats_job_counters(const struct stats_job *j, int rank, int *final)
+{
+	if (!j || rank < 0 || rank >= j->n || !j->r[rank].have)
+		return NULL;
+	if (final)
+		*final = j->r[rank].final;
+	return j->r[rank].v;
+}
+
+/* ---- the report ----------------------------------------------------------- */
+
+struct out {
+	int fd;
+	char buf[8192];
+	size_t n;
+};
+
+static void out_flush(struct out *o)
+{
+	size_t off = 0;
+
+	while (off < o->n) {
+		ssize_t w = write(o->fd, o->buf + off, o->n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	o->n = 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->n > sizeof(o->buf) - 1024)
+		out_flush(o);
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->n, sizeof(o->buf) - o->n, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->n += (size_t)n < sizeof(o->buf) - o->n ? (size_t)n : sizeof(o->buf) - o->n - 1;
+}
+
+/* "0-3,32,40-41": the set bits of a line mask. */
+static void lines_of(uint64_t m, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < 64 && o + 8 < cap; i++) {
+		int e = i;
+		if (!(m >> i & 1))
+			continue;
+		while (e + 1 < 64 && (m >> (e + 1) & 1))
+			e++;
+		o += (size_t)snprintf(out + o, cap - o, e > i ? "%s%d-%d" : "%s%d", o ? "," : "", i, e);
+		i = e;
+	}
+}
+
+static void row(struct out *o, const char *label, const uint64_t *v, int net)
+{
+	outf(o, "%5s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.1f %8.1f %8" PRIu64 " %8" PRIu64
+		" %9.1f %8.1f %8.1f %8.1f %6" PRIu64 " %8.1f",
+	     label, v[ST_READ_FAULTS], v[ST_WRITE_FAULTS], v[ST_PAGES_IN], v[ST_PAGES_OUT],
+	     v[ST_PAGE_BYTES_IN] / 1048576.0, v[ST_PAGE_BYTES_OUT] / 1048576.0, v[ST_INV_SENT], v[ST_INV_RECEIVED],
+	     v[ST_FAULT_NS] / 1e6, v[ST_LOCK_NS] / 1e6, v[ST_BARRIER_NS] / 1e6, v[ST_SEM_NS] / 1e6,
+	     v[ST_RPC_CALLS], v[ST_RPC_NS] / 1e6);
+	if (net)
+		outf(o, " %8.1f %8.1f", v[ST_NET_BYTES_IN] / 1048576.0, v[ST_NET_BYTES_OUT] / 1048576.0);
+	outf(o, "\n");
+}
+
+static int jhot_cmp(const void *a, const void *b)
+{
+	const struct job_hot *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : x->page < y->page ? -1 : 1;
+}
+
+/* What a hot page belongs to, from the allocations the ranks reported. */
+static void owner_of(const struct stats_job *j, const struct job_hot *h, char *out, size_t cap)
+{
+	const struct job_alloc *best = NULL;
+	uint64_t lo = h->page * DSM_PAGE_SIZE, hi = lo + DSM_PAGE_SIZE;
+	int more = 0;
+
+	for (size_t i = 0; i < j->nal; i++) {
+		const struct job_alloc *a = &j->al[i];
+		if (a->off < hi && a->off + a->size > lo) {
+			if (best)
+				more++;
+			if (!best || (a->named && !best->named))
+				best = a;
+		}
+	}
+	if (!best) {
+		snprintf(out, cap, "(no allocation reported: memory used directly, or not from dsm_malloc)");
+		return;
+	}
+	if (best->named)
+		snprintf(out, cap, "\"%s\" +0x%" PRIx64, best->what, lo > best->off ? lo - best->off : 0);
+	else if (best->obj)
+		snprintf(out, cap, "small objects of %u bytes (rank %d's slab, taken at %s)", best->obj, best->rank,
+			 best->what);
+	else
+		snprintf(out, cap, "dsm_malloc(%" PRIu64 ") +0x%" PRIx64 " by rank %d at %s", best->size,
+			 lo > best->off ? lo - best->off : 0, best->rank, best->what);
+	if (more)
+		snprintf(out + strlen(out), cap - strlen(out), " and %d more", more);
+}
+
+/* A hint when ranks touch disjoint 64-byte lines of one page that one of
+ * them writes: the page moves for nothing.  The masks are samples (the line
+ * of each fault), so it is a hint, not a proof. */
+static void sharing_hint(const struct job_hot *h, char *out, size_t cap)
+{
+	char la[200], lb[200];
+
+	out[0] = '\0';
+	for (unsigned a = 0; a < h->nk; a++) {
+		uint64_t wa = h->k[a].wmask;
+		if (!wa)
+			continue;
+		for (unsigned b = 0; b < h->nk; b++) {
+			uint64_t tb = h->k[b].wmask | h->k[b].rmask;
+			if (b == a || !tb)
+				continue;
+			if (wa & tb) {
+				snprintf(out, cap, "true sharing: ranks %d and %d touch the same lines", h->k[a].rank,
+					 h->k[b].rank);
+				return;
+			}
+		}
+	}
+	for (unsigned a = 0; a < h->nk; a++) {
+		uint64_t wa = h->k[a].wmask;
+		if (!wa)
+			continue;
+		for (unsigned b = 0; b < h->nk; b++) {
+			uint64_t tb = h->k[b].wmask | h->k[b].rmask;
+			if (b == a || !tb)
+				continue;
+			lines_of(wa, la, sizeof(la));
+			lines_of(tb, lb, sizeof(lb));
+			snprintf(out, cap, "FALSE SHARING likely: rank %d writes lines %s, rank %d %s lines %s (64-byte "
+				 "lines) of the same page", h->k[a].rank, la, h->k[b].rank,
+				 h->k[b].wmask ? "writes" : "reads", lb);
+			return;
+		}
+	}
+}
+
+void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
+{
+	struct out o = { .fd = fd };
+	uint64_t tot[ST_COUNT] = { 0 };
+	int net = 0, have = 0;
+	char label[16];
+
+	for (int r = 0; r < j->n; r++) {
+		if (!j->r[r].have)
+			continue;
+		have++;
+		for (int i = 0; i < ST_COUNT; i++)
+			tot[i] += j->r[r].v[i];
+	}
+	net = tot[ST_NET_BYTES_IN] || tot[ST_NET_BYTES_OUT];
+	outf(&o, "dsm stats: %d rank%s, %.2f s%s\n", j->n, j->n == 1 ? "" : "s", elapsed_s,
+	     have < j->n ? " (some ranks did not report: they did not reach dsm_finalize)" : "");
+	outf(&o, "%5s %8s %8s %8s %8s %8s %8s %8s %8s %9s %8s %8s %8s %6s %8s%s\n", "rank", "rd-flt", "wr-flt",
+	     "pg-in", "pg-out", "MiB-in", "MiB-out", "inv-sent", "inv-recv", "fault-ms", "lock-ms", "barr-ms",
+	     "sem-ms", "rpcs", "rpc-ms", net ? "  net-MiB-in net-MiB-out" : "");
+	for (int r = 0; r < j->n; r++) {
+		if (!j->r[r].have)
+			continue;
+		snprintf(label, sizeof(label), "%d", r);
+		row(&o, label, j->r[r].v, net);
+	}
+	row(&o, "total", tot, net);
+	if (j->nhot) {
+		struct job_hot *v = malloc(j->nhot * sizeof(*v));
+		size_t n = j->nhot < HOT_REPORT ? j->nhot : HOT_REPORT;
+
+		if (v) {
+			memcpy(v, j->hot, j->nhot * sizeof(*v));
+			qsort(v, j->nhot, sizeof(*v), jhot_cmp);
+			outf(&o, "hot pages: the %zu pages requested most (counted at each page's home)\n", n);
+			for (size_t i = 0; i < n; i++) {
+				char own[400], hint[600], ln[200];
+				owner_of(j, &v[i], own, sizeof(own));
+				sharing_hint(&v[i], hint, sizeof(hint));
+				outf(&o, "  %8" PRIu64 " requests  page %" PRIu64 " (0x%" PRIx64 ", home %d)  %s\n", v[i].n,
+				     v[i].page, v[i].addr, v[i].home, own);
+				outf(&o, "           ");
+				for (unsigned k = 0; k < v[i].nk; k++) {
+					const struct hot_rank *hr = &v[i].k[k];
+					lines_of(hr->wmask | hr->rmask, ln, sizeof(ln));
+					outf(&o, "%srank %d: %u reads, %u writes%s%s", k ? "; " : "", hr->rank, hr->reads,
+					     hr->writes, ln[0] ? ", lines " : "", ln);
+				}
+				if (v[i].more)
+					outf(&o, "; %u more ranks", v[i].more);
+				outf(&o, "\n");
+				if (hint[0])
+					outf(&o, "           %s\n", hint);
+			}
+			free(v);
+		}
+	}
+	out_flush(&o);
+}
