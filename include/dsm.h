@@ -198,47 +198,6 @@ struct dsm_stats {
 int dsm_stats(struct dsm_stats *st);
 
 /*
- * ---- Statistics ----
- *
- * Counters of this rank since dsm_init(), always on: each is an add on a path
- * that already sends a message.  A fault is a page request this rank made:
- * threads that fault on one page at once share one request.  Times are the
- * waits in nanoseconds, summed over threads: a fault from its request to its
- * grant, the others around the call.  What one rank counts in pages_out
- * another counts in pages_in.
- *
- * dsm_stats() fills *st (zeros before dsm_init(); after dsm_finalize(), the
- * final counts) and returns 0, or -EINVAL when st is NULL.  DSM_STATS=1
- * (dsmexec --stats) prints them per rank at the end of the job, with the
- * job's total and its hot pages; see dsm_stats(3).  New fields only ever take
- * the place of `reserved`, so the structure keeps its size.
- */
-struct dsm_stats {
-	uint64_t read_faults;    /* read requests for pages this rank did not hold */
-	uint64_t write_faults;   /* write requests, upgrades of a read copy included */
-	uint64_t pages_in;       /* pages received from other ranks (zero pages too) */
-	uint64_t pages_out;      /* pages sent to other ranks */
-	uint64_t page_bytes_in;  /* page data received (a zero page carries none) */
-	uint64_t page_bytes_out; /* page data sent */
-	uint64_t net_bytes_in;   /* every byte received from peers, headers included */
-	uint64_t net_bytes_out;  /* every byte sent to peers */
-	uint64_t inv_sent;       /* read copies this rank, as a page's home, revoked */
-	uint64_t inv_received;   /* read copies this rank dropped for another's write */
-	uint64_t fault_ns;       /* waiting for pages */
-	uint64_t locks;          /* dsm_lock() and dsm_trylock() calls */
-	uint64_t lock_ns;
-	uint64_t barriers;       /* dsm_barrier() calls, dsm_finalize()'s included */
-	uint64_t barrier_ns;
-	uint64_t sem_waits;      /* dsm_sem_wait() calls */
-	uint64_t sem_ns;
-	uint64_t rpc_calls;      /* dsm_rpc_call() calls */
-	uint64_t rpc_ns;         /* waiting for replies */
-	uint64_t rpc_served;     /* calls this rank's handlers ran */
-	uint64_t reserved[12];   /* zero */
-};
-int dsm_stats(struct dsm_stats *st);
-
-/*
  * ---- Checkpoint and restart ----
  *
  * dsm_checkpoint(): collective, like a barrier: every rank calls it with the
