@@ -149,8 +149,10 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ckpt_demo: dsm_checkpoint: %s\n", strerror(-rc));
 				return 1;
 			}
-			if (me == 0)
+			if (me == 0) {
 				printf("ckpt_demo: checkpoint after step %lu\n", (unsigned long)(s + 1));
+				fflush(stdout); /* a pipe to the launcher: show it before a kill */
+			}
 		}
 	}
 	dsm_barrier();
