@@ -218,7 +218,9 @@ int dsm_stats(struct dsm_stats *st);
  * checkpoint in DIR left them; its dsm_init() fails, saying why, when the
  * checkpoint is of a job of another shape (ranks, DSM_BASE, DSM_SIZE,
  * DSM_HOME) or a file in it is damaged.  dsm_checkpoint_restored() says
- * whether this job began so (1) or empty (0).
+ * whether this job began so (1) or empty (0).  Locks, semaphores and RPC
+ * registrations are not saved: a restarted job begins with every lock free
+ * and every semaphore at 0.
  */
 int dsm_checkpoint(const char *dir);
 int dsm_checkpoint_restored(void);
