@@ -65,6 +65,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -363,7 +364,13 @@ static int prepare(const char *dir, uint64_t *gen)
 	DIR *dp;
 	int rc;
 
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0777) == 0) {
+		/* A new DIR must survive a crash too: its parent records it. */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", dir);
+		if ((rc = fsync_dir(dirname(parent))))
+			return rc;
+	} else if (errno != EEXIST) {
 		rc = -errno;
 		log_err("dsm_checkpoint: cannot create %s: %s", dir, strerror(-rc));
 		return rc;
