@@ -72,7 +72,7 @@
 #define ALLOC_MAX (1u << 16) /* allocation records kept */
 #define ALLOC_LINES 512      /* of which reported */
 #define LINE_MAX_BYTES 3800  /* an observation line: below PIPE_BUF */
-#define MAP_BLOCKS 16384     /* the page map's resolution, at most */
+#define MAP_BLOCKS 65536     /* the page map's resolution, at most */
 #define LINE_BYTES 64        /* the false-sharing grain */
 
 _Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 12) * sizeof(uint64_t),
@@ -460,7 +460,7 @@ static struct stats_job *self_job; /* without dsmexec: this rank's own report */
 static void emit(const char *line, size_t n)
 {
 	if (self_job) {
-		stats_job_line(self_job, rt.rank, line, n);
+		stats_job_line(self_job, rt.rank, line, n && line[n - 1] == '\n' ? n - 1 : n);
 		return;
 	}
 	/* One write(2) below PIPE_BUF: no other thread's output splits it. */
@@ -634,8 +634,8 @@ static void snapshot(void)
 	if (!st || !blk_w)
 		return;
 	count_blocks(st, rt.npages);
-	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d bp=%u nb=%zu first=", rt.rank, 1u << blk_shift,
-			       n_blocks);
+	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d base=0x%lx bp=%u nb=%zu first=", rt.rank,
+			       (unsigned long)rt.base, 1u << blk_shift, n_blocks);
 	o = hdr;
 	line[o++] = '1';
 	for (size_t b = 0; b < n_blocks;) {
@@ -1142,6 +1142,9 @@ static void owner_of(const struct stats_job *j, const struct job_hot *h, char *o
 	for (size_t i = 0; i < j->nal; i++) {
 		const struct job_alloc *a = &j->al[i];
 		if (a->off < hi && a->off + a->size > lo) {
+			/* every rank that asked for a name reports it: once is enough */
+			if (best && a->named && best->named && a->off == best->off && !strcmp(a->what, best->what))
+				continue;
 			if (best)
 				more++;
 			if (!best || (a->named && !best->named))

@@ -13,7 +13,7 @@
  *
  *   "\036DSM1 C r=R name=value ..."   the final counters (dsm_finalize)
  *   "\036DSM1 S r=R name=value ..."   the counters now (DSM_MONITOR snapshots)
- *   "\036DSM1 M r=R bp=B nb=N first=F START+LEN=W/R ..."
+ *   "\036DSM1 M r=R base=0xADDR bp=B nb=N first=F START+LEN=W/R ..."
  *                                     page map: of the region's N blocks of
  *                                     B pages, runs of blocks that hold W
  *                                     pages writable and R read-only here
