@@ -52,6 +52,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "machinefile.h"
+#include "monitor.h"
 #include "net.h"
 #include "rendezvous.h"
 #include "wire.h"
@@ -124,6 +125,9 @@ static struct {
 	const char *wrap_remote;
 	const char *address;
 	int serve;             /* --serve N, or -1 */
+	int stats;             /* --stats */
+	const char *trace;     /* --trace FILE */
+	int monitor;           /* --monitor PORT, or 0 */
 	char **argv;
 	int argc;
 
@@ -184,6 +188,10 @@ static void usage(FILE *f)
 		"      --address HOST     address remote hosts use to reach this one\n"
 		"                         (default: the client address ssh reports there)\n"
 		"      --serve N          the last N ranks only serve (DSM_SERVERS=N)\n"
+		"      --stats            print each rank's counters, the total and the hot\n"
+		"                         pages at the end (DSM_STATS=1)\n"
+		"      --trace FILE       write a Chrome/Perfetto trace of the job to FILE\n"
+		"      --monitor PORT     serve a live view at http://127.0.0.1:PORT/\n"
 		"      --restart DIR      begin from the current checkpoint in DIR\n"
 		"                         (DSM_RESTART=DIR; see dsm_checkpoint(3))\n"
 		"  -h, --help             this text\n"
@@ -275,6 +283,9 @@ static void emit_line(struct rank *r, int which, const char *p, size_t n)
 {
 	size_t o = 0;
 
+	/* the ranks' statistics and snapshots are for us, not the terminal */
+	if (which == 1 && (n = obs_take(r->id, p, n)) == 0)
+		return;
 	if (J.prefix)
 		o = (size_t)snprintf(J.line, 32, "[%d] ", r->id);
 	memcpy(J.line + o, p, n);
@@ -967,7 +978,7 @@ static int64_t next_timer(void)
 
 static void loop(void)
 {
-	size_t cap = 2 + 3 * (size_t)J.n;
+	size_t cap = 2 + 3 * (size_t)J.n + OBS_MAX_FDS;
 	struct pollfd *p = calloc(cap, sizeof(*p));
 	int *who = calloc(cap, sizeof(*who));
 
@@ -977,7 +988,7 @@ static void loop(void)
 	}
 	for (;;) {
 		int64_t now = now_ns(), t;
-		int np = 0, all = 1, timeout;
+		int np = 0, all = 1, timeout, obs0;
 
 		on_timers(now);
 		spawn_more();
@@ -1009,8 +1020,14 @@ static void loop(void)
 				}
 			}
 		}
+		obs0 = np;
+		np += obs_pollfds(p + np, OBS_MAX_FDS);
+		for (int k = obs0; k < np; k++)
+			who[k] = -3;
 		t = next_timer();
 		timeout = t == INT64_MAX ? -1 : t <= now ? 0 : (int)((t - now) / 1000000 + 1);
+		if (obs_timeout_ms() >= 0 && (timeout < 0 || timeout > obs_timeout_ms()))
+			timeout = obs_timeout_ms();
 		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			exit(EXIT_LAUNCH);
@@ -1028,6 +1045,8 @@ static void loop(void)
 				}
 			} else if (who[k] == -2) {
 				on_accept();
+			} else if (who[k] == -3) {
+				continue; /* the live view: obs_poll, below */
 			} else {
 				struct rank *r = &J.r[who[k] / 3];
 				int what = who[k] % 3;
@@ -1037,6 +1056,7 @@ static void loop(void)
 					on_stream(r, what - 1);
 			}
 		}
+		obs_poll(p + obs0, np - obs0);
 	}
 	free(p);
 	free(who);
@@ -1080,6 +1100,9 @@ static int parse_args(int argc, char **argv)
 		{ "wrap", required_argument, NULL, 'W' },
 		{ "address", required_argument, NULL, 'A' },
 		{ "serve", required_argument, NULL, 'E' },
+		{ "stats", no_argument, NULL, 1001 },
+		{ "trace", required_argument, NULL, 1002 },
+		{ "monitor", required_argument, NULL, 1003 },
 		{ "restart", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1131,6 +1154,17 @@ static int parse_args(int argc, char **argv)
 		case 'R':
 			if (set_restart(optarg))
 				return -1;
+			break;
+		case 1001: J.stats = 1; break;
+		case 1002: J.trace = optarg; break;
+		case 1003:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 65535) {
+				log_err("--monitor %s: expected a TCP port from 1 to 65535", optarg);
+				return -1;
+			}
+			J.monitor = (int)v;
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("dsmexec (dsm) %d.%d\n", DSM_VERSION_MAJOR, DSM_VERSION_MINOR); exit(0);
@@ -1443,6 +1477,8 @@ int main(int argc, char **argv)
 	log_init_from_env();
 	if (parse_args(argc, argv) || setup_hosts())
 		return EXIT_USAGE;
+	if (obs_setup(J.n, J.stats, J.trace, J.monitor))
+		return EXIT_LAUNCH;
 	if (setup_paths())
 		return EXIT_LAUNCH;
 	if (start_servers())
@@ -1461,8 +1497,9 @@ int main(int argc, char **argv)
 		flush_stream(&J.r[i], 0, 1);
 		flush_stream(&J.r[i], 1, 1);
 	}
-	report_failure(held);
 	code = J.fail == F_NONE ? 0 : J.fail_code;
+	obs_finish(code, (double)(now_ns() - J.t0) / 1e9);
+	report_failure(held);
 	explicit_bzero(&J.auth, sizeof(J.auth));
 	return code;
 }
