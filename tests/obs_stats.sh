@@ -1,0 +1,53 @@
+#!/bin/sh
+# Description: the counters and the end-of-job report.  A known access
+# pattern gives known counts (obs_counts checks them itself with dsm_stats()
+# and this script checks the table dsmexec --stats prints); the statistics
+# lines never reach the job's output; DSM_STATS=1 without dsmexec prints a
+# one-rank table; and the hot-page report names the allocation of two pages
+# that move and tells false sharing from true sharing.
+# Backends: uffd sigsegv
+# Timeout: 90
+. "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+K=64
+run_job "$TMP/counts" -n 2 --stats "$TBIN/obs_counts" $K
+cat "$TMP/counts"
+expect_eq "$rc" 0 "obs_counts exit status"
+expect_grep "^\[0\] counts rank 0: ok" "$TMP/counts" "rank 0's own check of dsm_stats()"
+expect_grep "^\[1\] counts rank 1: ok" "$TMP/counts" "rank 1's own check of dsm_stats()"
+if grep -q "$(printf '\036')" "$TMP/counts"; then
+	fail "a statistics line reached the job's output"
+fi
+expect_grep "^dsm stats: 2 ranks" "$TMP/counts" "the table's title"
+
+# The table: rank, rd-flt, wr-flt, pg-in, pg-out, MiB-in, MiB-out, inv-sent, inv-recv, ...
+row() { awk -v r="$1" '$1 == r && NF >= 15 { print; exit }' "$TMP/counts"; }
+set -- $(row 1)
+expect_eq "$2 $3 $4 $9" "$K 0 $K $K" "rank 1: read faults, write faults, pages in, invalidations received"
+set -- $(row 0)
+expect_eq "$2 $3 $4 $5" "0 $((2 * K)) $((K / 2)) $K" "rank 0: read faults, write faults, pages in, pages out"
+set -- $(row total)
+expect_eq "$8 $9" "$K $K" "the job's invalidations sent and received"
+
+# One rank without dsmexec prints its own table.
+DSM_STATS=1 "$BIN/hello" >"$TMP/single" 2>&1 || fail "hello with DSM_STATS=1 failed: $(cat "$TMP/single")"
+cat "$TMP/single"
+expect_grep "^dsm stats: 1 rank" "$TMP/single" "a single rank's table"
+expect_grep "^total " "$TMP/single" "a single rank's total"
+
+# Hot pages: page 0 of obs.counters is written by both ranks at different
+# lines, page 1 at the same word.
+run_job "$TMP/share" -n 2 --stats "$TBIN/obs_share" 3000
+cat "$TMP/share"
+expect_eq "$rc" 0 "obs_share exit status"
+expect_grep "^hot pages" "$TMP/share" "the hot-page report"
+expect_grep 'requests  page [0-9]* (0x[0-9a-f]*, home [01])  "obs.counters" +0x0$' "$TMP/share" \
+	"the falsely shared page, with its allocation"
+expect_grep 'requests  page [0-9]* (0x[0-9a-f]*, home [01])  "obs.counters" +0x1000$' "$TMP/share" \
+	"the truly shared page, with its allocation"
+grep -A 2 '"obs.counters" +0x0$' "$TMP/share" >"$TMP/page0"
+expect_grep "FALSE SHARING likely: rank [01] writes lines \(0\|32\), rank [01] .* lines \(0\|32\)" "$TMP/page0" \
+	"the false-sharing hint for page 0"
+grep -A 2 '"obs.counters" +0x1000$' "$TMP/share" >"$TMP/page1"
+expect_grep "true sharing: ranks [01] and [01] touch the same lines" "$TMP/page1" "the hint for page 1"
+exit 0
