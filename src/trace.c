@@ -410,6 +410,14 @@ int trace_merge(const char *file, int nranks)
 	FILE *out;
 	int found = 0;
 
+	for (int i = 0; i < nranks; i++) {
+		snprintf(p, sizeof(p), "%s.rank%d", file, i);
+		found += access(p, R_OK) == 0;
+	}
+	if (!found) {
+		log_warn("trace: no rank wrote its part of %s (none reached dsm_finalize)", file);
+		return 0;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	out = fopen(tmp, "w");
 	if (!out) {
@@ -420,6 +428,7 @@ int trace_merge(const char *file, int nranks)
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
 	fprintf(out, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"dsm\",\"ranks\":%d},"
 		     "\"traceEvents\":[\n", nranks);
+	found = 0;
 	for (int i = 0; i < nranks; i++) {
 		snprintf(p, sizeof(p), "%s.rank%d", file, i);
 		if (copy_part(out, p) == 0) {
