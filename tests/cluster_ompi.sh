@@ -1,12 +1,12 @@
 #!/bin/sh
 # Description: jobs started by Open MPI's mpirun instead of dsmexec (the
 # programs use no MPI: mpirun only starts them).  The stripe test on 4 ranks
-# with rank and size from Open MPI's variables (DSM_PMIX=0), the lock counter
-# with them from PMIx, both meeting at DSM_ROOT with a DSM_SECRET_FILE; a job
-# meeting and sharing its secret through PMIx alone; a job without a secret,
-# and one whose secret file others can read, refused with a message; a rank
-# killed ends the job, named; mpirun's SIGTERM (a scheduler's kill) ends every
-# rank; no process is left behind.
+# with rank and size from Open MPI's variables (DSM_PMIX=0) and a secret
+# file, the lock counter with rank, size and secret from PMIx, both meeting
+# at DSM_ROOT; a job meeting and sharing its secret through PMIx alone; a job
+# without a secret, and one whose secret file others can read, refused with a
+# message; a rank killed ends the job, named; mpirun's SIGTERM (a scheduler's
+# kill) ends every rank; no process is left behind.
 # Backends: uffd sigsegv
 # Timeout: 150
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -78,16 +78,26 @@ done
 expect_eq "$(grep -c 'started by Open MPI$' "$TMP/out")" 4 "stripe: ranks that found Open MPI's variables"
 expect_none_left "stripe, Open MPI variables"
 
-# 2. counter: rank and size from PMIx (where built in), rendezvous at DSM_ROOT
-mpi_root "$TMP/out" DSM_SECRET_FILE="$TMP/secret" $RUN "$BIN/counter" 200
+# 2. counter: rank, size and the secret from PMIx (where built in, else a
+# secret file), rendezvous at DSM_ROOT
+have_pmix=no
+grep -a -q 'libpmix\.so\.2' "$DSM_TOP/lib/libdsm.a" && have_pmix=yes
+secret=
+[ $have_pmix = yes ] || secret="$TMP/secret"
+mpi_root "$TMP/out" DSM_LOG=info DSM_SECRET_FILE="$secret" $RUN "$BIN/counter" 200
 [ $rc -eq 0 ] || fail "counter: mpirun exit status $rc"
 expect_grep "^\[[0-9]*,0\]<stdout>:counter: rank 0: 800 increments by 4 ranks, expected 800, 0 overlaps: OK$" \
 	"$TMP/out" "counter on 4 ranks"
+if [ $have_pmix = yes ]; then
+	expect_eq "$(grep -c 'started by PMIx (Open MPI)$' "$TMP/out")" 4 "counter: ranks that found PMIx"
+	expect_eq "$(grep -c 'job secret comes from rank 0 through PMIx' "$TMP/out")" 4 \
+		"counter: ranks with PMIx's secret and DSM_ROOT's rendezvous"
+fi
 expect_none_left "counter"
 
 # 3. PMIx alone: no DSM_ROOT, no secret file
 mpi "$TMP/out" DSM_LOG=info $RUN "$TBIN/stripe" 2
-if grep -a -q 'libpmix\.so\.2' "$DSM_TOP/lib/libdsm.a"; then
+if [ $have_pmix = yes ]; then
 	[ $rc -eq 0 ] || fail "stripe through PMIx: mpirun exit status $rc"
 	expect_eq "$(grep -c 'stripe: rank .* ok$' "$TMP/out")" 4 "stripe through PMIx: ranks ok"
 	expect_eq "$(grep -c 'started by PMIx (Open MPI)$' "$TMP/out")" 4 "ranks that found PMIx"
