@@ -138,7 +138,9 @@ expect_grep "rank 1 .*signal 9\|rank 1 closed its connection" "$TMP/out" "killed
 expect_none_left "killed rank"
 
 # 7. the scheduler's kill: SIGTERM to mpirun ends every rank
-env DSM_TEST_TAG="$TAG" DSM_SECRET_FILE="$TMP/secret" $MPIRUN "$TBIN/cluster_wait" 60 \
+root=
+[ $have_pmix = yes ] || root=127.0.0.1:$((20000 + ($$ + 4 * 7919) % 12000))
+env DSM_TEST_TAG="$TAG" DSM_SECRET_FILE="$TMP/secret" DSM_ROOT="$root" $MPIRUN "$TBIN/cluster_wait" 60 \
 	>"$TMP/out" 2>&1 </dev/null &
 pid=$!
 i=0
