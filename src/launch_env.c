@@ -480,8 +480,8 @@ int launch_env_detect(struct launch_env *le)
 			le->job_id = fnv1a(env("PMIX_NAMESPACE"));
 		}
 		snprintf(le->root_origin, sizeof(le->root_origin), "%s",
-			 env("PMIX_NAMESPACE") ? "without PMIx (see DSM_PMIX), Open MPI's variables do not say "
-						 "on which host rank 0 runs" :
+			 env("PMIX_NAMESPACE") ? "PMIx is not in use, and Open MPI's variables do not say on "
+						 "which host rank 0 runs" :
 						 "Open MPI's variables do not say on which host rank 0 runs");
 		return 0;
 	}
