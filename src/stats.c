@@ -456,6 +456,7 @@ static void describe_site(const void *site, char *out, size_t cap)
 /* ---- lines ------------------------------------------------------------- */
 
 static struct stats_job *self_job; /* without dsmexec: this rank's own report */
+static void job_self(struct stats_job *j, int rank);
 
 static void emit(const char *line, size_t n)
 {
@@ -770,8 +771,8 @@ void stats_fini(void)
 	free(blk_w);
 	free(blk_r);
 	blk_w = blk_r = NULL;
-	if (stats_on && !collect)
-		self_job = stats_job_new(rt.size);
+	if (stats_on && !collect && (self_job = stats_job_new(rt.size)))
+		job_self(self_job, rt.rank);
 	if (stats_on || (collect && snap_ms)) {
 		o = put_counters(line, sizeof(line), 'C');
 		emit(line, o);
@@ -818,6 +819,7 @@ struct job_alloc {
 
 struct stats_job {
 	int n;
+	int self;               /* a rank's report of its own: its rank, else -1 */
 	struct job_rank *r;
 	struct job_hot *hot;
 	size_t nhot, caphot;
@@ -832,12 +834,18 @@ struct stats_job *stats_job_new(int nranks)
 	if (!j)
 		return NULL;
 	j->n = nranks;
+	j->self = -1;
 	j->r = calloc((size_t)nranks, sizeof(*j->r));
 	if (!j->r) {
 		free(j);
 		return NULL;
 	}
 	return j;
+}
+
+static void job_self(struct stats_job *j, int rank)
+{
+	j->self = rank;
 }
 
 void stats_job_free(struct stats_job *j)
@@ -1223,8 +1231,11 @@ void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
 			tot[i] += j->r[r].v[i];
 	}
 	net = tot[ST_NET_BYTES_IN] || tot[ST_NET_BYTES_OUT];
-	outf(&o, "dsm stats: %d rank%s, %.2f s%s\n", j->n, j->n == 1 ? "" : "s", elapsed_s,
-	     have < j->n ? " (some ranks did not report: they did not reach dsm_finalize)" : "");
+	if (j->self >= 0 && j->n > 1)
+		outf(&o, "dsm stats: rank %d of %d, %.2f s\n", j->self, j->n, elapsed_s);
+	else
+		outf(&o, "dsm stats: %d rank%s, %.2f s%s\n", j->n, j->n == 1 ? "" : "s", elapsed_s,
+		     have < j->n ? " (some ranks did not report: they did not reach dsm_finalize)" : "");
 	outf(&o, "%5s %8s %8s %8s %8s %8s %8s %8s %8s %9s %8s %8s %8s %6s %8s%s\n", "rank", "rd-flt", "wr-flt",
 	     "pg-in", "pg-out", "MiB-in", "MiB-out", "inv-sent", "inv-recv", "fault-ms", "lock-ms", "barr-ms",
 	     "sem-ms", "rpcs", "rpc-ms", net ? "  net-MiB-in net-MiB-out" : "");
@@ -1234,7 +1245,8 @@ void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
 		snprintf(label, sizeof(label), "%d", r);
 		row(&o, label, j->r[r].v, net);
 	}
-	row(&o, "total", tot, net);
+	if (j->self < 0 || j->n == 1)
+		row(&o, "total", tot, net);
 	if (j->nhot) {
 		struct job_hot *v = malloc(j->nhot * sizeof(*v));
 		size_t n = j->nhot < HOT_REPORT ? j->nhot : HOT_REPORT;

@@ -7,9 +7,12 @@
  * buffer fills, that thread formats it into the rank's part file FILE.rankN
  * (under `file_lock`) and starts again, so memory stays bounded.  At
  * dsm_finalize, trace_fini() formats what is left in every thread's buffer,
- * names the processes ("rank N") and threads, and closes the part; dsmexec
- * joins the parts into FILE when the job has ended (trace_merge), so a rank
- * never waits for another to write its trace.
+ * names the processes ("rank N") and threads, and renames the part from
+ * FILE.rankN.part to FILE.rankN: complete.  dsmexec joins the parts into FILE
+ * when the job has ended (trace_merge), so no rank waits for another; a rank
+ * that died leaves its .part, of which the whole lines are kept.  Started
+ * some other way (srun, mpirun), rank 0 joins them at its dsm_finalize, once
+ * every part is complete or after 10 s.
  *
  * The format is Chrome's Trace Event JSON: one process per rank (the OS pid,
  * named "rank N" and sorted by rank), one track per thread (the OS tid).  A
@@ -76,8 +79,8 @@ static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tbuf *bufs;
 static int closed;
 static FILE *part;
-static char path[PATH_MAX], part_path[PATH_MAX + 32];
-static int my_rank, n_ranks, standalone;
+static char path[PATH_MAX], done_path[PATH_MAX + 32], part_path[PATH_MAX + 64];
+static int my_rank, n_ranks, under_dsmexec;
 static int64_t to_epoch; /* monotonic ns + to_epoch = ns since the job's epoch */
 static uint64_t written;
 /* thread ids seen in records, to name them all once */
@@ -299,8 +302,10 @@ int trace_init(int rank, int size)
 	snprintf(path, sizeof(path), "%s", v);
 	my_rank = rank;
 	n_ranks = size;
-	standalone = size == 1 && !(la && !strcmp(la, "dsmexec"));
-	snprintf(part_path, sizeof(part_path), "%s.rank%d", path, rank);
+	under_dsmexec = la && !strcmp(la, "dsmexec");
+	snprintf(done_path, sizeof(done_path), "%s.rank%d", path, rank);
+	snprintf(part_path, sizeof(part_path), "%s.part", done_path);
+	unlink(done_path);
 	fd = open(part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0 || !(part = fdopen(fd, "w"))) {
 		int err = errno;
@@ -361,23 +366,41 @@ void trace_fini(void)
 		fprintf(part, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,"
 			      "\"args\":{\"sort_index\":%d}},\n", pid, seen[i], order);
 	}
-	if (fclose(part) != 0)
-		log_err("DSM_TRACE: writing %s: %s", part_path, strerror(errno));
+	/* Complete parts have their final name: whoever joins them knows. */
+	if (fclose(part) != 0 || rename(part_path, done_path) != 0)
+		log_err("DSM_TRACE: writing %s: %s", done_path, strerror(errno));
 	part = NULL;
 	pthread_mutex_unlock(&file_lock);
-	log_info("trace: %" PRIu64 " events in %s", written, part_path);
-	trace_on = 0;
-	if (standalone)
-		trace_merge(path, 1);
-	else if (!getenv("DSM_LAUNCHER") || strcmp(getenv("DSM_LAUNCHER"), "dsmexec"))
-		log_info("trace part %s written; dsmexec joins the parts of a job into %s", part_path, path);
+	log_info("trace: %" PRIu64 " events in %s", written, done_path);
+	if (under_dsmexec || my_rank != 0)
+		return;
+	/* Without dsmexec (srun, mpirun, by hand) rank 0 joins the parts,
+	 * waiting a little for the others to finish theirs: on one host or a
+	 * shared file system they all arrive. */
+	for (int i = 1, waited = 0; i < n_ranks && waited < 200; waited++) {
+		snprintf(part_path, sizeof(part_path), "%s.rank%d", path, i);
+		if (access(part_path, F_OK) == 0)
+			i++;
+		else
+			usleep(50000);
+	}
+	trace_merge(path, n_ranks);
 }
 
 /* ---- joining the parts -------------------------------------------------- */
 
+/* Copy a part (or, for a rank that never finished it, what it wrote). */
 static int copy_part(FILE *out, const char *file)
 {
+	char unfinished[PATH_MAX + 40];
 	FILE *in = fopen(file, "r");
+
+	if (!in) {
+		snprintf(unfinished, sizeof(unfinished), "%s.part", file);
+		in = fopen(unfinished, "r");
+		if (in)
+			unlink(unfinished);
+	}
 	char buf[1 << 16];
 	size_t n;
 	long keep;
@@ -413,6 +436,8 @@ int trace_merge(const char *file, int nranks)
 	for (int i = 0; i < nranks; i++) {
 		snprintf(p, sizeof(p), "%s.rank%d", file, i);
 		found += access(p, R_OK) == 0;
+		snprintf(p, sizeof(p), "%s.rank%d.part", file, i);
+		found += access(p, R_OK) == 0;
 	}
 	if (!found) {
 		log_warn("trace: no rank wrote its part of %s (none reached dsm_finalize)", file);
@@ -431,12 +456,12 @@ int trace_merge(const char *file, int nranks)
 	found = 0;
 	for (int i = 0; i < nranks; i++) {
 		snprintf(p, sizeof(p), "%s.rank%d", file, i);
-		if (copy_part(out, p) == 0) {
+		if (access(p, F_OK) != 0)
+			log_warn("trace: rank %d did not reach dsm_finalize: its part of the trace is %s", i,
+				 copy_part(out, p) == 0 ? "what it wrote before" : "missing");
+		else if (copy_part(out, p) == 0)
 			found++;
-			unlink(p);
-		} else {
-			log_warn("trace: no part from rank %d (%s): it did not reach dsm_finalize", i, p);
-		}
+		unlink(p);
 	}
 	/* The last element needs no comma after it: the job's start. */
 	fputs("{\"ph\":\"i\",\"s\":\"g\",\"name\":\"job start\",\"pid\":0,\"tid\":0,\"ts\":0}\n]}\n", out);

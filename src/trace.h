@@ -46,13 +46,14 @@ void trace_rec(enum trace_kind kind, int tid, int64_t t0, int64_t t1, uint64_t a
 /* DSM_TRACE (and DSM_TRACE_EPOCH, set by dsmexec: the job's time zero in
  * CLOCK_REALTIME ns).  0, or -EINVAL/-errno after saying what was wrong. */
 int trace_init(int rank, int size);
-/* Write what every thread recorded into FILE.rankN (a one-rank job without
- * dsmexec writes FILE itself) and stop recording. */
+/* Write what every thread recorded into FILE.rankN and stop recording;
+ * without dsmexec, rank 0 then joins the parts into FILE. */
 void trace_fini(void);
 
-/* Join FILE.rank0 .. FILE.rank(n-1) into FILE (valid JSON) and remove them.
- * Returns the number of parts found (a rank that died leaves none), or a
- * negative errno after logging why. */
+/* Join FILE.rank0 .. FILE.rank(n-1) into FILE (valid JSON) and remove them
+ * (a rank that died contributes the whole lines of its FILE.rankN.part).
+ * Returns the number of complete parts, or a negative errno after logging
+ * why; writes nothing when no rank left anything. */
 int trace_merge(const char *path, int nranks);
 
 #endif

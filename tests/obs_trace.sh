@@ -3,8 +3,8 @@
 # (checked by a strict parser, build/tests/obs_jsoncheck) with a process per
 # rank, spans for faults, pages served, lock, semaphore and barrier waits and
 # RPCs (called and served), and page flows that start at a request and end at
-# its grant; the per-rank parts are gone.  DSM_TRACE=FILE on a program run
-# without dsmexec writes FILE too.
+# its grant; the per-rank parts are gone.  DSM_TRACE=FILE on ranks started
+# without dsmexec writes FILE too (rank 0 joins the parts).
 # Backends: uffd sigsegv
 # Timeout: 60
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -49,6 +49,19 @@ expect_eq "$(count bad-span)" 0 "spans without a time and a duration"
 DSM_TRACE="$TMP/one.json" "$BIN/hello" >"$TMP/one.out" 2>&1 || fail "hello with DSM_TRACE: $(cat "$TMP/one.out")"
 check "$TMP/one.json"
 expect_grep "^process rank 0$" "$TMP/sum" "the single rank's process"
+
+# Two ranks started by hand (as srun or mpirun would): rank 0 joins the parts.
+port=$((22000 + ($$ * 13) % 9000))
+for r in 0 1; do
+	DSM_INSECURE=1 DSM_RANK=$r DSM_NRANKS=2 DSM_ROOT=127.0.0.1:$port DSM_TRACE="$TMP/hand.json" \
+		timeout -k 5 60 "$TBIN/obs_trace" >"$TMP/hand.$r" 2>&1 &
+done
+wait
+cat "$TMP/hand.0" "$TMP/hand.1"
+check "$TMP/hand.json"
+expect_grep "^process rank 0$" "$TMP/sum" "rank 0's process, joined by rank 0"
+expect_grep "^process rank 1$" "$TMP/sum" "rank 1's process, joined by rank 0"
+ls "$TMP"/hand.json.* 2>/dev/null && fail "the per-rank parts were left behind"
 
 # A trace file that cannot be created stops the job at dsm_init, saying why.
 run_job "$TMP/bad" -n 2 --trace "$TMP/no/such/dir/t.json" "$TBIN/obs_trace"
