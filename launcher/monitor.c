@@ -597,6 +597,7 @@ static void serve(struct conn *c)
 		return;
 	}
 	path[strcspn(path, "?#")] = '\0';
+	log_debug("live view: GET %s", path);
 	if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
 		sbput(&body, page_head, sizeof(page_head) - 1);
 		json_data(&body);

@@ -721,6 +721,10 @@ int stats_init(void)
 		}
 		snap_ms = collect ? (int)ms : 0; /* only dsmexec reads snapshots */
 	}
+	if (stats_on)
+		log_info("statistics: reported at dsm_finalize%s", collect ? " to dsmexec" : "");
+	if (snap_ms)
+		log_info("statistics: a snapshot for dsmexec's live view every %d ms", snap_ms);
 	return trace_init(rt.rank, rt.size);
 }
 
