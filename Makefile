@@ -89,6 +89,10 @@ tests: all $(UNIT_TESTS) $(TEST_PROGS)
 check: tests
 	@sh tests/run.sh $(TESTS)
 
+# The fault-injection run, longer: more seeds, larger jobs.
+chaos: tests
+	@DSM_CHAOS_LONG=1 sh tests/run.sh chaos
+
 bench: all
 	@sh bench/run.sh
 
@@ -111,6 +115,6 @@ demo: all
 clean:
 	rm -rf build bin lib tests/out
 
-.PHONY: all tests check bench install demo clean FORCE
+.PHONY: all tests check chaos bench install demo clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

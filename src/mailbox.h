@@ -18,6 +18,8 @@ enum mbox_kind {
 	MBOX_FAULT,     /* a = page, b = 1 for a write */
 	MBOX_BARRIER,
 	MBOX_FINALIZE,
+	MBOX_LINK_UP,   /* transport: a = peer, b = authenticated socket */
+	MBOX_LINK_DEAD, /* transport: a = peer, b = errno of the last attempt */
 	MBOX_SYNC_FIRST = 16, /* sync.c's requests: 16..31 */
 	MBOX_SYNC_LAST = 31,
 	MBOX_RPC_FIRST = 32,  /* rpc.c's requests: 32..47 */

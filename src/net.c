@@ -156,6 +156,11 @@ static void set_nodelay(int fd)
 
 int net_connect(const char *host, int port, int64_t deadline)
 {
+	return net_connect_opt(host, port, deadline, 1);
+}
+
+int net_connect_opt(const char *host, int port, int64_t deadline, int retry_refused)
+{
 	struct addrinfo *res;
 	int rc = resolve(host, port, 0, &res);
 
@@ -188,13 +193,13 @@ int net_connect(const char *host, int port, int64_t deadline)
 			}
 			close(fd);
 		}
-		if (rc == -ETIMEDOUT || now_ns() >= deadline ||
+		if (rc == -ETIMEDOUT || now_ns() >= deadline || (rc == -ECONNREFUSED && !retry_refused) ||
 		    (rc != -ECONNREFUSED && rc != -EAGAIN && rc != -ENETUNREACH))
 			break;
 		usleep(20000);
 	}
 	freeaddrinfo(res);
-	if (now_ns() >= deadline)
+	if (now_ns() >= deadline && (rc != -ECONNREFUSED || retry_refused))
 		rc = -ETIMEDOUT;
 	return rc;
 }

@@ -34,6 +34,9 @@ int net_listen(const char *host, int port, int *bound_port);
 /* Connect with a deadline, retrying refused connections until it passes
  * (the peer may not be listening yet).  Returns the fd, TCP_NODELAY set. */
 int net_connect(const char *host, int port, int64_t deadline);
+/* The same; with retry_refused 0, a refused connection fails at once with
+ * -ECONNREFUSED (nobody listens there). */
+int net_connect_opt(const char *host, int port, int64_t deadline, int retry_refused);
 
 /* accept(2) with a deadline; returns the fd. */
 int net_accept(int lfd, int64_t deadline);

@@ -1,36 +1,62 @@
 /*
- * transport_tcp.c - a full mesh of TCP connections and the service thread.
+ * transport_tcp.c - a full mesh of TCP links between the ranks, the session
+ * layer that makes each link survive lost messages and broken connections,
+ * and the service thread.
  *
- * Design: at start-up every rank connects to each lower rank and accepts a
- * connection from each higher one; both ends authenticate with the job
- * secret (net_auth_*), so a connection is known to come from the rank it
- * claims.  Then one service thread per rank runs an epoll loop over the peer
- * sockets (non-blocking), the mailbox eventfd and the fault backend's fd, and
- * dispatches every complete message: coherence types to coh_handle(), the
- * rest to rt_handle().  Output that the socket does not take at once waits in
- * a per-peer buffer drained on EPOLLOUT, so the service thread never blocks
- * on a slow peer.  Messages a rank sends to itself go through a local queue
- * handled after the current message, which keeps handlers free of re-entry.
+ * Design.
  *
- * A peer that closes without having said BYE, sends a message that fails
- * the header checks, or claims another rank's id ends this rank with
- * rt_fatal(), naming the peer and the cause.
+ * Mesh: at start-up every rank connects to each lower rank and accepts a
+ * connection from each higher one; both ends authenticate with the job secret
+ * (net_auth_*), so a connection is known to come from the rank it claims.
  *
- * Locking: all of this file's state belongs to the service thread, except
- * during tp_mesh()/tp_join(), when the service thread does not run.
+ * Session layer: every message a rank sends to a peer, except the link's own
+ * ACK and RESUME, carries a per-link sequence number (wire header `seq`).
+ * The sender keeps each message until the peer acknowledges it (a cumulative
+ * ACK, sent ACK_DELAY after the first unacknowledged arrival or after every
+ * ACK_EVERY messages); the receiver delivers a message only when it is the
+ * next in sequence and drops duplicates and early arrivals.  The protocols
+ * above (coherence, sync, RPC) therefore see every link as an exactly-once,
+ * in-order channel, whatever happens below.
+ *
+ * Faults (DSM_FAULTS, see faults_parse) are injected below the session layer,
+ * when a message is staged for the socket: it may be dropped, written twice,
+ * swapped with the next one, or held back for a while; and a link can be cut
+ * at a given time.  With faults on, a message not acknowledged within the
+ * retransmission timeout is sent again (go-back-N, with backoff).  Off, the
+ * cost is one predictable branch per message.
+ *
+ * Broken connections: a link that fails (end of stream without BYE, reset,
+ * a cut) goes down but the rank goes on.  The higher rank of the pair
+ * reconnects (through the link manager thread, which also accepts the
+ * connections of higher ranks on this rank's listening socket for the whole
+ * job); the new connection is authenticated again, each side first sends
+ * RESUME(next seq it expects) and then everything the other side has not
+ * received.  A peer whose listening socket refuses connections has died; a
+ * peer unreachable for DSM_TIMEOUT is given up.  Either ends this rank with
+ * rt_peer_lost(), naming the peer.
+ *
+ * Messages a rank sends to itself go through a local queue handled after the
+ * current message, which keeps handlers free of re-entry.
+ *
+ * Threads and locking: all link state belongs to the service thread.  The
+ * link manager thread owns the listening socket and the reconnection
+ * attempts; it learns which links are down from `link_down` (atomic flags,
+ * plus a wake-up pipe) and hands authenticated sockets to the service thread
+ * through the mailbox (MBOX_LINK_UP / MBOX_LINK_DEAD).
  */
 #include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "coherence.h"
@@ -43,15 +69,50 @@
 #define TAG_MBOX (1ULL << 32)
 #define TAG_BACKEND ((1ULL << 32) + 1)
 #define IN_INITIAL (64 * 1024)
+#define STAGE_LIMIT (256 * 1024)   /* bytes staged for the socket at a time */
+#define ACK_DELAY_NS 2000000LL     /* acknowledge within 2 ms ... */
+#define ACK_EVERY 32               /* ... or after this many messages */
+#define RTO_MIN_MS 20              /* retransmission timeout (faults on) */
+#define RTO_MAX_MS 1000
+#define ACK_NOW 1                  /* ack_due: at once */
+#define PROBE_NS 200000000LL       /* link manager: retry / probe period */
+#define REFUSED_DEAD 3             /* refused connections that mean "dead" */
+
+enum { LINK_UP, LINK_DOWN, LINK_GONE };
+
+/* A sequenced message kept until the peer acknowledges it. */
+struct omsg {
+	struct omsg *next;
+	uint32_t seq;
+	uint32_t size;    /* header + payload */
+	int64_t release;  /* fault injection: not before this time */
+	uint8_t buf[];
+};
 
 struct peer {
 	int fd;
+	int state;
 	int said_bye;
+	int resumed;         /* the peer's RESUME arrived on this connection */
+	int64_t down_since;
+	/* receiving */
 	uint8_t *in;
 	size_t in_len, in_cap;
-	uint8_t *out;
+	uint32_t recv_next;  /* next sequence number expected */
+	uint32_t acked;      /* highest sequence number acknowledged to the peer */
+	int64_t ack_due;     /* 0: no acknowledgement owed; ACK_NOW: owed now */
+	int ack_force;       /* repeat the acknowledgement (the peer is resending) */
+	int resume_owed;     /* send RESUME first on this connection */
+	/* sending: all unacknowledged messages in order; `cur` is the first
+	 * not yet staged on this connection */
+	uint32_t send_next;
+	struct omsg *head, *tail, *cur;
+	uint8_t *out;        /* bytes staged for the socket */
 	size_t out_off, out_len, out_cap;
 	int want_out;
+	int64_t rto_at;
+	int rto_ms;
+	int64_t last_rewind;
 };
 
 struct loopmsg {
@@ -60,13 +121,178 @@ struct loopmsg {
 	uint8_t payload[];
 };
 
+/* Fault injection, from DSM_FAULTS. */
+static struct {
+	int on;
+	double drop, dup, reorder;
+	int64_t delay_min, delay_max;
+	int cut_a, cut_b;
+	int64_t cut_at;      /* absolute; 0: no cut (or done) */
+	uint64_t rng;
+} faults;
+
 static struct peer *peers;
-static int epfd = -1, mbox_fd = -1;
-static pthread_t service;
+static struct rdv_entry *table;
+static int epfd = -1, mbox_fd = -1, listen_fd = -1;
+static pthread_t service, linkmgr;
+static int linkmgr_running;
+static int lm_pipe[2] = { -1, -1 };
+static atomic_int *link_down;
 static volatile int stopping;
+static int stop_requested;
 static struct loopmsg *loop_head, **loop_tail = &loop_head;
 
+static void link_fail(int rank, const char *why);
+
+static int seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* ---- fault injection ------------------------------------------------- */
+
+static uint64_t rnd(void)
+{
+	uint64_t x = faults.rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	faults.rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static int chance(double p)
+{
+	return p > 0 && (double)(rnd() >> 11) / (double)(1ULL << 53) < p;
+}
+
+/* "200us", "5ms", "3s", "1.5s", "250" (ms) -> nanoseconds */
+static int parse_duration(const char *s, const char *end, int64_t *ns)
+{
+	char buf[32], *e;
+	size_t n = (size_t)(end - s);
+	double v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	v = strtod(buf, &e);
+	if (e == buf || v < 0)
+		return -EINVAL;
+	if (!strcmp(e, "us"))
+		v *= 1e3;
+	else if (!strcmp(e, "ms") || !*e)
+		v *= 1e6;
+	else if (!strcmp(e, "s"))
+		v *= 1e9;
+	else
+		return -EINVAL;
+	*ns = (int64_t)v;
+	return 0;
+}
+
+static int parse_prob(const char *s, double *p)
+{
+	char *e;
+
+	*p = strtod(s, &e);
+	return (e == s || (*e && *e != ',') || *p < 0 || *p > 1) ? -EINVAL : 0;
+}
+
+/* DSM_FAULTS="drop=0.01,delay=200us..5ms,dup=0.01,reorder=0.01,cut=1-2@3s,seed=42" */
+static int faults_parse(const char *spec)
+{
+	uint64_t seed = 1;
+	const char *s = spec;
+
+	memset(&faults, 0, sizeof(faults));
+	if (!spec || !*spec)
+		return 0;
+	while (*s) {
+		const char *end = strchr(s, ','), *eq = strchr(s, '=');
+		int rc = 0;
+
+		if (!end)
+			end = s + strlen(s);
+		if (!eq || eq > end)
+			goto bad;
+		if (!strncmp(s, "drop=", 5)) {
+			rc = parse_prob(eq + 1, &faults.drop);
+		} else if (!strncmp(s, "dup=", 4)) {
+			rc = parse_prob(eq + 1, &faults.dup);
+		} else if (!strncmp(s, "reorder=", 8)) {
+			rc = parse_prob(eq + 1, &faults.reorder);
+		} else if (!strncmp(s, "delay=", 6)) {
+			const char *dots = strstr(eq + 1, "..");
+			if (!dots || dots > end)
+				goto bad;
+			rc = parse_duration(eq + 1, dots, &faults.delay_min);
+			if (rc == 0)
+				rc = parse_duration(dots + 2, end, &faults.delay_max);
+			if (rc == 0 && faults.delay_max < faults.delay_min)
+				rc = -EINVAL;
+		} else if (!strncmp(s, "cut=", 4)) {
+			char *e;
+			const char *at = strchr(eq + 1, '@');
+			faults.cut_a = (int)strtol(eq + 1, &e, 10);
+			if (e == eq + 1 || *e != '-' || !at || at > end)
+				goto bad;
+			faults.cut_b = (int)strtol(e + 1, &e, 10);
+			if (e != at || faults.cut_a == faults.cut_b || faults.cut_a < 0 || faults.cut_b < 0 ||
+			    faults.cut_a >= rt.size || faults.cut_b >= rt.size)
+				goto bad;
+			rc = parse_duration(at + 1, end, &faults.cut_at);
+			faults.cut_at += now_ns();
+		} else if (!strncmp(s, "seed=", 5)) {
+			char *e;
+			seed = strtoull(eq + 1, &e, 0);
+			if (e == eq + 1 || e != end)
+				goto bad;
+		} else {
+			goto bad;
+		}
+		if (rc)
+			goto bad;
+		s = *end ? end + 1 : end;
+		continue;
+bad:
+		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P, "
+			"delay=MIN..MAX, cut=A-B@TIME, seed=N)", spec, (int)(end - s), s);
+		return -EINVAL;
+	}
+	faults.on = 1;
+	faults.rng = (seed ^ ((uint64_t)(rt.rank + 1) * 0x9e3779b97f4a7c15ULL)) | 1;
+	log_info("fault injection on: %s", spec);
+	return 0;
+}
+
 /* ---- start-up -------------------------------------------------------- */
+
+static void peer_init(struct peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->state = LINK_UP;
+	p->resumed = 1;
+	p->recv_next = 1;
+	p->send_next = 1;
+	p->rto_ms = RTO_MIN_MS;
+}
+
+static int alloc_peers(void)
+{
+	if (peers)
+		return 0;
+	peers = calloc((size_t)rt.size, sizeof(*peers));
+	link_down = calloc((size_t)rt.size, sizeof(*link_down));
+	if (!peers || !link_down)
+		return -ENOMEM;
+	for (int i = 0; i < rt.size; i++)
+		peer_init(&peers[i]);
+	return 0;
+}
 
 static int add_peer(int rank, int fd)
 {
@@ -74,8 +300,10 @@ static int add_peer(int rank, int fd)
 
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	p->fd = fd;
-	p->in_cap = IN_INITIAL;
-	p->in = malloc(p->in_cap);
+	if (!p->in) {
+		p->in_cap = IN_INITIAL;
+		p->in = malloc(p->in_cap);
+	}
 	return p->in ? 0 : -ENOMEM;
 }
 
@@ -84,11 +312,12 @@ int tp_mesh(const struct rdv_entry *tab, int lfd, int64_t deadline)
 	char why[256];
 	int rc, need;
 
-	peers = calloc((size_t)rt.size, sizeof(*peers));
-	if (!peers)
+	if ((rc = alloc_peers()))
+		return rc;
+	table = malloc((size_t)rt.size * sizeof(*table));
+	if (!table)
 		return -ENOMEM;
-	for (int i = 0; i < rt.size; i++)
-		peers[i].fd = -1;
+	memcpy(table, tab, (size_t)rt.size * sizeof(*table));
 	for (int j = 0; j < rt.rank; j++) {
 		int fd = net_connect(tab[j].addr, tab[j].port, deadline);
 		if (fd < 0) {
@@ -133,7 +362,9 @@ int tp_mesh(const struct rdv_entry *tab, int lfd, int64_t deadline)
 			return rc;
 		need--;
 	}
-	return 0;
+	/* The link manager keeps listening for reconnections. */
+	listen_fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+	return listen_fd < 0 ? -errno : 0;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -143,15 +374,17 @@ static void watch_out(int rank, int on)
 	struct peer *p = &peers[rank];
 	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.u64 = (uint64_t)rank };
 
-	if (p->want_out == on)
+	if (p->want_out == on || p->fd < 0)
 		return;
 	p->want_out = on;
 	if (epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &ev) < 0)
 		rt_fatal("epoll_ctl for rank %d: %s", rank, strerror(errno));
 }
 
-static void buffer_out(struct peer *p, const void *data, size_t len)
+static void stage_bytes(struct peer *p, const void *data, size_t len)
 {
+	if (p->out_off == p->out_len)
+		p->out_off = p->out_len = 0;
 	if (p->out_len + len > p->out_cap) {
 		size_t cap = p->out_cap ? p->out_cap : 64 * 1024;
 		uint8_t *nb;
@@ -167,12 +400,83 @@ static void buffer_out(struct peer *p, const void *data, size_t len)
 	p->out_len += len;
 }
 
-static void flush_out(int rank)
+static void stage_link_msg(struct peer *p, int type, uint64_t arg)
+{
+	struct wire_hdr h = { .type = (uint8_t)type, .src = (uint32_t)rt.rank, .arg = arg };
+	uint8_t hdr[WIRE_HDR_SIZE];
+
+	wire_encode_hdr(hdr, &h);
+	stage_bytes(p, hdr, sizeof(hdr));
+}
+
+static void arm_rto(struct peer *p, int64_t now)
+{
+	if (faults.on && !p->rto_at)
+		p->rto_at = now + (int64_t)p->rto_ms * 1000000;
+}
+
+/* Move what may go now into the output buffer, applying injected faults. */
+static void stage(int rank, int64_t now)
 {
 	struct peer *p = &peers[rank];
 
-	while (p->out_off < p->out_len) {
-		ssize_t n = send(p->fd, p->out + p->out_off, p->out_len - p->out_off, MSG_NOSIGNAL);
+	if (p->resume_owed) {
+		stage_link_msg(p, WIRE_RESUME, p->recv_next);
+		p->resume_owed = 0;
+	}
+	if (p->ack_due && (p->acked != p->recv_next - 1 || p->ack_force)) {
+		stage_link_msg(p, WIRE_ACK, p->recv_next - 1);
+		p->acked = p->recv_next - 1;
+		p->ack_force = 0;
+	}
+	p->ack_due = 0;
+	if (!p->resumed)
+		return;
+	while (p->cur && p->out_len - p->out_off < STAGE_LIMIT) {
+		struct omsg *m = p->cur;
+		if (__builtin_expect(faults.on, 0)) {
+			if (m->release > now)
+				break; /* delayed: the timer comes back for it */
+			if (chance(faults.drop)) {
+				p->cur = m->next;
+				arm_rto(p, now);
+				continue;
+			}
+			if (m->next && m->next->release <= now && chance(faults.reorder)) {
+				stage_bytes(p, m->next->buf, m->next->size);
+				stage_bytes(p, m->buf, m->size);
+				p->cur = m->next->next;
+				arm_rto(p, now);
+				continue;
+			}
+			if (chance(faults.dup))
+				stage_bytes(p, m->buf, m->size);
+			arm_rto(p, now);
+		}
+		stage_bytes(p, m->buf, m->size);
+		p->cur = m->next;
+	}
+}
+
+/* Write what is staged; stage more as the socket takes it. */
+static void pump(int rank)
+{
+	struct peer *p = &peers[rank];
+	int64_t now = faults.on ? now_ns() : 0;
+
+	if (p->fd < 0 || p->state != LINK_UP)
+		return;
+	for (;;) {
+		ssize_t n;
+
+		if (p->out_off == p->out_len) {
+			stage(rank, now);
+			if (p->out_off == p->out_len) {
+				watch_out(rank, 0);
+				return;
+			}
+		}
+		n = send(p->fd, p->out + p->out_off, p->out_len - p->out_off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -180,62 +484,265 @@ static void flush_out(int rank)
 				watch_out(rank, 1);
 				return;
 			}
-			rt_peer_lost(rank, strerror(errno));
+			link_fail(rank, strerror(errno));
+			return;
 		}
 		p->out_off += (size_t)n;
 	}
-	p->out_off = p->out_len = 0;
-	watch_out(rank, 0);
 }
 
 void tp_send(int to, struct wire_hdr *h, const void *payload)
 {
-	uint8_t hdr[WIRE_HDR_SIZE];
 	struct peer *p;
+	struct omsg *m;
 
 	h->src = (uint32_t)rt.rank;
 	if (to == rt.rank) {
-		struct loopmsg *m = malloc(sizeof(*m) + h->len);
-		if (!m)
+		struct loopmsg *lm = malloc(sizeof(*lm) + h->len);
+		if (!lm)
 			rt_fatal("out of memory for a local message");
-		m->next = NULL;
-		m->h = *h;
+		lm->next = NULL;
+		lm->h = *h;
 		if (h->len)
-			memcpy(m->payload, payload, h->len);
-		*loop_tail = m;
-		loop_tail = &m->next;
+			memcpy(lm->payload, payload, h->len);
+		*loop_tail = lm;
+		loop_tail = &lm->next;
 		return;
 	}
 	p = &peers[to];
-	if (p->fd < 0)
-		rt_fatal("no connection to rank %d for %s", to, wire_type_name(h->type));
-	wire_encode_hdr(hdr, h);
-	if (p->out_len == 0) {
-		struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)payload, h->len } };
-		size_t total = sizeof(hdr) + h->len;
-		ssize_t n;
-
-		do
-			n = writev(p->fd, iov, h->len ? 2 : 1);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			rt_peer_lost(to, strerror(errno));
-		if (n == (ssize_t)total)
-			return;
-		if (n < 0)
-			n = 0;
-		if ((size_t)n < sizeof(hdr)) {
-			buffer_out(p, hdr + n, sizeof(hdr) - (size_t)n);
-			buffer_out(p, payload, h->len);
-		} else {
-			buffer_out(p, (const uint8_t *)payload + ((size_t)n - sizeof(hdr)), total - (size_t)n);
-		}
-		watch_out(to, 1);
+	if (p->state == LINK_GONE) {
+		log_debug("dropping %s to rank %d, which has finished", wire_type_name(h->type), to);
 		return;
 	}
-	buffer_out(p, hdr, sizeof(hdr));
+	m = malloc(sizeof(*m) + WIRE_HDR_SIZE + h->len);
+	if (!m)
+		rt_fatal("out of memory for a message to rank %d", to);
+	h->seq = p->send_next++;
+	m->next = NULL;
+	m->seq = h->seq;
+	m->size = WIRE_HDR_SIZE + h->len;
+	m->release = 0;
+	wire_encode_hdr(m->buf, h);
 	if (h->len)
-		buffer_out(p, payload, h->len);
+		memcpy(m->buf + WIRE_HDR_SIZE, payload, h->len);
+	if (__builtin_expect(faults.on, 0) && faults.delay_max > 0) {
+		/* Keep the link in order: never release before the previous one. */
+		int64_t d = faults.delay_min +
+			    (int64_t)(rnd() % (uint64_t)(faults.delay_max - faults.delay_min + 1));
+		m->release = now_ns() + d;
+		if (p->tail && p->tail->release > m->release)
+			m->release = p->tail->release;
+	}
+	if (p->tail)
+		p->tail->next = m;
+	else
+		p->head = m;
+	p->tail = m;
+	if (!p->cur)
+		p->cur = m;
+	if (p->out_off == p->out_len)
+		pump(to);
+}
+
+/* The peer has everything up to `upto`: forget it.  Returns how many
+ * messages that acknowledged. */
+static int acked_upto(struct peer *p, uint32_t upto)
+{
+	int n = 0;
+
+	while (p->head && !seq_before(upto, p->head->seq)) {
+		n++;
+		struct omsg *m = p->head;
+		if (p->cur == m)
+			p->cur = m->next;
+		p->head = m->next;
+		free(m);
+	}
+	if (!p->head)
+		p->tail = NULL;
+	if (!p->head || p->head == p->cur) {
+		p->rto_at = 0; /* nothing written waits for an acknowledgement */
+		p->rto_ms = RTO_MIN_MS;
+	} else if (faults.on) {
+		p->rto_at = now_ns() + (int64_t)p->rto_ms * 1000000;
+	}
+	return n;
+}
+
+static void free_queue(struct peer *p)
+{
+	while (p->head) {
+		struct omsg *m = p->head;
+		p->head = m->next;
+		free(m);
+	}
+	p->tail = p->cur = NULL;
+}
+
+/* ---- link failures and reconnection ------------------------------------- */
+
+static void wake_linkmgr(void)
+{
+	if (lm_pipe[1] >= 0 && write(lm_pipe[1], "x", 1) < 0 && errno != EAGAIN)
+		log_debug("link manager pipe: %s", strerror(errno));
+}
+
+static void drop_connection(int rank)
+{
+	struct peer *p = &peers[rank];
+
+	if (p->fd >= 0) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+		close(p->fd);
+	}
+	p->fd = -1;
+	p->want_out = 0;
+	p->in_len = 0;
+	p->out_off = p->out_len = 0;
+}
+
+static void link_fail(int rank, const char *why)
+{
+	struct peer *p = &peers[rank];
+
+	if (p->said_bye) {
+		/* It finished: it had everything it needed from us. */
+		drop_connection(rank);
+		free_queue(p);
+		p->state = LINK_GONE;
+		rt_peer_closed(rank);
+		return;
+	}
+	if (p->state == LINK_DOWN)
+		return;
+	log_warn("link to rank %d lost (%s); reconnecting", rank, why);
+	drop_connection(rank);
+	p->state = LINK_DOWN;
+	p->resumed = 0;
+	p->down_since = now_ns();
+	p->cur = NULL; /* nothing goes out until the peer says what it has */
+	atomic_store(&link_down[rank], 1);
+	wake_linkmgr();
+}
+
+/* An authenticated connection to `rank` (from the link manager). */
+static void link_up(int rank, int fd)
+{
+	struct peer *p = &peers[rank];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)rank };
+
+	atomic_store(&link_down[rank], 0);
+	if (p->state == LINK_GONE || stop_requested) {
+		close(fd);
+		return;
+	}
+	if (p->state == LINK_UP)
+		log_warn("rank %d reconnected while its old link looked alive; replacing it", rank);
+	drop_connection(rank);
+	if (add_peer(rank, fd) || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		rt_fatal("cannot take the new connection from rank %d", rank);
+	p->state = LINK_UP;
+	p->resumed = 0;
+	p->cur = NULL;
+	p->resume_owed = 1;
+	log_info("link to rank %d re-established", rank);
+	pump(rank);
+}
+
+/* The peer's RESUME: it has everything before `next`; send the rest again. */
+static void got_resume(int rank, uint32_t next)
+{
+	struct peer *p = &peers[rank];
+
+	acked_upto(p, next - 1);
+	p->cur = p->head;
+	p->resumed = 1;
+	p->rto_at = 0;
+	p->rto_ms = RTO_MIN_MS;
+	pump(rank);
+}
+
+/* Link manager: accept reconnections, and reconnect or probe down links. */
+static void *linkmgr_main(void *arg)
+{
+	int *refused = calloc((size_t)rt.size, sizeof(int));
+	char why[256];
+
+	(void)arg;
+	if (!refused)
+		return NULL;
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = lm_pipe[0], .events = POLLIN } };
+		int any_down = 0;
+		char buf[64];
+
+		for (int r = 0; r < rt.size; r++)
+			any_down |= atomic_load(&link_down[r]);
+		if (poll(pf, 2, any_down ? (int)(PROBE_NS / 1000000) : -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents) {
+			ssize_t n = read(lm_pipe[0], buf, sizeof(buf));
+			if (n == 0 || (n > 0 && memchr(buf, 'q', (size_t)n)))
+				break;
+		}
+		if (pf[0].revents) {
+			uint32_t peer;
+			int fd = net_accept(listen_fd, now_ns() + 1000000000LL);
+			if (fd >= 0) {
+				int rc = net_auth_accept(fd, &rt.auth, (uint32_t)rt.rank, &peer,
+							 now_ns() + 5000000000LL, why, sizeof(why));
+				if (rc == 0 && (peer >= (uint32_t)rt.size || peer == (uint32_t)rt.rank)) {
+					snprintf(why, sizeof(why), "connection claims rank %u", peer);
+					rc = -EPROTO;
+				}
+				if (rc) {
+					if (rc == -ECONNRESET)
+						log_debug("a connection closed before its handshake: %s", why);
+					else
+						log_warn("refused a connection: %s", why);
+					close(fd);
+				} else {
+					struct mbox_req req = { .kind = MBOX_LINK_UP, .a = peer, .b = (uint64_t)fd };
+					refused[peer] = 0;
+					mbox_call(&req);
+				}
+			}
+		}
+		for (int r = 0; r < rt.size; r++) {
+			int fd;
+			if (!atomic_load(&link_down[r]))
+				continue;
+			/* The higher rank reconnects; the lower one only checks
+			 * that the other is still alive. */
+			fd = net_connect_opt(table[r].addr, table[r].port, now_ns() + PROBE_NS, 0);
+			if (fd == -ECONNREFUSED) {
+				if (++refused[r] >= REFUSED_DEAD) {
+					struct mbox_req req = { .kind = MBOX_LINK_DEAD, .a = (uint64_t)r,
+								.b = ECONNREFUSED };
+					atomic_store(&link_down[r], 0);
+					mbox_call(&req);
+				}
+				continue;
+			}
+			refused[r] = 0;
+			if (fd < 0)
+				continue;
+			if (rt.rank < r) {
+				close(fd); /* alive: it will call us */
+				continue;
+			}
+			if (net_auth_connect(fd, &rt.auth, (uint32_t)rt.rank, r, now_ns() + 5000000000LL, why,
+					     sizeof(why))) {
+				log_warn("reconnecting to rank %d: %s", r, why);
+				close(fd);
+				continue;
+			}
+			struct mbox_req req = { .kind = MBOX_LINK_UP, .a = (uint64_t)r, .b = (uint64_t)fd };
+			mbox_call(&req);
+		}
+	}
+	free(refused);
+	return NULL;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -264,40 +771,69 @@ static void run_loopback(void)
 	}
 }
 
-static void close_peer(int rank)
+/* One message from the link: the session layer's part, then delivery. */
+static void link_receive(int rank, const struct wire_hdr *h, const uint8_t *payload)
 {
 	struct peer *p = &peers[rank];
 
-	epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
-	close(p->fd);
-	p->fd = -1;
-	rt_peer_closed(rank);
+	if (h->type == WIRE_ACK) {
+		/* An acknowledgement of nothing new while messages are out
+		 * means the peer saw a gap: resend from the gap now rather than
+		 * at the timeout (at most once per RTO_MIN_MS/4). */
+		if (acked_upto(p, (uint32_t)h->arg) == 0 && faults.on && p->head && p->head != p->cur) {
+			int64_t now = now_ns();
+			if (now - p->last_rewind > RTO_MIN_MS * 250000LL) {
+				p->last_rewind = now;
+				p->cur = p->head;
+				pump(rank);
+			}
+		}
+		return;
+	}
+	if (h->type == WIRE_RESUME) {
+		got_resume(rank, (uint32_t)h->arg);
+		return;
+	}
+	if (h->seq == 0)
+		rt_fatal("rank %d sent %s outside the link's sequence", rank, wire_type_name(h->type));
+	if (h->seq != p->recv_next) {
+		/* A duplicate, or one that overtook a lost message: the sender
+		 * will repeat what is missing.  Say what we have soon. */
+		p->ack_due = ACK_NOW;
+		p->ack_force = 1; /* even if it says nothing new */
+		return;
+	}
+	p->recv_next++;
+	if (!p->ack_due)
+		p->ack_due = now_ns() + ACK_DELAY_NS;
+	if (p->recv_next - 1 - p->acked >= ACK_EVERY)
+		p->ack_due = ACK_NOW;
+	dispatch(h, payload);
+	if (h->type == WIRE_BYE)
+		p->said_bye = 1;
 }
 
 static void receive(int rank)
 {
 	struct peer *p = &peers[rank];
 
-	for (;;) {
-		size_t off = 0;
-		ssize_t n = recv(p->fd, p->in + p->in_len, p->in_cap - p->in_len, 0);
+	while (p->fd >= 0) {
+		size_t off = 0, room = p->in_cap - p->in_len;
+		ssize_t n = recv(p->fd, p->in + p->in_len, room, 0);
 
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
-			if (p->said_bye) {
-				close_peer(rank);
-				return;
-			}
-			rt_peer_lost(rank, n == 0 ? "end of stream" : strerror(errno));
+		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT))) {
+			link_fail(rank, n == 0 ? "end of stream" : strerror(errno));
+			return;
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+				break;
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
 		}
 		p->in_len += (size_t)n;
-		while (p->in_len - off >= WIRE_HDR_SIZE) {
+		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
 			struct wire_hdr h;
 			int rc = wire_decode_hdr(p->in + off, p->in_len - off, &h);
 			size_t total;
@@ -321,54 +857,135 @@ static void receive(int rank)
 				}
 				break;
 			}
-			dispatch(&h, p->in + off + WIRE_HDR_SIZE);
-			if (h.type == WIRE_BYE)
-				p->said_bye = 1;
+			link_receive(rank, &h, p->in + off + WIRE_HDR_SIZE);
 			off += total;
 		}
+		if (p->fd < 0)
+			return; /* the link failed while we handled its messages */
 		if (off) {
 			memmove(p->in, p->in + off, p->in_len - off);
 			p->in_len -= off;
 		}
 		run_loopback();
+		if ((size_t)n < room)
+			break; /* a short read: the socket is drained, skip the EAGAIN */
 	}
+	if (p->fd >= 0 && p->ack_due == ACK_NOW)
+		pump(rank);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+/* Fire what is due; return milliseconds until the next timer (-1: none). */
+static int run_timers(void)
+{
+	int64_t now = now_ns(), next = INT64_MAX;
+
+	if (faults.cut_at && now >= faults.cut_at) {
+		int other = faults.cut_a == rt.rank ? faults.cut_b : faults.cut_b == rt.rank ? faults.cut_a : -1;
+		faults.cut_at = 0;
+		if (other >= 0 && rt.rank < other && peers[other].fd >= 0) {
+			log_info("fault injection: cutting the link to rank %d", other);
+			shutdown(peers[other].fd, SHUT_RDWR);
+			link_fail(other, "cut by fault injection");
+		}
+	} else if (faults.cut_at) {
+		next = faults.cut_at;
+	}
+	for (int r = 0; r < rt.size; r++) {
+		struct peer *p = &peers[r];
+		if (r == rt.rank || p->state == LINK_GONE)
+			continue;
+		if (p->state == LINK_DOWN) {
+			if (now - p->down_since > rt.timeout_ns)
+				rt_peer_lost(r, "unreachable for longer than DSM_TIMEOUT");
+			if (next > now + 200000000)
+				next = now + 200000000;
+			continue;
+		}
+		if (p->rto_at && now >= p->rto_at) {
+			/* go back: send everything unacknowledged again */
+			p->cur = p->head;
+			p->rto_ms = p->rto_ms * 2 > RTO_MAX_MS ? RTO_MAX_MS : p->rto_ms * 2;
+			p->rto_at = now + (int64_t)p->rto_ms * 1000000;
+			pump(r);
+		}
+		if (p->ack_due && p->ack_due <= now)
+			pump(r);
+		if (p->cur && p->cur->release && p->cur->release <= now && p->out_off == p->out_len)
+			pump(r); /* a held-back message is due */
+		if (p->ack_due && p->ack_due < next)
+			next = p->ack_due;
+		if (p->rto_at && p->rto_at < next)
+			next = p->rto_at;
+		if (p->cur && p->cur->release > now && p->cur->release < next)
+			next = p->cur->release;
+	}
+	if (coh_busy() && next > now + 200000000)
+		next = now + 200000000;
+	if (next == INT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
 /* ---- the service thread ----------------------------------------------- */
 
+static int all_delivered(void)
+{
+	for (int r = 0; r < rt.size; r++)
+		if (r != rt.rank && peers[r].state != LINK_GONE && peers[r].head)
+			return 0;
+	return 1;
+}
+
+static void mailbox_ready(void)
+{
+	struct mbox_req *r = mbox_drain();
+
+	while (r) {
+		struct mbox_req *nx = r->next;
+		switch (r->kind) {
+		case MBOX_FAULT:
+			coh_fault(r->a, (int)r->b, r);
+			break;
+		case MBOX_LINK_UP:
+			link_up((int)r->a, (int)r->b);
+			mbox_complete(r, 0);
+			break;
+		case MBOX_LINK_DEAD:
+			rt_peer_lost((int)r->a, "its listening socket refuses connections");
+		default:
+			if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
+				sync_request(r);
+			else if (r->kind >= MBOX_RPC_FIRST && r->kind <= MBOX_RPC_LAST)
+				rpc_request(r);
+			else
+				rt_request(r);
+		}
+		r = nx;
+	}
+}
+
 static void *service_main(void *arg)
 {
 	struct epoll_event evs[64];
-	int be_fd = rt.be->event_fd();
 
 	(void)arg;
 	while (!stopping) {
-		int n = epoll_wait(epfd, evs, 64, coh_busy() ? 200 : -1);
+		int n = epoll_wait(epfd, evs, 64, run_timers());
 
 		if (n < 0 && errno != EINTR)
 			rt_fatal("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 			if (tag == TAG_MBOX) {
-				struct mbox_req *r = mbox_drain();
-				while (r) {
-					struct mbox_req *nx = r->next;
-					if (r->kind == MBOX_FAULT)
-						coh_fault(r->a, (int)r->b, r);
-					else if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
-						sync_request(r);
-					else if (r->kind >= MBOX_RPC_FIRST && r->kind <= MBOX_RPC_LAST)
-						rpc_request(r);
-					else
-						rt_request(r);
-					r = nx;
-				}
+				mailbox_ready();
 			} else if (tag == TAG_BACKEND) {
 				rt.be->handle_events();
 			} else {
 				int rank = (int)tag;
 				if (peers[rank].fd >= 0 && (evs[i].events & EPOLLOUT))
-					flush_out(rank);
+					pump(rank);
 				if (peers[rank].fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 					receive(rank);
 			}
@@ -376,8 +993,15 @@ static void *service_main(void *arg)
 		}
 		if (coh_busy())
 			coh_check_deadlines(now_ns());
+		if (stop_requested && all_delivered())
+			stopping = 1;
 	}
-	(void)be_fd;
+	/* Acknowledge everything, so no peer waits for us to repeat it. */
+	for (int r = 0; r < rt.size; r++)
+		if (r != rt.rank && peers[r].fd >= 0 && peers[r].acked != peers[r].recv_next - 1) {
+			peers[r].ack_due = ACK_NOW;
+			pump(r);
+		}
 	return NULL;
 }
 
@@ -397,14 +1021,12 @@ int tp_start(void)
 	sigset_t all, old;
 	int rc;
 
-	if (!peers) {
-		peers = calloc((size_t)rt.size, sizeof(*peers));
-		if (!peers)
-			return -ENOMEM;
-		for (int i = 0; i < rt.size; i++)
-			peers[i].fd = -1;
-	}
+	if ((rc = alloc_peers()))
+		return rc;
+	if ((rc = faults_parse(getenv("DSM_FAULTS"))))
+		return rc;
 	stopping = 0;
+	stop_requested = 0;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		return -errno;
@@ -422,15 +1044,21 @@ int tp_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = -pthread_create(&service, NULL, service_main, NULL);
+	if (rc == 0 && listen_fd >= 0) {
+		if (pipe2(lm_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+			rc = -errno;
+		else if ((rc = -pthread_create(&linkmgr, NULL, linkmgr_main, NULL)) == 0)
+			linkmgr_running = 1;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
-		log_err("cannot start the service thread: %s", strerror(-rc));
+		log_err("cannot start the service threads: %s", strerror(-rc));
 	return rc;
 }
 
 void tp_stop(void)
 {
-	stopping = 1;
+	stop_requested = 1;
 }
 
 void tp_join(void)
@@ -438,26 +1066,53 @@ void tp_join(void)
 	int64_t deadline;
 
 	pthread_join(service, NULL);
+	if (linkmgr_running) {
+		if (write(lm_pipe[1], "q", 1) < 0)
+			log_debug("link manager pipe: %s", strerror(errno));
+		/* It may be handing over a connection nobody will take now. */
+		while (pthread_tryjoin_np(linkmgr, NULL) == EBUSY) {
+			for (struct mbox_req *r = mbox_drain(), *nx; r; r = nx) {
+				nx = r->next;
+				if (r->kind == MBOX_LINK_UP)
+					close((int)r->b);
+				mbox_complete(r, -ESHUTDOWN);
+			}
+			usleep(1000);
+		}
+		linkmgr_running = 0;
+	}
 	deadline = now_ns() + rt.timeout_ns;
 	for (int i = 0; peers && i < rt.size; i++) {
 		struct peer *p = &peers[i];
-		/* Whatever is still buffered (a BYE, say) must reach the peer. */
+		/* Whatever is still staged (an acknowledgement, say) goes out. */
 		if (p->fd >= 0 && p->out_off < p->out_len &&
 		    net_send_all(p->fd, p->out + p->out_off, p->out_len - p->out_off, deadline))
 			log_warn("could not send the last messages to rank %d", i);
 		if (p->fd >= 0)
 			close(p->fd);
+		free_queue(p);
 		free(p->in);
 		free(p->out);
 	}
 	free(peers);
 	peers = NULL;
+	free(table);
+	table = NULL;
+	free(link_down);
+	link_down = NULL;
 	while (loop_head) {
 		struct loopmsg *m = loop_head;
 		loop_head = m->next;
 		free(m);
 	}
 	loop_tail = &loop_head;
+	for (int i = 0; i < 2; i++)
+		if (lm_pipe[i] >= 0)
+			close(lm_pipe[i]);
+	lm_pipe[0] = lm_pipe[1] = -1;
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
 	close(epfd);
 	epfd = -1;
 	mbox_fini();

@@ -30,6 +30,8 @@ static const struct wire_rule {
 	[WIRE_BARRIER_RELEASE] = { "BARRIER_RELEASE", 0, 0 },
 	[WIRE_BYE] = { "BYE", 0, 0 },
 	[WIRE_ABORT] = { "ABORT", 0, 512 },
+	[WIRE_ACK] = { "ACK", 0, 0 },
+	[WIRE_RESUME] = { "RESUME", 0, 0 },
 	[WIRE_LOCK_REQ] = { "LOCK_REQ", 0, 0 },
 	[WIRE_LOCK_GRANT] = { "LOCK_GRANT", 0, 0 },
 	[WIRE_UNLOCK] = { "UNLOCK", 0, 0 },
@@ -59,7 +61,7 @@ void wire_encode_hdr(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h)
 	put_le32(out + 8, h->len);
 	put_le32(out + 12, h->src);
 	put_le32(out + 16, h->aux);
-	put_le32(out + 20, 0);
+	put_le32(out + 20, h->seq);
 	put_le64(out + 24, h->id);
 	put_le64(out + 32, h->arg);
 }
@@ -71,7 +73,7 @@ int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h)
 	if (len < WIRE_HDR_SIZE)
 		return -EAGAIN;
 	h->magic = get_le32(buf + 0);
-	if (h->magic != WIRE_MAGIC || get_le32(buf + 20) != 0)
+	if (h->magic != WIRE_MAGIC)
 		return -EPROTO;
 	h->version = buf[4];
 	if (h->version != WIRE_VERSION)
@@ -81,6 +83,7 @@ int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h)
 	h->len = get_le32(buf + 8);
 	h->src = get_le32(buf + 12);
 	h->aux = get_le32(buf + 16);
+	h->seq = get_le32(buf + 20);
 	h->id = get_le64(buf + 24);
 	h->arg = get_le64(buf + 32);
 	r = &rules[h->type];
@@ -100,7 +103,7 @@ const char *wire_strerror(int err)
 {
 	switch (err) {
 	case -EAGAIN: return "truncated header";
-	case -EPROTO: return "bad magic or reserved field (not a dsm peer?)";
+	case -EPROTO: return "bad magic (not a dsm peer?)";
 	case -EPROTONOSUPPORT: return "protocol version mismatch";
 	case -EBADMSG: return "unknown message type or bad payload length";
 	default: return "malformed message";

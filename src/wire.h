@@ -16,7 +16,7 @@
  *    8  4   len      payload bytes that follow the header
  *   12  4   src      sender's rank (WIRE_SRC_LAUNCHER for dsmexec/dsmwrap)
  *   16  4   aux      type-specific (requester rank, status kind, ...)
- *   20  4   reserved must be zero
+ *   20  4   seq      link sequence number (transport_tcp.c); 0: not sequenced
  *   24  8   id       request id: replies carry the id of their request
  *   32  8   arg      type-specific (page number, epoch, signal, ...)
  */
@@ -58,6 +58,10 @@ enum wire_type {
 	WIRE_BARRIER_RELEASE = 41,
 	WIRE_BYE = 42,           /* sender has finalized; its EOF is expected */
 	WIRE_ABORT = 43,         /* payload: reason text; the job is ending */
+
+	/* the link's session layer (transport_tcp.c); never sequenced */
+	WIRE_ACK = 44,           /* arg = every seq up to this one arrived */
+	WIRE_RESUME = 45,        /* first on a new connection: arg = next seq expected */
 
 	/* locks and semaphores (sync.c): 50..59; RPC (rpc.c): 60..69.
 	 * The sync/RPC modules define their payloads; see wire.c's table. */
@@ -105,6 +109,7 @@ struct wire_hdr {
 	uint32_t len;
 	uint32_t src;
 	uint32_t aux;
+	uint32_t seq;
 	uint64_t id;
 	uint64_t arg;
 };
@@ -126,7 +131,7 @@ void wire_encode_hdr(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h);
 /*
  * Decode and validate a header from the first `len` bytes of `buf`.
  * Returns 0; -EAGAIN when fewer than WIRE_HDR_SIZE bytes are there;
- * -EPROTO bad magic or reserved bits; -EPROTONOSUPPORT another version;
+ * -EPROTO bad magic; -EPROTONOSUPPORT another version;
  * -EBADMSG unknown type or a payload length the type does not allow.
  */
 int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h);
