@@ -18,7 +18,7 @@ endif
 # loads at run time (dlopen), so nothing links against it.
 PMIX_CFLAGS := $(shell pkg-config --exists pmix 2>/dev/null && echo -DDSM_HAVE_PMIX \
                  $$(pkg-config --cflags-only-I pmix))
-build/src/launch_env.o: CFLAGS_ALL += $(PMIX_CFLAGS)
+build/src/launch_env.o: private CFLAGS_ALL += $(PMIX_CFLAGS)
 
 LIB_SRCS      := $(wildcard src/*.c)
 LIB_OBJS      := $(LIB_SRCS:src/%.c=build/src/%.o)
