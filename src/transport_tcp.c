@@ -51,6 +51,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,14 @@ static struct {
 	int64_t cut_at;      /* absolute; 0: no cut (or done) */
 	uint64_t rng;
 } faults;
+
+/* DSM_ENCRYPT=1: every message on a link is sealed with XChaCha20-Poly1305
+ * under a key per direction (derived from the job secret), its header
+ * authenticated as associated data.  A message is sealed once, when queued,
+ * so a retransmission repeats the same nonce with the same plaintext. */
+static int sealing;
+static uint8_t (*tx_key)[32], (*rx_key)[32];
+static uint8_t *open_buf; /* service thread: a message's opened payload */
 
 static struct peer *peers;
 static struct rdv_entry *table;
@@ -400,13 +409,82 @@ static void stage_bytes(struct peer *p, const void *data, size_t len)
 	p->out_len += len;
 }
 
-static void stage_link_msg(struct peer *p, int type, uint64_t arg)
+static int derive_keys(void)
+{
+	if (!sealing)
+		return 0;
+	if (sodium_init() < 0)
+		return -EIO;
+	tx_key = calloc((size_t)rt.size, sizeof(*tx_key));
+	rx_key = calloc((size_t)rt.size, sizeof(*rx_key));
+	open_buf = malloc(WIRE_MAX_PAYLOAD + WIRE_SEAL_OVERHEAD);
+	if (!tx_key || !rx_key || !open_buf)
+		return -ENOMEM;
+	for (int r = 0; r < rt.size; r++) {
+		crypto_kdf_derive_from_key(tx_key[r], 32, (uint64_t)rt.rank << 32 | (uint32_t)r, "dsm-link",
+					   rt.auth.secret);
+		crypto_kdf_derive_from_key(rx_key[r], 32, (uint64_t)r << 32 | (uint32_t)rt.rank, "dsm-link",
+					   rt.auth.secret);
+	}
+	return 0;
+}
+
+/* Encode h (+ payload) for `to` into out: WIRE_HDR_SIZE + the length the
+ * message has on the wire (msg_wire_size). */
+static size_t msg_wire_size(const struct wire_hdr *h)
+{
+	return WIRE_HDR_SIZE + h->len + (sealing ? WIRE_SEAL_OVERHEAD : 0);
+}
+
+static void encode_msg(int to, struct wire_hdr *h, const void *payload, uint8_t *out)
+{
+	if (!sealing) {
+		wire_encode_hdr(out, h);
+		if (h->len)
+			memcpy(out + WIRE_HDR_SIZE, payload, h->len);
+		return;
+	}
+	uint32_t plain = h->len;
+	uint8_t *nonce = out + WIRE_HDR_SIZE;
+	unsigned long long clen;
+
+	h->flags |= WIRE_F_SEALED;
+	h->len = plain + WIRE_SEAL_OVERHEAD;
+	wire_encode_hdr(out, h);
+	randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
+						   payload, plain, out, WIRE_HDR_SIZE, NULL, nonce,
+						   tx_key[to]);
+	h->len = plain;
+	h->flags &= (uint16_t)~WIRE_F_SEALED;
+}
+
+/* Open a sealed message in place of h/payload; -EBADMSG if it fails. */
+static int open_msg(int from, const uint8_t *raw, struct wire_hdr *h, const uint8_t **payload)
+{
+	const uint8_t *nonce = raw + WIRE_HDR_SIZE;
+	unsigned long long plen;
+
+	if (!(h->flags & WIRE_F_SEALED))
+		return -EBADMSG;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(open_buf, &plen, NULL,
+						       nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+						       h->len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+						       raw, WIRE_HDR_SIZE, nonce, rx_key[from]) != 0)
+		return -EBADMSG;
+	h->len = (uint32_t)plen;
+	h->flags &= (uint16_t)~WIRE_F_SEALED;
+	*payload = open_buf;
+	return 0;
+}
+
+static void stage_link_msg(int rank, int type, uint64_t arg)
 {
 	struct wire_hdr h = { .type = (uint8_t)type, .src = (uint32_t)rt.rank, .arg = arg };
-	uint8_t hdr[WIRE_HDR_SIZE];
+	uint8_t msg[WIRE_HDR_SIZE + WIRE_SEAL_OVERHEAD];
 
-	wire_encode_hdr(hdr, &h);
-	stage_bytes(p, hdr, sizeof(hdr));
+	encode_msg(rank, &h, NULL, msg);
+	stage_bytes(&peers[rank], msg, msg_wire_size(&h));
 }
 
 static void arm_rto(struct peer *p, int64_t now)
@@ -421,11 +499,11 @@ static void stage(int rank, int64_t now)
 	struct peer *p = &peers[rank];
 
 	if (p->resume_owed) {
-		stage_link_msg(p, WIRE_RESUME, p->recv_next);
+		stage_link_msg(rank, WIRE_RESUME, p->recv_next);
 		p->resume_owed = 0;
 	}
 	if (p->ack_due && (p->acked != p->recv_next - 1 || p->ack_force)) {
-		stage_link_msg(p, WIRE_ACK, p->recv_next - 1);
+		stage_link_msg(rank, WIRE_ACK, p->recv_next - 1);
 		p->acked = p->recv_next - 1;
 		p->ack_force = 0;
 	}
@@ -514,17 +592,15 @@ void tp_send(int to, struct wire_hdr *h, const void *payload)
 		log_debug("dropping %s to rank %d, which has finished", wire_type_name(h->type), to);
 		return;
 	}
-	m = malloc(sizeof(*m) + WIRE_HDR_SIZE + h->len);
+	m = malloc(sizeof(*m) + msg_wire_size(h));
 	if (!m)
 		rt_fatal("out of memory for a message to rank %d", to);
 	h->seq = p->send_next++;
 	m->next = NULL;
 	m->seq = h->seq;
-	m->size = WIRE_HDR_SIZE + h->len;
+	m->size = (uint32_t)msg_wire_size(h);
 	m->release = 0;
-	wire_encode_hdr(m->buf, h);
-	if (h->len)
-		memcpy(m->buf + WIRE_HDR_SIZE, payload, h->len);
+	encode_msg(to, h, payload, m->buf);
 	if (__builtin_expect(faults.on, 0) && faults.delay_max > 0) {
 		/* Keep the link in order: never release before the previous one. */
 		int64_t d = faults.delay_min +
@@ -843,6 +919,8 @@ static void receive(int rank)
 			if (h.src != (uint32_t)rank)
 				rt_fatal("rank %d sent a message claiming to come from rank %u", rank, h.src);
 			total = WIRE_HDR_SIZE + h.len;
+			if (h.len > WIRE_MAX_PAYLOAD + WIRE_SEAL_OVERHEAD)
+				rt_fatal("rank %d sent a message of %u bytes", rank, h.len);
 			if (p->in_len - off < total) {
 				if (total > p->in_cap) {
 					uint8_t *nb;
@@ -857,7 +935,20 @@ static void receive(int rank)
 				}
 				break;
 			}
-			link_receive(rank, &h, p->in + off + WIRE_HDR_SIZE);
+			const uint8_t *payload = p->in + off + WIRE_HDR_SIZE;
+			if (sealing != !!(h.flags & WIRE_F_SEALED))
+				rt_fatal("rank %d %s its messages but this rank %s: set DSM_ENCRYPT=1 on every "
+					 "rank or on none", rank, sealing ? "does not encrypt" : "encrypts",
+					 sealing ? "does (DSM_ENCRYPT=1)" : "does not");
+			if (sealing && open_msg(rank, p->in + off, &h, &payload)) {
+				/* Not from the peer, or damaged: this connection cannot be
+				 * trusted; the peer reconnects and repeats what it sent. */
+				log_err("rank %d's connection carried a message that fails authentication; "
+					"dropping the connection", rank);
+				link_fail(rank, "unauthenticated message");
+				return;
+			}
+			link_receive(rank, &h, payload);
 			off += total;
 		}
 		if (p->fd < 0)
@@ -1025,6 +1116,9 @@ int tp_start(void)
 		return rc;
 	if ((rc = faults_parse(getenv("DSM_FAULTS"))))
 		return rc;
+	sealing = getenv("DSM_ENCRYPT") && !strcmp(getenv("DSM_ENCRYPT"), "1") && rt.size > 1;
+	if ((rc = derive_keys()))
+		return rc;
 	stopping = 0;
 	stop_requested = 0;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1100,6 +1194,15 @@ void tp_join(void)
 	table = NULL;
 	free(link_down);
 	link_down = NULL;
+	if (sealing) {
+		sodium_memzero(tx_key, (size_t)rt.size * sizeof(*tx_key));
+		sodium_memzero(rx_key, (size_t)rt.size * sizeof(*rx_key));
+	}
+	free(tx_key);
+	free(rx_key);
+	free(open_buf);
+	tx_key = rx_key = NULL;
+	open_buf = NULL;
 	while (loop_head) {
 		struct loopmsg *m = loop_head;
 		loop_head = m->next;

@@ -69,6 +69,7 @@ void wire_encode_hdr(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h)
 int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h)
 {
 	const struct wire_rule *r;
+	uint32_t plain;
 
 	if (len < WIRE_HDR_SIZE)
 		return -EAGAIN;
@@ -87,7 +88,13 @@ int wire_decode_hdr(const uint8_t *buf, size_t len, struct wire_hdr *h)
 	h->id = get_le64(buf + 24);
 	h->arg = get_le64(buf + 32);
 	r = &rules[h->type];
-	if (!r->name || h->len < r->min_len || h->len > r->max_len)
+	plain = h->len;
+	if (h->flags & WIRE_F_SEALED) {
+		if (plain < WIRE_SEAL_OVERHEAD)
+			return -EBADMSG;
+		plain -= WIRE_SEAL_OVERHEAD;
+	}
+	if (!r->name || plain < r->min_len || plain > r->max_len)
 		return -EBADMSG;
 	return 0;
 }

@@ -100,6 +100,10 @@ enum wire_type {
 #define WIRE_F_LZ4    0x0002 /* WIRE_PAGE: payload is LZ4-compressed */
 #define WIRE_F_WRITE  0x0004 /* WIRE_PAGE: grant is exclusive (writable) */
 #define WIRE_F_NODATA 0x0008 /* WIRE_PAGE: ownership only, keep your copy */
+#define WIRE_F_SEALED 0x8000 /* DSM_ENCRYPT: payload is nonce + ciphertext + tag */
+
+/* What sealing adds to a payload: a 24-byte nonce and a 16-byte tag. */
+#define WIRE_SEAL_OVERHEAD 40u
 
 struct wire_hdr {
 	uint32_t magic;

@@ -34,7 +34,7 @@ static struct wire_hdr sample(uint8_t type, uint32_t len)
 {
 	return (struct wire_hdr){
 		.type = type,
-		.flags = 0xa5c3,
+		.flags = 0x25c3, /* every flag bit but WIRE_F_SEALED */
 		.len = len,
 		.src = 0x81828384u,
 		.aux = 0xf1e2d3c4u,
@@ -106,7 +106,7 @@ static void test_layout(void)
 	uint8_t buf[WIRE_HDR_SIZE];
 	static const uint8_t want[WIRE_HDR_SIZE] = {
 		'D', 'S', 'M', '1',                             /* magic */
-		WIRE_VERSION, WIRE_PAGE, 0xc3, 0xa5,            /* version, type, flags */
+		WIRE_VERSION, WIRE_PAGE, 0xc3, 0x25,            /* version, type, flags */
 		0x00, 0x10, 0x00, 0x00,                         /* len 4096 */
 		0x84, 0x83, 0x82, 0x81,                         /* src */
 		0xc4, 0xd3, 0xe2, 0xf1,                         /* aux */
@@ -118,6 +118,32 @@ static void test_layout(void)
 	wire_encode_hdr(buf, &in);
 	for (int i = 0; i < WIRE_HDR_SIZE; i++)
 		CHECK(buf[i] == want[i], "encoded byte %d is %#x, expected %#x", i, buf[i], want[i]);
+}
+
+/* A sealed message (DSM_ENCRYPT) carries 40 bytes more than its type's
+ * payload: nonce and tag.  The bounds apply to what is inside. */
+static void test_sealed(void)
+{
+	struct wire_hdr h = sample(WIRE_READ_REQ, 0), out;
+	uint8_t buf[WIRE_HDR_SIZE];
+
+	h.flags = WIRE_F_SEALED;
+	h.len = WIRE_SEAL_OVERHEAD;
+	wire_encode_hdr(buf, &h);
+	CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), 0, "sealed READ_REQ of 40 bytes");
+	h.len = WIRE_SEAL_OVERHEAD - 1;
+	wire_encode_hdr(buf, &h);
+	CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), -EBADMSG, "sealed READ_REQ shorter than the seal");
+	h.len = WIRE_SEAL_OVERHEAD + 1;
+	wire_encode_hdr(buf, &h);
+	CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), -EBADMSG, "sealed READ_REQ with a payload");
+	h = sample(WIRE_PAGE, 4096 + WIRE_SEAL_OVERHEAD);
+	h.flags |= WIRE_F_SEALED;
+	wire_encode_hdr(buf, &h);
+	CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), 0, "sealed PAGE of 4096 bytes");
+	h.len++;
+	wire_encode_hdr(buf, &h);
+	CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), -EBADMSG, "sealed PAGE of 4097 bytes");
 }
 
 static void test_truncated(void)
@@ -289,6 +315,7 @@ int main(void)
 	test_round_trip();
 	test_layout();
 	test_truncated();
+	test_sealed();
 	test_refused();
 	test_le_helpers();
 	return unit_result("test_wire: ", "test_wire: ok");
