@@ -39,6 +39,7 @@
 #include "coherence.h"
 
 #include <errno.h>
+#include <lz4.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,7 @@ struct pmap {
 };
 
 static uint8_t *pstate;
+static int compress;  /* DSM_COMPRESSION=1: LZ4 for page payloads */
 static struct pmap pending_map, dir_map;
 static struct pending active_head = { .prev = &active_head, .next = &active_head };
 static struct dirent busy_head = { .prev = &busy_head, .next = &busy_head };
@@ -241,6 +243,7 @@ int coh_init(void)
 		return -ENOMEM;
 	}
 	next_id = 0;
+	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
 	return 0;
 }
 
@@ -328,12 +331,27 @@ static void send_page(int to, uint64_t page, uint64_t id, const void *data, int 
 	struct wire_hdr h = { .type = WIRE_PAGE, .arg = page, .id = id };
 	int64_t t0 = trace_clock();
 
+	const uint8_t *out = (const uint8_t *)copy;
+
 	h.flags = write ? WIRE_F_WRITE : 0;
-	if (!data || copy_out(copy, data))
+	if (!data || copy_out(copy, data)) {
 		h.flags |= WIRE_F_ZERO; /* zero pages travel as a header alone */
-	else
+	} else {
 		h.len = DSM_PAGE_SIZE;
-	deliver_page(to, &h, (const uint8_t *)copy);
+		if (compress && to != rt.rank) {
+			/* Only what shrinks travels compressed. */
+			static char packed[DSM_PAGE_SIZE]; /* service thread only */
+			int n = LZ4_compress_default((const char *)copy, packed, DSM_PAGE_SIZE,
+						     DSM_PAGE_SIZE - 64);
+			if (n > 0) {
+				log_debug("page %lu to rank %d: LZ4 %d bytes", (unsigned long)page, to, n);
+				h.flags |= WIRE_F_LZ4;
+				h.len = (uint32_t)n;
+				out = (const uint8_t *)packed;
+			}
+		}
+	}
+	deliver_page(to, &h, out);
 	stats_page_sent(to, page, id, h.len, write, t0);
 }
 
@@ -630,6 +648,14 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		if (pstate[page] != P_INVALID)
 			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",
 				 h->src, (unsigned long)page);
+		if (h->flags & WIRE_F_LZ4) {
+			static char unpacked[DSM_PAGE_SIZE]; /* service thread only */
+			if (LZ4_decompress_safe((const char *)payload, unpacked, (int)h->len,
+						DSM_PAGE_SIZE) != DSM_PAGE_SIZE)
+				rt_fatal("rank %u sent page %lu compressed, but it does not decompress to "
+					 "one page", h->src, (unsigned long)page);
+			payload = (const uint8_t *)unpacked;
+		}
 		rc = rt.be->install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, write);
 	}
 	if (rc)
@@ -678,7 +704,7 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 				 (unsigned long)page, h->aux);
 		break;
 	case WIRE_PAGE:
-		if (!(h->flags & (WIRE_F_ZERO | WIRE_F_NODATA)) && h->len != DSM_PAGE_SIZE)
+		if (!(h->flags & (WIRE_F_ZERO | WIRE_F_NODATA | WIRE_F_LZ4)) && h->len != DSM_PAGE_SIZE)
 			rt_fatal("rank %d sent page %lu with %u bytes of data", src, (unsigned long)page,
 				 h->len);
 		break;
