@@ -65,6 +65,7 @@
 #include "mailbox.h"
 #include "rpc.h"
 #include "runtime.h"
+#include "stats.h"
 #include "sync.h"
 
 #define TAG_MBOX (1ULL << 32)
@@ -566,6 +567,7 @@ static void pump(int rank)
 			return;
 		}
 		p->out_off += (size_t)n;
+		stats_add_bytes(rank, (uint64_t)n, 0);
 	}
 }
 
@@ -909,6 +911,7 @@ static void receive(int rank)
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
 		}
 		p->in_len += (size_t)n;
+		stats_add_bytes(rank, 0, (uint64_t)n);
 		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
 			struct wire_hdr h;
 			int rc = wire_decode_hdr(p->in + off, p->in_len - off, &h);
