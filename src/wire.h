@@ -85,6 +85,10 @@ enum wire_type {
 	WIRE_RPC_REPLY = 61,     /* target -> caller; aux = handler result (s32);
 	                          * payload: reply */
 
+	/* DSM_SHARED globals (globals.c): 70..79 */
+	WIRE_LAYOUT = 70,        /* -> rank 0 before the first BARRIER_ENTER;
+	                          * payload: the sender's layout, text lines */
+
 	/* launcher control between dsmexec and dsmwrap (launcher/) */
 	WIRE_CTL_READY = 80,
 	WIRE_CTL_FAIL = 81,
