@@ -19,7 +19,8 @@ struct dsm_rt {
 	int rank, size;
 	uintptr_t base;          /* the region, page aligned */
 	size_t region_size;
-	uint64_t npages;
+	uint64_t npages;         /* the region's pages, then the DSM_SHARED globals' */
+	uint64_t region_pages;   /* the region's pages: page numbers below are in it */
 	uint64_t pages_per_home; /* block distribution; 0 for cyclic */
 	int64_t timeout_ns;      /* every wait's deadline (DSM_TIMEOUT) */
 	const struct fault_backend *be;
@@ -28,14 +29,33 @@ struct dsm_rt {
 
 extern struct dsm_rt rt;
 
+/* Pages of DSM_SHARED globals (globals.c): where page `page` is, and which
+ * page holds address `a` (GLOBALS_NO_PAGE: none).  Signal-safe. */
+#define GLOBALS_NO_PAGE UINT64_MAX
+void *globals_page_addr(uint64_t page);
+uint64_t globals_addr_page(uintptr_t a);
+
 static inline int page_home(uint64_t page)
 {
+	if (__builtin_expect(page >= rt.region_pages, 0))
+		return 0; /* DSM_SHARED globals: rank 0's initial values live there */
 	return rt.pages_per_home ? (int)(page / rt.pages_per_home) : (int)(page % (uint64_t)rt.size);
 }
 
 static inline void *page_addr(uint64_t page)
 {
+	if (__builtin_expect(page >= rt.region_pages, 0))
+		return globals_page_addr(page);
 	return (void *)(rt.base + (page << DSM_PAGE_SHIFT));
+}
+
+/* The page of the region or of the globals that holds `a`, or
+ * GLOBALS_NO_PAGE.  Signal-safe. */
+static inline uint64_t addr_page(uintptr_t a)
+{
+	if (__builtin_expect(a - rt.base < rt.region_size, 1))
+		return (a - rt.base) >> DSM_PAGE_SHIFT;
+	return globals_addr_page(a);
 }
 
 /* Print "[dsm R] fatal: ..." and end the process: the launcher ends the rest
