@@ -26,6 +26,7 @@
 
 #include "coherence.h"
 #include "fault.h"
+#include "globals.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -73,11 +74,11 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	struct mbox_req req;
 	uint64_t page;
 
-	if (a < sbase || a - sbase >= ssize || si->si_code != SEGV_ACCERR) {
+	page = addr_page(a); /* the region, or DSM_SHARED globals */
+	if (page == GLOBALS_NO_PAGE || si->si_code != SEGV_ACCERR) {
 		chain_segv(sig, si, uctx);
 		return;
 	}
-	page = (a - sbase) >> DSM_PAGE_SHIFT;
 	req.kind = MBOX_FAULT;
 	req.a = page;
 	req.b = (uint64_t)is_write_fault(si, uctx, page);
@@ -218,3 +219,54 @@ const struct fault_backend fault_segv = {
 	.event_fd = segv_event_fd,
 	.handle_events = NULL,
 };
+
+/* ---- DSM_SHARED globals (globals.c): more ranges in the same memfd ---- */
+
+static size_t sextra; /* the memfd and the service view beyond the region */
+
+/* Pages first_page... live in the memfd at their page number's offset, as
+ * the region's do, so install, peek and drop work unchanged: grow the memfd
+ * and the service view to hold them, then map them over the section,
+ * inaccessible. */
+int fault_segv_map_extra(uintptr_t addr, size_t len, uint64_t first_page)
+{
+	size_t end = (size_t)(first_page << DSM_PAGE_SHIFT) + len;
+	void *p;
+
+	if (end > ssize + sextra) {
+		if (ftruncate(memfd, (off_t)end) < 0) {
+			log_err("growing the region's memfd for the DSM_SHARED variables: %s", strerror(errno));
+			return -errno;
+		}
+		p = mremap(service_view, ssize + sextra, end, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED) {
+			log_err("growing the service view for the DSM_SHARED variables: %s", strerror(errno));
+			return -errno;
+		}
+		service_view = p;
+		sextra = end - ssize;
+	}
+	p = mmap((void *)addr, len, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, memfd,
+		 (off_t)(first_page << DSM_PAGE_SHIFT));
+	if (p == MAP_FAILED) {
+		log_err("mmap over the DSM_SHARED variables at %#lx (%zu bytes): %s", (unsigned long)addr, len,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Ordinary memory again: writable, what this rank held stays (the mapping
+ * keeps the memfd alive). */
+void fault_segv_unmap_extra(uintptr_t addr, size_t len)
+{
+	if (mprotect((void *)addr, len, PROT_READ | PROT_WRITE) < 0)
+		log_err("mprotect of the DSM_SHARED variables at %#lx: %s", (unsigned long)addr, strerror(errno));
+}
+
+void fault_segv_unmap_extras(void)
+{
+	if (sextra && service_view)
+		munmap(service_view + ssize, sextra);
+	sextra = 0;
+}

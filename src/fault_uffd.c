@@ -22,6 +22,7 @@
 
 #include "coherence.h"
 #include "fault.h"
+#include "globals.h"
 #include "log.h"
 #include "runtime.h"
 #include "stats.h"
@@ -210,7 +211,7 @@ static void uffd_handle_events(void)
 				continue;
 			flags = m->arg.pagefault.flags;
 			stats_uffd_fault(m->arg.pagefault.feat.ptid, m->arg.pagefault.address);
-			coh_fault((m->arg.pagefault.address - ubase) >> DSM_PAGE_SHIFT,
+			coh_fault(addr_page(m->arg.pagefault.address), /* region or globals */
 				  (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0, NULL);
 		}
 		if ((size_t)n < sizeof(msgs))
@@ -231,3 +232,46 @@ const struct fault_backend fault_uffd = {
 	.event_fd = uffd_event_fd,
 	.handle_events = uffd_handle_events,
 };
+
+/* ---- DSM_SHARED globals (globals.c): more ranges under the same uffd ---- */
+
+/* The section's pages become anonymous memory (userfaultfd cannot watch a
+ * file mapping), registered like the region's, every page absent.  The
+ * caller kept what it needed of the old contents. */
+int fault_uffd_map_extra(uintptr_t addr, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+	};
+	void *p;
+
+	p = mmap((void *)addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		 -1, 0);
+	if (p == MAP_FAILED) {
+		log_err("mmap over the DSM_SHARED variables at %#lx (%zu bytes): %s", (unsigned long)addr, len,
+			strerror(errno));
+		return -errno;
+	}
+	madvise(p, len, MADV_NOHUGEPAGE);
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+		log_err("UFFDIO_REGISTER of the DSM_SHARED variables at %#lx: %s", (unsigned long)addr,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Ordinary memory again: writable, what this rank held stays. */
+void fault_uffd_unmap_extra(uintptr_t addr, size_t len)
+{
+	struct uffdio_writeprotect wp = { .range = { .start = addr, .len = len }, .mode = 0 };
+	struct uffdio_range r = { .start = addr, .len = len };
+
+	if (uffd < 0)
+		return;
+	ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+	if (ioctl(uffd, UFFDIO_UNREGISTER, &r) < 0)
+		log_err("UFFDIO_UNREGISTER of the DSM_SHARED variables at %#lx: %s", (unsigned long)addr,
+			strerror(errno));
+}
