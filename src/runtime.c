@@ -37,6 +37,7 @@
 
 #include "checkpoint.h"
 #include "coherence.h"
+#include "globals.h"
 #include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
@@ -179,6 +180,7 @@ static int read_config(void)
 	rt.base = (uintptr_t)base;
 	rt.region_size = (size_t)size;
 	rt.npages = size >> DSM_PAGE_SHIFT;
+	rt.region_pages = rt.npages; /* globals_scan() adds the globals' pages to npages */
 	v = getenv("DSM_HOME");
 	if (!v || !*v || !strcmp(v, "cyclic")) {
 		rt.pages_per_home = 0;
@@ -419,6 +421,8 @@ int dsm_init(int *argc, char ***argv)
 	log_init_from_env();
 	if ((rc = read_config()))
 		return rc;
+	if ((rc = globals_scan())) /* DSM_SHARED: before anything counts pages */
+		return rc;
 	snprintf(ident, sizeof(ident), "dsm %d", rt.rank);
 	log_set_ident(ident);
 	if ((rc = stats_init()))
@@ -427,6 +431,8 @@ int dsm_init(int *argc, char ***argv)
 		return rc;
 	if ((rc = rt.be->map(rt.base, rt.region_size)))
 		return rc;
+	if ((rc = globals_map()))
+		goto err_unmap;
 	if ((rc = coh_init()))
 		goto err_unmap;
 	if ((rc = sync_init()))
@@ -441,6 +447,8 @@ int dsm_init(int *argc, char ***argv)
 	/* DSM_RESTART: before any rank can ask for a page (no service thread
 	 * yet, and no rank leaves dsm_init's barrier before every rank is in). */
 	if ((rc = ckpt_restore()))
+		goto err_rpc;
+	if ((rc = globals_install())) /* rank 0's DSM_SHARED values, unless restored */
 		goto err_rpc;
 	if ((rc = tp_start()))
 		goto err_rpc;
@@ -463,6 +471,7 @@ err_sync:
 err_coh:
 	coh_fini();
 err_unmap:
+	globals_unmap();
 	rt.be->unmap();
 	rdv_server_stop(root_server);
 	root_server = NULL;
@@ -505,6 +514,7 @@ int dsm_finalize(void)
 	stats_fini();
 	sync_fini();
 	coh_fini();
+	globals_unmap();
 	rt.be->unmap();
 	rdv_server_stop(root_server);
 	root_server = NULL;
@@ -551,6 +561,8 @@ void rt_request(struct mbox_req *req)
 		h.type = WIRE_BARRIER_ENTER;
 		h.arg = ++bar_epoch;
 		h.aux = (uint32_t)n_servers; /* rank 0 checks that every rank agrees */
+		if (bar_epoch == 1)
+			globals_send_layout(); /* rank 0 checks it before it can release */
 		tp_send(0, &h, NULL);
 		break;
 	case MBOX_FINALIZE:
@@ -606,6 +618,9 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 		if (!dsm_is_server((int)h->src))
 			app_byes++;
 		check_finalized();
+		break;
+	case WIRE_LAYOUT:
+		globals_handle(h, payload);
 		break;
 	case WIRE_ABORT:
 		rt_fatal("rank %u ended the job: %.*s", h->src, (int)h->len, (const char *)payload);
