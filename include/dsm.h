@@ -198,6 +198,60 @@ struct dsm_stats {
 int dsm_stats(struct dsm_stats *st);
 
 /*
+ * ---- Shared global variables ----
+ *
+ * DSM_SHARED in front of a variable's definition at file scope makes it
+ * shared by every rank, with the same coherence as the region:
+ *
+ *     DSM_SHARED double grid[1024][1024];      zero on every rank
+ *     DSM_SHARED struct state st = { .n = 4 }; starts as rank 0's copy
+ *
+ * The program uses it as an ordinary variable.  Until dsm_init() it is this
+ * process's own; dsm_init() makes rank 0's contents at that moment (its
+ * initialisers, unless rank 0 changed them first) the value every rank sees,
+ * and from then on a store by any rank is seen by all.  This works in the
+ * program and in the shared libraries it links (each module's variables are
+ * found at dsm_init), PIE or not, with gcc and clang.  Call dsm_init() before
+ * starting threads that touch them.  After dsm_finalize() they are private
+ * again, each rank keeping the pages it held last (others read as zeros).
+ *
+ * Each variable starts on a page of its own, and a module's shared variables
+ * fill whole pages (4 KiB; a one-byte variable takes a page), so nothing
+ * private shares a page with them.  They are stored in the binary: a
+ * DSM_SHARED array of 4 MiB makes the file 4 MiB larger.  Not for const or
+ * thread-local variables, nor inside functions.
+ *
+ * Every rank must run the same binary at the same addresses: dsmexec starts
+ * each rank with address-space randomisation off, and dsm_init() refuses a
+ * job whose ranks differ (another build of the program or of a library with
+ * DSM_SHARED variables, or the variables at other addresses: a rank started
+ * by hand without `setarch -R`), naming the ranks and the difference.  So
+ * the address of a global or of a function is the same on every rank: it may
+ * be stored in shared memory or passed in an RPC payload.
+ */
+/*
+ * A library's header declares its DSM_SHARED variables for the programs that
+ * use them with DSM_SHARED_EXTERN instead of extern:
+ *
+ *     DSM_SHARED_EXTERN int table[1500];
+ *
+ * so that a PIE program (the default of most distributions' gcc and clang)
+ * reaches them in the library rather than through a private copy of its own
+ * (a copy relocation).  A non-PIE program needs -mno-direct-extern-access
+ * (gcc 12 or later) or -fno-direct-access-external-data (clang) for that.
+ * dsm_init() refuses a program that holds such a copy, naming the variable.
+ * (The declaration is weak: a program linked without the library sees the
+ * variable's address as NULL instead of failing to link.)
+ */
+#define DSM_SHARED_EXTERN extern __attribute__((weak))
+#if defined(__ELF__)
+#define DSM_SHARED __attribute__((section("dsm_shared"), aligned(4096)))
+/* Pad this file's share of the section to whole pages: a subsection the
+ * assembler places after every variable, whatever order they came in. */
+__asm__(".pushsection dsm_shared,\"aw\",@progbits\n\t.subsection 8191\n\t.balign 4096\n\t.popsection");
+#endif
+
+/*
  * ---- Checkpoint and restart ----
  *
  * dsm_checkpoint(): collective, like a barrier: every rank calls it with the
