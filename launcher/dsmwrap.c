@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -377,6 +378,10 @@ static void start_program(const sigset_t *oldmask)
 			dprintf(STDERR_FILENO, "dsmwrap: setting up rank %d: %s\n", w.rank, strerror(errno));
 			_exit(127);
 		}
+		/* The same layout in every rank: DSM_SHARED variables and functions
+		 * at the same addresses (dsm_init checks). */
+		if (personality(0xffffffff) != -1)
+			personality((unsigned long)personality(0xffffffff) | ADDR_NO_RANDOMIZE);
 		execv(w.path, w.setup.argv);
 		dprintf(STDERR_FILENO, "dsmwrap: cannot execute %s: %s\n", w.path, strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
