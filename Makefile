@@ -26,7 +26,7 @@ LAUNCH_COMMON := $(filter-out launcher/dsmexec.c launcher/dsmwrap.c,$(wildcard l
 LAUNCH_OBJS   := $(LAUNCH_COMMON:launcher/%.c=build/launcher/%.o)
 EXAMPLES      := $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/*.c))
-TEST_PROGS    := $(patsubst tests/progs/%.c,build/tests/%,$(wildcard tests/progs/*.c))
+TEST_PROGS    := $(patsubst tests/progs/%.c,build/tests/%,$(filter-out tests/progs/lib%,$(wildcard tests/progs/*.c)))
 BENCHES       := $(patsubst bench/%.c,bin/%,$(wildcard bench/*.c))
 TOOLS         := bin/dsmexec bin/dsmwrap
 
@@ -83,6 +83,13 @@ build/tests/%: build/tests/unit/%.o $(LAUNCH_OBJS) lib/libdsm.a
 
 build/tests/%: build/tests/progs/%.o lib/libdsm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# A test program linked with a shared library that has DSM_SHARED variables.
+build/tests/libglobals_lib.so: tests/progs/libglobals_lib.c build/flags
+	$(CC) $(CFLAGS_ALL) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+build/tests/globals_prog: build/tests/progs/globals_prog.o build/tests/libglobals_lib.so lib/libdsm.a
+	$(CC) $(LDFLAGS) -o $@ $< -Lbuild/tests -lglobals_lib -Wl,-rpath,'$$ORIGIN' lib/libdsm.a $(LDLIBS_ALL)
 
 tests: all $(UNIT_TESTS) $(TEST_PROGS)
 
