@@ -219,7 +219,10 @@ int dsm_stats(struct dsm_stats *st);
  * fill whole pages (4 KiB; a one-byte variable takes a page), so nothing
  * private shares a page with them.  They are stored in the binary: a
  * DSM_SHARED array of 4 MiB makes the file 4 MiB larger.  Not for const or
- * thread-local variables, nor inside functions.
+ * thread-local variables, nor inside functions.  Give them external linkage
+ * (no `static`): the compiler may assume that no call into another file
+ * changes a static variable whose address never leaves its file, and keep
+ * its value in a register across dsm_barrier() or dsm_lock().
  *
  * Every rank must run the same binary at the same addresses: dsmexec starts
  * each rank with address-space randomisation off, and dsm_init() refuses a
