@@ -5,7 +5,7 @@
 # rank and read by all, and leave the private variables beside them private;
 # function pointers and addresses of globals kept in shared globals and
 # passed in an RPC that calls them on the far side; the same program built
-# non-PIE and with clang; a program holding a private copy of a library's
+# non-PIE and with clang; the ported pthreads example; a program holding a private copy of a library's
 # shared variable (a copy relocation) is refused.
 # Backends: uffd sigsegv
 # Timeout: 240
@@ -27,6 +27,10 @@ expect_ok() {
 
 expect_ok check "$P" check 4
 expect_ok fnptr "$P" fnptr 3
+# The ported pthreads example (docs/porting.md).
+job "$TMP/port.out" -n 4 "$BIN/port_histogram"
+[ $rc -eq 0 ] || fail "port_histogram exited $rc"
+expect_grep "^\[0\] 4 workers counted 1048576 values" "$TMP/port.out" "port_histogram's count"
 
 # The same sources built other ways: non-PIE, clang (PIE and not).  Not under
 # a sanitizer, whose runtime the plain compilers would have to be told of.
