@@ -1,0 +1,159 @@
+#!/bin/sh
+# Description: `make verify`: model-checks verify/coherence.pml with spin.
+#   verify/run.sh [-k] [NAME...]     (-k: keep the work directory)
+# Runs every check below, or those whose name contains one of NAMEs, and
+# prints for each one the states spin stored and matched and the depth it
+# reached.  A check passes when spin finds no error in an exhaustive search;
+# a mutant passes when spin does find one (it prints which assertion, or the
+# property, it violated).  Exit 0 when every check passes.
+#
+# Environment: SPIN (spin), PAN_CC (cc), VERIFY_MEMLIM (MiB pan may use,
+# default 4096).  spin: Debian/Ubuntu `apt-get install spin`.
+top=$(cd "$(dirname "$0")/.." && pwd)
+model=$top/verify/coherence.pml
+SPIN=${SPIN:-spin}
+PAN_CC=${PAN_CC:-cc}
+memlim=${VERIFY_MEMLIM:-4096}
+keep=0
+[ "${1:-}" = -k ] && { keep=1; shift; }
+filters="$*"
+
+command -v "$SPIN" >/dev/null 2>&1 || {
+	echo "verify: $SPIN not found; install it (Debian/Ubuntu: apt-get install spin)"
+	exit 1
+}
+work=$(mktemp -d "${TMPDIR:-/tmp}/dsmverify.XXXXXX")
+[ $keep = 1 ] && echo "verify: work in $work" || trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+
+# check NAME EXPECT KIND "SPIN FLAGS" "WHAT"
+#   EXPECT: pass (no error, search complete) or fail (spin finds an error)
+#   KIND:   safety (assertions, invalid end states) or live (acceptance
+#           cycles of the LTL claim `served`, under weak fairness)
+check() {
+	name=$1 expect=$2 kind=$3 flags=$4 what=$5
+	if [ -n "$filters" ]; then
+		hit=0
+		for f in $filters; do case $name in *"$f"*) hit=1;; esac; done
+		[ $hit = 1 ] || return 0
+	fi
+	d=$work/$name
+	mkdir -p "$d"
+	start=$(date +%s)
+	if [ $kind = safety ]; then
+		ccflags="-DSAFETY -DNOFAIR" panflags="-m4000000"
+	else
+		flags="$flags -DLIVE"
+		ccflags="-DNFAIR=4" panflags="-a -f -m4000000"
+	fi
+	# the first error is enough for a mutant
+	[ $expect = fail ] && panflags="$panflags -c1"
+	# Exhaustive, with lossless compression of the stored states (COLLAPSE
+	# stores each distinct process and channel once); never BITSTATE.
+	if ! (cd "$d" && $SPIN -a $flags "$model" >spin.out 2>&1 &&
+	      $PAN_CC -O2 -w $ccflags -DCOLLAPSE -DMEMLIM=$memlim -DVECTORSZ=2048 -o pan pan.c >cc.out 2>&1); then
+		cat "$d/spin.out" "$d/cc.out" 2>/dev/null | tail -n 20
+		echo "not ok - $name: spin or the compiler failed"
+		fail=$((fail + 1))
+		return
+	fi
+	(cd "$d" && ./pan $panflags >pan.out 2>&1)
+	secs=$(( $(date +%s) - start ))
+	out=$d/pan.out
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+	stored=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$out" | tail -n 1)
+	visited=$(sed -n 's/.*states, stored (\([0-9.e+]*\) visited).*/\1/p' "$out" | tail -n 1)
+	matched=$(sed -n 's/^ *\([0-9.e+]*\) states, matched.*/\1/p' "$out" | tail -n 1)
+	depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+	stats="states stored $stored${visited:+ ($visited visited)}, matched $matched, depth $depth, ${secs}s"
+	incomplete=0
+	grep -q -e 'max search depth too small' -e 'out of memory' -e 'Search not completed' \
+		-e 'memory limit' "$out" && incomplete=1
+	if [ -z "$errors" ]; then
+		tail -n 20 "$out"
+		echo "not ok - $name: pan did not finish"
+		fail=$((fail + 1))
+	elif [ $expect = pass ]; then
+		if [ "$errors" = 0 ] && [ $incomplete = 0 ]; then
+			echo "ok - $name: $what: no error; $stats"
+			pass=$((pass + 1))
+		else
+			grep -E 'violated|error|acceptance|invalid|memory|depth too small' "$out" | head -n 5
+			explain "$d" "$flags"
+			echo "not ok - $name: $what: spin found an error or did not finish; $stats"
+			fail=$((fail + 1))
+		fi
+	else
+		if [ "$errors" != 0 ]; then
+			echo "ok - $name: $what: caught, as it must be: $(explain "$d" "$flags" | head -n 1)"
+			pass=$((pass + 1))
+		else
+			echo "not ok - $name: $what: NOT caught (the checks have lost their teeth); $stats"
+			fail=$((fail + 1))
+		fi
+	fi
+}
+
+# What the trail in $1 violated: the assertion with its line, or the claim.
+explain() {
+	d=$1 flags=$2
+	if ! ls "$d"/*.trail >/dev/null 2>&1; then
+		echo "(no trail)"
+		return
+	fi
+	(cd "$d" && $SPIN -t -k "$(ls ./*.trail | head -n 1)" $flags "$model" >trail.out 2>&1)
+	line=$(sed -n 's/^spin: .*coherence.pml:\([0-9]*\), Error: assertion violated.*/\1/p' "$d/trail.out" | head -n 1)
+	if [ -n "$line" ]; then
+		echo "assertion at coherence.pml:$line: $(sed -n "${line}p" "$model" | sed 's/^[[:space:]]*//')"
+	elif grep -q 'acceptance cycle' "$d/pan.out"; then
+		echo "the LTL property 'served': a request that is never served (acceptance cycle)"
+	elif grep -q 'invalid end state' "$d/pan.out"; then
+		echo "an invalid end state (deadlock)"
+	else
+		grep -m1 -E 'violated|error' "$d/pan.out"
+	fi
+}
+
+# The model in all its shapes.  NR ranks, NP pages (page p's home is p % NR);
+# ONEREQ: one request in flight per rank (a single-threaded program per
+# rank); otherwise one per page per rank, as in C.
+check main           pass safety "-DNR=3 -DNP=2 -DONEREQ" \
+	"safety, 3 ranks x 2 pages, reads and writes from every rank, one request per rank"
+check full-3x1       pass safety "-DNR=3 -DNP=1" \
+	"safety, 3 ranks x 1 page, every request pattern of C"
+check full-2x2       pass safety "-DNR=2 -DNP=2" \
+	"safety, 2 ranks x 2 pages, a request per page per rank, as in C"
+check full-4x1       pass safety "-DNR=4 -DNP=1" \
+	"safety, 4 ranks x 1 page, every request pattern of C"
+check live-main      pass live   "-DNR=3 -DNP=2 -DONEREQ" \
+	"every request is served (weak fairness), 3 ranks x 2 pages, one request per rank"
+check live-full-3x1  pass live   "-DNR=3 -DNP=1" \
+	"every request is served (weak fairness), 3 ranks x 1 page"
+check live-full-2x2  pass live   "-DNR=2 -DNP=2" \
+	"every request is served (weak fairness), 2 ranks x 2 pages"
+
+# Mutants: each a deliberate bug that the checks must catch.  STALE_DROP
+# makes a stale reply a silent drop, as in C, so a mutant is caught by what
+# it breaks, not by the model's stricter bookkeeping.
+m="-DNR=3 -DNP=2 -DONEREQ -DSTALE_DROP"
+check mutant-early-grant     fail safety "$m -DMUTANT_EARLY_GRANT" \
+	"write granted before every INV_ACK is in"
+check mutant-no-done-wait    fail safety "$m -DMUTANT_NO_DONE_WAIT" \
+	"home does not wait for DONE after a forward"
+check mutant-no-downgrade    fail safety "$m -DMUTANT_NO_DOWNGRADE" \
+	"owner serving a read keeps its copy writable"
+check mutant-queued-self     fail safety "$m -DMUTANT_QUEUED_SELF" \
+	"home's page for itself queued, not installed at once"
+check mutant-no-queue        fail safety "$m -DMUTANT_NO_QUEUE" \
+	"home serves a request while another is in service"
+check mutant-skip-owner-inv  fail safety "$m -DMUTANT_SKIP_OWNER_INV" \
+	"owner not invalidated when the writer has a copy"
+check mutant-read-no-sharer  fail safety "$m -DMUTANT_READ_NO_SHARER" \
+	"home does not record a reader it served itself"
+check mutant-nodata-virgin   fail safety "$m -DMUTANT_NODATA_VIRGIN" \
+	"write granted without data for a virgin page the home never held"
+check mutant-lifo            fail live   "-DNR=3 -DNP=1 -DMUTANT_LIFO" \
+	"home serves its queue newest first (safe, but starves)"
+
+echo "verify: $pass passed, $fail failed"
+[ $fail = 0 ]
