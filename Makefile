@@ -103,6 +103,10 @@ chaos: tests
 bench: all
 	@sh bench/run.sh
 
+# Model-check the page protocol (verify/coherence.pml; needs spin).
+verify:
+	@sh verify/run.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -122,6 +126,6 @@ demo: all
 clean:
 	rm -rf build bin lib tests/out
 
-.PHONY: all tests check chaos bench install demo clean FORCE
+.PHONY: all tests check chaos bench verify install demo clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
