@@ -2,9 +2,10 @@
  * Description: memory-model litmus tests that sequential consistency decides.
  *   litmus [trials] [seed]        (defaults: 2000, from the pid)
  *
- * Ranks 0 and 1 play; any other ranks only join the barriers, and when there
- * are more than two the pages in play have their home on the last rank, so
- * every request goes through a third party (forwarding paths).
+ * Ranks 0 and 1 play (iriw: ranks 0 to 3); any other ranks only join the
+ * barriers, and when there are more than two the pages in play have their
+ * home on the last rank, so requests go through a third party (forwarding
+ * paths).
  *
  *   mp (message passing), barrier-separated: in trial t rank 0 writes
  *     data = t then flag = t; rank 1 spins until flag == t and must read
@@ -17,9 +18,20 @@
  *     y, rank 1 writes y = t then reads x.  Values below t are older writes,
  *     so "both read below t" is the outcome SC forbids.  Every variable holds
  *     the number of its last trial, which is the reset between trials.
+ *   lb (load buffering): in trial t rank 0 reads y then writes x = t, rank
+ *     1 reads x then writes y = t; both reading t (each saw a write made
+ *     after its own read) is forbidden.
+ *   2+2w: in trial t rank 0 writes x = A then y = B, rank 1 writes y = A
+ *     then x = B (A and B name the trial); after a barrier x == A and y == A
+ *     together (each first write came last) is forbidden.
+ *   iriw (independent reads of independent writes; needs 4 ranks, skipped
+ *     with fewer): rank 0 writes x = t, rank 1 writes y = t; rank 2 reads x
+ *     then y, rank 3 reads y then x.  Rank 2 seeing x new and y old while
+ *     rank 3 sees y new and x old (the readers disagree on which write came
+ *     first) is forbidden.
  * Each runs with the two variables on different pages and on one page.  A
  * random spin before each trial's accesses (seeded; the seed is printed)
- * varies who comes first.
+ * varies who comes first.  Readings reach rank 0 through the region.
  */
 #include <dsm.h>
 #include <sched.h>
@@ -214,6 +226,189 @@ static void sb(uint64_t trials, int same_page)
 	free(mine);
 }
 
+/* Rank `from`'s v[0..n-1] reaches rank 0's v through the region; every
+ * rank calls it. */
+static void to_rank0(int from, uint64_t *v, uint64_t n)
+{
+	volatile uint64_t *res = (volatile uint64_t *)fresh_page();
+
+	next_page += n * sizeof(uint64_t) / PAGE + 1;
+	if (me == from && from != 0)
+		for (uint64_t i = 0; i < n; i++)
+			res[i] = v[i];
+	barrier();
+	if (me == 0 && from != 0)
+		for (uint64_t i = 0; i < n; i++)
+			v[i] = res[i];
+	barrier();
+}
+
+static uint64_t *alloc_results(uint64_t n)
+{
+	uint64_t *v = calloc(n, sizeof(uint64_t));
+
+	if (!v) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return v;
+}
+
+static void report(const char *name, const char *what, uint64_t wrong)
+{
+	printf("litmus: %s: %s: %s\n", name, what, wrong ? "WRONG" : "ok");
+	bad += wrong != 0;
+}
+
+static void lb(uint64_t trials, int same_page)
+{
+	volatile uint64_t *x, *y;
+	const char *name = same_page ? "lb, one page" : "lb, two pages";
+	uint64_t *r0 = alloc_results(trials + 1), *r1 = alloc_results(trials + 1);
+
+	place(same_page, &x, &y);
+	barrier();
+	for (uint64_t t = 1; t <= trials; t++) {
+		barrier();
+		jitter();
+		if (me == 0) {
+			r0[t] = *y;
+			*x = t;
+		} else if (me == 1) {
+			r1[t] = *x;
+			*y = t;
+		}
+	}
+	to_rank0(1, r1, trials + 1);
+	if (me == 0) {
+		uint64_t seen[2][2] = { { 0 } }, wrong = 0;
+		char what[200];
+		for (uint64_t t = 1; t <= trials; t++) {
+			uint64_t a = r0[t], b = r1[t];
+			if (a > t || b > t || a + 1 < t || b + 1 < t) {
+				if (wrong++ < 5)
+					fprintf(stderr, "%s: trial %lu: read values %lu and %lu from other trials\n",
+						name, (unsigned long)t, (unsigned long)a, (unsigned long)b);
+				continue;
+			}
+			seen[a == t][b == t]++;
+			if (a == t && b == t && wrong++ < 5)
+				fprintf(stderr, "%s: trial %lu: both ranks read the write made after their read "
+					"(forbidden)\n", name, (unsigned long)t);
+		}
+		snprintf(what, sizeof(what), "%lu trials, outcomes old/old %lu, old/new %lu, new/old %lu, "
+			 "new/new %lu", (unsigned long)trials, (unsigned long)seen[0][0],
+			 (unsigned long)seen[0][1], (unsigned long)seen[1][0], (unsigned long)seen[1][1]);
+		report(name, what, wrong);
+	}
+	barrier();
+	free(r0);
+	free(r1);
+}
+
+static void two_plus_two_w(uint64_t trials, int same_page)
+{
+	volatile uint64_t *x, *y;
+	const char *name = same_page ? "2+2w, one page" : "2+2w, two pages";
+	uint64_t seen[2][2] = { { 0 } }, wrong = 0;
+
+	place(same_page, &x, &y);
+	barrier();
+	for (uint64_t t = 1; t <= trials; t++) {
+		uint64_t first = 2 * t, second = 2 * t + 1;
+		barrier();
+		jitter();
+		if (me == 0) {
+			*x = first;
+			*y = second;
+		} else if (me == 1) {
+			*y = first;
+			*x = second;
+		}
+		barrier();
+		if (me == 0) {
+			uint64_t fx = *x, fy = *y;
+			if ((fx != first && fx != second) || (fy != first && fy != second)) {
+				if (wrong++ < 5)
+					fprintf(stderr, "%s: trial %lu: final x %lu, y %lu are not this trial's\n", name,
+						(unsigned long)t, (unsigned long)fx, (unsigned long)fy);
+				continue;
+			}
+			seen[fx == first][fy == first]++;
+			if (fx == first && fy == first && wrong++ < 5)
+				fprintf(stderr, "%s: trial %lu: both first writes came last (forbidden)\n", name,
+					(unsigned long)t);
+		}
+	}
+	if (me == 0) {
+		char what[200];
+		snprintf(what, sizeof(what), "%lu trials, final x/y second/second %lu, second/first %lu, "
+			 "first/second %lu, first/first %lu", (unsigned long)trials, (unsigned long)seen[0][0],
+			 (unsigned long)seen[0][1], (unsigned long)seen[1][0], (unsigned long)seen[1][1]);
+		report(name, what, wrong);
+	}
+	barrier();
+}
+
+static void iriw(uint64_t trials, int same_page)
+{
+	volatile uint64_t *x, *y;
+	const char *name = same_page ? "iriw, one page" : "iriw, two pages";
+	uint64_t *r2 = alloc_results(2 * (trials + 1)), *r3 = alloc_results(2 * (trials + 1));
+
+	place(same_page, &x, &y);
+	barrier();
+	for (uint64_t t = 1; t <= trials; t++) {
+		barrier();
+		jitter();
+		if (me == 0) {
+			*x = t;
+		} else if (me == 1) {
+			*y = t;
+		} else if (me == 2) {
+			r2[2 * t] = *x;
+			r2[2 * t + 1] = *y;
+		} else if (me == 3) {
+			r3[2 * t] = *y;
+			r3[2 * t + 1] = *x;
+		}
+	}
+	to_rank0(2, r2, 2 * (trials + 1));
+	to_rank0(3, r3, 2 * (trials + 1));
+	if (me == 0) {
+		uint64_t wrong = 0, mixed = 0;
+		char what[200];
+		for (uint64_t t = 1; t <= trials; t++) {
+			uint64_t a = r2[2 * t], b = r2[2 * t + 1], c = r3[2 * t], d = r3[2 * t + 1];
+			uint64_t v[4] = { a, b, c, d };
+			int other = 0;
+			for (int i = 0; i < 4; i++)
+				other |= v[i] > t || v[i] + 1 < t;
+			if (other) {
+				if (wrong++ < 5)
+					fprintf(stderr, "%s: trial %lu: read values from other trials: %lu %lu %lu %lu\n",
+						name, (unsigned long)t, (unsigned long)a, (unsigned long)b,
+						(unsigned long)c, (unsigned long)d);
+				continue;
+			}
+			/* rank 2: x new, y old; rank 3: y new, x old */
+			if (a == t && b < t && c == t && d < t) {
+				if (wrong++ < 5)
+					fprintf(stderr, "%s: trial %lu: rank 2 saw x before y, rank 3 y before x "
+						"(forbidden)\n", name, (unsigned long)t);
+				continue;
+			}
+			mixed += (a == t) != (b == t) || (c == t) != (d == t);
+		}
+		snprintf(what, sizeof(what), "%lu trials, %lu with a reader between the writes", (unsigned long)trials,
+			 (unsigned long)mixed);
+		report(name, what, wrong);
+	}
+	barrier();
+	free(r2);
+	free(r3);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t trials = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000;
@@ -235,6 +430,12 @@ int main(int argc, char **argv)
 		mp(trials, same);
 		mp_stream(trials * 4, same);
 		sb(trials, same);
+		lb(trials, same);
+		two_plus_two_w(trials, same);
+		if (nr >= 4)
+			iriw(trials, same);
+		else if (me == 0)
+			printf("litmus: iriw: skipped (needs 4 ranks)\n");
 	}
 	/* Every rank learns whether a test failed. */
 	volatile int *verdict = (volatile int *)fresh_page();
