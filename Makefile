@@ -107,6 +107,12 @@ bench: all
 verify:
 	@sh verify/run.sh
 
+# The consistency checker and the litmus tests on real ranks, over and over
+# with fresh seeds: make stress SECONDS=300 SEED=1234 (SEED: the first one).
+SECONDS ?= 300
+stress: tests
+	@sh verify/stress.sh $(SECONDS) $(SEED)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -126,6 +132,6 @@ demo: all
 clean:
 	rm -rf build bin lib tests/out
 
-.PHONY: all tests check chaos bench verify install demo clean FORCE
+.PHONY: all tests check chaos bench verify stress install demo clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
