@@ -91,7 +91,12 @@ build/tests/libglobals_lib.so: tests/progs/libglobals_lib.c build/flags
 build/tests/globals_prog: build/tests/progs/globals_prog.o build/tests/libglobals_lib.so lib/libdsm.a
 	$(CC) $(LDFLAGS) -o $@ $< -Lbuild/tests -lglobals_lib -Wl,-rpath,'$$ORIGIN' lib/libdsm.a $(LDLIBS_ALL)
 
-tests: all $(UNIT_TESTS) $(TEST_PROGS)
+# The fuzz targets without libFuzzer, to replay fuzz/corpus in make check.
+FUZZ_REPLAYS := $(patsubst fuzz/fuzz_%.c,build/tests/replay_%,$(wildcard fuzz/fuzz_*.c))
+build/tests/replay_%: build/fuzz/fuzz_%.o build/fuzz/replay.o lib/libdsm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+tests: all $(UNIT_TESTS) $(TEST_PROGS) $(FUZZ_REPLAYS)
 
 check: tests
 	@sh tests/run.sh $(TESTS)
@@ -113,6 +118,12 @@ SECONDS ?= 300
 stress: tests
 	@sh verify/stress.sh $(SECONDS) $(SEED)
 
+# The fuzz targets (fuzz/; clang with libFuzzer), FUZZ_TIME seconds each, or
+# FUZZ_RUNS executions each: make fuzz FUZZ_TIME=600.
+FUZZ_TIME ?= 60
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_TIME) $(FUZZ_RUNS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -132,6 +143,6 @@ demo: all
 clean:
 	rm -rf build bin lib tests/out
 
-.PHONY: all tests check chaos bench verify stress install demo clean FORCE
+.PHONY: all tests check chaos bench verify stress fuzz install demo clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
