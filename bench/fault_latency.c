@@ -1,191 +1,165 @@
 /*
  * fault_latency - what one page fault costs, against the network it rides on.
  *
- *   dsmexec -n 2 bin/fault_latency [pages]
+ *   dsmexec -n 2 bin/fault_latency [pages] [--reps N] [--json] [--out DIR]
+ *   dsmexec -n 4 bin/fault_latency [pages]     (invalidation of 3 readers)
  *
- * Rank 0 measures, in random page order:
- *   cold read   - read a page rank 1 holds writable (fetch + downgrade)
- *   write miss  - write a page rank 1 holds writable (fetch + ownership)
- *   upgrade     - write a page rank 0 already holds read-only
- * and, in the same run, a plain TCP round trip between the same two
- * processes: a 16-byte request answered with 4 KiB (a page's worth).  Each
- * fault's p50 is printed as a ratio to that round trip's p50.
+ * In each repetition rank 0 measures, each over `pages` pages (default 2000)
+ * in random order:
+ *   tcp rtt 16B/4KiB  a plain TCP round trip between ranks 0 and 1 (a 16-byte
+ *                     request answered with 4 KiB, a page's worth): the limit
+ *   cold read         read a page rank 1 holds writable (fetch + downgrade)
+ *   write miss        write a page rank 1 holds writable (fetch + ownership)
+ *   upgrade           write a page rank 0 already holds read-only, rank 1
+ *                     owning it with a read copy
+ *   invalidate N      write, on its owner, a page that the N other ranks
+ *                     hold read copies of (N = ranks - 1): the home revokes
+ *                     N copies before the write proceeds
+ * With more than 2 ranks only the round trip and the invalidation are
+ * measured.  Every repetition uses fresh pages.  Each figure's p50 is
+ * printed over the round trip's p50 of the same run.
  */
-#include <dsm.h>
+#include "bench.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-struct shared {
-	volatile int port;
+struct header {
+	struct bench_rendezvous rv;
 };
 
-static double now_us(void)
-{
-	struct timespec ts;
+static char *base;
+static size_t ps;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+static char *page(size_t i)
+{
+	return base + i * ps;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Rank 0 touches set[order[i]] for every i and times each touch. */
+static void timed_touch(size_t set, uint64_t *order, int n, int writing, double *t)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	volatile char sink;
 
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return v[(int)(p * (n - 1))];
-}
-
-static int full_io(int fd, void *buf, size_t len, int writing)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
+	for (int i = 0; i < n; i++) {
+		char *p = page(set + order[i]);
+		double t0 = bench_now_us();
+		if (writing)
+			*p = 2;
+		else
+			sink = *p;
+		t[i] = bench_now_us() - t0;
 	}
-	return 0;
-}
-
-/* Rank 1 answers `n` 16-byte requests with 4 KiB each; rank 0 times them. */
-static double tcp_round_trip(struct shared *sh, int n, double *p99)
-{
-	static char page[4096];
-	char req[16] = { 0 };
-	double *t = malloc(sizeof(double) * (size_t)n), p50 = 0;
-	int one = 1, fd;
-
-	if (dsm_rank() == 1) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t al = sizeof(a);
-		int l = socket(AF_INET, SOCK_STREAM, 0);
-		bind(l, (struct sockaddr *)&a, sizeof(a));
-		listen(l, 1);
-		getsockname(l, (struct sockaddr *)&a, &al);
-		sh->port = ntohs(a.sin_port);
-		dsm_barrier();
-		fd = accept(l, NULL, NULL);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (int i = 0; i < n; i++)
-			if (full_io(fd, req, sizeof(req), 0) || full_io(fd, page, sizeof(page), 1))
-				break;
-		close(fd);
-		close(l);
-	} else {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		dsm_barrier();
-		a.sin_port = htons((uint16_t)sh->port);
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-			perror("connect");
-			exit(1);
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (int i = 0; i < n; i++) {
-			double t0 = now_us();
-			full_io(fd, req, sizeof(req), 1);
-			full_io(fd, page, sizeof(page), 0);
-			t[i] = now_us() - t0;
-		}
-		close(fd);
-		p50 = pct(t, n, 0.5);
-		*p99 = pct(t, n, 0.99);
-	}
-	free(t);
-	dsm_barrier();
-	return p50;
-}
-
-static void shuffle(uint64_t *v, int n)
-{
-	for (int i = n - 1; i > 0; i--) {
-		int j = rand() % (i + 1);
-		uint64_t x = v[i];
-		v[i] = v[j];
-		v[j] = x;
-	}
-}
-
-static void report(const char *what, double *t, int n, double rtt)
-{
-	double p50 = pct(t, n, 0.5), p99 = pct(t, n, 0.99);
-
-	printf("%-12s p50 %7.1f us  p99 %7.1f us  p50/rtt %.2fx  p99/p50 %.2fx\n", what, p50, p99,
-	       p50 / rtt, p99 / p50);
+	(void)sink;
 }
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 2000;
-	struct shared *sh;
-	uint64_t *order;
-	double *t, rtt, rtt99 = 0;
-	char *base;
-	size_t ps;
+	struct bench_fig *rtt, *cold = NULL, *miss = NULL, *upg = NULL, *inv;
+	struct header *h;
+	uint64_t *order, seed = 42;
+	double *t;
+	size_t sets, next = 0;
+	int n, rc, me, nr, fd;
+	char name[64];
 	volatile char sink;
 
-	if (dsm_init(&argc, &argv) || dsm_size() != 2) {
-		fprintf(stderr, "fault_latency: run with exactly 2 ranks (dsmexec -n 2)\n");
+	if ((rc = dsm_init(&argc, &argv))) {
+		fprintf(stderr, "fault_latency: dsm_init: %s\n", strerror(-rc));
+		return 1;
+	}
+	argc = bench_args("fault_latency", argc, argv);
+	n = argc > 1 ? atoi(argv[1]) : 2000;
+	me = dsm_rank();
+	nr = dsm_size();
+	if (nr < 2 || n < 10) {
+		fprintf(stderr, "fault_latency: run with 2 or more ranks (dsmexec -n 2) and >= 10 pages\n");
 		return 2;
 	}
 	ps = dsm_page_size();
 	base = dsm_base();
-	sh = (struct shared *)base;
-	base += ps; /* page 0 holds the shared header */
-	if ((size_t)(3 * n + 1) * ps > dsm_region_size()) {
-		fprintf(stderr, "fault_latency: %d pages do not fit the region\n", n);
+	h = (struct header *)base;
+	base += ps; /* page 0 holds the header */
+	sets = nr == 2 ? 4 : 1;
+	if ((size_t)bench.reps * sets * (size_t)n + 1 > dsm_region_size() / ps) {
+		fprintf(stderr, "fault_latency: %d repetitions of %zu x %d pages do not fit the region\n",
+			bench.reps, sets, n);
 		return 2;
 	}
 	order = malloc(sizeof(uint64_t) * (size_t)n);
 	t = malloc(sizeof(double) * (size_t)n);
-	srand(42);
+	if (!order || !t)
+		bench_die("malloc", ENOMEM);
+	bench_context("%d ranks, backend %s, %d pages per figure per repetition", nr, bench_backend(), n);
 
-	rtt = tcp_round_trip(sh, n, &rtt99);
+	rtt = bench_fig("tcp_rtt_4k", "tcp rtt 16B/4KiB", "us", 0);
+	if (nr == 2) {
+		cold = bench_fig("cold_read", "cold read fault", "us", 0);
+		miss = bench_fig("write_miss", "write miss fault", "us", 0);
+		upg = bench_fig("upgrade", "write upgrade fault", "us", 0);
+		cold->limit = miss->limit = upg->limit = rtt;
+	}
+	snprintf(name, sizeof(name), "invalidate: write, %d reader%s", nr - 1, nr > 2 ? "s" : "");
+	inv = bench_fig("invalidate", name, "us", 0);
+	inv->limit = rtt;
 
-	/* Rank 1 takes every page writable: three sets of n pages. */
-	if (dsm_rank() == 1)
-		for (int i = 0; i < 3 * n; i++)
-			base[(size_t)i * ps] = (char)(i | 1);
-	dsm_barrier();
-	if (dsm_rank() == 0) {
-		printf("tcp 16B/4K   p50 %7.1f us  p99 %7.1f us\n", rtt, rtt99);
-		for (int set = 0; set < 3; set++) {
-			char *b = base + (size_t)set * n * ps;
+	fd = bench_rank_pair(&h->rv, 1, 0);
+	for (int r = 0; r < bench.reps; r++) {
+		size_t a = next, b = a + (size_t)n, c = b + (size_t)n, d = nr == 2 ? c + (size_t)n : a;
+
+		next += sets * (size_t)n;
+		if (me <= 1)
+			bench_tcp_rtt(fd, me == 0, 16, 4096, n, 100, t);
+		if (me == 0)
+			bench_rep(rtt, t, (size_t)n);
+		/* Rank 1 takes sets a, b, c writable; rank 0 takes set d. */
+		if (nr == 2 && me == 1)
+			for (size_t i = a; i < d; i++)
+				*page(i) = (char)(i | 1);
+		if (me == 0)
+			for (size_t i = d; i < d + (size_t)n; i++)
+				*page(i) = (char)(i | 1);
+		dsm_barrier();
+		if (nr == 2 && me == 0) {
 			for (int i = 0; i < n; i++)
 				order[i] = (uint64_t)i;
-			shuffle(order, n);
-			if (set == 2) /* upgrade: hold them read-only first */
-				for (int i = 0; i < n; i++)
-					sink = b[order[i] * ps];
-			for (int i = 0; i < n; i++) {
-				char *p = b + order[i] * ps;
-				double t0 = now_us();
-				if (set == 0)
-					sink = *p;
-				else
-					*p = 2;
-				t[i] = now_us() - t0;
-			}
-			report(set == 0 ? "cold read" : set == 1 ? "write miss" : "upgrade", t, n, rtt);
+			bench_shuffle(order, (size_t)n, &seed);
+			timed_touch(a, order, n, 0, t);
+			bench_rep(cold, t, (size_t)n);
+			bench_shuffle(order, (size_t)n, &seed);
+			timed_touch(b, order, n, 1, t);
+			bench_rep(miss, t, (size_t)n);
+			bench_shuffle(order, (size_t)n, &seed);
+			for (int i = 0; i < n; i++) /* hold them read-only first */
+				sink = *page(c + order[i]);
+			bench_shuffle(order, (size_t)n, &seed);
+			timed_touch(c, order, n, 1, t);
+			bench_rep(upg, t, (size_t)n);
 		}
+		dsm_barrier();
+		/* Invalidation: every other rank reads set d, then its owner writes. */
+		if (me != 0)
+			for (size_t i = d; i < d + (size_t)n; i++)
+				sink = *page(i);
+		dsm_barrier();
+		if (me == 0) {
+			for (int i = 0; i < n; i++)
+				order[i] = (uint64_t)i;
+			bench_shuffle(order, (size_t)n, &seed);
+			timed_touch(d, order, n, 1, t);
+			bench_rep(inv, t, (size_t)n);
+		}
+		dsm_barrier();
 	}
 	(void)sink;
+	if (fd >= 0)
+		close(fd);
+	if (me == 0) {
+		if (cold) {
+			bench_target("cold read fault p50 / tcp rtt 16B/4KiB", bench_p50(cold) / bench_p50(rtt), 1, 1.5);
+			bench_target("cold read fault p99 / p50", bench_p99(cold) / bench_p50(cold), 1, 3);
+			bench_target("write miss fault p99 / p50", bench_p99(miss) / bench_p50(miss), 1, 3);
+			bench_target("write upgrade fault p99 / p50", bench_p99(upg) / bench_p50(upg), 1, 3);
+		}
+		bench_report();
+	}
 	free(order);
 	free(t);
 	return dsm_finalize() ? 1 : 0;
