@@ -105,8 +105,9 @@ check: tests
 chaos: tests
 	@DSM_CHAOS_LONG=1 sh tests/run.sh chaos
 
+# make bench BENCH_ARGS=--json (or --quick); bench/plot draws the results.
 bench: all
-	@sh bench/run.sh
+	@sh bench/run.sh $(BENCH_ARGS)
 
 # Model-check the page protocol (verify/coherence.pml; needs spin).
 verify:
