@@ -136,6 +136,9 @@ static void *server_main(void *arg)
 			log_warn("rendezvous: could not send the address table to rank %d", i);
 	}
 out:
+	/* Nobody is answered here any more: stop listening. */
+	close(s->lfd);
+	s->lfd = -1;
 	for (int i = 0; fds && i < s->size; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -188,7 +191,8 @@ void rdv_server_stop(struct rdv_server *s)
 	if (write(s->stop_pipe[1], "x", 1) < 0)
 		log_debug("rendezvous: stop pipe: %s", strerror(errno));
 	pthread_join(s->thread, NULL);
-	close(s->lfd);
+	if (s->lfd >= 0)
+		close(s->lfd);
 	close(s->stop_pipe[0]);
 	close(s->stop_pipe[1]);
 	free(s);

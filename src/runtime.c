@@ -386,6 +386,7 @@ static int join_job(void)
 		log_err("cannot tell the address of this rank's socket");
 		goto out;
 	}
+	log_info("listening for peers on %s:%d", me, port);
 	tab = calloc((size_t)rt.size, sizeof(*tab));
 	if (!tab)
 		rc = -ENOMEM;

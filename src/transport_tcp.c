@@ -740,6 +740,133 @@ static void got_resume(int rank, uint32_t next)
 	pump(rank);
 }
 
+/*
+ * Incoming connections are authenticated concurrently, each on a short-lived
+ * thread of its own, so clients that connect and say nothing (for up to the
+ * handshake's 5 s) cannot keep a real peer's reconnection waiting behind
+ * them.  At most HS_MAX may be unauthenticated at once; then a new one waits
+ * in the listen backlog until a slot frees or the oldest has been silent for
+ * HS_EVICT_NS and is pushed out (a real peer finishes in well under a
+ * millisecond).
+ */
+#define HS_MAX 16
+#define HS_EVICT_NS 100000000LL /* a handshake this old may be pushed out */
+
+static pthread_mutex_t hs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { int fd; int64_t since; } hs_pending[HS_MAX];
+static int hs_count; /* handshake threads alive; hs_lock */
+
+static void *handshake_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg, slot = -1;
+	uint32_t peer;
+	char why[256];
+	int rc = net_auth_accept(fd, &rt.auth, (uint32_t)rt.rank, &peer, now_ns() + 5000000000LL, why,
+				 sizeof(why));
+
+	if (rc == 0 && (peer >= (uint32_t)rt.size || peer == (uint32_t)rt.rank)) {
+		snprintf(why, sizeof(why), "connection claims rank %u", peer);
+		rc = -EPROTO;
+	}
+	pthread_mutex_lock(&hs_lock);
+	for (int i = 0; i < HS_MAX; i++)
+		if (hs_pending[i].fd == fd)
+			slot = i;
+	if (slot >= 0)
+		hs_pending[slot].fd = -1;
+	pthread_mutex_unlock(&hs_lock);
+	if (rc) {
+		if (rc == -ECONNRESET)
+			log_debug("a connection closed before its handshake: %s", why);
+		else
+			log_warn("refused a connection: %s", why);
+		close(fd);
+	} else {
+		struct mbox_req req = { .kind = MBOX_LINK_UP, .a = peer, .b = (uint64_t)fd };
+		mbox_call(&req);
+	}
+	pthread_mutex_lock(&hs_lock);
+	hs_count--;
+	pthread_mutex_unlock(&hs_lock);
+	return NULL;
+}
+
+/* Can another connection be taken now?  Yes when a slot is free or the
+ * oldest pending handshake has been silent long enough to push out. */
+static int handshake_room(void)
+{
+	int64_t now = now_ns();
+	int room = 0;
+
+	pthread_mutex_lock(&hs_lock);
+	for (int i = 0; i < HS_MAX && !room; i++)
+		room = hs_pending[i].fd < 0 || now - hs_pending[i].since > HS_EVICT_NS;
+	pthread_mutex_unlock(&hs_lock);
+	return room;
+}
+
+static void handshake_start(int fd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int free_slot = -1, oldest = -1;
+
+	pthread_mutex_lock(&hs_lock);
+	for (int i = 0; i < HS_MAX; i++) {
+		if (hs_pending[i].fd < 0 && free_slot < 0)
+			free_slot = i;
+		if (hs_pending[i].fd >= 0 && (oldest < 0 || hs_pending[i].since < hs_pending[oldest].since))
+			oldest = i;
+	}
+	if (free_slot < 0) {
+		/* Full: the oldest silent client goes (its thread sees the
+		 * connection end at once and exits). */
+		log_warn("%d connections are waiting to authenticate; dropping the oldest, silent for "
+			 "%lld ms", HS_MAX, (long long)((now_ns() - hs_pending[oldest].since) / 1000000));
+		shutdown(hs_pending[oldest].fd, SHUT_RDWR);
+		hs_pending[oldest].fd = -1;
+		free_slot = oldest;
+	}
+	hs_pending[free_slot].fd = fd;
+	hs_pending[free_slot].since = now_ns();
+	hs_count++;
+	pthread_mutex_unlock(&hs_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, handshake_main, (void *)(intptr_t)fd) != 0) {
+		log_warn("cannot start a handshake thread: %s", strerror(errno));
+		pthread_mutex_lock(&hs_lock);
+		hs_pending[free_slot].fd = -1;
+		hs_count--;
+		pthread_mutex_unlock(&hs_lock);
+		close(fd);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* At the end: cut every pending handshake short and wait for its thread. */
+static void handshakes_stop(void)
+{
+	for (;;) {
+		int n;
+		pthread_mutex_lock(&hs_lock);
+		for (int i = 0; i < HS_MAX; i++)
+			if (hs_pending[i].fd >= 0)
+				shutdown(hs_pending[i].fd, SHUT_RDWR);
+		n = hs_count;
+		pthread_mutex_unlock(&hs_lock);
+		if (n == 0)
+			return;
+		for (struct mbox_req *r = mbox_drain(), *nx; r; r = nx) {
+			nx = r->next;
+			if (r->kind == MBOX_LINK_UP)
+				close((int)r->b);
+			mbox_complete(r, -ESHUTDOWN);
+		}
+		usleep(1000);
+	}
+}
+
 /* Link manager: accept reconnections, and reconnect or probe down links. */
 static void *linkmgr_main(void *arg)
 {
@@ -756,7 +883,10 @@ static void *linkmgr_main(void *arg)
 
 		for (int r = 0; r < rt.size; r++)
 			any_down |= atomic_load(&link_down[r]);
-		if (poll(pf, 2, any_down ? (int)(PROBE_NS / 1000000) : -1) < 0 && errno != EINTR)
+		int full = !handshake_room();
+		if (full)
+			pf[0].events = 0; /* leave them in the backlog for now */
+		if (poll(pf, 2, full ? 10 : any_down ? (int)(PROBE_NS / 1000000) : -1) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents) {
 			ssize_t n = read(lm_pipe[0], buf, sizeof(buf));
@@ -764,27 +894,9 @@ static void *linkmgr_main(void *arg)
 				break;
 		}
 		if (pf[0].revents) {
-			uint32_t peer;
-			int fd = net_accept(listen_fd, now_ns() + 1000000000LL);
-			if (fd >= 0) {
-				int rc = net_auth_accept(fd, &rt.auth, (uint32_t)rt.rank, &peer,
-							 now_ns() + 5000000000LL, why, sizeof(why));
-				if (rc == 0 && (peer >= (uint32_t)rt.size || peer == (uint32_t)rt.rank)) {
-					snprintf(why, sizeof(why), "connection claims rank %u", peer);
-					rc = -EPROTO;
-				}
-				if (rc) {
-					if (rc == -ECONNRESET)
-						log_debug("a connection closed before its handshake: %s", why);
-					else
-						log_warn("refused a connection: %s", why);
-					close(fd);
-				} else {
-					struct mbox_req req = { .kind = MBOX_LINK_UP, .a = peer, .b = (uint64_t)fd };
-					refused[peer] = 0;
-					mbox_call(&req);
-				}
-			}
+			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				handshake_start(fd);
 		}
 		for (int r = 0; r < rt.size; r++) {
 			int fd;
@@ -1140,6 +1252,9 @@ int tp_start(void)
 	/* Signals are for the application's threads, not ours. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < HS_MAX; i++)
+		hs_pending[i].fd = -1;
+	hs_count = 0;
 	rc = -pthread_create(&service, NULL, service_main, NULL);
 	if (rc == 0 && listen_fd >= 0) {
 		if (pipe2(lm_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -1177,6 +1292,7 @@ void tp_join(void)
 			usleep(1000);
 		}
 		linkmgr_running = 0;
+		handshakes_stop(); /* none starts now: the link manager is gone */
 	}
 	deadline = now_ns() + rt.timeout_ns;
 	for (int i = 0; peers && i < rt.size; i++) {
