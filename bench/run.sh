@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: every benchmark of the performance issue, each figure with its
 # p50, p99 and its ratio to a limit measured in the same run (see
-# docs/bench.md).  Takes 3 to 6 minutes on 2 cores.
+# docs/bench.md).  Takes 3 to 5 minutes on 2 cores.
 #
 #   bench/run.sh [--json] [--quick] [--out DIR]
 #
@@ -12,8 +12,8 @@
 #            tables go (default build/bench); bench/plot draws from there
 #
 # Every program runs its repetitions inside one job (BENCH_REPS, default 5;
-# the 256 MiB scan 3) and alternates what it compares, so a busy machine
-# slows both alike.  The 4-rank application kernels are skipped when the run
+# BENCH_SCAN_REPS for the 256 MiB scan, default the same) and alternates what
+# it compares, so a busy machine slows both alike.  The 4-rank application kernels are skipped when the run
 # has used more than BENCH_BUDGET seconds (default 330) before them.
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 reps=${BENCH_REPS:-5}
-scan_reps=${BENCH_SCAN_REPS:-3}
+scan_reps=${BENCH_SCAN_REPS:-$reps}
 budget=${BENCH_BUDGET:-330}
 fl_pages=2000 inv4_pages=1000 inv8_pages=500 scan_mib=256 scan_rand=16384 sync_iters=2000
 if [ $quick = 1 ]; then
@@ -132,9 +132,9 @@ if [ $json = 1 ]; then
 fi
 
 echo "== speedups: serial p50 / p50, each job against the serial runs of its own"
-printf '  %-8s %4s  %-10s %6s %10s %10s %9s\n' kernel job variant width "p50 s" "p99 s" speedup
+printf '  %-8s %4s  %-13s %6s %10s %10s %9s\n' kernel job variant width "p50 s" "p99 s" speedup
 sort -s -k1,1 "$out/speedup.tsv" | awk -F '\t' '
-	{ printf "  %-8s %4s  %-10s %6d %10.3f %10.3f %8.2fx\n", $1, $2 "r", $3, $4, $5, $6, $7 }'
+	{ printf "  %-8s %4s  %-13s %6d %10.3f %10.3f %8.2fx\n", $1, $2 "r", $3, $4, $5, $6, $7 }'
 echo ""
 rt=$(p50 limits tcp_rtt_4k) uf=$(p50 limits uffd_fault) sg=$(p50 limits segv_fault) mc=$(p50 limits memcpy_4k_cold)
 cu=$(p50 fault-uffd-2 cold_read) cs=$(p50 fault-sigsegv-2 cold_read)
@@ -146,10 +146,10 @@ if [ -n "$rt" ] && [ -n "$uf" ] && [ -n "$cu" ]; then
 			printf "  sigsegv: %.1f + %.1f + %.2f = %.1f us; cold read p50 %.1f us = %.2fx the floor\n", sg, rt, mc, sg + rt + mc, cs, cs / (sg + rt + mc) }'
 	echo ""
 fi
-echo "== targets of the performance issue (job: target)"
+echo "== targets of the performance issue (job, target)"
 for f in "$out"/log/*.txt; do
 	t=$(basename "$f" .txt)
-	grep '^target:' "$f" | sed "s/^target: /  $t: /"
+	grep '^target:' "$f" | sed 's/^target: //' | awk -v t="$t" '{ printf "  %-16s %s\n", t, $0 }'
 done
 echo ""
 echo "load average at the end: $load_end; $(elapsed) s in all; files in $out (bench/plot draws them)"
