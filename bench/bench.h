@@ -50,6 +50,7 @@ struct bench_fig {
 	int rate;                /* 1: higher is better (p99 is the slow tail) */
 	double p50[BENCH_MAXREP], p99[BENCH_MAXREP];
 	int nrep;
+	char chunk[24];          /* a rate's samples: what one chunk is */
 	struct bench_fig *limit; /* compared with, or NULL */
 	double *samples;         /* every sample of every repetition, for plots */
 	size_t ns, cap;
@@ -222,6 +223,10 @@ static inline double bench_rep_rate(struct bench_fig *f, double *chunk_us, size_
 	if (f->nrep == BENCH_MAXREP || !n)
 		return NAN;
 	bench_keep(f, chunk_us, n);
+	if (scale == 1e-3)
+		snprintf(f->chunk, sizeof(f->chunk), "%g MiB", per_chunk / (1 << 20));
+	else /* faults/s: "256 faults" */
+		snprintf(f->chunk, sizeof(f->chunk), "%g %.*s", per_chunk, (int)strcspn(f->unit, "/"), f->unit);
 	f->p50[f->nrep] = per_chunk / bench_pct(chunk_us, n, 0.5) * scale;
 	f->p99[f->nrep] = per_chunk / bench_pct(chunk_us, n, 0.99) * scale;
 	return f->p50[f->nrep++];
@@ -464,8 +469,12 @@ static inline void bench_write_samples(void)
 			fprintf(stderr, "%s: %s: %s\n", bench.program, path, strerror(errno));
 			continue;
 		}
-		fprintf(o, "# %s (%s), %zu samples over %d repetitions, in microseconds\n", f->name, bench.tag,
-			f->ns, f->nrep);
+		if (f->chunk[0]) /* a rate: its samples are the times of its chunks */
+			fprintf(o, "# %s, time per %s (%s), %zu samples over %d repetitions, in microseconds\n",
+				f->name, f->chunk, bench.tag, f->ns, f->nrep);
+		else
+			fprintf(o, "# %s (%s), %zu samples over %d repetitions, in microseconds\n", f->name,
+				bench.tag, f->ns, f->nrep);
 		for (size_t k = 0; k < f->ns; k++)
 			fprintf(o, "%.3f\n", f->samples[k]);
 		fclose(o);

@@ -9,7 +9,7 @@
 #            the tables
 #   --quick  fewer repetitions and samples, smaller kernels: a smoke test
 #   --out    where the logs, the JSON, the per-sample files and the kernel
-#            tables go (default build/bench); bench/plot draws from there
+#            tables go (default build/bench-results); bench/plot draws from there
 #
 # Every program runs its repetitions inside one job (BENCH_REPS, default 5;
 # BENCH_SCAN_REPS for the 256 MiB scan, default the same) and alternates what
@@ -20,7 +20,7 @@ cd "$top" || exit 1
 
 json=0
 quick=0
-out=build/bench
+out=build/bench-results
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
