@@ -1,7 +1,7 @@
 #!/bin/sh
 # Description: ranks listen only where they should, not on every interface.
 # A local job of 3 ranks under dsmexec: each rank has one listening socket,
-# on 127.0.0.1, and dsmexec's own (control, rendezvous) are on 127.0.0.1
+# on 127.0.0.1, and dsmexec's own (control; the rendezvous has closed) is on 127.0.0.1
 # too; nothing on 0.0.0.0 or ::.  A job started by hand with DSM_HOST=
 # 127.0.0.2 (rendezvous at DSM_ROOT=127.0.0.2:PORT): every listening socket
 # of every rank is on 127.0.0.2, and rank 1's port refuses a connection on
@@ -51,7 +51,8 @@ done
 # rank -> dsmwrap -> dsmexec
 exec_pid=$(ppid_of "$(ppid_of "$(cat "$TMP/v/pid.0")")")
 expect_eq "$(tr '\0' ' ' <"/proc/$exec_pid/cmdline" | awk '{ print $1 }')" "$BIN/dsmexec" "the ranks' launcher"
-expect_listen_only "dsmexec" "$exec_pid" 127.0.0.1 2
+# the control socket; the rendezvous stops listening once every rank joined
+expect_listen_only "dsmexec" "$exec_pid" 127.0.0.1 1
 touch "$TMP/v/stop"
 rc=0
 wait $job || rc=$?
