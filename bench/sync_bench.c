@@ -230,7 +230,8 @@ int main(int argc, char **argv)
 	sh = dsm_alloc_named("sync_bench", sizeof(*sh));
 	if (!sh)
 		bench_die("dsm_alloc_named", errno);
-	bench_context("%d ranks, %ld iterations per repetition after %d warm-up", dsm_size(), iters, WARMUP);
+	bench_context("%d ranks, backend %s, %ld iterations per repetition after %d warm-up", dsm_size(),
+		      bench_backend(), iters, WARMUP);
 	fd = bench_rank_pair(&sh->rv, 1, 0);
 	if (dsm_size() == 2)
 		two_ranks(fd, iters, t);
