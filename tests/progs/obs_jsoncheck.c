@@ -125,47 +125,52 @@ static void literal(const char *w)
 	pos += n;
 }
 
+/*
+ * The opening bracket of an object or array: 0 when the closing one follows at
+ * once (it is consumed), 1 when members follow.
+ */
+static int begin(char open, char close)
+{
+	expect(open);
+	ws();
+	if (pos < end && *pos == close) {
+		pos++;
+		return 0;
+	}
+	return 1;
+}
+
+/* After a member: 1 when a ',' says another follows, 0 after the closing bracket. */
+static int next(char close)
+{
+	ws();
+	if (pos < end && *pos == ',') {
+		pos++;
+		return 1;
+	}
+	expect(close);
+	return 0;
+}
+
 static void object(void)
 {
-	expect('{');
-	ws();
-	if (pos < end && *pos == '}') {
-		pos++;
+	if (!begin('{', '}'))
 		return;
-	}
-	for (;;) {
+	do {
 		ws();
 		string(NULL, 0);
 		expect(':');
 		value();
-		ws();
-		if (pos < end && *pos == ',') {
-			pos++;
-			continue;
-		}
-		expect('}');
-		return;
-	}
+	} while (next('}'));
 }
 
 static void array(void)
 {
-	expect('[');
-	ws();
-	if (pos < end && *pos == ']') {
-		pos++;
+	if (!begin('[', ']'))
 		return;
-	}
-	for (;;) {
+	do
 		value();
-		ws();
-		if (pos < end && *pos == ',') {
-			pos++;
-			continue;
-		}
-		expect(']');
-		return;
-	}
+	while (next(']'));
 }
 
 static void value(void)
@@ -225,13 +230,9 @@ static void event(void)
 	double pid = -1, ts = -1, dur = -1;
 	int has_ts = 0, has_dur = 0;
 
-	expect('{');
-	ws();
-	if (pos < end && *pos == '}') {
-		pos++;
+	if (!begin('{', '}'))
 		die("empty event");
-	}
-	for (;;) {
+	do {
 		ws();
 		string(key, sizeof(key));
 		expect(':');
@@ -268,14 +269,7 @@ static void event(void)
 		} else {
 			value();
 		}
-		ws();
-		if (pos < end && *pos == ',') {
-			pos++;
-			continue;
-		}
-		expect('}');
-		break;
-	}
+	} while (next('}'));
 	if (!ph[0])
 		die("an event without \"ph\"");
 	events++;
@@ -326,41 +320,22 @@ int main(int argc, char **argv)
 	pos = src;
 	end = src + n;
 	expect('{');
-	for (;;) {
+	do {
 		ws();
 		string(key, sizeof(key));
 		expect(':');
 		ws();
 		if (!strcmp(key, "traceEvents")) {
 			found = 1;
-			expect('[');
-			ws();
-			if (pos < end && *pos == ']') {
-				pos++;
-			} else {
-				for (;;) {
+			if (begin('[', ']'))
+				do {
 					ws();
 					event();
-					ws();
-					if (pos < end && *pos == ',') {
-						pos++;
-						continue;
-					}
-					expect(']');
-					break;
-				}
-			}
+				} while (next(']'));
 		} else {
 			value();
 		}
-		ws();
-		if (pos < end && *pos == ',') {
-			pos++;
-			continue;
-		}
-		expect('}');
-		break;
-	}
+	} while (next('}'));
 	ws();
 	if (pos != end)
 		die("text after the top-level object");
