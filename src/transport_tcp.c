@@ -844,6 +844,19 @@ static void handshake_start(int fd)
 	pthread_attr_destroy(&attr);
 }
 
+/* After the service thread has gone: answer whatever the link manager or a
+ * handshake thread still hands over (closing the sockets), then pause. */
+static void refuse_handovers(void)
+{
+	for (struct mbox_req *r = mbox_drain(), *nx; r; r = nx) {
+		nx = r->next;
+		if (r->kind == MBOX_LINK_UP)
+			close((int)r->b);
+		mbox_complete(r, -ESHUTDOWN);
+	}
+	usleep(1000);
+}
+
 /* At the end: cut every pending handshake short and wait for its thread. */
 static void handshakes_stop(void)
 {
@@ -857,13 +870,7 @@ static void handshakes_stop(void)
 		pthread_mutex_unlock(&hs_lock);
 		if (n == 0)
 			return;
-		for (struct mbox_req *r = mbox_drain(), *nx; r; r = nx) {
-			nx = r->next;
-			if (r->kind == MBOX_LINK_UP)
-				close((int)r->b);
-			mbox_complete(r, -ESHUTDOWN);
-		}
-		usleep(1000);
+		refuse_handovers();
 	}
 }
 
@@ -1283,13 +1290,7 @@ void tp_join(void)
 			log_debug("link manager pipe: %s", strerror(errno));
 		/* It may be handing over a connection nobody will take now. */
 		while (pthread_tryjoin_np(linkmgr, NULL) == EBUSY) {
-			for (struct mbox_req *r = mbox_drain(), *nx; r; r = nx) {
-				nx = r->next;
-				if (r->kind == MBOX_LINK_UP)
-					close((int)r->b);
-				mbox_complete(r, -ESHUTDOWN);
-			}
-			usleep(1000);
+			refuse_handovers();
 		}
 		linkmgr_running = 0;
 		handshakes_stop(); /* none starts now: the link manager is gone */
