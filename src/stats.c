@@ -924,27 +924,76 @@ int stats_parse_counters(const char *p, size_t n, uint64_t v[ST_COUNT])
 	return 0;
 }
 
+/* A NAME=decimal field of a hot-page or allocation record, and where it goes. */
+struct dec_field {
+	const char *name;
+	size_t off;
+	size_t size; /* 8 or 4 bytes; a 4-byte field takes the value's low bits */
+};
+
+#define DEC_FIELD(name, type, member) \
+	{ name, offsetof(type, member), sizeof(((type *)0)->member) }
+
+/* 1 when the token is one of fields (its value now in rec), 0 when not, -EINVAL for a bad value. */
+static int tok_dec_field(const struct dec_field *fields, size_t nf, void *rec, const char *name, size_t nl,
+			 const char *val, size_t vl)
+{
+	for (size_t i = 0; i < nf; i++) {
+		uint64_t x;
+		uint32_t x32;
+
+		if (!tok_is(name, nl, fields[i].name))
+			continue;
+		if (tok_u64(val, vl, 10, &x))
+			return -EINVAL;
+		x32 = (uint32_t)x;
+		memcpy((char *)rec + fields[i].off, fields[i].size == sizeof(x) ? (void *)&x : (void *)&x32,
+		       fields[i].size);
+		return 1;
+	}
+	return 0;
+}
+
+/* Room for one more of n elements in *v, doubling from first; -ENOMEM leaves *v as it was. */
+static int grow(void **v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : first;
+	p = realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+static const struct dec_field hot_fields[] = {
+	DEC_FIELD("p", struct job_hot, page),
+	DEC_FIELD("n", struct job_hot, n),
+	DEC_FIELD("more", struct job_hot, more),
+};
+
 static int parse_hot(struct stats_job *j, int rank, const char *p, const char *end)
 {
 	struct job_hot h = { .home = rank };
 	const char *name, *val;
 	size_t nl, vl;
-	uint64_t x;
+	void *v = j->hot;
+	int r;
 
 	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
-		if (tok_is(name, nl, "p")) {
-			if (tok_u64(val, vl, 10, &h.page))
-				return -EINVAL;
-		} else if (tok_is(name, nl, "a")) {
+		r = tok_dec_field(hot_fields, sizeof(hot_fields) / sizeof(hot_fields[0]), &h, name, nl, val, vl);
+		if (r < 0)
+			return r;
+		if (r)
+			continue;
+		if (tok_is(name, nl, "a")) {
 			if (vl < 3 || tok_u64(val + 2, vl - 2, 16, &h.addr))
 				return -EINVAL;
-		} else if (tok_is(name, nl, "n")) {
-			if (tok_u64(val, vl, 10, &h.n))
-				return -EINVAL;
-		} else if (tok_is(name, nl, "more")) {
-			if (tok_u64(val, vl, 10, &x))
-				return -EINVAL;
-			h.more = (unsigned)x;
 		} else if (tok_is(name, nl, "k")) {
 			const char *q = val, *qe = val + vl;
 			while (q < qe && h.nk < HOT_RANKS) {
@@ -964,14 +1013,10 @@ static int parse_hot(struct stats_job *j, int rank, const char *p, const char *e
 			}
 		}
 	}
-	if (j->nhot == j->caphot) {
-		size_t cap = j->caphot ? 2 * j->caphot : 32;
-		struct job_hot *v = realloc(j->hot, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		j->hot = v;
-		j->caphot = cap;
-	}
+	r = grow(&v, &j->caphot, j->nhot, sizeof(*j->hot), 32);
+	j->hot = v;
+	if (r)
+		return r;
 	j->hot[j->nhot++] = h;
 	return 0;
 }
@@ -991,38 +1036,37 @@ static int unhex(const char *v, size_t n, char *out, size_t cap)
 	return 0;
 }
 
+static const struct dec_field alloc_fields[] = {
+	DEC_FIELD("off", struct job_alloc, off),
+	DEC_FIELD("size", struct job_alloc, size),
+	DEC_FIELD("obj", struct job_alloc, obj),
+};
+
 static int parse_alloc(struct stats_job *j, int rank, const char *p, const char *end)
 {
 	struct job_alloc a = { .rank = rank };
 	const char *name, *val;
 	size_t nl, vl;
-	uint64_t x;
+	void *v = j->al;
+	int r;
 
 	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
-		if (tok_is(name, nl, "off")) {
-			if (tok_u64(val, vl, 10, &a.off))
-				return -EINVAL;
-		} else if (tok_is(name, nl, "size")) {
-			if (tok_u64(val, vl, 10, &a.size))
-				return -EINVAL;
-		} else if (tok_is(name, nl, "obj")) {
-			if (tok_u64(val, vl, 10, &x))
-				return -EINVAL;
-			a.obj = (uint32_t)x;
-		} else if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
+		r = tok_dec_field(alloc_fields, sizeof(alloc_fields) / sizeof(alloc_fields[0]), &a, name, nl, val,
+				  vl);
+		if (r < 0)
+			return r;
+		if (r)
+			continue;
+		if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
 			a.named = tok_is(name, nl, "name");
 			if (unhex(val, vl, a.what, sizeof(a.what)))
 				return -EINVAL;
 		}
 	}
-	if (j->nal == j->capal) {
-		size_t cap = j->capal ? 2 * j->capal : 64;
-		struct job_alloc *v = realloc(j->al, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		j->al = v;
-		j->capal = cap;
-	}
+	r = grow(&v, &j->capal, j->nal, sizeof(*j->al), 64);
+	j->al = v;
+	if (r)
+		return r;
 	j->al[j->nal++] = a;
 	return 0;
 }
