@@ -15,24 +15,8 @@ command -v mpirun >/dev/null 2>&1 || skip "mpirun not found (Debian: apt-get ins
 mpirun --version 2>&1 | grep -q "Open MPI" || skip "mpirun is not Open MPI's: $(mpirun --version 2>&1 | head -n 1)"
 [ -x "$TBIN/stripe" ] && [ -x "$TBIN/cluster_wait" ] && [ -x "$BIN/counter" ] || fail "build first: make tests"
 
-unset DSM_RANK DSM_NRANKS DSM_LOCAL_RANK DSM_ROOT DSM_RENDEZVOUS DSM_SECRET_FD DSM_SECRET_FILE DSM_JOB_ID \
-	DSM_HOST DSM_INSECURE DSM_PMIX DSM_LAUNCHER DSM_LOG
-# Every process of this test's jobs carries the tag; none may outlive its job.
-TAG="ompi.$$.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
-left_behind() {
-	grep -lzx "DSM_TEST_TAG=$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -v -x "$$"
-}
-cleanup() {
-	for p in $(left_behind); do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-expect_none_left() {
-	i=0
-	while [ -n "$(left_behind)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	left=$(left_behind | tr '\n' ' ')
-	[ -z "$left" ] || { ps -o pid,args -p "$(echo $left | tr ' ' ,)"; fail "$1: processes left behind: $left"; }
-}
+. "$DSM_TOP/tests/cluster/lib.sh"
+tag_jobs ompi
 
 # As root mpirun wants --allow-run-as-root; 4 ranks on fewer cores need
 # --oversubscribe; plm isolated starts the ranks on this host (no ssh, no
@@ -41,16 +25,7 @@ MPIRUN="mpirun -n 4 --oversubscribe --mca plm isolated --tag-output"
 [ "$(id -u)" = 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 # timeout --foreground: one SIGTERM to mpirun, which then ends its ranks (a
 # second one, as a signal to the whole group sends, makes it leave them).
-mpi() { # OUT VAR=VALUE... PROGRAM ARGS...: run a job; sets $rc and $secs
-	_out=$1
-	shift
-	rc=0
-	_start=$(date +%s)
-	env DSM_TEST_TAG="$TAG" "$@" >"$_out" 2>&1 </dev/null || rc=$?
-	secs=$(($(date +%s) - _start))
-	cat "$_out"
-}
-# mpi with DSM_ROOT on a port below the ephemeral range (32768-60999), another
+# job with DSM_ROOT on a port below the ephemeral range (32768-60999), another
 # one if that one is taken.
 mpi_root() {
 	_o=$1
@@ -58,18 +33,15 @@ mpi_root() {
 	try=0
 	while :; do
 		port=$((20000 + ($$ + try * 7919) % 12000))
-		mpi "$_o" DSM_ROOT=127.0.0.1:$port "$@"
+		job "$_o" DSM_ROOT=127.0.0.1:$port "$@"
 		grep -q "cannot listen on 127.0.0.1:$port" "$_o" && [ $try -lt 3 ] || break
 		try=$((try + 1))
 	done
 }
 RUN="timeout --foreground -k 5 60 $MPIRUN"
 
-head -c 64 /dev/urandom >"$TMP/secret"
-chmod 600 "$TMP/secret"
-# Under LeakSanitizer: libpmix keeps a few bytes of its own to the end.
-echo "leak:libpmix.so" >"$TMP/lsan.supp"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp"
+make_secret
+suppress_pmix_leaks
 
 # 1. stripe: rank and size from OMPI_COMM_WORLD_*, rendezvous at DSM_ROOT
 mpi_root "$TMP/out" DSM_PMIX=0 DSM_LOG=info DSM_SECRET_FILE="$TMP/secret" $RUN "$TBIN/stripe" 8
@@ -99,7 +71,7 @@ fi
 expect_none_left "counter"
 
 # 3. PMIx alone: no DSM_ROOT, no secret file
-mpi "$TMP/out" DSM_LOG=info $RUN "$TBIN/stripe" 2
+job "$TMP/out" DSM_LOG=info $RUN "$TBIN/stripe" 2
 if [ $have_pmix = yes ]; then
 	[ $rc -eq 0 ] || fail "stripe through PMIx: mpirun exit status $rc"
 	expect_eq "$(grep -c 'stripe: rank .* ok$' "$TMP/out")" 4 "stripe through PMIx: ranks ok"
@@ -146,24 +118,6 @@ root=
 env DSM_TEST_TAG="$TAG" DSM_SECRET_FILE="$TMP/secret" DSM_ROOT="$root" $MPIRUN "$TBIN/cluster_wait" 60 \
 	>"$TMP/out" 2>&1 </dev/null &
 pid=$!
-i=0
-while [ "$(grep -c 'cluster_wait: rank .* ready' "$TMP/out")" -lt 4 ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ $i -lt 300 ] || { kill -KILL $pid; cat "$TMP/out"; fail "SIGTERM: the job did not start"; }
-kill -TERM $pid
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
-if kill -0 $pid 2>/dev/null; then
-	kill -KILL $pid
-	cat "$TMP/out"
-	fail "SIGTERM: mpirun still runs 15 s after it"
-fi
-rc=0
-wait $pid || rc=$?
-cat "$TMP/out"
-[ $rc -ne 0 ] || fail "SIGTERM: mpirun exited 0"
-! grep -q survived "$TMP/out" || fail "SIGTERM: a rank went on"
+expect_job_stopped SIGTERM mpirun rank kill -TERM $pid
 expect_none_left "SIGTERM to mpirun"
 exit 0

@@ -18,15 +18,13 @@ done
 [ "$(id -u)" = 0 ] || skip "slurmd must run as root to start tasks"
 [ -x "$TBIN/stripe" ] && [ -x "$TBIN/cluster_wait" ] && [ -x "$BIN/counter" ] || fail "build first: make tests"
 
-unset DSM_RANK DSM_NRANKS DSM_LOCAL_RANK DSM_ROOT DSM_RENDEZVOUS DSM_SECRET_FD DSM_SECRET_FILE DSM_JOB_ID \
-	DSM_HOST DSM_INSECURE DSM_PMIX DSM_LAUNCHER DSM_LOG
+. "$DSM_TOP/tests/cluster/lib.sh"
 # This test's own Slurm, not one the machine may have.
-for v in $(env | sed -n 's/^\(SLURM[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-TAG="slurm.$$.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
+unset_slurm_env
+tag_jobs slurm
+# What a job leaves gets 10 s to go, not 5.
+LEFT_WAIT=100
 DAEMONS=""
-left_behind() {
-	grep -lzx "DSM_TEST_TAG=$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -v -x "$$"
-}
 stop_daemons() {
 	for p in $DAEMONS; do kill -TERM "$p" 2>/dev/null; done
 	for p in $DAEMONS; do
@@ -39,16 +37,9 @@ stop_daemons() {
 }
 cleanup() {
 	[ -n "$DAEMONS" ] && scancel -n "$JOB" 2>/dev/null
-	for p in $(left_behind); do kill -KILL "$p" 2>/dev/null; done
+	kill_left_behind
 	stop_daemons
 	rm -rf "$TMP"
-}
-trap cleanup EXIT
-expect_none_left() {
-	i=0
-	while [ -n "$(left_behind)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	left=$(left_behind | tr '\n' ' ')
-	[ -z "$left" ] || { ps -o pid,args -p "$(echo $left | tr ' ' ,)"; fail "$1: processes left behind: $left"; }
 }
 
 # ---- a one-node cluster ---------------------------------------------------
@@ -114,22 +105,10 @@ if [ $i -ge 150 ]; then
 fi
 echo "Slurm $(srun --version | cut -d' ' -f2): node $node, slurmctld port $base, first job $first_job"
 
-job() { # OUT VAR=VALUE... COMMAND...: run a job; sets $rc and $secs
-	_out=$1
-	shift
-	rc=0
-	_start=$(date +%s)
-	env DSM_TEST_TAG="$TAG" "$@" >"$_out" 2>&1 </dev/null || rc=$?
-	secs=$(($(date +%s) - _start))
-	cat "$_out"
-}
 # srun under a safety timeout (--foreground: srun gets one SIGTERM, not two)
 SRUN="timeout --foreground -k 5 60 srun -J $JOB --label"
-head -c 64 /dev/urandom >"$TMP/secret"
-chmod 600 "$TMP/secret"
-# Under LeakSanitizer: libpmix keeps a few bytes of its own to the end.
-echo "leak:libpmix.so" >"$TMP/lsan.supp"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp"
+make_secret
+suppress_pmix_leaks
 
 # 1. stripe at Slurm's default rendezvous
 job "$TMP/out" DSM_LOG=info DSM_SECRET_FILE="$TMP/secret" $SRUN -n 4 "$TBIN/stripe" 8
@@ -184,24 +163,7 @@ expect_none_left "killed task"
 env DSM_TEST_TAG="$TAG" DSM_SECRET_FILE="$TMP/secret" srun -J "$JOB" --label -n 4 "$TBIN/cluster_wait" 60 \
 	>"$TMP/out" 2>&1 </dev/null &
 pid=$!
-i=0
-while [ "$(grep -c 'cluster_wait: rank .* ready' "$TMP/out")" -lt 4 ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ $i -lt 300 ] || { kill -KILL $pid; cat "$TMP/out"; fail "scancel: the job did not start"; }
-scancel -n "$JOB" || fail "scancel -n $JOB: exit status $?"
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
-if kill -0 $pid 2>/dev/null; then
-	kill -KILL $pid
-	cat "$TMP/out"
-	fail "scancel: srun still runs 15 s after it"
-fi
-rc=0
-wait $pid || rc=$?
-cat "$TMP/out"
-[ $rc -ne 0 ] || fail "scancel: srun exited 0"
-! grep -q survived "$TMP/out" || fail "scancel: a task went on"
+scancel_job() { scancel -n "$JOB" || fail "scancel -n $JOB: exit status $?"; }
+expect_job_stopped scancel srun task scancel_job
 expect_none_left "scancel"
 exit 0

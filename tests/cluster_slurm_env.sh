@@ -12,21 +12,11 @@
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
 [ -x "$TBIN/stripe" ] && [ -x "$TBIN/killself" ] && [ -x "$TBIN/single" ] || fail "build first: make tests"
-unset DSM_RANK DSM_NRANKS DSM_LOCAL_RANK DSM_ROOT DSM_RENDEZVOUS DSM_SECRET_FD DSM_SECRET_FILE DSM_JOB_ID \
-	DSM_HOST DSM_INSECURE DSM_PMIX DSM_LAUNCHER DSM_LOG PMIX_NAMESPACE PMIX_RANK OMPI_COMM_WORLD_RANK \
-	OMPI_COMM_WORLD_SIZE PMI_RANK PMI_SIZE
-for v in $(env | sed -n 's/^\(SLURM[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
-TAG="slurmenv.$$.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
-left_behind() {
-	grep -lzx "DSM_TEST_TAG=$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -v -x "$$"
-}
-cleanup() {
-	for p in $(left_behind); do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-head -c 64 /dev/urandom >"$TMP/secret"
-chmod 600 "$TMP/secret"
+. "$DSM_TOP/tests/cluster/lib.sh"
+unset PMIX_NAMESPACE PMIX_RANK OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE PMI_RANK PMI_SIZE
+unset_slurm_env
+tag_jobs slurmenv
+make_secret
 
 # task RANK NODEID LOCALID NODE PROGRAM ARGS...: start one task in the
 # background, its output in $TMP/task.RANK, with the variables srun sets
