@@ -19,9 +19,7 @@
 # Backends: uffd sigsegv
 # Timeout: 120
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
-
-H=$TBIN/hostile
-[ -x "$H" ] || fail "build first: make tests"
+. "$DSM_TOP/tests/security/lib.sh"
 
 # rank_port DIR R [ROOT]: the port rank R of the job writing DIR listens on
 # for its peers: its only listening socket but for the rendezvous at port
@@ -33,16 +31,9 @@ rank_port() {
 	echo "${_socks#* }"
 }
 
-# wait_job_files DIR OUT JOBPID: until the 3 ranks wrote their pid files and
-# rank 0 its first progress (at most 30 s), unless the job ends first.
+# wait_job_files DIR OUT JOBPID: wait_ranks, and rank 0's first progress.
 wait_job_files() {
-	_i=0
-	until [ -s "$1/pid.0" ] && [ -s "$1/pid.1" ] && [ -s "$1/pid.2" ] && [ -s "$1/progress" ]; do
-		kill -0 "$3" 2>/dev/null || { cat "$2"; fail "the job ended before it was attacked"; }
-		[ $_i -lt 300 ] || { cat "$2"; fail "the job did not start within 30 s"; }
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	wait_ranks "$1" "$2" "$3" progress "the job ended before it was attacked"
 }
 
 # expect_job_ok OUT WHAT: the victim's 3 ranks checked their results; nothing
@@ -159,22 +150,7 @@ head -c 64 /dev/urandom >"$TMP/secret"
 chmod 600 "$TMP/secret"
 jobid=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 mkdir "$TMP/w"
-try=0
-while :; do
-	rport=$((20000 + ($$ + try * 7919) % 12000))
-	pids=
-	for r in 0 1 2; do
-		DSM_RANK=$r DSM_NRANKS=3 DSM_ROOT=127.0.0.1:$rport DSM_SECRET_FILE="$TMP/secret" DSM_JOB_ID=$jobid \
-			DSM_TIMEOUT=20 DSM_LOG=warn timeout -k 5 60 "$H" victim "$TMP/w" 50 >"$TMP/hand.$r" 2>&1 &
-		pids="$pids $!"
-	done
-	sleep 0.5
-	grep -q "cannot listen on 127.0.0.1:$rport" "$TMP/hand.0" && [ $try -lt 3 ] || break
-	kill $pids 2>/dev/null
-	wait $pids 2>/dev/null
-	rm -f "$TMP"/w/*
-	try=$((try + 1))
-done
+start_by_hand "$TMP/w" 127.0.0.1 60 50 DSM_JOB_ID=$jobid
 set -- $pids
 wait_job_files "$TMP/w" "$TMP/hand.0" $1
 for r in 1 0; do

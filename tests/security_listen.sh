@@ -9,21 +9,7 @@
 # machinefile names: security_listen_ssh.)
 # Timeout: 60
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
-
-H=$TBIN/hostile
-[ -x "$H" ] || fail "build first: make tests"
-
-# wait_ranks DIR OUT PID: until the 3 ranks wrote their pid files (at most
-# 30 s), unless the job (PID) ends first.
-wait_ranks() {
-	_i=0
-	until [ -s "$1/pid.0" ] && [ -s "$1/pid.1" ] && [ -s "$1/pid.2" ]; do
-		kill -0 "$3" 2>/dev/null || { cat "$2"; fail "the job ended early"; }
-		[ $_i -lt 300 ] || { cat "$2"; fail "the job did not start within 30 s"; }
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
+. "$DSM_TOP/tests/security/lib.sh"
 
 # expect_listen_only WHO PID ADDR [COUNT]: every listening TCP socket of PID
 # is on ADDR (and there are COUNT of them).
@@ -53,45 +39,21 @@ exec_pid=$(ppid_of "$(ppid_of "$(cat "$TMP/v/pid.0")")")
 expect_eq "$(tr '\0' ' ' <"/proc/$exec_pid/cmdline" | awk '{ print $1 }')" "$BIN/dsmexec" "the ranks' launcher"
 # the control socket; the rendezvous stops listening once every rank joined
 expect_listen_only "dsmexec" "$exec_pid" 127.0.0.1 1
-touch "$TMP/v/stop"
-rc=0
-wait $job || rc=$?
-cat "$TMP/job"
-[ $rc -eq 0 ] || fail "the local job exited with status $rc"
-expect_eq "$(grep -c "hostile victim: rank [0-2]: .*: ok\$" "$TMP/job")" 3 "ranks of the local job that checked ok"
+expect_job_done "$TMP/v" $job "$TMP/job" "the local job"
 
 # ---- 2. started by hand with DSM_HOST=127.0.0.2
 
 head -c 64 /dev/urandom >"$TMP/secret"
 chmod 600 "$TMP/secret"
 mkdir "$TMP/w"
-try=0
-while :; do
-	rport=$((20000 + ($$ + try * 7919) % 12000))
-	pids=
-	for r in 0 1 2; do
-		DSM_RANK=$r DSM_NRANKS=3 DSM_HOST=127.0.0.2 DSM_ROOT=127.0.0.2:$rport DSM_SECRET_FILE="$TMP/secret" \
-			DSM_TIMEOUT=20 DSM_LOG=warn timeout -k 5 50 "$H" victim "$TMP/w" 40 >"$TMP/hand.$r" 2>&1 &
-		pids="$pids $!"
-	done
-	sleep 0.5
-	grep -q "cannot listen on 127.0.0.2:$rport" "$TMP/hand.0" && [ $try -lt 3 ] || break
-	kill $pids 2>/dev/null
-	wait $pids 2>/dev/null
-	rm -f "$TMP"/w/*
-	try=$((try + 1))
-done
+start_by_hand "$TMP/w" 127.0.0.2 50 40 DSM_HOST=127.0.0.2
 set -- $pids
 wait_ranks "$TMP/w" "$TMP/hand.0" $1
 for r in 0 1 2; do
 	expect_listen_only "rank $r with DSM_HOST=127.0.0.2" "$(cat "$TMP/w/pid.$r")" 127.0.0.2
 done
 port=$("$H" listening "$(cat "$TMP/w/pid.1")" | awk '{ print $2 }')
-rc=0
-"$H" 127.0.0.1 "$port" garbage >"$TMP/other" 2>&1 || rc=$?
-cat "$TMP/other"
-expect_eq "$rc" 2 "hostile's status connecting to rank 1's port on 127.0.0.1"
-expect_grep "cannot connect to 127.0.0.1:$port: Connection refused" "$TMP/other" "rank 1's port on 127.0.0.1"
+expect_loopback_refused 1 "$port"
 touch "$TMP/w/stop"
 for r in 0 1 2; do
 	rc=0

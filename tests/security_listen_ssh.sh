@@ -7,9 +7,7 @@
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$DSM_TOP/tests/launcher/common.sh"
-
-H=$TBIN/hostile
-[ -x "$H" ] || fail "build first: make tests"
+. "$DSM_TOP/tests/security/lib.sh"
 start_sshd
 # Remote dsmwraps run from a link under $TMP, so a leftover one is found by
 # its command line.
@@ -19,13 +17,7 @@ printf '127.0.0.2\n127.0.0.3\n127.0.0.4\n' >"$TMP/hosts"
 DSM_TEST_TAG=$TAG DSM_LOG=warn timeout -k 5 60 "$BIN/dsmexec" --wrap "$TMP/wrap/dsmwrap" -f "$TMP/hosts" \
 	"$H" victim "$TMP/v" 40 >"$TMP/job" 2>&1 &
 job=$!
-i=0
-until [ -s "$TMP/v/pid.0" ] && [ -s "$TMP/v/pid.1" ] && [ -s "$TMP/v/pid.2" ]; do
-	kill -0 $job 2>/dev/null || { cat "$TMP/job"; fail "the job ended early"; }
-	[ $i -lt 300 ] || { cat "$TMP/job"; fail "the job did not start within 30 s"; }
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_ranks "$TMP/v" "$TMP/job" $job
 for r in 0 1 2; do
 	addr=127.0.0.$((r + 2))
 	pid=$(cat "$TMP/v/pid.$r")
@@ -34,17 +26,8 @@ for r in 0 1 2; do
 	expect_eq "$(grep -c . "$TMP/socks.$r")" 1 "rank $r: listening sockets"
 	expect_grep "^$addr [0-9]*\$" "$TMP/socks.$r" "rank $r's listening address"
 	port=$(awk '{ print $2 }' "$TMP/socks.$r")
-	rc=0
-	"$H" 127.0.0.1 "$port" garbage >"$TMP/other" 2>&1 || rc=$?
-	expect_eq "$rc" 2 "hostile's status connecting to rank $r's port on 127.0.0.1"
-	expect_grep "cannot connect to 127.0.0.1:$port: Connection refused" "$TMP/other" \
-		"rank $r's port on 127.0.0.1"
+	expect_loopback_refused $r "$port"
 done
-touch "$TMP/v/stop"
-rc=0
-wait $job || rc=$?
-cat "$TMP/job"
-[ $rc -eq 0 ] || fail "the job exited with status $rc"
-expect_eq "$(grep -c "hostile victim: rank [0-2]: .*: ok\$" "$TMP/job")" 3 "ranks that checked ok"
+expect_job_done "$TMP/v" $job "$TMP/job" "the job"
 expect_no_job_left "the job over ssh"
 exit 0
