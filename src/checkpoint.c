@@ -315,31 +315,30 @@ static void crash_point(int stage)
 
 void ckpt_request(struct mbox_req *req)
 {
-	uint64_t *pages;
-	uint8_t *img;
+	uint64_t *pages = NULL;
+	uint8_t *img = NULL;
+	void *out;
 	size_t n;
 	int rc;
 
 	switch (req->kind) {
 	case MBOX_CKPT_PAGES:
 		rc = coh_ckpt_list(&pages, &n);
-		if (rc == 0) {
-			req->p = pages;
-			req->a = n;
-		}
-		mbox_complete(req, rc);
+		out = pages;
 		break;
 	case MBOX_CKPT_HEAP:
 		rc = alloc_heap_save(&img, &n);
-		if (rc == 0) {
-			req->p = img;
-			req->a = n;
-		}
-		mbox_complete(req, rc);
+		out = img;
 		break;
 	default:
 		mbox_complete(req, -ENOSYS);
+		return;
 	}
+	if (rc == 0) {
+		req->p = out;
+		req->a = n;
+	}
+	mbox_complete(req, rc);
 }
 
 /* ---- writing a checkpoint ----------------------------------------------- */
@@ -354,6 +353,27 @@ static int all_zero(const uint8_t *p)
 		any |= w;
 	}
 	return any == 0;
+}
+
+/*
+ * A file NAME of DIR is written as DIR/NAME.tmp, then renamed (commit_file):
+ * fills in both paths and creates the temporary file.  Its fd, or -errno.
+ */
+static int create_tmp(char *tmp, char *final, const char *dir, const char *name)
+{
+	char tname[NAME_MAX + 1];
+	int fd, rc;
+
+	snprintf(tname, sizeof(tname), "%s.tmp", name);
+	if ((rc = path_join(final, dir, name)) || (rc = path_join(tmp, dir, tname)))
+		return rc;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		log_err("dsm_checkpoint: cannot create %s: %s", tmp, strerror(-rc));
+		return rc;
+	}
+	return fd;
 }
 
 /* rank 0, before the first barrier: DIR exists, gen.N+1 is new and empty. */
@@ -424,21 +444,14 @@ static int write_pages(const char *gdir, uint64_t gen)
 	}
 	pages = req.p;
 	n = (size_t)req.a;
-	snprintf(name, sizeof(name), "rank.%d.pages", rt.rank);
-	if ((rc = path_join(final, gdir, name)))
-		goto out;
-	snprintf(name, sizeof(name), "rank.%d.pages.tmp", rt.rank);
-	if ((rc = path_join(tmp, gdir, name)))
-		goto out;
 	buf = malloc(REC_BATCH * REC_SIZE);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		log_err("dsm_checkpoint: cannot create %s: %s", tmp, strerror(-rc));
+	snprintf(name, sizeof(name), "rank.%d.pages", rt.rank);
+	if ((fd = create_tmp(tmp, final, gdir, name)) < 0) {
+		rc = fd;
 		goto out;
 	}
 	if ((rc = write_all(fd, hdr, RANK_HDR, tmp)))
@@ -505,12 +518,8 @@ static int write_heap(const char *gdir)
 		log_err("dsm_checkpoint: cannot take the heap's state: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = path_join(final, gdir, "heap")) || (rc = path_join(tmp, gdir, "heap.tmp")))
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		log_err("dsm_checkpoint: cannot create %s: %s", tmp, strerror(-rc));
+	if ((fd = create_tmp(tmp, final, gdir, "heap")) < 0) {
+		rc = fd;
 		goto out;
 	}
 	rc = write_all(fd, req.p, (size_t)req.a, tmp);
@@ -570,12 +579,8 @@ static int write_manifest(const char *dir, const char *gdir, uint64_t gen)
 	}
 	crypto_generichash(h, HASH_LEN, (const uint8_t *)text, len, NULL, 0);
 	to_hex(hex, h);
-	if ((rc = path_join(final, gdir, "MANIFEST")) || (rc = path_join(tmp, gdir, "MANIFEST.tmp")))
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		log_err("dsm_checkpoint: cannot create %s: %s", tmp, strerror(-rc));
+	if ((fd = create_tmp(tmp, final, gdir, "MANIFEST")) < 0) {
+		rc = fd;
 		goto out;
 	}
 	if ((rc = write_all(fd, text, len, tmp)) == 0 && dprintf(fd, "checksum %s\n", hex) < 0)
