@@ -924,7 +924,10 @@ int stats_parse_counters(const char *p, size_t n, uint64_t v[ST_COUNT])
 	return 0;
 }
 
-/* A NAME=decimal field of a hot-page or allocation record, and where it goes. */
+/*
+ * The H and A lines: their NAME=decimal tokens go into the record through a
+ * table of fields, the others to the kind's own function.
+ */
 struct dec_field {
 	const char *name;
 	size_t off;
@@ -933,6 +936,8 @@ struct dec_field {
 
 #define DEC_FIELD(name, type, member) \
 	{ name, offsetof(type, member), sizeof(((type *)0)->member) }
+
+typedef int tok_fn(void *rec, const char *name, size_t nl, const char *val, size_t vl);
 
 /* 1 when the token is one of fields (its value now in rec), 0 when not, -EINVAL for a bad value. */
 static int tok_dec_field(const struct dec_field *fields, size_t nf, void *rec, const char *name, size_t nl,
@@ -954,20 +959,37 @@ static int tok_dec_field(const struct dec_field *fields, size_t nf, void *rec, c
 	return 0;
 }
 
-/* Room for one more of n elements in *v, doubling from first; -ENOMEM leaves *v as it was. */
-static int grow(void **v, size_t *cap, size_t n, size_t size, size_t first)
+static int parse_record(const char *p, const char *end, const struct dec_field *fields, size_t nf,
+			tok_fn *other, void *rec)
 {
-	size_t c;
-	void *p;
+	const char *name, *val;
+	size_t nl, vl;
+	int rc;
 
-	if (n < *cap)
-		return 0;
-	c = *cap ? 2 * *cap : first;
-	p = realloc(*v, c * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = c;
+	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
+		rc = tok_dec_field(fields, nf, rec, name, nl, val, vl);
+		if (rc == 0)
+			rc = other(rec, name, nl, val, vl);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* elem at the end of the array *v of *n, whose room doubles from first; -ENOMEM leaves it as it was. */
+static int append(void **v, size_t *n, size_t *cap, const void *elem, size_t size, size_t first)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : first;
+		void *p = realloc(*v, c * size);
+
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	memcpy((char *)*v + *n * size, elem, size);
+	(*n)++;
 	return 0;
 }
 
@@ -977,48 +999,44 @@ static const struct dec_field hot_fields[] = {
 	DEC_FIELD("more", struct job_hot, more),
 };
 
+static int hot_token(void *rec, const char *name, size_t nl, const char *val, size_t vl)
+{
+	struct job_hot *h = rec;
+
+	if (tok_is(name, nl, "a")) {
+		if (vl < 3 || tok_u64(val + 2, vl - 2, 16, &h->addr))
+			return -EINVAL;
+	} else if (tok_is(name, nl, "k")) {
+		const char *q = val, *qe = val + vl;
+		while (q < qe && h->nk < HOT_RANKS) {
+			const char *c = memchr(q, ',', (size_t)(qe - q));
+			char item[128];
+			unsigned long long rk, rd, wr, rm, wm;
+			size_t il = (size_t)((c ? c : qe) - q);
+			if (il >= sizeof(item))
+				return -EINVAL;
+			memcpy(item, q, il);
+			item[il] = '\0';
+			if (sscanf(item, "%llu:%llu:%llu:%llx:%llx", &rk, &rd, &wr, &rm, &wm) != 5)
+				return -EINVAL;
+			h->k[h->nk++] = (struct hot_rank){ .rank = (int32_t)rk, .reads = (uint32_t)rd,
+							   .writes = (uint32_t)wr, .rmask = rm, .wmask = wm };
+			q = c ? c + 1 : qe;
+		}
+	}
+	return 0;
+}
+
 static int parse_hot(struct stats_job *j, int rank, const char *p, const char *end)
 {
 	struct job_hot h = { .home = rank };
-	const char *name, *val;
-	size_t nl, vl;
 	void *v = j->hot;
-	int r;
+	int rc = parse_record(p, end, hot_fields, sizeof(hot_fields) / sizeof(hot_fields[0]), hot_token, &h);
 
-	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
-		r = tok_dec_field(hot_fields, sizeof(hot_fields) / sizeof(hot_fields[0]), &h, name, nl, val, vl);
-		if (r < 0)
-			return r;
-		if (r)
-			continue;
-		if (tok_is(name, nl, "a")) {
-			if (vl < 3 || tok_u64(val + 2, vl - 2, 16, &h.addr))
-				return -EINVAL;
-		} else if (tok_is(name, nl, "k")) {
-			const char *q = val, *qe = val + vl;
-			while (q < qe && h.nk < HOT_RANKS) {
-				const char *c = memchr(q, ',', (size_t)(qe - q));
-				char item[128];
-				unsigned long long rk, rd, wr, rm, wm;
-				size_t il = (size_t)((c ? c : qe) - q);
-				if (il >= sizeof(item))
-					return -EINVAL;
-				memcpy(item, q, il);
-				item[il] = '\0';
-				if (sscanf(item, "%llu:%llu:%llu:%llx:%llx", &rk, &rd, &wr, &rm, &wm) != 5)
-					return -EINVAL;
-				h.k[h.nk++] = (struct hot_rank){ .rank = (int32_t)rk, .reads = (uint32_t)rd,
-								 .writes = (uint32_t)wr, .rmask = rm, .wmask = wm };
-				q = c ? c + 1 : qe;
-			}
-		}
-	}
-	r = grow(&v, &j->caphot, j->nhot, sizeof(*j->hot), 32);
+	if (rc == 0)
+		rc = append(&v, &j->nhot, &j->caphot, &h, sizeof(h), 32);
 	j->hot = v;
-	if (r)
-		return r;
-	j->hot[j->nhot++] = h;
-	return 0;
+	return rc;
 }
 
 static int unhex(const char *v, size_t n, char *out, size_t cap)
@@ -1042,33 +1060,28 @@ static const struct dec_field alloc_fields[] = {
 	DEC_FIELD("obj", struct job_alloc, obj),
 };
 
+static int alloc_token(void *rec, const char *name, size_t nl, const char *val, size_t vl)
+{
+	struct job_alloc *a = rec;
+
+	if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
+		a->named = tok_is(name, nl, "name");
+		if (unhex(val, vl, a->what, sizeof(a->what)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_alloc(struct stats_job *j, int rank, const char *p, const char *end)
 {
 	struct job_alloc a = { .rank = rank };
-	const char *name, *val;
-	size_t nl, vl;
 	void *v = j->al;
-	int r;
+	int rc = parse_record(p, end, alloc_fields, sizeof(alloc_fields) / sizeof(alloc_fields[0]), alloc_token, &a);
 
-	while (next_tok(&p, end, &name, &nl, &val, &vl)) {
-		r = tok_dec_field(alloc_fields, sizeof(alloc_fields) / sizeof(alloc_fields[0]), &a, name, nl, val,
-				  vl);
-		if (r < 0)
-			return r;
-		if (r)
-			continue;
-		if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
-			a.named = tok_is(name, nl, "name");
-			if (unhex(val, vl, a.what, sizeof(a.what)))
-				return -EINVAL;
-		}
-	}
-	r = grow(&v, &j->capal, j->nal, sizeof(*j->al), 64);
+	if (rc == 0)
+		rc = append(&v, &j->nal, &j->capal, &a, sizeof(a), 64);
 	j->al = v;
-	if (r)
-		return r;
-	j->al[j->nal++] = a;
-	return 0;
+	return rc;
 }
 
 int stats_job_line(struct stats_job *j, int rank, const char *p, size_t n)
