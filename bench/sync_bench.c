@@ -54,22 +54,84 @@ static uint64_t key_homed_at(int rank, int sem)
 			return k;
 }
 
-static void timed_barriers(long iters, double *t)
+/* What the timed operations work on. */
+struct ops {
+	uint64_t lk, sem_a, sem_b;
+	int me;
+};
+
+typedef void op_fn(const struct ops *o);
+
+/*
+ * t[0..iters-1]: op timed, after WARMUP untimed ones; after, when given, runs
+ * untimed after each.
+ */
+static void time_op(long iters, double *t, op_fn *op, op_fn *after, const struct ops *o)
 {
 	for (long i = -WARMUP; i < iters; i++) {
 		double t0 = bench_now_us();
-		if (dsm_barrier())
-			bench_die("dsm_barrier", EIO);
+		op(o);
 		if (i >= 0)
 			t[i] = bench_now_us() - t0;
+		if (after)
+			after(o);
 	}
+}
+
+static void op_barrier(const struct ops *o)
+{
+	(void)o;
+	if (dsm_barrier())
+		bench_die("dsm_barrier", EIO);
+}
+
+static void op_lock_unlock(const struct ops *o)
+{
+	if (dsm_lock(o->lk) || dsm_unlock(o->lk))
+		bench_die("dsm_lock", EIO);
+}
+
+/* rank 0 posts A and waits on B, rank 1 the other way round */
+static void op_sem_round_trip(const struct ops *o)
+{
+	if (o->me == 0 ? dsm_sem_post(o->sem_a) || dsm_sem_wait(o->sem_b)
+		       : dsm_sem_wait(o->sem_a) || dsm_sem_post(o->sem_b))
+		bench_die("semaphores", EIO);
+}
+
+static void op_null_rpc(const struct ops *o)
+{
+	int rc;
+
+	(void)o;
+	if ((rc = dsm_rpc_call(1, NULL_RPC, NULL, 0, NULL, NULL)))
+		bench_die("dsm_rpc_call", -rc);
+}
+
+static void op_lock(const struct ops *o)
+{
+	if (dsm_lock(o->lk))
+		bench_die("dsm_lock", EIO);
+}
+
+static void op_unlock(const struct ops *o)
+{
+	dsm_unlock(o->lk);
+}
+
+/* a lock not held: the mailbox round trip to the service thread, no message */
+static void op_unlock_not_held(const struct ops *o)
+{
+	if (dsm_unlock(o->lk) != -EPERM)
+		bench_die("dsm_unlock of a lock not held", EIO);
 }
 
 static void two_ranks(int fd, long iters, double *t)
 {
 	struct bench_fig *tcp, *lock, *barrier, *sem, *rpc, *lock1, *mbox;
-	uint64_t lk = key_homed_at(1, 0), sem_a = key_homed_at(1, 1), sem_b = key_homed_at(0, 1);
-	int me = dsm_rank(), rc;
+	struct ops o = { .lk = key_homed_at(1, 0), .sem_a = key_homed_at(1, 1), .sem_b = key_homed_at(0, 1),
+			 .me = dsm_rank() };
+	int me = o.me;
 
 	tcp = bench_fig("tcp_rtt_16", "tcp rtt 16B/16B", "us", 0);
 	lock = bench_fig("lock", "lock+unlock, uncontended", "us", 0);
@@ -87,58 +149,26 @@ static void two_ranks(int fd, long iters, double *t)
 		dsm_barrier();
 
 		if (me == 0) {
-			for (long i = -WARMUP; i < iters; i++) {
-				double t0 = bench_now_us();
-				if (dsm_lock(lk) || dsm_unlock(lk))
-					bench_die("dsm_lock", EIO);
-				if (i >= 0)
-					t[i] = bench_now_us() - t0;
-			}
+			time_op(iters, t, op_lock_unlock, NULL, &o);
 			bench_rep(lock, t, (size_t)iters);
 		}
 		dsm_barrier();
 
-		timed_barriers(iters, t);
+		time_op(iters, t, op_barrier, NULL, &o);
 		if (me == 0)
 			bench_rep(barrier, t, (size_t)iters);
 
-		for (long i = -WARMUP; i < iters; i++) {
-			double t0 = bench_now_us();
-			if (me == 0 ? dsm_sem_post(sem_a) || dsm_sem_wait(sem_b)
-				    : dsm_sem_wait(sem_a) || dsm_sem_post(sem_b))
-				bench_die("semaphores", EIO);
-			if (i >= 0)
-				t[i] = bench_now_us() - t0;
-		}
+		time_op(iters, t, op_sem_round_trip, NULL, &o);
 		if (me == 0)
 			bench_rep(sem, t, (size_t)iters);
 		dsm_barrier();
 
 		if (me == 0) {
-			for (long i = -WARMUP; i < iters; i++) {
-				double t0 = bench_now_us();
-				if ((rc = dsm_rpc_call(1, NULL_RPC, NULL, 0, NULL, NULL)))
-					bench_die("dsm_rpc_call", -rc);
-				if (i >= 0)
-					t[i] = bench_now_us() - t0;
-			}
+			time_op(iters, t, op_null_rpc, NULL, &o);
 			bench_rep(rpc, t, (size_t)iters);
-			for (long i = -WARMUP; i < iters; i++) {
-				double t0 = bench_now_us();
-				if (dsm_lock(lk))
-					bench_die("dsm_lock", EIO);
-				if (i >= 0)
-					t[i] = bench_now_us() - t0;
-				dsm_unlock(lk);
-			}
+			time_op(iters, t, op_lock, op_unlock, &o);
 			bench_rep(lock1, t, (size_t)iters);
-			for (long i = -WARMUP; i < iters; i++) {
-				double t0 = bench_now_us();
-				if (dsm_unlock(lk) != -EPERM)
-					bench_die("dsm_unlock of a lock not held", EIO);
-				if (i >= 0)
-					t[i] = bench_now_us() - t0;
-			}
+			time_op(iters, t, op_unlock_not_held, NULL, &o);
 			bench_rep(mbox, t, (size_t)iters);
 		}
 		dsm_barrier();
@@ -154,8 +184,8 @@ static void two_ranks(int fd, long iters, double *t)
 static void four_ranks(int fd, long iters, double *t)
 {
 	struct bench_fig *tcp, *lock, *barrier;
-	uint64_t lk = key_homed_at(1, 0);
-	int me = dsm_rank(), nr = dsm_size();
+	struct ops o = { .lk = key_homed_at(1, 0), .me = dsm_rank() };
+	int me = o.me, nr = dsm_size();
 	size_t per = ((size_t)iters * sizeof(double) + 4095) & ~(size_t)4095; /* a rank's own pages */
 	char *all = dsm_alloc_named("sync_bench.samples", per * (size_t)nr);
 	char name[64];
@@ -176,13 +206,7 @@ static void four_ranks(int fd, long iters, double *t)
 			bench_rep(tcp, t, (size_t)iters);
 		dsm_barrier();
 
-		for (long i = -WARMUP; i < iters; i++) {
-			double t0 = bench_now_us();
-			if (dsm_lock(lk) || dsm_unlock(lk))
-				bench_die("dsm_lock", EIO);
-			if (i >= 0)
-				t[i] = bench_now_us() - t0;
-		}
+		time_op(iters, t, op_lock_unlock, NULL, &o);
 		memcpy(all + per * (size_t)me, t, (size_t)iters * sizeof(double));
 		dsm_barrier();
 		if (me == 0) {
@@ -197,7 +221,7 @@ static void four_ranks(int fd, long iters, double *t)
 		}
 		dsm_barrier();
 
-		timed_barriers(iters, t);
+		time_op(iters, t, op_barrier, NULL, &o);
 		if (me == 0)
 			bench_rep(barrier, t, (size_t)iters);
 	}
