@@ -156,41 +156,42 @@ static void test_success(void)
 	close(s.lfd);
 }
 
-static void test_wrong_secret(void)
+/*
+ * A connector (id 1) with credentials b at an acceptor (id 0) with a: both
+ * must refuse with -EACCES.  Their reasons are left in why and s->why.
+ */
+static void refused_pair(const char *what, struct server *s, const struct job_auth *a, const struct job_auth *b,
+			 char *why, size_t whylen)
+{
+	int rc;
+
+	server_listen(s, a, 0);
+	rc = run_pair(s, b, 1, 0, why, whylen);
+	CHECK(rc == -EACCES, "%s: connector returned %d (%s), expected -EACCES", what, rc, why);
+	CHECK(s->rc == -EACCES, "%s: acceptor returned %d (%s), expected -EACCES", what, s->rc, s->why);
+}
+
+/* Credentials that differ from the acceptor's in one thing. */
+static void test_wrong_credentials(void)
 {
 	struct job_auth a, b;
 	struct server s;
 	char why[256];
-	int rc;
 
 	make_auth(&a, 0x33, 42);
 	b = a;
 	b.secret[0] ^= 1; /* one bit differs */
-	server_listen(&s, &a, 0);
-	rc = run_pair(&s, &b, 1, 0, why, sizeof(why));
-	CHECK(rc == -EACCES, "wrong secret: connector returned %d (%s), expected -EACCES", rc, why);
+	refused_pair("wrong secret", &s, &a, &b, why, sizeof(why));
 	CHECK(why[0] != '\0', "wrong secret: connector gave no reason");
-	CHECK(s.rc == -EACCES, "wrong secret: acceptor returned %d (%s), expected -EACCES", s.rc, s.why);
 	CHECK(s.why[0] != '\0', "wrong secret: acceptor gave no reason");
 	fprintf(stderr, "wrong secret: connector: %s; acceptor: %s\n", why, s.why);
 	close(s.lfd);
-}
-
-static void test_wrong_job(void)
-{
-	struct job_auth a, b;
-	struct server s;
-	char why[256];
-	int rc;
 
 	make_auth(&a, 0x44, 0x1000);
 	b = a;
 	b.job_id = 0x1001;
-	server_listen(&s, &a, 0);
-	rc = run_pair(&s, &b, 1, 0, why, sizeof(why));
-	CHECK(rc == -EACCES, "wrong job id: connector returned %d (%s), expected -EACCES", rc, why);
+	refused_pair("wrong job id", &s, &a, &b, why, sizeof(why));
 	CHECK(strstr(why, "job") != NULL, "wrong job id: connector's reason '%s' does not mention the job", why);
-	CHECK(s.rc == -EACCES, "wrong job id: acceptor returned %d (%s), expected -EACCES", s.rc, s.why);
 	CHECK(strstr(s.why, "job") != NULL, "wrong job id: acceptor's reason '%s' does not mention the job",
 	      s.why);
 	fprintf(stderr, "wrong job: connector: %s; acceptor: %s\n", why, s.why);
@@ -447,8 +448,7 @@ out:
 int main(void)
 {
 	test_success();
-	test_wrong_secret();
-	test_wrong_job();
+	test_wrong_credentials();
 	test_version();
 	test_garbage();
 	test_replay();
