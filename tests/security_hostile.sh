@@ -168,15 +168,8 @@ done
 cat "$TMP/member"
 expect_grep "member: valid handshake as id 2: GOT IN: the rank sent RESUME" "$TMP/member" "the control"
 touch "$TMP/w/stop"
-for r in 0 1 2; do
-	rc=0
-	wait $1 || rc=$?
-	shift
-	echo "--- rank $r (started by hand):"
-	cat "$TMP/hand.$r"
-	[ $rc -eq 0 ] || fail "rank $r of the job started by hand exited with status $rc"
-	cat "$TMP/hand.$r" >>"$TMP/hand"
-done
+wait_by_hand "of the job started by hand"
+cat "$TMP/hand.0" "$TMP/hand.1" "$TMP/hand.2" >"$TMP/hand"
 for r in 1 0; do
 	echo "--- attacks with the secret on rank $r:"
 	cat "$TMP/held.$r"

@@ -65,3 +65,18 @@ expect_job_done() {
 	[ $rc -eq 0 ] || fail "$4 exited with status $rc"
 	expect_eq "$(grep -c "hostile victim: rank [0-2]: .*: ok\$" "$3")" 3 "ranks of $4 that checked ok"
 }
+
+# wait_by_hand WHAT: wait for start_by_hand's ranks, in rank order; each
+# one's output is shown, and each must exit with status 0 ("rank R WHAT").
+wait_by_hand() {
+	_what=$1
+	set -- $pids
+	for r in 0 1 2; do
+		rc=0
+		wait $1 || rc=$?
+		shift
+		echo "--- rank $r (started by hand):"
+		cat "$TMP/hand.$r"
+		[ $rc -eq 0 ] || fail "rank $r $_what exited with status $rc"
+	done
+}
