@@ -26,7 +26,8 @@ run_one() { # name backend command...
 	name=$1 backend=$2; shift 2
 	label=$name; [ -n "$backend" ] && label="$name [$backend]"
 	log="$outdir/$(echo "$label" | tr ' /[]' '_.__').log"
-	tmo=$(sed -n 's/^# Timeout: *\([0-9]*\).*/\1/p' "$1" 2>/dev/null | head -1)
+	for script; do :; done # the test file is the last word of the command
+	tmo=$(sed -n 's/^# Timeout: *\([0-9]*\).*/\1/p' "$script" 2>/dev/null | head -1)
 	[ -n "$tmo" ] || tmo=180
 	n=$((n + 1))
 	start=$(date +%s)
