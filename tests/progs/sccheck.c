@@ -770,10 +770,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Page 0 of the region: rank 0 tells the others where the logs go and, at
- * the end, the verdict. */
+/* Page 0 of the region: rank 0 tells the others where the logs go and which
+ * seed to run, and at the end the verdict. */
 struct control {
 	char dir[DIR_MAX];
+	uint64_t seed;   /* rank 0's, which every rank runs */
 	int32_t verdict; /* 0 pass, 1 fail */
 };
 
@@ -854,12 +855,10 @@ int main(int argc, char **argv)
 		printf("sccheck: %d ranks x %u threads, %" PRIu64 " ops each, %u words on %u pages, %u%% reads, "
 		       "seed %" PRIu64 "\n", nr, nthreads, nops, nwords, npages, read_pct, seed);
 	}
-	/* Every rank runs rank 0's seed. */
-	uint64_t *seedp = (uint64_t *)(base + sizeof(struct control) + 64);
 	if (me == 0)
-		*seedp = seed;
+		ctl->seed = seed;
 	dsm_barrier();
-	seed = *seedp;
+	seed = ctl->seed;
 	char mydir[DIR_MAX];
 	snprintf(mydir, sizeof(mydir), "%s", (const char *)ctl->dir);
 
