@@ -10,7 +10,8 @@
  *     every path through a third party is there.
  *   - Each rank's view of each page (invalid / read / write), the data it
  *     holds (a version number), and its one request in flight per page
- *     (struct pending: read or write, request id).
+ *     (struct pending: read or write, request id); with -DONEREQ one request
+ *     in flight per rank (a single-threaded program on each rank).
  *   - The directory entry at the home: owner, sharers, virgin, the phase of
  *     the request in service (idle / collecting INV_ACKs / waiting for DONE),
  *     that request (rank, id, read or write, whether data must travel, acks
@@ -48,10 +49,11 @@
  * DONE on the rank -> home channel, which FIFO delivers before the new
  * request.  One bit per (rank, page) is then exact.
  *
- * Checks (see verify/run.sh): assertions (the C protocol errors, i.e. every
- * rt_fatal of coherence.c, stale replies, channel capacity, the invariant
- * below), invalid end states (a state with nothing left to do while a request
- * is open), and, with -DLIVE, the LTL property `served` under weak fairness.
+ * Checks (see verify/run.sh): assertions (the protocol errors, i.e. every
+ * rt_fatal of coherence.c that says "protocol error", stale replies, channel
+ * capacity, the invariant below), invalid end states and a state with
+ * nothing left to do while a request is open (process quiet), and, with
+ * -DLIVE, the LTL property `served` under weak fairness.
  *
  * Invariant (SWMR + data), checked in every reachable state: per page at
  * most one rank holds it writable, and then no other rank holds it at all;
