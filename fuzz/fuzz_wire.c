@@ -3,8 +3,9 @@
  *
  * Any bytes go to wire_decode_hdr().  It must never read past the buffer,
  * and a header it accepts must encode back to the same 40 bytes (nothing it
- * accepts is lost or invented) and carry a payload length its type allows.
- * The names and reasons it hands out must be strings.
+ * accepts is lost or invented) and carry a payload length its type allows:
+ * at most WIRE_MAX_PAYLOAD, plus WIRE_SEAL_OVERHEAD (and at least that) when
+ * sealed.  The names and reasons it hands out must be strings.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -34,7 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wire_encode_hdr(again, &h);
 		if (memcmp(again, buf, WIRE_HDR_SIZE) != 0)
 			abort(); /* decode and encode disagree */
-		if (h.len > WIRE_MAX_PAYLOAD)
+		uint32_t plain = h.len;
+		if (h.flags & WIRE_F_SEALED) {
+			if (plain < WIRE_SEAL_OVERHEAD)
+				abort();
+			plain -= WIRE_SEAL_OVERHEAD;
+		}
+		if (plain > WIRE_MAX_PAYLOAD)
 			abort();
 		if (strlen(wire_type_name(h.type)) == 0)
 			abort();

@@ -38,6 +38,10 @@ write('wire', 'version2', hdr(HELLO, 40, version=2))
 write('wire', 'bad-magic', hdr(HELLO, 40, magic=0x12345678))
 write('wire', 'unknown-type', hdr(200, 0))
 write('wire', 'short', hdr(HELLO, 40)[:17])
+SEALED, SEAL = 0x8000, 40  # WIRE_F_SEALED, WIRE_SEAL_OVERHEAD
+write('wire', 'sealed-page', hdr(PAGE, 4096 + SEAL, flags=SEALED | 0x4))
+write('wire', 'sealed-rpc-max', hdr(RPC_CALL, (1 << 20) + SEAL, flags=SEALED))
+write('wire', 'sealed-short', hdr(DONE, SEAL - 1, flags=SEALED))
 
 # accept: what a connector sends: HELLO(job, nonce), then AUTH(mac)
 hello = hdr(HELLO, 40, src=1) + struct.pack('<Q', JOB) + bytes(range(32))
