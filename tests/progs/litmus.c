@@ -170,62 +170,6 @@ static void mp_stream(uint64_t n, int same_page)
 	}
 }
 
-static void sb(uint64_t trials, int same_page)
-{
-	volatile uint64_t *x, *y, *res;
-	const char *name = same_page ? "sb, one page" : "sb, two pages";
-	uint64_t *mine = calloc(trials + 1, sizeof(uint64_t));
-
-	if (!mine) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	place(same_page, &x, &y);
-	barrier();
-	for (uint64_t t = 1; t <= trials; t++) {
-		barrier();
-		jitter();
-		if (me == 0) {
-			*x = t;
-			mine[t] = *y;
-		} else if (me == 1) {
-			*y = t;
-			mine[t] = *x;
-		}
-	}
-	/* Rank 1's readings go to rank 0 through the region as well. */
-	res = (volatile uint64_t *)fresh_page();
-	next_page += (trials + 1) * sizeof(uint64_t) / PAGE + 1;
-	if (me == 1)
-		for (uint64_t t = 1; t <= trials; t++)
-			res[t] = mine[t];
-	barrier();
-	if (me == 0) {
-		uint64_t seen[2][2] = { { 0 } }, wrong = 0;
-		for (uint64_t t = 1; t <= trials; t++) {
-			uint64_t r0 = mine[t], r1 = res[t];
-			int new0 = r0 >= t, new1 = r1 >= t;
-			if (r0 > t || r1 > t || r0 + 1 < t || r1 + 1 < t) {
-				if (wrong++ < 5)
-					fprintf(stderr, "%s: trial %lu: read values %lu and %lu from other trials\n",
-						name, (unsigned long)t, (unsigned long)r0, (unsigned long)r1);
-				continue;
-			}
-			seen[new0][new1]++;
-			if (!new0 && !new1 && wrong++ < 5)
-				fprintf(stderr, "%s: trial %lu: neither rank saw the other's write (forbidden)\n",
-					name, (unsigned long)t);
-		}
-		printf("litmus: %s: %lu trials, outcomes old/new %lu, new/old %lu, new/new %lu, "
-		       "old/old %lu: %s\n", name, (unsigned long)trials, (unsigned long)seen[0][1],
-		       (unsigned long)seen[1][0], (unsigned long)seen[1][1], (unsigned long)seen[0][0],
-		       wrong ? "WRONG" : "ok");
-		bad += wrong != 0;
-	}
-	barrier();
-	free(mine);
-}
-
 /* Rank `from`'s v[0..n-1] reaches rank 0's v through the region; every
  * rank calls it. */
 static void to_rank0(int from, uint64_t *v, uint64_t n)
@@ -252,6 +196,54 @@ static uint64_t *alloc_results(uint64_t n)
 		exit(1);
 	}
 	return v;
+}
+
+static void sb(uint64_t trials, int same_page)
+{
+	volatile uint64_t *x, *y;
+	const char *name = same_page ? "sb, one page" : "sb, two pages";
+	uint64_t *r0 = alloc_results(trials + 1), *r1 = alloc_results(trials + 1);
+
+	place(same_page, &x, &y);
+	barrier();
+	for (uint64_t t = 1; t <= trials; t++) {
+		barrier();
+		jitter();
+		if (me == 0) {
+			*x = t;
+			r0[t] = *y;
+		} else if (me == 1) {
+			*y = t;
+			r1[t] = *x;
+		}
+	}
+	/* Rank 1's readings go to rank 0 through the region as well. */
+	to_rank0(1, r1, trials + 1);
+	if (me == 0) {
+		uint64_t seen[2][2] = { { 0 } }, wrong = 0;
+		for (uint64_t t = 1; t <= trials; t++) {
+			uint64_t a = r0[t], b = r1[t];
+			int new0 = a >= t, new1 = b >= t;
+			if (a > t || b > t || a + 1 < t || b + 1 < t) {
+				if (wrong++ < 5)
+					fprintf(stderr, "%s: trial %lu: read values %lu and %lu from other trials\n",
+						name, (unsigned long)t, (unsigned long)a, (unsigned long)b);
+				continue;
+			}
+			seen[new0][new1]++;
+			if (!new0 && !new1 && wrong++ < 5)
+				fprintf(stderr, "%s: trial %lu: neither rank saw the other's write (forbidden)\n",
+					name, (unsigned long)t);
+		}
+		printf("litmus: %s: %lu trials, outcomes old/new %lu, new/old %lu, new/new %lu, "
+		       "old/old %lu: %s\n", name, (unsigned long)trials, (unsigned long)seen[0][1],
+		       (unsigned long)seen[1][0], (unsigned long)seen[1][1], (unsigned long)seen[0][0],
+		       wrong ? "WRONG" : "ok");
+		bad += wrong != 0;
+	}
+	barrier();
+	free(r0);
+	free(r1);
 }
 
 static void report(const char *name, const char *what, uint64_t wrong)
