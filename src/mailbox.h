@@ -48,11 +48,16 @@ struct mbox_req {
 	atomic_uint done;       /* futex word: 0 waiting, 1 completed */
 };
 
-int mbox_init(void);        /* returns the eventfd to poll, or -errno */
+/* Returns the eventfd to poll, or -errno.  A caller of mbox_call() yields
+ * for up to spin_ns before it sleeps (0: sleeps at once). */
+int mbox_init(int64_t spin_ns);
 void mbox_fini(void);
 
 /* Submit and wait for completion; returns req->result.  Signal-safe. */
 int mbox_call(struct mbox_req *req);
+
+/* How many mbox_call()s are waiting for their answer now. */
+int mbox_waiting(void);
 
 /* Service thread: take every submitted request, oldest first. */
 struct mbox_req *mbox_drain(void);

@@ -55,6 +55,7 @@
 #endif
 #define DEFAULT_REGION (4ULL << 30)
 #define DEFAULT_TIMEOUT_S 120
+#define DEFAULT_SPIN_US 50
 
 struct dsm_rt rt = { .size = 1 };
 
@@ -142,11 +143,14 @@ static int read_config(void)
 {
 	const char *v;
 	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
-	long tmo, servers;
+	long tmo, servers, spin;
 	int rc;
 
 	if (env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
 		return -EINVAL;
+	if (env_int("DSM_SPIN_US", 0, 1000000, DEFAULT_SPIN_US, &spin))
+		return -EINVAL;
+	rt.spin_ns = spin * 1000;
 	/* rank and size: from dsmexec, PMIx, Open MPI, MPICH or Slurm */
 	if ((rc = launch_env_detect(&lenv)))
 		return rc;
