@@ -52,7 +52,7 @@ static void timed_touch(size_t set, uint64_t *order, int n, int writing, double 
 
 int main(int argc, char **argv)
 {
-	struct bench_fig *rtt, *cold = NULL, *miss = NULL, *upg = NULL, *inv;
+	struct bench_fig *rtt, *prtt, *cold = NULL, *miss = NULL, *upg = NULL, *inv;
 	struct header *h;
 	uint64_t *order, seed = 42;
 	double *t;
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	bench_context("%d ranks, backend %s, %d pages per figure per repetition", nr, bench_backend(), n);
 
 	rtt = bench_fig("tcp_rtt_4k", "tcp rtt 16B/4KiB", "us", 0);
+	prtt = bench_fig("tcp_rtt_4k_poll", "tcp rtt 16B/4KiB, polling", "us", 0);
 	if (nr == 2) {
 		cold = bench_fig("cold_read", "cold read fault", "us", 0);
 		miss = bench_fig("write_miss", "write miss fault", "us", 0);
@@ -109,6 +110,10 @@ int main(int argc, char **argv)
 			bench_tcp_rtt(fd, me == 0, 16, 4096, n, 100, t);
 		if (me == 0)
 			bench_rep(rtt, t, (size_t)n);
+		if (me <= 1)
+			bench_tcp_rtt_how(fd, me == 0, 16, 4096, n, 100, t, 1);
+		if (me == 0)
+			bench_rep(prtt, t, (size_t)n);
 		/* Rank 1 takes sets a, b, c writable; rank 0 takes set d. */
 		if (nr == 2 && me == 1)
 			for (size_t i = a; i < d; i++)

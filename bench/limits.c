@@ -49,6 +49,8 @@ static void serve(int fd, int reps)
 	for (int r = 0; r < reps; r++) {
 		bench_tcp_rtt(fd, 0, 16, 16, RTT_N, 200, NULL);
 		bench_tcp_rtt(fd, 0, 16, PAGE, RTT_N, 200, NULL);
+		bench_tcp_rtt_how(fd, 0, 16, 16, RTT_N, 200, NULL, 1);
+		bench_tcp_rtt_how(fd, 0, 16, PAGE, RTT_N, 200, NULL, 1);
 		bench_tcp_stream(fd, 0, PAGE, STREAM_BYTES, CHUNK, NULL);
 	}
 }
@@ -200,7 +202,7 @@ static void copies(double *hot, double *cold, int n, char *spool, char *dpool, u
 
 int main(int argc, char **argv)
 {
-	struct bench_fig *rtt16, *rtt4k, *stream, *uffd, *segv, *mhot, *mcold;
+	struct bench_fig *rtt16, *rtt4k, *prtt16, *prtt4k, *stream, *uffd, *segv, *mhot, *mcold;
 	double *t = malloc(sizeof(double) * RTT_N * 2), *t2 = t + RTT_N;
 	const char *why = NULL;
 	uint64_t seed = 42;
@@ -241,6 +243,8 @@ int main(int argc, char **argv)
 	bench_section("network: loopback TCP between two processes");
 	rtt16 = bench_fig("tcp_rtt_16", "tcp rtt 16B/16B", "us", 0);
 	rtt4k = bench_fig("tcp_rtt_4k", "tcp rtt 16B/4KiB", "us", 0);
+	prtt16 = bench_fig("tcp_rtt_16_poll", "tcp rtt 16B/16B, polling", "us", 0);
+	prtt4k = bench_fig("tcp_rtt_4k_poll", "tcp rtt 16B/4KiB, polling", "us", 0);
 	stream = bench_fig("tcp_stream_4k", "tcp stream 4KiB msgs", "GB/s", 1);
 	bench_section("local faults and copies");
 	uffd = bench_fig("uffd_fault", "uffd fault + UFFDIO_COPY (local)", "us", 0);
@@ -255,6 +259,10 @@ int main(int argc, char **argv)
 		bench_rep(rtt16, t, RTT_N);
 		bench_tcp_rtt(fd, 1, 16, PAGE, RTT_N, 200, t);
 		bench_rep(rtt4k, t, RTT_N);
+		bench_tcp_rtt_how(fd, 1, 16, 16, RTT_N, 200, t, 1);
+		bench_rep(prtt16, t, RTT_N);
+		bench_tcp_rtt_how(fd, 1, 16, PAGE, RTT_N, 200, t, 1);
+		bench_rep(prtt4k, t, RTT_N);
 		bench_tcp_stream(fd, 1, PAGE, STREAM_BYTES, CHUNK, t);
 		bench_rep_rate(stream, t, nchunk, CHUNK, 1e-3);
 		if (!why && uffd_faults(t, FAULT_N, &why) == 0)

@@ -128,12 +128,13 @@ static void op_unlock_not_held(const struct ops *o)
 
 static void two_ranks(int fd, long iters, double *t)
 {
-	struct bench_fig *tcp, *lock, *barrier, *sem, *rpc, *lock1, *mbox;
+	struct bench_fig *tcp, *ptcp, *lock, *barrier, *sem, *rpc, *lock1, *mbox;
 	struct ops o = { .lk = key_homed_at(1, 0), .sem_a = key_homed_at(1, 1), .sem_b = key_homed_at(0, 1),
 			 .me = dsm_rank() };
 	int me = o.me;
 
 	tcp = bench_fig("tcp_rtt_16", "tcp rtt 16B/16B", "us", 0);
+	ptcp = bench_fig("tcp_rtt_16_poll", "tcp rtt 16B/16B, polling", "us", 0);
 	lock = bench_fig("lock", "lock+unlock, uncontended", "us", 0);
 	barrier = bench_fig("barrier_2", "barrier, 2 ranks", "us", 0);
 	sem = bench_fig("sem", "sem post+wait round trip", "us", 0);
@@ -146,6 +147,9 @@ static void two_ranks(int fd, long iters, double *t)
 		bench_tcp_rtt(fd, me == 0, 16, 16, (int)iters, WARMUP, t);
 		if (me == 0)
 			bench_rep(tcp, t, (size_t)iters);
+		bench_tcp_rtt_how(fd, me == 0, 16, 16, (int)iters, WARMUP, t, 1);
+		if (me == 0)
+			bench_rep(ptcp, t, (size_t)iters);
 		dsm_barrier();
 
 		if (me == 0) {

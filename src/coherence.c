@@ -73,6 +73,7 @@ struct pending {
 	struct mbox_req *waiters;
 	int64_t t0;                /* when it was made */
 	uint64_t tag;              /* who faulted where (stats.h) */
+	int ahead;                 /* read ahead: no thread has touched it yet */
 };
 
 /* A request queued at home behind the one being served. */
@@ -589,6 +590,83 @@ static void complete_waiters(struct mbox_req *w)
 	}
 }
 
+static struct pending *request(uint64_t page, int write, struct mbox_req *waiter, int ahead)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		rt_fatal("out of memory for a page request");
+	p->page = page;
+	p->id = ++next_id;
+	p->write = write;
+	p->ahead = ahead;
+	p->deadline = now_ns() + rt.timeout_ns;
+	p->tag = ahead ? stats_prefetch_begin(&p->t0) : stats_fault_begin(waiter, write, &p->t0);
+	pending_insert(p);
+	p->next = &active_head;
+	p->prev = active_head.prev;
+	active_head.prev->next = p;
+	active_head.prev = p;
+	n_active++;
+	send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id, stats_tag_line(p->tag));
+	return p;
+}
+
+/*
+ * Read-ahead.  A read fault on the page after the previous read fault, or
+ * one page-stride further than the previous two were apart (a reader of
+ * every other page, of one column of a matrix's rows), or on a page of the
+ * run that was read ahead (still in flight) or the first one past it, means
+ * a strided reader: the pages that follow on its stride are requested too,
+ * RA_MIN the first time, twice as many each time the reader comes back, up
+ * to RA_MAX.  The requests are ordinary read requests (the protocol does not
+ * change); their pages are installed as they come, ahead of the reader,
+ * which then faults once per window instead of once per page.  Any other
+ * read fault ends the run.  A stride of one page counts from the second
+ * fault, a longer one from the third (its stride must repeat), and RA_MIN
+ * is 2, so that a reader of short runs (a row of a grid, four pages) fetches
+ * no page it does not need.  One stream is followed per rank; writes are
+ * never fetched ahead (that would take pages away from their writers).
+ */
+#define RA_MIN 2
+#define RA_MAX 256
+#define RA_STRIDE_MAX 64
+
+static struct {
+	uint64_t last;  /* the previous read fault's page */
+	uint64_t next;  /* the run's next page not yet requested */
+	uint64_t stride;
+	uint32_t win;   /* 0: not in a run */
+} ra = { .last = UINT64_MAX };
+
+static void read_ahead(uint64_t page)
+{
+	uint64_t d = page - ra.last, stride = ra.stride, q;
+	int in_run = ra.win && d > 0 && d <= page && stride && d % stride == 0 && page <= ra.next;
+	int seq = d == 1 || (stride > 1 && d == stride) || in_run;
+
+	ra.last = page;
+	if (!seq || page >= rt.region_pages) {
+		ra.win = 0;
+		ra.stride = d > 0 && d <= RA_STRIDE_MAX ? d : 0;
+		return;
+	}
+	if (!in_run && d != stride) /* a new run, or a new stride */
+		ra.win = 0;
+	if (!in_run)
+		stride = d;
+	ra.stride = stride;
+	ra.win = ra.win ? (ra.win * 2 > RA_MAX ? RA_MAX : ra.win * 2) : RA_MIN;
+	q = page + stride;
+	if (ra.win > RA_MIN && ra.next > q)
+		q = ra.next; /* the pages before were requested already */
+	for (; q <= page + stride * ra.win && q < rt.region_pages; q += stride)
+		if (pstate[q] == P_INVALID && !pending_find(q))
+			request(q, 0, NULL, 1);
+	if (q > ra.next || !in_run)
+		ra.next = q;
+}
+
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 {
 	uint8_t st = pstate[page];
@@ -599,32 +677,26 @@ void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 		rt.be->wake(page);
 		if (waiter)
 			mbox_complete(waiter, 0);
+		if (!write)
+			read_ahead(page);
 		return;
 	}
 	p = pending_find(page);
 	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			rt_fatal("out of memory for a page request");
-		p->page = page;
-		p->id = ++next_id;
-		p->write = write;
-		p->deadline = now_ns() + rt.timeout_ns;
-		p->tag = stats_fault_begin(waiter, write, &p->t0);
-		pending_insert(p);
-		p->next = &active_head;
-		p->prev = active_head.prev;
-		active_head.prev->next = p;
-		active_head.prev = p;
-		n_active++;
-		send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id,
-			 stats_tag_line(p->tag));
+		p = request(page, write, waiter, 0);
+	} else if (p->ahead) {
+		/* The reader caught up with a page read ahead: from now on a
+		 * thread waits for it. */
+		p->ahead = 0;
+		p->tag = stats_fault_begin(waiter, p->write, &p->t0);
 	}
 	/* A write that finds a read in flight waits for it and faults again. */
 	if (waiter) {
 		waiter->next = p->waiters;
 		p->waiters = waiter;
 	}
+	if (!write)
+		read_ahead(page);
 }
 
 static void got_page(const struct wire_hdr *h, const uint8_t *payload)
@@ -663,7 +735,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	pstate[page] = write ? P_WRITE : P_READ;
 	if ((int)h->src != page_home(page))
 		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
-	stats_fault_done(h, p->write, p->t0, p->tag);
+	stats_fault_done(h, p->write, p->t0, p->tag, p->ahead);
 	pending_remove(p);
 	p->prev->next = p->next;
 	p->next->prev = p->prev;

@@ -75,9 +75,9 @@
 #define MAP_BLOCKS 65536     /* the page map's resolution, at most */
 #define LINE_BYTES 64        /* the false-sharing grain */
 
-_Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 12) * sizeof(uint64_t),
-	       "struct dsm_stats is the counters and 12 reserved words");
-_Static_assert(offsetof(struct dsm_stats, rpc_served) == ST_RPC_SERVED * sizeof(uint64_t),
+_Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 11) * sizeof(uint64_t),
+	       "struct dsm_stats is the counters and 11 reserved words");
+_Static_assert(offsetof(struct dsm_stats, prefetched) == ST_PREFETCHED * sizeof(uint64_t),
 	       "the counters are in struct dsm_stats's order");
 
 uint64_t stats_ctr[ST_COUNT];
@@ -86,6 +86,7 @@ const char *const stats_names[ST_COUNT] = {
 	"read_faults", "write_faults", "pages_in", "pages_out", "page_bytes_in", "page_bytes_out",
 	"net_bytes_in", "net_bytes_out", "inv_sent", "inv_received", "fault_ns", "locks", "lock_ns",
 	"barriers", "barrier_ns", "sem_waits", "sem_ns", "rpc_calls", "rpc_ns", "rpc_served",
+	"prefetched",
 };
 
 static int stats_on;      /* DSM_STATS=1: report at the end */
@@ -157,16 +158,24 @@ uint64_t stats_fault_begin(struct mbox_req *waiter, int write, int64_t *t0)
 	return tag;
 }
 
-void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag)
+uint64_t stats_prefetch_begin(int64_t *t0)
+{
+	stat_bump(ST_PREFETCHED, 1);
+	*t0 = obs_clock();
+	return 0; /* no thread touched it */
+}
+
+void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag, int ahead)
 {
 	int64_t t1 = obs_clock();
 
-	stat_bump(ST_FAULT_NS, (uint64_t)(t1 - t0));
+	if (!ahead)
+		stat_bump(ST_FAULT_NS, (uint64_t)(t1 - t0));
 	if (!(h->flags & WIRE_F_NODATA) && (int)h->src != rt.rank) {
 		stat_bump(ST_PAGES_IN, 1);
 		stat_bump(ST_PAGE_BYTES_IN, h->len);
 	}
-	if (trace_on)
+	if (trace_on && !ahead)
 		trace_rec(write ? TR_FAULT_WRITE : TR_FAULT_READ, (int)(tag >> 8), t0, t1, h->arg, h->src,
 			  TRACE_FLOW_PAGE(rt.rank, h->id));
 }

@@ -61,6 +61,7 @@ enum stat_id {
 	ST_RPC_CALLS,
 	ST_RPC_NS,
 	ST_RPC_SERVED,
+	ST_PREFETCHED,
 	ST_COUNT
 };
 
@@ -127,7 +128,7 @@ static inline uint32_t stats_tag_line(uint64_t tag)
 }
 /* The page a request asked for was installed (h: the PAGE message). */
 struct wire_hdr;
-void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag);
+void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag, int ahead);
 /* This rank sent a page (data NULL: a zero page) to `to`; t0 from
  * trace_clock() when the serving began. */
 void stats_page_sent(int to, uint64_t page, uint64_t req, uint32_t len, int write, int64_t t0);
@@ -141,6 +142,11 @@ void stats_home_request(uint64_t page, int from, int write, uint32_t line);
  * waits and count nothing), and RPC workers around a handler. */
 void stats_waited(int mbox_kind, uint64_t id, int64_t t0);
 void stats_rpc_called(int rank, uint32_t fn, uint64_t call_id, int64_t t0);
+/* A read request made ahead of the application's touch (coherence.c);
+ * stats_fault_done(..., ahead = 1) ends it: its page counts, the time
+ * counts only as a fault's when a thread came to wait for it.  Returns
+ * the tag. */
+uint64_t stats_prefetch_begin(int64_t *t0);
 void stats_rpc_served(int caller, uint32_t fn, uint64_t call_id, int64_t t0);
 
 /* alloc.c: what the heap handed out (objsize > 0: a slab of such objects),

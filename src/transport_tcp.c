@@ -116,6 +116,7 @@ struct peer {
 	int64_t rto_at;
 	int rto_ms;
 	int64_t last_rewind;
+	int corked;          /* on the corked list: messages wait for flush_corked() */
 };
 
 struct loopmsg {
@@ -152,6 +153,7 @@ static atomic_int *link_down;
 static volatile int stopping;
 static int stop_requested;
 static struct loopmsg *loop_head, **loop_tail = &loop_head;
+static int *corked, n_corked; /* peers with messages queued since the last flush */
 
 static void link_fail(int rank, const char *why);
 
@@ -298,8 +300,10 @@ static int alloc_peers(void)
 		return 0;
 	peers = calloc((size_t)rt.size, sizeof(*peers));
 	link_down = calloc((size_t)rt.size, sizeof(*link_down));
-	if (!peers || !link_down)
+	corked = calloc((size_t)rt.size, sizeof(*corked));
+	if (!peers || !link_down || !corked)
 		return -ENOMEM;
+	n_corked = 0;
 	for (int i = 0; i < rt.size; i++)
 		peer_init(&peers[i]);
 	return 0;
@@ -619,8 +623,24 @@ void tp_send(int to, struct wire_hdr *h, const void *payload)
 	p->tail = m;
 	if (!p->cur)
 		p->cur = m;
-	if (p->out_off == p->out_len)
-		pump(to);
+	/* Corked: what the handlers of one batch of events send to a peer
+	 * goes out in one write, after the batch (flush_corked). */
+	if (!p->corked) {
+		p->corked = 1;
+		corked[n_corked++] = to;
+	}
+}
+
+/* Write what tp_send() queued since the last flush. */
+static void flush_corked(void)
+{
+	for (int i = 0; i < n_corked; i++) {
+		struct peer *p = &peers[corked[i]];
+		p->corked = 0;
+		if (p->out_off == p->out_len) /* else EPOLLOUT comes back for it */
+			pump(corked[i]);
+	}
+	n_corked = 0;
 }
 
 /* The peer has everything up to `upto`: forget it.  Returns how many
@@ -1227,6 +1247,7 @@ static void *service_main(void *arg)
 			}
 			run_loopback();
 		}
+		flush_corked();
 		if (coh_busy())
 			coh_check_deadlines(now_ns());
 		if (stop_requested && all_delivered())
@@ -1337,6 +1358,9 @@ void tp_join(void)
 	table = NULL;
 	free(link_down);
 	link_down = NULL;
+	free(corked);
+	corked = NULL;
+	n_corked = 0;
 	if (sealing) {
 		sodium_memzero(tx_key, (size_t)rt.size * sizeof(*tx_key));
 		sodium_memzero(rx_key, (size_t)rt.size * sizeof(*rx_key));
