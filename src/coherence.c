@@ -618,8 +618,9 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
  * every other page, of one column of a matrix's rows), or on a page of the
  * run that was read ahead (still in flight) or the first one past it, means
  * a strided reader: the pages that follow on its stride are requested too,
- * RA_MIN the first time, twice as many each time the reader comes back, up
- * to RA_MAX.  The requests are ordinary read requests (the protocol does not
+ * RA_MIN the first time, twice as many each time the reader comes back
+ * having used them all, up to rt.readahead (DSM_READAHEAD, 256 by default;
+ * 0 turns it off).  The requests are ordinary read requests (the protocol does not
  * change); their pages are installed as they come, ahead of the reader,
  * which then faults once per window instead of once per page.  Any other
  * read fault ends the run.  A stride of one page counts from the second
@@ -629,7 +630,6 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
  * never fetched ahead (that would take pages away from their writers).
  */
 #define RA_MIN 2
-#define RA_MAX 256
 #define RA_STRIDE_MAX 64
 
 static struct {
@@ -646,25 +646,33 @@ static void read_ahead(uint64_t page)
 	int seq = d == 1 || (stride > 1 && d == stride) || in_run;
 
 	ra.last = page;
-	if (!seq || page >= rt.region_pages) {
+	if (!seq || page >= rt.region_pages || !rt.readahead) {
 		ra.win = 0;
 		ra.stride = d > 0 && d <= RA_STRIDE_MAX ? d : 0;
 		return;
 	}
-	if (!in_run && d != stride) /* a new run, or a new stride */
-		ra.win = 0;
-	if (!in_run)
+	if (!in_run && !(ra.win && d == stride)) {
+		/* a new run, or a new stride */
 		stride = d;
+		ra.win = 0;
+		ra.next = page + stride;
+	}
 	ra.stride = stride;
-	ra.win = ra.win ? (ra.win * 2 > RA_MAX ? RA_MAX : ra.win * 2) : RA_MIN;
-	q = page + stride;
-	if (ra.win > RA_MIN && ra.next > q)
-		q = ra.next; /* the pages before were requested already */
+	/* A reader that caught up with pages still in flight keeps its window
+	 * (more would only run further past its end); one that used them all
+	 * before it faulted gets twice as many. */
+	if (!ra.win)
+		ra.win = RA_MIN;
+	else if (page >= ra.next)
+		ra.win *= 2;
+	if (ra.win > rt.readahead)
+		ra.win = rt.readahead;
+	/* The run's pages before ra.next were requested already. */
+	q = page + stride > ra.next ? page + stride : ra.next;
 	for (; q <= page + stride * ra.win && q < rt.region_pages; q += stride)
 		if (pstate[q] == P_INVALID && !pending_find(q))
 			request(q, 0, NULL, 1);
-	if (q > ra.next || !in_run)
-		ra.next = q;
+	ra.next = q;
 }
 
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter)

@@ -23,6 +23,10 @@ static int efd = -1;
 static int64_t spin_ns;
 static atomic_int waiting; /* callers not yet answered */
 
+/* A sched_yield() that took this long ran another thread: the CPU is
+ * wanted, and polling on it would slow whoever needs it. */
+#define YIELD_CONTENDED_NS 5000
+
 int mbox_init(int64_t spin)
 {
 	spin_ns = spin;
@@ -59,13 +63,22 @@ int mbox_call(struct mbox_req *req)
 		 * costs tens of microseconds on a virtual machine). */
 		int64_t end = now_ns() + spin_ns;
 		while (!atomic_load_explicit(&req->done, memory_order_acquire) && now_ns() < end)
-			sched_yield();
+			if (mbox_yield())
+				break;
 	}
 	while (!atomic_load_explicit(&req->done, memory_order_acquire))
 		syscall(SYS_futex, &req->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
 	errno = saved;
 	return req->result;
+}
+
+int mbox_yield(void)
+{
+	int64_t t0 = now_ns();
+
+	sched_yield();
+	return now_ns() - t0 > YIELD_CONTENDED_NS;
 }
 
 int mbox_waiting(void)

@@ -56,6 +56,10 @@ void mbox_fini(void);
 /* Submit and wait for completion; returns req->result.  Signal-safe. */
 int mbox_call(struct mbox_req *req);
 
+/* Give the CPU to another thread for a moment, while polling; returns 1
+ * when another thread did run (the CPU is contended: stop polling). */
+int mbox_yield(void);
+
 /* How many mbox_call()s are waiting for their answer now. */
 int mbox_waiting(void);
 

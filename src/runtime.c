@@ -56,6 +56,7 @@
 #define DEFAULT_REGION (4ULL << 30)
 #define DEFAULT_TIMEOUT_S 120
 #define DEFAULT_SPIN_US 50
+#define DEFAULT_READAHEAD 256
 
 struct dsm_rt rt = { .size = 1 };
 
@@ -143,7 +144,7 @@ static int read_config(void)
 {
 	const char *v;
 	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
-	long tmo, servers, spin;
+	long tmo, servers, spin, ahead;
 	int rc;
 
 	if (env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
@@ -151,6 +152,9 @@ static int read_config(void)
 	if (env_int("DSM_SPIN_US", 0, 1000000, DEFAULT_SPIN_US, &spin))
 		return -EINVAL;
 	rt.spin_ns = spin * 1000;
+	if (env_int("DSM_READAHEAD", 0, 4096, DEFAULT_READAHEAD, &ahead))
+		return -EINVAL;
+	rt.readahead = (uint32_t)ahead;
 	/* rank and size: from dsmexec, PMIx, Open MPI, MPICH or Slurm */
 	if ((rc = launch_env_detect(&lenv)))
 		return rc;

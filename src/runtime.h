@@ -24,6 +24,7 @@ struct dsm_rt {
 	uint64_t pages_per_home; /* block distribution; 0 for cyclic */
 	int64_t timeout_ns;      /* every wait's deadline (DSM_TIMEOUT) */
 	int64_t spin_ns;         /* poll this long before sleeping (DSM_SPIN_US) */
+	uint32_t readahead;      /* most pages a read fault requests ahead (DSM_READAHEAD) */
 	const struct fault_backend *be;
 	struct job_auth auth;
 };

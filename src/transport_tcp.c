@@ -1221,7 +1221,8 @@ static void *service_main(void *arg)
 		if (rt.spin_ns && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
 			n = epoll_wait(epfd, evs, 64, 0);
 			if (n == 0) {
-				sched_yield();
+				if (mbox_yield())
+					busy_at = 0; /* the CPU is wanted: sleep */
 				continue;
 			}
 		} else {

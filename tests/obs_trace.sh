@@ -22,6 +22,7 @@ atleast() { # WHAT MIN
 }
 
 cd "$TMP" || exit 1
+export DSM_READAHEAD=0 # every page read is a fault of its own, counted below
 run_job "$TMP/out" -n 2 --trace t.json "$TBIN/obs_trace"
 cat "$TMP/out"
 expect_eq "$rc" 0 "obs_trace exit status"

@@ -13,6 +13,11 @@
  *           data, K copies invalidated;
  *   job:    K invalidations sent (K/2 INV messages from rank 0, as home, and
  *           K/2 copies rank 1, as home, dropped itself).
+ * That holds with DSM_READAHEAD=0.  With read-ahead on, rank 1's sequential
+ * reads become a few faults plus pages requested ahead (and the window may
+ * run past page K, into zero pages); then rank 1 checks that
+ * read_faults + prefetched >= pages_in >= K with read_faults < K / 2, and
+ * rank 0 that it sent at least K pages, K of them with data.
  * Each rank prints its counters as "counts rank R: name=value ..." and checks
  * them with dsm_stats(); then rank 0 takes lock 7 twice and both wait on
  * semaphore 9 once each way, so the wait counters move too.
@@ -22,10 +27,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
 	long k = argc > 1 ? strtol(argv[1], NULL, 10) : 64;
+	const char *ra = getenv("DSM_READAHEAD");
+	int ahead = !ra || strcmp(ra, "0") != 0;
 	struct dsm_stats s;
 	volatile char *base;
 	size_t ps;
@@ -55,14 +63,31 @@ int main(int argc, char **argv)
 	CALL(dsm_stats(&s));
 	printf("counts rank %d: read_faults=%" PRIu64 " write_faults=%" PRIu64 " pages_in=%" PRIu64
 	       " pages_out=%" PRIu64 " page_bytes_in=%" PRIu64 " inv_sent=%" PRIu64 " inv_received=%" PRIu64
-	       " barriers=%" PRIu64 "\n",
+	       " barriers=%" PRIu64 " prefetched=%" PRIu64 "\n",
 	       me, s.read_faults, s.write_faults, s.pages_in, s.pages_out, s.page_bytes_in, s.inv_sent,
-	       s.inv_received, s.barriers);
+	       s.inv_received, s.barriers, s.prefetched);
 	CHECK(s.barriers == 3, "barriers %" PRIu64 ", expected 3", s.barriers);
 	CHECK(s.barrier_ns > 0, "no time spent in barriers");
 	for (size_t i = 0; i < sizeof(s.reserved) / sizeof(s.reserved[0]); i++)
 		CHECK(s.reserved[i] == 0, "reserved[%zu] is not zero", i);
-	if (me == 0) {
+	if (ahead && me == 0) {
+		CHECK(s.read_faults == 0 && s.prefetched == 0, "rank 0 read faults %" PRIu64, s.read_faults);
+		CHECK(s.write_faults == (uint64_t)(2 * k), "rank 0 write faults %" PRIu64 ", expected %ld",
+		      s.write_faults, 2 * k);
+		CHECK(s.pages_out >= (uint64_t)k, "rank 0 pages out %" PRIu64 ", expected %ld or more", s.pages_out,
+		      k);
+		CHECK(s.page_bytes_out == (uint64_t)k * ps, "rank 0 page bytes out %" PRIu64, s.page_bytes_out);
+	} else if (ahead) {
+		CHECK(s.read_faults < (uint64_t)k / 2, "rank 1 read faults %" PRIu64 ": nothing was read ahead",
+		      s.read_faults);
+		/* pages read ahead past K may still be on their way */
+		CHECK(s.read_faults + s.prefetched >= s.pages_in && s.pages_in >= (uint64_t)k,
+		      "rank 1: %" PRIu64 " read faults + %" PRIu64 " read ahead, %" PRIu64 " pages in", s.read_faults,
+		      s.prefetched, s.pages_in);
+		CHECK(s.page_bytes_in == (uint64_t)k * ps, "rank 1 page bytes in %" PRIu64, s.page_bytes_in);
+		CHECK(s.inv_received == (uint64_t)k, "rank 1 invalidations %" PRIu64 ", expected %ld", s.inv_received,
+		      k);
+	} else if (me == 0) {
 		CHECK(s.read_faults == 0, "rank 0 read faults %" PRIu64, s.read_faults);
 		CHECK(s.write_faults == (uint64_t)(2 * k), "rank 0 write faults %" PRIu64 ", expected %ld",
 		      s.write_faults, 2 * k);
@@ -78,6 +103,7 @@ int main(int argc, char **argv)
 		CHECK(s.inv_received == (uint64_t)k, "rank 1 invalidations %" PRIu64 ", expected %ld", s.inv_received,
 		      k);
 		CHECK(s.fault_ns > 0, "rank 1 waited no time for %ld pages", k);
+		CHECK(s.prefetched == 0, "rank 1 read %" PRIu64 " pages ahead with DSM_READAHEAD=0", s.prefetched);
 	}
 
 	/* waits: a lock taken twice by rank 0; a semaphore posted by each rank
