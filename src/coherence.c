@@ -30,6 +30,10 @@
  * A request's aux says which 64-byte line of the page the fault touched (1 +
  * line; 0 unknown), for the home's hot-page statistics only.
  *
+ * Read-ahead (read_ahead()): a sequential or strided reader's fault also
+ * requests the pages that follow, as ordinary read requests whose pages are
+ * installed when they come, with no thread waiting; the protocol is the same.
+ *
  * Serving a writable page: write-protect it first, then copy it out, then
  * drop it (or keep it read-only), so no write can slip in between.
  *
