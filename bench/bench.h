@@ -515,13 +515,18 @@ static inline void bench_report(void)
 
 /* ---- plain TCP between two processes: the network's own cost ---------- */
 
+#define BENCH_POLL 2 /* bench_full_io: read without sleeping, polling the socket */
+
+/* Move exactly len bytes: writing 1 writes, 0 reads, BENCH_POLL reads
+ * without ever sleeping (non-blocking reads, retried until they succeed). */
 static inline int bench_full_io(int fd, void *buf, size_t len, int writing)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-		if (n < 0 && errno == EINTR)
+		ssize_t n = writing == 1 ? write(fd, p, len) :
+			    recv(fd, p, len, writing == BENCH_POLL ? MSG_DONTWAIT : 0);
+		if (n < 0 && (errno == EINTR || (writing == BENCH_POLL && (errno == EAGAIN || errno == EWOULDBLOCK))))
 			continue;
 		if (n <= 0)
 			return -1;
@@ -570,26 +575,6 @@ static inline int bench_connect(const char *addr, int port)
 	return fd;
 }
 
-/* n round trips of a req-byte request answered with resp bytes.  The client
- * times them into t (n entries); the server answers.  warm round trips
- * first, untimed. */
-/* Receive exactly len bytes without sleeping: poll the socket. */
-static inline int bench_poll_read(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * n timed round trips (after `warm` untimed): the client sends req bytes,
  * the server answers resp bytes; t[i] gets each one's microseconds (client).
@@ -610,7 +595,7 @@ static inline void bench_tcp_rtt_how(int fd, int client, size_t req, size_t resp
 {
 	static char buf[1 << 16];
 	cpu_set_t saved, one;
-	int pinned = 0;
+	int pinned = 0, rd = polling ? BENCH_POLL : 0;
 
 	if (!polling && sched_getaffinity(0, sizeof(saved), &saved) == 0) {
 		CPU_ZERO(&one);
@@ -623,20 +608,14 @@ static inline void bench_tcp_rtt_how(int fd, int client, size_t req, size_t resp
 	}
 	for (int i = -warm; i < n; i++) {
 		double t0 = bench_now_us();
-		int rc;
 		if (client) {
-			rc = bench_full_io(fd, buf, req, 1);
-			if (rc == 0)
-				rc = polling ? bench_poll_read(fd, buf, resp) : bench_full_io(fd, buf, resp, 0);
+			if (bench_full_io(fd, buf, req, 1) || bench_full_io(fd, buf, resp, rd))
+				bench_die("tcp round trip", errno ? errno : EPIPE);
 			if (i >= 0 && t)
 				t[i] = bench_now_us() - t0;
-		} else {
-			rc = polling ? bench_poll_read(fd, buf, req) : bench_full_io(fd, buf, req, 0);
-			if (rc == 0)
-				rc = bench_full_io(fd, buf, resp, 1);
-		}
-		if (rc)
+		} else if (bench_full_io(fd, buf, req, rd) || bench_full_io(fd, buf, resp, 1)) {
 			bench_die("tcp round trip", errno ? errno : EPIPE);
+		}
 	}
 	if (pinned)
 		sched_setaffinity(0, sizeof(saved), &saved);

@@ -50,7 +50,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -1203,8 +1202,7 @@ static void mailbox_ready(void)
 static void *service_main(void *arg)
 {
 	struct epoll_event evs[64];
-
-	int64_t busy_at = 0;
+	int64_t busy_at = 0; /* when the last event came, while polling */
 
 	(void)arg;
 	while (!stopping) {
