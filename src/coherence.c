@@ -34,6 +34,9 @@
  * requests the pages that follow, as ordinary read requests whose pages are
  * installed when they come, with no thread waiting; the protocol is the same.
  *
+ * Forward progress (holds): a page installed for a thread that faulted on
+ * it stays until that thread has used it; see "holds" below.
+ *
  * Serving a writable page: write-protect it first, then copy it out, then
  * drop it (or keep it read-only), so no write can slip in between.
  *
@@ -43,11 +46,16 @@
 #include "coherence.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lz4.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mailbox.h"
@@ -58,7 +66,9 @@
 #include "wire.h"
 
 enum { P_INVALID = 0, P_READ = 1, P_WRITE = 2 };
-enum { PH_IDLE, PH_INV, PH_DONE };
+/* PH_HOLD: the request at the head of the queue waits for this rank's
+ * hold on the page to end (holds below). */
+enum { PH_IDLE, PH_INV, PH_DONE, PH_HOLD };
 
 /* A set of ranks with no cap on its size: a few inline, then the heap. */
 struct rankset {
@@ -252,6 +262,8 @@ int coh_init(void)
 	return 0;
 }
 
+static void holds_fini(void);
+
 void coh_fini(void)
 {
 	for (size_t i = 0; i < dir_map.nb; i++)
@@ -263,6 +275,7 @@ void coh_fini(void)
 				free(q);
 			}
 		}
+	holds_fini();
 	pmap_free_all(&pending_map, offsetof(struct pending, hnext));
 	pmap_free_all(&dir_map, offsetof(struct dirent, hnext));
 	active_head.prev = active_head.next = &active_head;
@@ -408,6 +421,237 @@ static void drop_copy(uint64_t page, int from)
 	}
 }
 
+/* ---- holds: forward progress ----------------------------------------- */
+
+/*
+ * A page installed for a thread that faulted on it is held until that
+ * thread has made its access; until then a request that would take the
+ * page away waits: an INV, a FWD_WRITE, a FWD_READ that would write-protect
+ * a page held for writing, and at the home the start of another rank's
+ * request that would do the same to the home's own copy (the directory
+ * entry waits in PH_HOLD; later requests queue behind it as usual).
+ * Without holds two ranks that want one page take it from each other, again
+ * and again, before either faulting instruction has run: a forward-progress
+ * defect, not a cost of sequential consistency (Mirage's time window solved
+ * it with a fixed delta; here the window ends when the thread has moved).
+ *
+ * When has it made its access?  The kernel does not say, so the engine
+ * watches the thread, by its id, through its CPU clock and its scheduler
+ * state:
+ *   - userfaultfd: the thread slept in the kernel until the install.  Once
+ *     it has run (its CPU clock moved) and is no longer runnable, it went
+ *     past the faulting instruction (which is the first thing it does) and
+ *     blocked somewhere else.
+ *   - SIGSEGV: the handler says when it returns (coh_fault_returned());
+ *     once it has and the thread is no longer runnable, the same holds.
+ * A thread that keeps running made its access within HOLD_CPU_NS of CPU
+ * time after the install or after its handler returned (50 us of CPU time
+ * were seen here without the access: a virtual CPU's time is not all the
+ * thread's); a thread that has not run at all keeps its page (it will run: the
+ * scheduler is fair), up to HOLD_NS in all, so a hold never stops the job.
+ * Messages wait in arrival order and are handled as if they had just come:
+ * a hold delays requests, it never reorders two requests for one page.
+ * Read-ahead pages, which no thread waits for, are not held.
+ */
+#define HOLD_MAX 16
+#define HOLD_CPU_NS 200000
+#define HOLD_NS 100000000
+#define HOLD_POLL_NS 50000
+
+struct hold {
+	uint64_t page;
+	int write;          /* the thread wanted to write */
+	pid_t tid;          /* 0: unknown (only HOLD_NS ends the hold) */
+	clockid_t clk;      /* its CPU clock */
+	int64_t cpu0;       /* that clock when it could first make its access, or -1 */
+	int64_t until;      /* 0: slot free */
+	uint32_t seq;       /* SIGSEGV: what the handler writes to hold_back[] */
+	int in_handler;     /* SIGSEGV: the threads wait in the handler */
+};
+
+/* A message or a home's request waiting for a hold to end. */
+struct deferred {
+	struct deferred *next;
+	struct wire_hdr h;  /* INV, FWD_READ, FWD_WRITE; READ_REQ/WRITE_REQ: a home's */
+};
+
+static struct hold holds[HOLD_MAX];
+/* The SIGSEGV handler, back from its wait, writes its hold's seq here. */
+static _Atomic uint32_t hold_back[HOLD_MAX];
+static uint32_t hold_seq;
+static struct deferred *dq_head, *dq_tail;
+static unsigned n_deferred;
+
+static int64_t thread_cpu_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts) < 0)
+		return -1; /* the thread is gone */
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Is thread `tid` of this process asleep in an interruptible wait (a
+ * futex, a read, a poll, a fault's wait for its page), not running, not
+ * waiting for a CPU, not blocked on a lock inside a page fault? */
+static int thread_sleeps(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* "tid (comm) S ..." */
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* Hold `page`; returns the token coh_fault_returned() takes, 0 for none. */
+static uint64_t hold_add(uint64_t page, int write, uint32_t tid, int in_handler)
+{
+	int64_t now = now_ns();
+	struct hold *h = NULL;
+
+	for (int i = 0; i < HOLD_MAX; i++) {
+		struct hold *x = &holds[i];
+		if (x->until && x->page == page) {
+			h = x;
+			break;
+		}
+		if (!h && (!x->until || now >= x->until))
+			h = x;
+	}
+	if (!h)
+		return 0; /* more threads than slots woke at once: no hold */
+	*h = (struct hold){ .page = page, .write = write, .tid = (pid_t)tid, .cpu0 = -1,
+			    .until = now + HOLD_NS, .seq = ++hold_seq, .in_handler = in_handler };
+	if (tid) {
+		/* The CPU clock of one thread: clock_getcpuclockid()'s encoding
+		 * for a thread id (CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD). */
+		h->clk = (clockid_t)((~(clockid_t)tid << 3) | 6);
+		if (!in_handler)
+			h->cpu0 = thread_cpu_ns(h->clk);
+	}
+	return in_handler ? (uint64_t)h->seq << 8 | (uint64_t)(h - holds + 1) : 0;
+}
+
+void coh_fault_returned(uint64_t token)
+{
+	if (token & 0xff)
+		atomic_store_explicit(&hold_back[(token & 0xff) - 1], (uint32_t)(token >> 8), memory_order_release);
+}
+
+/* Has the thread of hold `h` made its access, or has time run out? */
+static int hold_over(struct hold *h, int64_t now)
+{
+	int64_t cpu;
+
+	if (now >= h->until)
+		return 1;
+	if (!h->tid)
+		return 0;
+	if (h->cpu0 < 0) { /* in the SIGSEGV handler until it says it is back */
+		if (atomic_load_explicit(&hold_back[h - holds], memory_order_acquire) != h->seq)
+			return 0;
+		h->cpu0 = thread_cpu_ns(h->clk);
+		return h->cpu0 < 0 || thread_sleeps(h->tid);
+	}
+	cpu = thread_cpu_ns(h->clk);
+	if (cpu < 0 || cpu - h->cpu0 >= HOLD_CPU_NS)
+		return 1; /* gone, or ran long enough to have made its access */
+	return (h->in_handler || cpu > h->cpu0) && thread_sleeps(h->tid);
+}
+
+/* This rank's hold on `page` that has not ended yet, or NULL. */
+static struct hold *hold_find(uint64_t page)
+{
+	for (int i = 0; i < HOLD_MAX; i++) {
+		struct hold *h = &holds[i];
+		if (!h->until || h->page != page)
+			continue;
+		if (!hold_over(h, now_ns()))
+			return h;
+		h->until = 0;
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Would a request of another rank for `page` take the held page away? */
+static int hold_blocks(uint64_t page, int write, int owner_here)
+{
+	uint8_t st = pstate[page];
+	struct hold *h;
+
+	if (st == P_INVALID || !(h = hold_find(page)))
+		return 0;
+	return write || (owner_here && st == P_WRITE && h->write);
+}
+
+static void defer(const struct wire_hdr *h)
+{
+	struct deferred *d = malloc(sizeof(*d));
+
+	if (!d)
+		rt_fatal("out of memory for a deferred request");
+	d->next = NULL;
+	d->h = *h;
+	if (dq_tail)
+		dq_tail->next = d;
+	else
+		dq_head = d;
+	dq_tail = d;
+	n_deferred++;
+}
+
+static void holds_fini(void)
+{
+	while (dq_head) {
+		struct deferred *d = dq_head;
+		dq_head = d->next;
+		free(d);
+	}
+	dq_tail = NULL;
+	n_deferred = 0;
+	memset(holds, 0, sizeof(holds));
+}
+
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
+static void dir_next(struct dirent *e);
+
+/* Handle, in order, what waited for holds that have ended. */
+static void holds_run(void)
+{
+	struct deferred **pp = &dq_head, *d;
+
+	dq_tail = NULL;
+	while ((d = *pp)) {
+		if (hold_find(d->h.arg)) {
+			dq_tail = d;
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		n_deferred--;
+		if (d->h.type == WIRE_READ_REQ || d->h.type == WIRE_WRITE_REQ) {
+			struct dirent *e = dir_find(d->h.arg);
+			e->phase = PH_IDLE;
+			dir_start(e, (int32_t)d->h.src, d->h.id, d->h.type == WIRE_WRITE_REQ);
+			dir_next(e);
+		} else {
+			coh_handle(&d->h, NULL);
+		}
+		free(d);
+	}
+}
+
 /* ---- the home's side ------------------------------------------------- */
 
 static struct dirent *dir_get(uint64_t page)
@@ -424,6 +668,37 @@ static struct dirent *dir_get(uint64_t page)
 	e->virgin = 1;
 	dir_insert(e);
 	return e;
+}
+
+/*
+ * A rank that faults on a page it is home to and that nobody ever touched
+ * is most likely filling fresh memory: its own data at the start of a job
+ * with block homes, every page of a job of one rank.  The untouched pages
+ * that follow, up to FA_PAGES of them and as far as this rank is home to
+ * them, become its own too, writable zeros, in one call to the backend:
+ * one fault instead of one per page, as the kernel's own fault-around does.
+ * They are ordinary pages owned by their home from then on (a rank that
+ * wants one asks the home, as for any page, and a page still all zeros
+ * travels as a header alone), so the protocol does not change.
+ */
+#define FA_PAGES 256 /* a multiple of COH_ZERO_RUN is best */
+
+static void fault_around(uint64_t page)
+{
+	uint64_t q = page + 1, n = 0;
+
+	while (n < FA_PAGES && q + n < rt.region_pages && page_home(q + n) == rt.rank &&
+	       pstate[q + n] == P_INVALID && !dir_find(q + n) && !pending_find(q + n))
+		n++;
+	if (!n)
+		return;
+	if (rt.be->install_zeros(q, n))
+		rt_fatal("cannot install %lu zero pages at page %lu", (unsigned long)n, (unsigned long)q);
+	for (uint64_t i = 0; i < n; i++) {
+		struct dirent *e = dir_get(q + i);
+		e->virgin = 0; /* this rank may write it now */
+		pstate[q + i] = P_WRITE;
+	}
 }
 
 static void busy_link(struct dirent *e)
@@ -446,11 +721,9 @@ static void busy_unlink(struct dirent *e)
 
 static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
 
-/* The request in service is complete: take the next queued one. */
-static void dir_finish(struct dirent *e)
+/* Start queued requests until one stays in service. */
+static void dir_next(struct dirent *e)
 {
-	e->phase = PH_IDLE;
-	busy_unlink(e);
 	while (e->phase == PH_IDLE && e->qhead) {
 		struct qreq *q = e->qhead;
 		e->qhead = q->next;
@@ -459,6 +732,14 @@ static void dir_finish(struct dirent *e)
 		dir_start(e, q->rank, q->id, q->write);
 		free(q);
 	}
+}
+
+/* The request in service is complete: take the next queued one. */
+static void dir_finish(struct dirent *e)
+{
+	e->phase = PH_IDLE;
+	busy_unlink(e);
+	dir_next(e);
 }
 
 /* Every other holder has dropped its copy: give r the page writable. */
@@ -486,6 +767,13 @@ static void dir_write_granted(struct dirent *e)
 
 static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
 {
+	if (r != rt.rank && hold_blocks(e->page, write, e->owner == rt.rank)) {
+		struct wire_hdr h = { .type = write ? WIRE_WRITE_REQ : WIRE_READ_REQ, .src = (uint32_t)r,
+				      .arg = e->page, .id = id };
+		e->phase = PH_HOLD;
+		defer(&h);
+		return;
+	}
 	e->phase = PH_DONE;
 	e->cur_rank = r;
 	e->cur_id = id;
@@ -687,8 +975,10 @@ void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 	if (st == P_WRITE || (st == P_READ && !write)) {
 		/* Served while this fault was on its way. */
 		rt.be->wake(page);
-		if (waiter)
+		if (waiter) {
+			waiter->b = 0; /* no hold */
 			mbox_complete(waiter, 0);
+		}
 		if (!write)
 			read_ahead(page);
 		return;
@@ -716,6 +1006,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	uint64_t page = h->arg;
 	struct pending *p = pending_find(page);
 	int write = (h->flags & WIRE_F_WRITE) != 0;
+	uint64_t token;
 	int rc;
 
 	if (!p || p->id != h->id) {
@@ -747,7 +1038,12 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	pstate[page] = write ? P_WRITE : P_READ;
 	if ((int)h->src != page_home(page))
 		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
+	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && page < rt.region_pages)
+		fault_around(page); /* a first touch at home, most likely */
 	stats_fault_done(h, p->write, p->t0, p->tag, p->ahead);
+	token = !p->ahead && rt.size > 1 ? hold_add(page, write, stats_tag_tid(p->tag), p->waiters != NULL) : 0;
+	for (struct mbox_req *w = p->waiters; w; w = w->next)
+		w->b = token; /* the handler hands it back to coh_fault_returned() */
 	pending_remove(p);
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
@@ -794,6 +1090,11 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 		break;
 	}
 
+	if ((h->type == WIRE_INV || h->type == WIRE_FWD_WRITE || h->type == WIRE_FWD_READ) &&
+	    hold_blocks(page, h->type != WIRE_FWD_READ, 1)) {
+		defer(h);
+		return;
+	}
 	switch (h->type) {
 	case WIRE_READ_REQ:
 		stats_home_request(page, src, 0, h->aux);
@@ -829,13 +1130,22 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 int coh_busy(void)
 {
-	return n_active || n_busy;
+	return n_active || n_busy || n_deferred;
+}
+
+int64_t coh_deadline(int64_t now)
+{
+	if (n_deferred)
+		return now + HOLD_POLL_NS;
+	return coh_busy() ? now + 200000000 : INT64_MAX;
 }
 
 void coh_check_deadlines(int64_t now)
 {
 	int secs = (int)(rt.timeout_ns / 1000000000);
 
+	if (n_deferred)
+		holds_run();
 	for (struct pending *p = active_head.next; p != &active_head; p = p->next)
 		if (now > p->deadline)
 			rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); "

@@ -11,6 +11,10 @@
 struct mbox_req;
 struct wire_hdr;
 
+/* The most pages one first touch at home makes this rank's own at once
+ * (coherence.c, fault_around()). */
+#define COH_ZERO_RUN 64
+
 int coh_init(void);
 void coh_fini(void);
 
@@ -18,11 +22,17 @@ void coh_fini(void);
  * not NULL, is completed once the access is allowed. */
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter);
 
+/* SIGSEGV handler, back from the wait for its fault (signal-safe): its
+ * request's `b` as the engine left it.  Ends the page's hold (coherence.c). */
+void coh_fault_returned(uint64_t token);
+
 /* A coherence message from a peer (or from this rank to itself). */
 void coh_handle(const struct wire_hdr *h, const uint8_t *payload);
 
-/* Does anything wait on a deadline?  Then check them. */
+/* Does anything wait on a deadline?  Then check them, no later than
+ * coh_deadline(now) (INT64_MAX: nothing to check). */
 int coh_busy(void);
+int64_t coh_deadline(int64_t now);
 void coh_check_deadlines(int64_t now);
 
 /* Racy hint for the SIGSEGV backend on CPUs without a write bit. */

@@ -28,6 +28,9 @@ struct fault_backend {
 	/* Fill an absent page with data (NULL: zeros) and open it for reading,
 	 * or reading and writing; wakes threads waiting on it. */
 	int (*install)(uint64_t page, const void *data, int writable);
+	/* Pages [page, page + n), absent and never written at this rank, all
+	 * in the region, become writable zeros, in one go. */
+	int (*install_zeros)(uint64_t page, uint64_t n);
 	/* Read-only -> read-write (the data is current); wakes waiters. */
 	int (*upgrade)(uint64_t page);
 	/* Read-write -> read-only: once it returns no thread can write. */

@@ -84,6 +84,8 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	req.b = (uint64_t)is_write_fault(si, uctx, page);
 	req.p = (void *)(uintptr_t)stats_fault_tag(a);
 	mbox_call(&req);
+	/* The access is retried as soon as this returns: the page may go. */
+	coh_fault_returned(req.b);
 }
 
 static int segv_map(uintptr_t base, size_t size)
@@ -150,13 +152,19 @@ static void segv_unmap(void)
 	memfd = -1;
 }
 
-static int protect(uint64_t page, int prot)
+static int protect_pages(uint64_t page, uint64_t n, int prot)
 {
-	if (mprotect(page_addr(page), DSM_PAGE_SIZE, prot) < 0) {
-		log_err("mprotect of page %lu: %s", (unsigned long)page, strerror(errno));
+	if (mprotect(page_addr(page), n * DSM_PAGE_SIZE, prot) < 0) {
+		log_err("mprotect of page %lu (%lu pages): %s", (unsigned long)page, (unsigned long)n,
+			strerror(errno));
 		return -errno;
 	}
 	return 0;
+}
+
+static int protect(uint64_t page, int prot)
+{
+	return protect_pages(page, 1, prot);
 }
 
 static int segv_install(uint64_t page, const void *data, int writable)
@@ -168,6 +176,12 @@ static int segv_install(uint64_t page, const void *data, int writable)
 	else
 		memset(dst, 0, DSM_PAGE_SIZE);
 	return protect(page, writable ? PROT_READ | PROT_WRITE : PROT_READ);
+}
+
+/* Never written here: the memfd's pages are holes, zeros already. */
+static int segv_install_zeros(uint64_t page, uint64_t n)
+{
+	return protect_pages(page, n, PROT_READ | PROT_WRITE);
 }
 
 static int segv_upgrade(uint64_t page)
@@ -211,6 +225,7 @@ const struct fault_backend fault_segv = {
 	.map = segv_map,
 	.unmap = segv_unmap,
 	.install = segv_install,
+	.install_zeros = segv_install_zeros,
 	.upgrade = segv_upgrade,
 	.downgrade = segv_downgrade,
 	.drop = segv_drop,

@@ -118,22 +118,46 @@ static void uffd_unmap(void)
 	uffd = -1;
 }
 
-static int uffd_install(uint64_t page, const void *data, int writable)
+/* UFFDIO_COPY of `len` bytes from `src` to page `page` and on. */
+static int copy_in(uint64_t page, const void *src, size_t len, int writable)
 {
 	struct uffdio_copy c = {
 		.dst = (uintptr_t)page_addr(page),
-		.src = (uintptr_t)(data ? data : zero_page),
-		.len = DSM_PAGE_SIZE,
+		.src = (uintptr_t)src,
+		.len = len,
 		.mode = writable ? 0 : UFFDIO_COPY_MODE_WP,
 	};
 
 	while (ioctl(uffd, UFFDIO_COPY, &c) < 0) {
 		if (errno == EAGAIN) {
+			if (c.copy > 0) { /* part done: go on after it */
+				c.dst += (uint64_t)c.copy;
+				c.src += (uint64_t)c.copy;
+				c.len -= (uint64_t)c.copy;
+			}
 			c.copy = 0;
 			continue;
 		}
-		log_err("UFFDIO_COPY of page %lu: %s", (unsigned long)page, strerror(errno));
+		log_err("UFFDIO_COPY of page %lu (%zu bytes): %s", (unsigned long)page, len, strerror(errno));
 		return -errno;
+	}
+	return 0;
+}
+
+static int uffd_install(uint64_t page, const void *data, int writable)
+{
+	return copy_in(page, data ? data : zero_page, DSM_PAGE_SIZE, writable);
+}
+
+static int uffd_install_zeros(uint64_t page, uint64_t n)
+{
+	static const uint8_t zeros[COH_ZERO_RUN * DSM_PAGE_SIZE] __attribute__((aligned(4096)));
+
+	for (uint64_t done = 0; done < n; done += COH_ZERO_RUN) {
+		uint64_t k = n - done < COH_ZERO_RUN ? n - done : COH_ZERO_RUN;
+		int rc = copy_in(page + done, zeros, k * DSM_PAGE_SIZE, 1);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -224,6 +248,7 @@ const struct fault_backend fault_uffd = {
 	.map = uffd_map,
 	.unmap = uffd_unmap,
 	.install = uffd_install,
+	.install_zeros = uffd_install_zeros,
 	.upgrade = uffd_upgrade,
 	.downgrade = uffd_downgrade,
 	.drop = uffd_drop,

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 enum mbox_kind {
-	MBOX_FAULT,     /* a = page, b = 1 for a write */
+	MBOX_FAULT,     /* a = page, b = 1 for a write; answered in b (coh_fault_returned) */
 	MBOX_BARRIER,
 	MBOX_FINALIZE,
 	MBOX_LINK_UP,   /* transport: a = peer, b = authenticated socket */

@@ -25,6 +25,7 @@
 #include <dsm.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -503,6 +504,14 @@ int dsm_barrier(void)
 
 	if (initialized && dsm_is_server(rt.rank))
 		return -EPERM;
+	if (initialized && rt.size == 1) {
+		/* Nobody to wait for, and no thread to wake: a rank of one whose
+		 * other threads spin (OpenMP's barrier does) would otherwise
+		 * wait for its service thread to get a CPU. */
+		atomic_thread_fence(memory_order_seq_cst);
+		stats_waited(MBOX_BARRIER, 0, t0);
+		return 0;
+	}
 	rc = call(MBOX_BARRIER);
 	if (rc == 0)
 		stats_waited(MBOX_BARRIER, 0, t0);

@@ -126,6 +126,11 @@ static inline uint32_t stats_tag_line(uint64_t tag)
 {
 	return (uint32_t)(tag & 0xff);
 }
+/* The faulting thread's id, or 0 where the backend could not say. */
+static inline uint32_t stats_tag_tid(uint64_t tag)
+{
+	return (uint32_t)(tag >> 8);
+}
 /* The page a request asked for was installed (h: the PAGE message). */
 struct wire_hdr;
 void stats_fault_done(const struct wire_hdr *h, int write, int64_t t0, uint64_t tag, int ahead);

@@ -1154,8 +1154,8 @@ static int run_timers(void)
 		if (p->cur && p->cur->release > now && p->cur->release < next)
 			next = p->cur->release;
 	}
-	if (coh_busy() && next > now + 200000000)
-		next = now + 200000000;
+	if (coh_deadline(now) < next)
+		next = coh_deadline(now);
 	if (next == INT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
@@ -1246,9 +1246,12 @@ static void *service_main(void *arg)
 			}
 			run_loopback();
 		}
-		flush_corked();
-		if (coh_busy())
+		/* Held-back requests (coherence.c's holds) may go out here. */
+		if (coh_busy()) {
 			coh_check_deadlines(now_ns());
+			run_loopback();
+		}
+		flush_corked();
 		if (stop_requested && all_delivered())
 			stopping = 1;
 	}
