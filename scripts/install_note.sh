@@ -31,7 +31,7 @@ if [ "$(pkg-config --variable=prefix dsm 2>/dev/null)" != "$prefix" ]; then
 "
 fi
 if [ "$(man -w dsmexec 2>/dev/null)" != "$prefix/share/man/man1/dsmexec.1" ]; then
-	lines="$lines    export MANPATH=\"$prefix/share/man:\$MANPATH\"
+	lines="$lines    export MANPATH=\"$prefix/share/man:\${MANPATH:-}\"
 "
 fi
 [ -n "$lines" ] || exit 0
