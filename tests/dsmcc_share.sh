@@ -6,7 +6,8 @@
 # and thread-local variables stay each rank's own; its 64 MiB zeroed array
 # stays NOBITS and does not grow the file; the same program built without
 # --share-globals fails (the ranks do not share); dsmcc -c objects linked by
-# plain cc work too; -flto is refused with a reason.
+# plain cc work too; docs/porting.md's histogram_share runs; -flto is
+# refused with a reason.
 # Backends: uffd sigsegv
 # Timeout: 240
 . "$DSM_TOP/tests/lib.sh"
@@ -58,6 +59,14 @@ expect_grep "FAIL: pre_init 100[12], not rank 0's 1000" "$TMP/plain.out" "the un
 "$D" --share-globals -c "$S/share_part.c" -o part_shared.o || fail "dsmcc --share-globals -c -o"
 cc share_main.o part_shared.o -o prog_cc $("$D" --libs) || fail "cc with dsmcc's objects"
 expect_shared objects ./prog_cc
+
+# docs/porting.md's example, ported with --share-globals.
+"$D" --share-globals -O2 -Wall -Wextra -Werror "$DSM_TOP/examples/pthreads_port/histogram_share.c" -o hist ||
+	fail "dsmcc --share-globals histogram_share.c"
+run_job "$TMP/hist.out" -n 2 ./hist
+cat "$TMP/hist.out"
+[ $rc -eq 0 ] || fail "histogram_share exited $rc"
+expect_grep "^\[0\] 2 workers counted 1048576 values" "$TMP/hist.out" "histogram_share's count"
 
 # -flto objects have no sections to rename.
 if "$D" --share-globals -flto "$S/share_part.c" -c -o lto.o 2>lto.err; then
