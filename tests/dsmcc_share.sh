@@ -6,8 +6,8 @@
 # and thread-local variables stay each rank's own; its 64 MiB zeroed array
 # stays NOBITS and does not grow the file; the same program built without
 # --share-globals fails (the ranks do not share); dsmcc -c objects linked by
-# plain cc work too; docs/porting.md's histogram_share runs; -flto is
-# refused with a reason.
+# plain cc work too, and so does a shared library made of them;
+# docs/porting.md's histogram_share runs; -flto is refused with a reason.
 # Backends: uffd sigsegv
 # Timeout: 240
 . "$DSM_TOP/tests/lib.sh"
@@ -59,6 +59,16 @@ expect_grep "FAIL: pre_init 100[12], not rank 0's 1000" "$TMP/plain.out" "the un
 "$D" --share-globals -c "$S/share_part.c" -o part_shared.o || fail "dsmcc --share-globals -c -o"
 cc share_main.o part_shared.o -o prog_cc $("$D" --libs) || fail "cc with dsmcc's objects"
 expect_shared objects ./prog_cc
+
+# A shared library made of dsmcc --share-globals objects: its globals are
+# shared too (a data and a bss section in one library).
+"$D" --share-globals -fPIC -c "$S/share_lib.c" -o lib.o || fail "dsmcc --share-globals -fPIC -c share_lib.c"
+cc -shared lib.o -o libshare.so || fail "cc -shared"
+"$D" "$S/share_libmain.c" -L. -lshare -Wl,-rpath,"$TMP" -o libmain || fail "dsmcc share_libmain.c"
+run_job "$TMP/lib.out" -n 3 ./libmain
+cat "$TMP/lib.out"
+[ $rc -eq 0 ] || fail "the library's program exited $rc"
+expect_eq "$(grep -c '^\[[0-9]\] rank [0-9]: OK$' "$TMP/lib.out")" 3 "ranks that saw the library's globals shared"
 
 # docs/porting.md's example, ported with --share-globals.
 "$D" --share-globals -O2 -Wall -Wextra -Werror "$DSM_TOP/examples/pthreads_port/histogram_share.c" -o hist ||
