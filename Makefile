@@ -125,18 +125,53 @@ FUZZ_TIME ?= 60
 fuzz:
 	@sh fuzz/run.sh $(FUZZ_TIME) $(FUZZ_RUNS)
 
+# ---- installing ----------------------------------------------------------
+# dsm.pc, dsm-dynamic.pc and the installed dsmcc carry the same flags.  A
+# prefix whose pkgconfig directory pkg-config searches by default is the
+# system's: ldconfig makes ld.so find libdsm.so.0 there.  Any other prefix:
+# the programs carry an rpath to it (dsm.pc's Libs, dsmcc), so they run with
+# no LD_LIBRARY_PATH, alone or under dsmexec.  `pkg-config --static` puts
+# libdsm.a ahead of the shared library (dsm-dynamic.pc, linked --as-needed),
+# which is then not needed.
+LIBDIR        = $(PREFIX)/lib
+DSM_DEPLIBS   = -lsodium -llz4 -pthread
+SYSTEM_PREFIX = $(filter $(LIBDIR)/pkgconfig,$(subst :, ,$(shell pkg-config --variable pc_path pkg-config 2>/dev/null)))
+RPATH_FLAG    = $(if $(SYSTEM_PREFIX),,$(RPATH_LIBDIR))
+RPATH_LIBDIR  = -Wl,-rpath,$(LIBDIR)
+PC_RPATH      = $(if $(SYSTEM_PREFIX),,$(PC_RPATH_LIBDIR))
+PC_RPATH_LIBDIR = -Wl,-rpath,$${libdir}
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 lib/libdsm.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 lib/libdsm.so $(DESTDIR)$(PREFIX)/lib/libdsm.so.0
-	ln -sf libdsm.so.0 $(DESTDIR)$(PREFIX)/lib/libdsm.so
+	install -m 644 lib/libdsm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 lib/libdsm.so $(DESTDIR)$(LIBDIR)/libdsm.so.0
+	ln -sf libdsm.so.0 $(DESTDIR)$(LIBDIR)/libdsm.so
 	install -m 644 include/dsm.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e 's|@PREFIX@|$(PREFIX)|' dsm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsm.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@RPATH@|$(PC_RPATH)|' -e 's|@DEPLIBS@|$(DSM_DEPLIBS)|' \
+		dsm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/dsm.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' dsm-dynamic.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/dsm-dynamic.pc
+	sed -e 's|@DSM_CFLAGS@|-I$(PREFIX)/include|' -e 's|@DSM_LIBS@|-L$(LIBDIR) $(RPATH_FLAG) -ldsm|' \
+		-e 's|@DSM_LIBS_STATIC@|-L$(LIBDIR) -l:libdsm.a $(DSM_DEPLIBS)|' \
+		-e 's|@DSM_WHERE@|installed in $(PREFIX)|' -e 's|@CC@|$(CC)|' scripts/dsmcc.in > $(DESTDIR)$(PREFIX)/bin/dsmcc
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/dsmcc
+	@sh scripts/install_note.sh '$(PREFIX)' '$(if $(SYSTEM_PREFIX),system)' '$(DESTDIR)'
+
+# dsmcc for the tree: the tree's header and lib/libdsm.a (with a sanitizer
+# build's runtime).
+TREE_SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+all: bin/dsmcc
+bin/dsmcc: scripts/dsmcc.in build/flags
+	@mkdir -p $(@D)
+	sed -e 's|@DSM_CFLAGS@|-I$(CURDIR)/include $(TREE_SAN)|' \
+		-e 's|@DSM_LIBS@|$(CURDIR)/lib/libdsm.a $(DSM_DEPLIBS) $(TREE_SAN)|' \
+		-e 's|@DSM_LIBS_STATIC@|$(CURDIR)/lib/libdsm.a $(DSM_DEPLIBS) $(TREE_SAN)|' \
+		-e 's|@DSM_WHERE@|the tree in $(CURDIR)|' -e 's|@CC@|$(CC)|' $< > $@.tmp
+	chmod 755 $@.tmp && mv $@.tmp $@
 
 demo: all
 	bin/dsmexec -n 4 bin/jacobi

@@ -254,6 +254,18 @@ int dsm_stats(struct dsm_stats *st);
  * assembler places after every variable, whatever order they came in. */
 __asm__(".pushsection dsm_shared,\"aw\",@progbits\n\t.subsection 8191\n\t.balign 4096\n\t.popsection");
 #endif
+/*
+ * `dsmcc --share-globals` (dsmcc(1)) shares every global and static variable
+ * of the program's own objects, as threads share them.  DSM_PRIVATE in front
+ * of one's definition keeps it each rank's own: per-rank state, a buffer
+ * handed to libc (setvbuf), a pthread mutex of the rank's own threads.
+ *
+ *     DSM_PRIVATE int verbose;         each rank sets its own
+ *
+ * It is stored in the file even when zero; without --share-globals it
+ * changes nothing.
+ */
+#define DSM_PRIVATE __attribute__((section(".data.dsm_private")))
 
 /*
  * ---- Checkpoint and restart ----

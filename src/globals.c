@@ -1,10 +1,16 @@
 /*
  * globals.c - DSM_SHARED global variables: the pages of every module's
- * "dsm_shared" section, coherent like the region's.
+ * "dsm_shared" and "dsm_shared_bss" sections, coherent like the region's.
  *
  * Design.  DSM_SHARED (dsm.h) puts a variable in the ELF section
  * "dsm_shared", page aligned, and pads each object file's share of it to
  * whole pages, so a module's section is whole pages that hold nothing else.
+ * `dsmcc --share-globals` renames an object's .data* to "dsm_shared" and its
+ * .bss* to "dsm_shared_bss", padded alike; the second stays NOBITS (a zeroed
+ * array costs no file space), which is why it is a section of its own: the
+ * linker would store a NOBITS input in the file once it shared an output
+ * section with PROGBITS ones.  A module may thus have two shared ranges;
+ * each is an entry of mods[] (the same module, path and build id).
  * With address-space randomisation off (dsmexec starts every rank so) and the
  * same binaries, each section lies at the same address on every rank.
  *
@@ -60,7 +66,9 @@
 
 #define MAX_MODS 64
 #define LAYOUT_MAX 16384
-#define SECTION "dsm_shared"
+/* The shared sections a module may have (dsm.h's DSM_SHARED, dsmcc). */
+static const char *const SECTIONS[] = { "dsm_shared", "dsm_shared_bss" };
+#define NSECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 
 struct gmod {
 	char kind;           /* 'x' the program, 'l' a library */
@@ -140,18 +148,20 @@ static int build_id_file(int fd, char *out)
 	return 0;
 }
 
-/* The module's "dsm_shared" section from its file's section headers:
- * *addr (unrelocated) and *len, 0 and 0 when it has none.  -errno when the
- * file cannot be read as ELF. */
-static int find_section(int fd, uintptr_t *addr, size_t *len)
+/* The module's shared sections from its file's section headers: sec[k] and
+ * len[k] (unrelocated) for SECTIONS[k], 0 and 0 when it has none.  -errno
+ * when the file cannot be read as ELF. */
+static int find_sections(int fd, uintptr_t sec[NSECTIONS], size_t len[NSECTIONS])
 {
 	ElfW(Ehdr) eh;
 	ElfW(Shdr) *sh = NULL, *strsh;
 	char *names = NULL;
 	int rc = -ENOEXEC;
 
-	*addr = 0;
-	*len = 0;
+	for (size_t k = 0; k < NSECTIONS; k++) {
+		sec[k] = 0;
+		len[k] = 0;
+	}
 	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
 	    eh.e_shentsize != sizeof(ElfW(Shdr)))
@@ -172,11 +182,12 @@ static int find_section(int fd, uintptr_t *addr, size_t *len)
 	names[strsh->sh_size] = '\0';
 	rc = 0;
 	for (unsigned i = 0; i < eh.e_shnum; i++)
-		if (sh[i].sh_name < strsh->sh_size && !strcmp(names + sh[i].sh_name, SECTION) &&
-		    (sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_size) {
-			*addr = sh[i].sh_addr;
-			*len = sh[i].sh_size;
-		}
+		for (size_t k = 0; k < NSECTIONS; k++)
+			if (sh[i].sh_name < strsh->sh_size && !strcmp(names + sh[i].sh_name, SECTIONS[k]) &&
+			    (sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_size) {
+				sec[k] = sh[i].sh_addr;
+				len[k] = sh[i].sh_size;
+			}
 out:
 	free(names);
 	free(sh);
@@ -188,8 +199,8 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	int *err = arg, first = n_mods == 0 && !*err;
 	struct gmod m = { .kind = first ? 'x' : 'l', .base = info->dlpi_addr };
 	const char *file = first ? "/proc/self/exe" : info->dlpi_name;
-	uintptr_t sec;
-	size_t len;
+	uintptr_t sec[NSECTIONS];
+	size_t len[NSECTIONS], any = 0;
 	int fd, rc;
 
 	(void)size;
@@ -206,13 +217,15 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		}
 		return 0; /* not a file: nothing of ours */
 	}
-	rc = find_section(fd, &sec, &len);
+	rc = find_sections(fd, sec, len);
 	if (rc < 0 && rc != -ENOEXEC) {
 		log_err("reading the sections of %s: %s", file, strerror(-rc));
 		*err = rc;
 		goto out;
 	}
-	if (!first && len == 0)
+	for (size_t k = 0; k < NSECTIONS; k++)
+		any += len[k];
+	if (!first && any == 0)
 		goto out;
 	if (first) {
 		ssize_t n = readlink(file, m.path, sizeof(m.path) - 1);
@@ -220,35 +233,38 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	} else {
 		snprintf(m.path, sizeof(m.path), "%s", info->dlpi_name);
 	}
-	if (len) {
-		m.sec = info->dlpi_addr + sec;
-		m.len = len;
+	if (build_id_mem(info, m.id) && (rc = build_id_file(fd, m.id))) {
+		log_err("reading %s: %s", m.path, strerror(-rc));
+		*err = rc;
+		goto out;
+	}
+	/* One entry per shared section; the program has one even without. */
+	for (size_t k = 0; k < NSECTIONS; k++) {
+		if (!len[k] && (any || k > 0))
+			continue;
+		m.sec = len[k] ? info->dlpi_addr + sec[k] : 0;
+		m.len = len[k];
 		if ((m.sec | m.len) & (DSM_PAGE_SIZE - 1)) {
-			log_err("%s: its DSM_SHARED variables (%#lx, %zu bytes) are not whole pages: was it "
-				"built with this dsm.h?", m.path, (unsigned long)m.sec, m.len);
+			log_err("%s: its DSM_SHARED variables (%s, %#lx, %zu bytes) are not whole pages: was it "
+				"built with this dsm.h (or dsmcc)?", m.path, SECTIONS[k], (unsigned long)m.sec, m.len);
 			*err = -ENOEXEC;
 			goto out;
 		}
-		if (m.sec < rt.base + rt.region_size && rt.base < m.sec + m.len) {
+		if (m.len && m.sec < rt.base + rt.region_size && rt.base < m.sec + m.len) {
 			log_err("%s: its DSM_SHARED variables (%#lx, %zu bytes) overlap the region: choose "
 				"another DSM_BASE", m.path, (unsigned long)m.sec, m.len);
 			*err = -EINVAL;
 			goto out;
 		}
 		m.first_page = rt.region_pages + g_pages;
-		g_pages += len >> DSM_PAGE_SHIFT;
+		g_pages += m.len >> DSM_PAGE_SHIFT;
+		if (n_mods == MAX_MODS) {
+			log_err("more than %d libraries with DSM_SHARED variables", MAX_MODS - 1);
+			*err = -E2BIG;
+			goto out;
+		}
+		mods[n_mods++] = m;
 	}
-	if (build_id_mem(info, m.id) && (rc = build_id_file(fd, m.id))) {
-		log_err("reading %s: %s", m.path, strerror(-rc));
-		*err = rc;
-		goto out;
-	}
-	if (n_mods == MAX_MODS) {
-		log_err("more than %d libraries with DSM_SHARED variables", MAX_MODS - 1);
-		*err = -E2BIG;
-		goto out;
-	}
-	mods[n_mods++] = m;
 out:
 	close(fd);
 	return *err != 0;
@@ -265,7 +281,7 @@ out:
 static const struct gmod *defined_in_section(const char *name)
 {
 	for (unsigned i = 1; i < n_mods; i++) {
-		void *h = dlopen(mods[i].path, RTLD_LAZY | RTLD_NOLOAD);
+		void *h = mods[i].kind == 'l' ? dlopen(mods[i].path, RTLD_LAZY | RTLD_NOLOAD) : NULL;
 		uintptr_t a = h ? (uintptr_t)dlsym(h, name) : 0;
 
 		if (h)
@@ -289,7 +305,7 @@ static int check_copy_relocs(void)
 	ElfW(Shdr) *sh = NULL;
 	int fd, rc = 0;
 
-	if (n_mods < 2)
+	if (mods[n_mods - 1].kind != 'l')
 		return 0; /* no library has DSM_SHARED variables */
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -403,6 +419,18 @@ uint64_t globals_addr_page(uintptr_t a)
 	return GLOBALS_NO_PAGE;
 }
 
+static int page_is_zero(const uint8_t *data)
+{
+	uint64_t any = 0;
+
+	for (size_t i = 0; i < DSM_PAGE_SIZE; i += 8) {
+		uint64_t w;
+		memcpy(&w, data + i, 8);
+		any |= w;
+	}
+	return !any;
+}
+
 int globals_map(void)
 {
 	int rc = 0;
@@ -410,7 +438,9 @@ int globals_map(void)
 	if (!g_pages)
 		return 0;
 	if (rt.rank == 0) {
-		saved = malloc(g_pages << DSM_PAGE_SHIFT);
+		/* calloc: a large block comes zeroed from mmap, so the pages of a
+		 * zeroed array (dsmcc's .bss) that are skipped below cost nothing */
+		saved = calloc(g_pages, DSM_PAGE_SIZE);
 		if (!saved) {
 			log_err("no memory to keep the DSM_SHARED variables' %" PRIu64 " pages", g_pages);
 			return -ENOMEM;
@@ -420,8 +450,10 @@ int globals_map(void)
 		struct gmod *m = &mods[i];
 		if (!m->len)
 			continue;
-		if (saved)
-			memcpy(saved + ((m->first_page - rt.region_pages) << DSM_PAGE_SHIFT), (void *)m->sec, m->len);
+		for (size_t off = 0; saved && off < m->len; off += DSM_PAGE_SIZE)
+			if (!page_is_zero((const uint8_t *)m->sec + off))
+				memcpy(saved + ((m->first_page - rt.region_pages) << DSM_PAGE_SHIFT) + off,
+				       (const uint8_t *)m->sec + off, DSM_PAGE_SIZE);
 		if (rt.be == &fault_uffd)
 			rc = fault_uffd_map_extra(m->sec, m->len);
 		else
@@ -444,15 +476,9 @@ int globals_install(void)
 		return 0;
 	for (uint64_t k = 0; k < g_pages; k++) {
 		const uint8_t *data = saved + (k << DSM_PAGE_SHIFT);
-		uint64_t any = 0;
 		int rc;
 
-		for (size_t i = 0; i < DSM_PAGE_SIZE; i += 8) {
-			uint64_t w;
-			memcpy(&w, data + i, 8);
-			any |= w;
-		}
-		if (!any)
+		if (page_is_zero(data))
 			continue; /* untouched at its home: zeros */
 		rc = coh_ckpt_install(rt.region_pages + k, data);
 		if (rc == -EEXIST) {

@@ -1,7 +1,8 @@
 /*
  * globals.h - DSM_SHARED global variables (globals.c): the "dsm_shared"
- * section of the program and of every shared library it links, made coherent
- * like the region, and the check that every rank has the same layout.
+ * and "dsm_shared_bss" (dsmcc --share-globals) sections of the program and of
+ * every shared library it links, made coherent like the region, and the check
+ * that every rank has the same layout.
  */
 #ifndef DSM_GLOBALS_H
 #define DSM_GLOBALS_H
