@@ -30,9 +30,10 @@
  * A request's aux says which 64-byte line of the page the fault touched (1 +
  * line; 0 unknown), for the home's hot-page statistics only.
  *
- * Read-ahead (read_ahead()): a sequential or strided reader's fault also
- * requests the pages that follow, as ordinary read requests whose pages are
- * installed when they come, with no thread waiting; the protocol is the same.
+ * Read-ahead and write-ahead (fetch_ahead()): a sequential or strided
+ * reader's (writer's) fault also requests the pages that follow, as
+ * ordinary read (write) requests whose pages are installed when they come,
+ * with no thread waiting; the protocol is the same.
  *
  * Forward progress (holds): a page installed for a thread that faulted on
  * it stays until that thread has used it; see "holds" below.
@@ -905,66 +906,73 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
 }
 
 /*
- * Read-ahead.  A read fault on the page after the previous read fault, or
- * one page-stride further than the previous two were apart (a reader of
- * every other page, of one column of a matrix's rows), or on a page of the
- * run that was read ahead (still in flight) or the first one past it, means
- * a strided reader: the pages that follow on its stride are requested too,
- * RA_MIN the first time, twice as many each time the reader comes back
- * having used them all, up to rt.readahead (DSM_READAHEAD, 256 by default;
- * 0 turns it off).  The requests are ordinary read requests (the protocol does not
- * change); their pages are installed as they come, ahead of the reader,
- * which then faults once per window instead of once per page.  Any other
- * read fault ends the run.  A stride of one page counts from the second
- * fault, a longer one from the third (its stride must repeat), and RA_MIN
- * is 2, so that a reader of short runs (a row of a grid, four pages) fetches
- * no page it does not need.  One stream is followed per rank; writes are
- * never fetched ahead (that would take pages away from their writers).
+ * Read-ahead and write-ahead.  A fault on the page after the previous
+ * fault of the same kind (read, or write), or one page-stride further than
+ * the previous two were apart (a reader of every other page, of one column
+ * of a matrix's rows), or on a page of the run that was fetched ahead
+ * (still in flight) or the first one past it, means a strided stream: the
+ * pages that follow on its stride are requested too, RA_MIN the first
+ * time, twice as many each time the stream comes back having used them
+ * all, up to rt.readahead (DSM_READAHEAD, 256 by default; 0 turns both
+ * off).  The requests are ordinary read or write requests (the protocol
+ * does not change); their pages are installed as they come, ahead of the
+ * thread, which then faults once per window instead of once per page: a
+ * writer that fills or copies an array another rank held (a transpose, an
+ * all-to-all exchange) gets its pages in a stream instead of a round trip
+ * each.  Any other fault of the kind ends its run.  A stride of one page
+ * counts from the second fault, a longer one from the third (its stride
+ * must repeat), and RA_MIN is 2, so that a stream of short runs (a row of a
+ * grid, four pages) fetches no page it does not need, and a writer takes
+ * at most a few pages past the end of its run from whoever writes there.
+ * One stream of each kind is followed per rank.
  */
 #define RA_MIN 2
 #define RA_STRIDE_MAX 64
 
-static struct {
-	uint64_t last;  /* the previous read fault's page */
+struct stream {
+	uint64_t last;  /* the previous fault's page */
 	uint64_t next;  /* the run's next page not yet requested */
 	uint64_t stride;
 	uint32_t win;   /* 0: not in a run */
-} ra = { .last = UINT64_MAX };
+};
 
-static void read_ahead(uint64_t page)
+static struct stream streams[2] = { { .last = UINT64_MAX }, { .last = UINT64_MAX } };
+
+static void fetch_ahead(uint64_t page, int write)
 {
-	uint64_t d = page - ra.last, stride = ra.stride, q;
-	int in_run = ra.win && d > 0 && d <= page && stride && d % stride == 0 && page <= ra.next;
+	struct stream *ra = &streams[write];
+	uint64_t d = page - ra->last, stride = ra->stride, q;
+	int in_run = ra->win && d > 0 && d <= page && stride && d % stride == 0 && page <= ra->next;
 	int seq = d == 1 || (stride > 1 && d == stride) || in_run;
 
-	ra.last = page;
+	ra->last = page;
 	if (!seq || page >= rt.region_pages || !rt.readahead) {
-		ra.win = 0;
-		ra.stride = d > 0 && d <= RA_STRIDE_MAX ? d : 0;
+		ra->win = 0;
+		ra->stride = d > 0 && d <= RA_STRIDE_MAX ? d : 0;
 		return;
 	}
-	if (!in_run && !(ra.win && d == stride)) {
+	if (!in_run && !(ra->win && d == stride)) {
 		/* a new run, or a new stride */
 		stride = d;
-		ra.win = 0;
-		ra.next = page + stride;
+		ra->win = 0;
+		ra->next = page + stride;
 	}
-	ra.stride = stride;
-	/* A reader that caught up with pages still in flight keeps its window
+	ra->stride = stride;
+	/* A stream that caught up with pages still in flight keeps its window
 	 * (more would only run further past its end); one that used them all
 	 * before it faulted gets twice as many. */
-	if (!ra.win)
-		ra.win = RA_MIN;
-	else if (page >= ra.next)
-		ra.win *= 2;
-	if (ra.win > rt.readahead)
-		ra.win = rt.readahead;
-	/* The run's pages before ra.next were requested already. */
-	q = page + stride > ra.next ? page + stride : ra.next;
-	for (; q <= page + stride * ra.win && q < rt.region_pages; q += stride)
-		if (pstate[q] == P_INVALID && !pending_find(q))
-			request(q, 0, NULL, 1);
-	ra.next = q;
+	if (!ra->win)
+		ra->win = RA_MIN;
+	else if (page >= ra->next)
+		ra->win *= 2;
+	if (ra->win > rt.readahead)
+		ra->win = rt.readahead;
+	/* The run's pages before ra->next were requested already. */
+	q = page + stride > ra->next ? page + stride : ra->next;
+	for (; q <= page + stride * ra->win && q < rt.region_pages; q += stride)
+		if (pstate[q] < (write ? P_WRITE : P_READ) && !pending_find(q))
+			request(q, write, NULL, 1);
+	ra->next = q;
 }
 
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
@@ -979,8 +987,7 @@ void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 			waiter->b = 0; /* no hold */
 			mbox_complete(waiter, 0);
 		}
-		if (!write)
-			read_ahead(page);
+		fetch_ahead(page, write);
 		return;
 	}
 	p = pending_find(page);
@@ -997,8 +1004,7 @@ void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
 		waiter->next = p->waiters;
 		p->waiters = waiter;
 	}
-	if (!write)
-		read_ahead(page);
+	fetch_ahead(page, write);
 }
 
 static void got_page(const struct wire_hdr *h, const uint8_t *payload)
