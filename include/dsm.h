@@ -193,7 +193,7 @@ struct dsm_stats {
 	uint64_t rpc_calls;      /* dsm_rpc_call() calls */
 	uint64_t rpc_ns;         /* waiting for replies */
 	uint64_t rpc_served;     /* calls this rank's handlers ran */
-	uint64_t prefetched;     /* pages requested ahead of a sequential reader */
+	uint64_t prefetched;     /* pages requested ahead of a sequential reader or writer */
 	uint64_t reserved[11];   /* zero */
 };
 int dsm_stats(struct dsm_stats *st);

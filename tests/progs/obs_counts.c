@@ -13,11 +13,14 @@
  *           data, K copies invalidated;
  *   job:    K invalidations sent (K/2 INV messages from rank 0, as home, and
  *           K/2 copies rank 1, as home, dropped itself).
- * That holds with DSM_READAHEAD=0.  With read-ahead on, rank 1's sequential
- * reads become a few faults plus pages requested ahead (and the window may
- * run past page K, into zero pages); then rank 1 checks that
- * read_faults + prefetched >= pages_in >= K with read_faults < K / 2, and
- * rank 0 that it sent at least K pages, K of them with data.
+ * That holds with DSM_READAHEAD=0.  With read-ahead (and write-ahead) on,
+ * rank 1's sequential reads and rank 0's sequential writes become a few
+ * faults plus pages requested ahead (and the windows may run past page K,
+ * into zero pages, which rank 0's writes then take back from rank 1); then
+ * rank 1 checks that read_faults + prefetched >= pages_in >= K with
+ * read_faults < K / 2 and at least K copies invalidated, and rank 0 that
+ * write_faults + prefetched >= 2K with write_faults < K and that it sent at
+ * least K pages, K of them with data.
  * Each rank prints its counters as "counts rank R: name=value ..." and checks
  * them with dsm_stats(); then rank 0 takes lock 7 twice and both wait on
  * semaphore 9 once each way, so the wait counters move too.
@@ -71,9 +74,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(s.reserved) / sizeof(s.reserved[0]); i++)
 		CHECK(s.reserved[i] == 0, "reserved[%zu] is not zero", i);
 	if (ahead && me == 0) {
-		CHECK(s.read_faults == 0 && s.prefetched == 0, "rank 0 read faults %" PRIu64, s.read_faults);
-		CHECK(s.write_faults == (uint64_t)(2 * k), "rank 0 write faults %" PRIu64 ", expected %ld",
-		      s.write_faults, 2 * k);
+		CHECK(s.read_faults == 0, "rank 0 read faults %" PRIu64, s.read_faults);
+		CHECK(s.write_faults < (uint64_t)k && s.write_faults + s.prefetched >= (uint64_t)(2 * k),
+		      "rank 0: %" PRIu64 " write faults + %" PRIu64 " written ahead, for %ld pages written twice",
+		      s.write_faults, s.prefetched, k);
 		CHECK(s.pages_out >= (uint64_t)k, "rank 0 pages out %" PRIu64 ", expected %ld or more", s.pages_out,
 		      k);
 		CHECK(s.page_bytes_out == (uint64_t)k * ps, "rank 0 page bytes out %" PRIu64, s.page_bytes_out);
@@ -85,8 +89,8 @@ int main(int argc, char **argv)
 		      "rank 1: %" PRIu64 " read faults + %" PRIu64 " read ahead, %" PRIu64 " pages in", s.read_faults,
 		      s.prefetched, s.pages_in);
 		CHECK(s.page_bytes_in == (uint64_t)k * ps, "rank 1 page bytes in %" PRIu64, s.page_bytes_in);
-		CHECK(s.inv_received == (uint64_t)k, "rank 1 invalidations %" PRIu64 ", expected %ld", s.inv_received,
-		      k);
+		CHECK(s.inv_received >= (uint64_t)k, "rank 1 invalidations %" PRIu64 ", expected %ld or more",
+		      s.inv_received, k);
 	} else if (me == 0) {
 		CHECK(s.read_faults == 0, "rank 0 read faults %" PRIu64, s.read_faults);
 		CHECK(s.write_faults == (uint64_t)(2 * k), "rank 0 write faults %" PRIu64 ", expected %ld",
