@@ -40,6 +40,14 @@ for v in $(grep -rho 'getenv("DSM_[A-Z_]*")\|env_[a-z]*("DSM_[A-Z_]*"' "$DSM_TOP
 	esac
 	grep -q "$v" "$DSM_TOP/man/dsm_init.3" || fail "dsm_init(3) lacks $v"
 done
+# A benchmark prints its targets only after the line that says whose they
+# are and where they are described.
+run_job "$TMP/bench" -n 2 "$BIN/fault_latency" --reps 1
+expect_eq $rc 0 "fault_latency: exit status"
+awk '/targets: .*project targets, see docs\/bench.md/ { ctx = 1 } / target: / && !ctx { bad = 1 } END { exit bad }' \
+	"$TMP/bench" || { cat "$TMP/bench"; fail "fault_latency: a target without its context"; }
+grep -q " target: " "$TMP/bench" || { cat "$TMP/bench"; fail "fault_latency: no targets printed"; }
+grep -q "target" "$DSM_TOP/docs/bench.md" || fail "docs/bench.md does not describe the targets"
 man_ok=1
 command -v man >/dev/null 2>&1 || man_ok=0
 if [ $man_ok = 1 ]; then
