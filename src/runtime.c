@@ -65,6 +65,7 @@ static int initialized;
  * the wrong time prints (rt_live). */
 static enum { LIFE_NEW, LIFE_FAILED, LIFE_LIVE, LIFE_DONE } life;
 static int exit_hook_set;
+static pid_t init_pid;               /* a forked child inherits the hook, not the job */
 static struct rdv_server *root_server;
 static int n_servers;                /* DSM_SERVERS: the last n_servers ranks only serve */
 static struct launch_env lenv;       /* who started this rank (launch_env.c) */
@@ -460,7 +461,7 @@ static int call(int kind);
 static void exit_hook(int status, void *arg)
 {
 	(void)arg;
-	if (!initialized)
+	if (!initialized || getpid() != init_pid)
 		return;
 	fflush(NULL);
 	if (status != 0) {
@@ -526,6 +527,7 @@ int dsm_init(int *argc, char ***argv)
 		goto err_rpc;
 	initialized = 1;
 	life = LIFE_LIVE;
+	init_pid = getpid();
 	stats_start();
 	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s", rt.rank, rt.size,
 		 (unsigned long)rt.base, rt.region_size, rt.be->name,

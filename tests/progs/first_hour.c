@@ -1,8 +1,9 @@
 /*
  * Description: the mistakes of a first hour with dsm, made on purpose.
  *
- *   forget         every rank prints (buffered), touches shared memory and
- *                  returns 0 from main without dsm_finalize.
+ *   forget         every rank touches shared memory, forks a child that
+ *                  calls exit(0), prints (buffered) and returns 0 from main
+ *                  without dsm_finalize.
  *   forget-fail    the same, but rank 1 returns 3 after a barrier.
  *   early          calls made before dsm_init, after dsm_init and after
  *                  dsm_finalize; prints each call's return.
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -80,6 +82,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	touch_shared();
+	{
+		/* A child inherits the exit hook, not the job: its exit must
+		 * not try to finalize. */
+		pid_t pid;
+		int st;
+
+		fflush(NULL);
+		pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0)
+			exit(0);
+		CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's exit");
+	}
 	/* No newline flush: stdout is a pipe, so this stays in the buffer
 	 * until exit. */
 	printf("rank %d of %d: done, without dsm_finalize\n", me, dsm_size());
