@@ -11,7 +11,9 @@ R=$DSM_TOP/README.md
 awk '/^```c$/ { on = 1; next } on && /^```$/ { exit } on' "$R" >"$TMP/example.c"
 grep -q "int rc = dsm_init(&argc, &argv);" "$TMP/example.c" || fail "README example: dsm_init's result is not kept"
 grep -q "if (rc)" "$TMP/example.c" || fail "README example: dsm_init's result is not checked"
-${CC:-cc} -Wall -Werror -I"$DSM_TOP/include" "$TMP/example.c" "$DSM_TOP/lib/libdsm.a" -lsodium -llz4 -pthread \
+# A sanitizer build's library needs the sanitizer at link time too.
+san=$(grep -o -- '-fsanitize=[a-z,]*' "$DSM_TOP/build/flags" 2>/dev/null | head -1)
+${CC:-cc} -Wall -Werror $san -I"$DSM_TOP/include" "$TMP/example.c" "$DSM_TOP/lib/libdsm.a" -lsodium -llz4 -pthread \
 	-o "$TMP/example" || fail "README example: does not build"
 run_job "$TMP/out" -n 2 "$TMP/example"
 cat "$TMP/out"

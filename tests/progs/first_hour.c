@@ -93,7 +93,9 @@ int main(int argc, char **argv)
 		CHECK(pid >= 0, "fork");
 		if (pid == 0)
 			exit(0);
-		CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's exit");
+		/* It exits by itself (under LeakSanitizer with the status of
+		 * the leaks it sees in a copy of a threaded process). */
+		CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st), "the child's exit");
 	}
 	/* No newline flush: stdout is a pipe, so this stays in the buffer
 	 * until exit. */
