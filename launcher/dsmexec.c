@@ -542,8 +542,8 @@ static void on_accept(void)
 
 	if (fd < 0)
 		return;
-	/* One slow or hostile client stalls the loop for at most this long. */
-	/* While the job ends, the dsmwraps still connecting are ended too, in
+	/* One slow or hostile client stalls the loop for at most this long.
+	 * While the job ends, the dsmwraps still connecting are ended too, in
 	 * the middle of their handshake: that is no refusal worth a word. */
 	if (net_auth_accept(fd, &J.auth, WIRE_SRC_LAUNCHER, &id, now_ns() + MSG_WAIT_NS, why, sizeof(why))) {
 		log_msg(J.ending ? LOG_INFO : LOG_WARN, "refused a control connection: %s", why);

@@ -28,10 +28,11 @@ expect_eq $rc 0 "this host's names: exit status"
 expect_eq "$(grep -c '^\[[0-4]\] info rank=[0-4] .*DSM_LOCAL_SIZE=5 .* ssh=no$' out)" 5 \
 	"this host's names: 5 local ranks, one group"
 # ... unless the user asks for ssh: then 127.0.0.2 goes through it.
-run_job out --ssh /bin/false -f mf "$TBIN/launcher_prog" info
+printf 'localhost\n127.0.0.2\n' >mf2
+run_job out --ssh /bin/false -f mf2 "$TBIN/launcher_prog" info
 cat out
 expect_eq $rc 255 "--ssh: exit status"
-expect_grep "^dsmexec: cannot start rank 2 on host 127.0.0.2: ssh exited with status 1\$" out "--ssh: 127.0.0.2 through ssh"
+expect_grep "^dsmexec: cannot start rank 1 on host 127.0.0.2: ssh exited with status 1\$" out "--ssh: 127.0.0.2 through ssh"
 # A bad host:N names the line.
 printf 'localhost\nlocalhost:0\n' >badmf
 run_job out -f badmf "$TBIN/launcher_prog" info
