@@ -436,6 +436,11 @@ static inline void bench_write_table(FILE *o)
 			fprintf(o, " %9.0f %9.1f %9.1f %9.1f", r->faults, r->mib_in, r->fault_ms, r->barrier_ms);
 		fputc('\n', o);
 	}
+	/* Without this line a bare "MISSED" reads as a failure of the user's
+	 * machine or build. */
+	if (bench.ntgt)
+		fprintf(o, "targets: the project's own goals for these figures (project targets, see docs/bench.md); "
+			"MISSED means slower than the goal here, not an error\n");
 	for (int i = 0; i < bench.ntgt; i++) {
 		struct bench_target *t = &bench.tgt[i];
 		int met = bench_met(t);

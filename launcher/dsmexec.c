@@ -171,19 +171,24 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dsmexec [options] program [args...]\n"
+		"       dsmexec [options] -f FILE program [args...]\n"
 		"       dsmexec [options] machinefile program [args...]\n"
 		"Start a dsm job: N ranks of program, locally or on the hosts of a machinefile.\n"
 		"\n"
 		"  -n, --np N             number of ranks (default: one per machinefile slot,\n"
 		"                         or the number of cores when there is no machinefile)\n"
-		"  -f, --machinefile FILE hosts to run on: lines 'host' or 'host slots=K'\n"
+		"  -f, --machinefile FILE hosts to run on: lines 'host', 'host slots=K' or\n"
+		"                         'host:K'; this machine's names and loopback\n"
+		"                         addresses start locally, without ssh\n"
 		"  -o, --output-dir DIR   also write DIR/rank.N.out and DIR/rank.N.err\n"
 		"      --no-prefix        do not prefix output lines with '[rank] '\n"
 		"  -t, --timeout SECONDS  end the job after this long (exit status 124)\n"
 		"      --grace SECONDS    between SIGTERM and SIGKILL when ending ranks (default 3)\n"
 		"      --start-timeout SECONDS\n"
 		"                         how long every rank may take to start (default 60)\n"
-		"      --ssh CMD          remote shell command (default: $DSM_SSH, else 'ssh')\n"
+		"      --ssh CMD          remote shell command (default: $DSM_SSH, else 'ssh');\n"
+		"                         given (or DSM_SSH), only localhost and 127.0.0.1\n"
+		"                         start without it\n"
 		"      --wrap PATH        dsmwrap on remote hosts (default: the local path)\n"
 		"      --address HOST     address remote hosts use to reach this one\n"
 		"                         (default: the client address ssh reports there)\n"
@@ -402,7 +407,13 @@ static void report_failure(const char *held)
 	case F_NONE:
 		return;
 	case F_START_FAIL:
-		log_err("cannot start rank %d on host %s: %s", r->id, r->host, J.fail_text);
+		/* "a.out" is looked up in PATH, as the shell would: a file of
+		 * that name here is what the user meant. */
+		if (J.fail_code == 127 && !strchr(J.argv[0], '/') && access(J.argv[0], F_OK) == 0)
+			log_err("cannot start rank %d on host %s: %s; did you mean ./%s?", r->id, r->host,
+				J.fail_text, J.argv[0]);
+		else
+			log_err("cannot start rank %d on host %s: %s", r->id, r->host, J.fail_text);
 		break;
 	case F_START_DIED:
 		if (held[0]) {
@@ -531,14 +542,16 @@ static void on_accept(void)
 
 	if (fd < 0)
 		return;
-	/* One slow or hostile client stalls the loop for at most this long. */
+	/* One slow or hostile client stalls the loop for at most this long.
+	 * While the job ends, the dsmwraps still connecting are ended too, in
+	 * the middle of their handshake: that is no refusal worth a word. */
 	if (net_auth_accept(fd, &J.auth, WIRE_SRC_LAUNCHER, &id, now_ns() + MSG_WAIT_NS, why, sizeof(why))) {
-		log_warn("refused a control connection: %s", why);
+		log_msg(J.ending ? LOG_INFO : LOG_WARN, "refused a control connection: %s", why);
 		close(fd);
 		return;
 	}
 	if (id >= (uint32_t)J.n || J.r[id].connected || J.r[id].state != RS_SPAWNED) {
-		log_warn("refused a control connection claiming rank %u", id);
+		log_msg(J.ending ? LOG_INFO : LOG_WARN, "refused a control connection claiming rank %u", id);
 		close(fd);
 		return;
 	}
@@ -1236,6 +1249,9 @@ static int setup_hosts(void)
 			J.n - 1, J.n);
 		return -1;
 	}
+	/* --ssh or DSM_SSH: the user wants ssh, even to this machine's other
+	 * names (a private sshd on 127.0.0.2, say). */
+	J.mf.ssh_to_self = J.ssh || (getenv("DSM_SSH") && *getenv("DSM_SSH"));
 	J.place = calloc((size_t)J.n, sizeof(*J.place));
 	J.r = calloc((size_t)J.n, sizeof(*J.r));
 	J.host_connecting = calloc((size_t)J.mf.nhosts, sizeof(int));
@@ -1248,7 +1264,7 @@ static int setup_hosts(void)
 		struct rank *r = &J.r[i];
 		r->id = i;
 		r->host = J.mf.hosts[J.place[i].host].name;
-		r->local = mf_is_local(r->host);
+		r->local = mf_starts_local(&J.mf, r->host);
 		r->ctl = r->in_fd = -1;
 		for (int k = 0; k < 2; k++) {
 			r->s[k].fd = r->s[k].file = -1;

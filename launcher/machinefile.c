@@ -1,12 +1,16 @@
 /*
  * machinefile.c - machinefile parser and rank placement; see machinefile.h.
- * Pure functions over a buffer (except mf_load), so every malformed form can
- * be unit tested.
+ * Pure functions over a buffer (except mf_load, and mf_is_this_host, which
+ * asks the system for its names), so every malformed form can be unit tested.
  */
 #include "machinefile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,11 +156,30 @@ static int parse_line(const char *p, size_t len, struct mf_host *h, char *why, s
 		       shown(tok[0], toklen[0], shownbuf, sizeof(shownbuf)));
 		return -1;
 	}
+	h->slots = 0;
+	/* "host:N", the MPI habit, is "host slots=N".  Only for a host with no
+	 * other ':' in it: "::1" and "fe80::2" are addresses. */
+	{
+		const char *colon = memchr(tok[0], ':', toklen[0]);
+		size_t hn = colon ? (size_t)(colon - tok[0]) : 0, digits = colon ? toklen[0] - hn - 1 : 0;
+
+		if (colon && hn > 0 && digits > 0 && !memchr(colon + 1, ':', digits)) {
+			int all = 1;
+
+			for (size_t i = 0; i < digits; i++)
+				all &= colon[1 + i] >= '0' && colon[1 + i] <= '9';
+			if (all) {
+				h->slots = parse_slots(colon + 1, digits, why, whylen);
+				if (h->slots < 0)
+					return -1;
+				toklen[0] = hn;
+			}
+		}
+	}
 	if (check_host(tok[0], toklen[0], why, whylen))
 		return -1;
 	memcpy(h->name, tok[0], toklen[0]);
 	h->name[toklen[0]] = '\0';
-	h->slots = 0;
 	for (int i = 1; i < ntok; i++) {
 		const char *eq = memchr(tok[i], '=', toklen[i]);
 		size_t klen = eq ? (size_t)(eq - tok[i]) : 0;
@@ -172,7 +195,7 @@ static int parse_line(const char *p, size_t len, struct mf_host *h, char *why, s
 			return -1;
 		}
 		if (h->slots) {
-			seterr(why, whylen, "slots given twice");
+			seterr(why, whylen, "slots given twice (host:N is host slots=N)");
 			return -1;
 		}
 		h->slots = parse_slots(eq + 1, toklen[i] - klen - 1, why, whylen);
@@ -321,7 +344,65 @@ void mf_free(struct machinefile *mf)
 
 int mf_is_local(const char *host)
 {
-	return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1");
+	return !strcasecmp(host, "localhost") || !strcmp(host, "127.0.0.1");
+}
+
+/* An address of one of this machine's interfaces? */
+static int own_address(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	struct ifaddrs *ifs, *i;
+	int v6 = 0, found = 0;
+
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		if ((ntohl(a4.s_addr) >> 24) == 127)
+			return 1;
+	} else if (inet_pton(AF_INET6, host, &a6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return 1;
+		v6 = 1;
+	} else {
+		return 0;
+	}
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (!v6 && i->ifa_addr->sa_family == AF_INET)
+			found = !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, &a4, sizeof(a4));
+		else if (v6 && i->ifa_addr->sa_family == AF_INET6)
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &a6, sizeof(a6));
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+int mf_is_this_host(const char *host)
+{
+	char me[256];
+	size_t hl, ml;
+
+	if (strchr(host, '@')) /* a user named: ssh was asked for */
+		return 0;
+	if (mf_is_local(host) || own_address(host))
+		return 1;
+	if (gethostname(me, sizeof(me) - 1) < 0)
+		return 0;
+	me[sizeof(me) - 1] = '\0';
+	if (!strcasecmp(host, me))
+		return 1;
+	/* "node1" and "node1.example.org": the same machine, when one of the
+	 * two names is unqualified. */
+	hl = strcspn(host, ".");
+	ml = strcspn(me, ".");
+	return hl == ml && (!host[hl] || !me[ml]) && !strncasecmp(host, me, hl);
+}
+
+int mf_starts_local(const struct machinefile *mf, const char *host)
+{
+	return mf_is_local(host) || (!mf->ssh_to_self && mf_is_this_host(host));
 }
 
 const char *mf_host_addr(const char *host)
@@ -332,10 +413,12 @@ const char *mf_host_addr(const char *host)
 }
 
 /* Same machine for local_rank purposes: all local hosts are one. */
-static int same_host(const struct mf_host *a, const struct mf_host *b)
+static int same_host(const struct machinefile *mf, const struct mf_host *a, const struct mf_host *b)
 {
-	if (mf_is_local(a->name) || mf_is_local(b->name))
-		return mf_is_local(a->name) && mf_is_local(b->name);
+	int la = mf_starts_local(mf, a->name), lb = mf_starts_local(mf, b->name);
+
+	if (la || lb)
+		return la && lb;
 	return !strcmp(mf_host_addr(a->name), mf_host_addr(b->name));
 }
 
@@ -358,7 +441,7 @@ int mf_place(const struct machinefile *mf, int n, struct mf_rank *out)
 	for (int h = 0; h < mf->nhosts; h++) {
 		group[h] = h;
 		for (int g = 0; g < h; g++) {
-			if (same_host(&mf->hosts[g], &mf->hosts[h])) {
+			if (same_host(mf, &mf->hosts[g], &mf->hosts[h])) {
 				group[h] = g;
 				break;
 			}

@@ -2,7 +2,7 @@
  * machinefile.h - the list of hosts a job runs on, and where each rank goes.
  *
  * A machinefile has one host per line, optionally followed by `slots=K`
- * (K ranks on that host; default 1).  `#` starts a comment; blank lines are
+ * (K ranks on that host; default 1); `host:K` is `host slots=K`.  `#` starts a comment; blank lines are
  * ignored.  A host is a name or address, optionally `user@host`; it must not
  * start with '-' (it ends up on ssh's command line).
  *
@@ -29,6 +29,8 @@ struct machinefile {
 	struct mf_host *hosts;
 	int nhosts;
 	int nslots;                 /* sum of slots */
+	int ssh_to_self;            /* the user asked for ssh: only "localhost"
+	                               and 127.0.0.1 start locally */
 };
 
 /* Where rank r runs, as computed by mf_place(). */
@@ -55,8 +57,18 @@ int mf_single(const char *host, int slots, struct machinefile *mf);
 
 void mf_free(struct machinefile *mf);
 
-/* True for hosts started without ssh: "localhost" and "127.0.0.1". */
+/* True for hosts always started without ssh: "localhost" (any case) and
+ * "127.0.0.1". */
 int mf_is_local(const char *host);
+
+/* True for every name of this machine: the above, any loopback address
+ * (127.0.0.0/8, ::1), an address of one of its interfaces, its host name
+ * (any case; qualified or not).  False for user@host: ssh was asked for. */
+int mf_is_this_host(const char *host);
+
+/* Is the host started without ssh in this job: mf_is_local, or
+ * mf_is_this_host unless mf->ssh_to_self. */
+int mf_starts_local(const struct machinefile *mf, const char *host);
 
 /* The address part of a host entry: "user@node1" -> "node1". */
 const char *mf_host_addr(const char *host);

@@ -611,7 +611,7 @@ void *dsm_malloc(size_t size)
 	size_t osize;
 	int rc, cls;
 
-	if (!base)
+	if (!rt_live("dsm_malloc"))
 		return fail_null(EINVAL);
 	if (size == 0)
 		size = 1;
@@ -655,7 +655,9 @@ int dsm_free(void *ptr)
 
 	if (!ptr)
 		return 0;
-	if (!base || a < base || a - base >= dsm_region_size() || (a & 15))
+	if (!rt_live("dsm_free"))
+		return -EINVAL;
+	if (a < base || a - base >= dsm_region_size() || (a & 15))
 		return -EINVAL;
 	off = a - base;
 	slab = off & ~(uint64_t)(ALLOC_SLAB_SIZE - 1);
@@ -687,7 +689,9 @@ void *dsm_alloc_named(const char *name, size_t size)
 	size_t n;
 	int rc;
 
-	if (!base || !name || size == 0)
+	if (!rt_live("dsm_alloc_named"))
+		return fail_null(EINVAL);
+	if (!name || size == 0)
 		return fail_null(EINVAL);
 	n = strnlen(name, DSM_NAME_MAX + 1);
 	if (n == 0)

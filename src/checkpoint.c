@@ -619,7 +619,7 @@ int dsm_checkpoint(const char *dir)
 	uint64_t gen = 0, now_gen = 0;
 	int rc = 0, brc;
 
-	if (!dsm_base() || !dir || !*dir)
+	if (!rt_live("dsm_checkpoint") || !dir || !*dir)
 		return -EINVAL;
 	if (dsm_num_servers() > 0) {
 		log_err("dsm_checkpoint: not supported in a job with serve-only ranks (their pages have no "

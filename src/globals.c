@@ -627,3 +627,18 @@ void globals_handle(const struct wire_hdr *h, const uint8_t *payload)
 	usleep(200000); /* let the ABORTs leave before the connections close */
 	rt_fatal("layout mismatch: %s", why);
 }
+
+int globals_module(unsigned i, const char **path, uintptr_t *base, uintptr_t *sec, size_t *len,
+		   uint64_t *first_page)
+{
+	if (i >= n_mods)
+		return -ENOENT;
+	if (!mods[i].sec)
+		return -ENODATA;
+	*path = mods[i].path;
+	*base = mods[i].base;
+	*sec = mods[i].sec;
+	*len = mods[i].len;
+	*first_page = mods[i].first_page;
+	return 0;
+}

@@ -32,6 +32,13 @@ void globals_unmap(void);
 void globals_send_layout(void);
 void globals_handle(const struct wire_hdr *h, const uint8_t *payload);
 
+/* For the statistics' report: the i-th module's section of DSM_SHARED
+ * variables (its file, load address, section address and length, first page
+ * number).  0, -ENOENT past the last module, -ENODATA for a module without
+ * a section. */
+int globals_module(unsigned i, const char **path, uintptr_t *base, uintptr_t *sec, size_t *len,
+		   uint64_t *first_page);
+
 /* Backend support, defined at the end of fault_uffd.c and fault_segv.c:
  * take over [addr, addr+len), page aligned, as pages first_page...; every
  * page absent.  unmap_extra: the range becomes ordinary read-write memory

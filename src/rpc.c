@@ -393,7 +393,9 @@ int dsm_rpc_call(int rank, uint32_t id, const void *arg, size_t arg_len, void *r
 	void *argcopy = NULL;
 	int rc;
 
-	if (!dsm_base() || rank < 0 || rank >= dsm_size() || (arg_len && !arg))
+	if (!rt_live("dsm_rpc_call"))
+		return -EINVAL;
+	if (rank < 0 || rank >= dsm_size() || (arg_len && !arg))
 		return -EINVAL;
 	if (arg_len > DSM_RPC_MAX)
 		return -EMSGSIZE;

@@ -62,6 +62,11 @@
 struct dsm_rt rt = { .size = 1 };
 
 static int initialized;
+/* Where the program stands with the library, for the message a call made at
+ * the wrong time prints (rt_live). */
+static enum { LIFE_NEW, LIFE_FAILED, LIFE_LIVE, LIFE_DONE } life;
+static int exit_hook_set;
+static pid_t init_pid;               /* a forked child inherits the hook, not the job */
 static struct rdv_server *root_server;
 static int n_servers;                /* DSM_SERVERS: the last n_servers ranks only serve */
 static struct launch_env lenv;       /* who started this rank (launch_env.c) */
@@ -90,9 +95,38 @@ void rt_fatal(const char *fmt, ...)
 
 void rt_peer_lost(int peer, const char *why)
 {
-	log_err("fatal: rank %d closed its connection unexpectedly (%s): it died or failed", peer, why);
+	/* Wait first: when the launcher saw the peer die it ends this rank
+	 * during the wait, and its own message is the only one the user reads. */
 	usleep(2000000);
+	log_err("fatal: rank %d closed its connection unexpectedly (%s): it died or failed", peer, why);
 	_exit(1);
+}
+
+int rt_live(const char *call)
+{
+	static const char *why[] = {
+		[LIFE_NEW] = "before dsm_init",
+		[LIFE_FAILED] = "after dsm_init failed",
+		[LIFE_DONE] = "after dsm_finalize",
+	};
+
+	if (initialized)
+		return 1;
+	log_err("%s called %s", call, why[life]);
+	return 0;
+}
+
+const char *rt_call_name(int kind)
+{
+	switch (kind) {
+	case MBOX_LOCK: return "dsm_lock";
+	case MBOX_TRYLOCK: return "dsm_trylock";
+	case MBOX_UNLOCK: return "dsm_unlock";
+	case MBOX_SEM_WAIT: return "dsm_sem_wait";
+	case MBOX_SEM_POST: return "dsm_sem_post";
+	case MBOX_BARRIER: return "dsm_barrier";
+	default: return "a dsm_* function";
+	}
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -419,6 +453,27 @@ out:
 
 static int call(int kind);
 
+/* A program that returns from main (or calls exit) without dsm_finalize.
+ * Status 0: finalize for it, as dsm_finalize would, so the job ends normally
+ * once every rank has left.  Another status: the rank is failing, perhaps
+ * while the others still work; a collective finalize could wait for them
+ * forever, so it leaves at once and the launcher ends the job naming it.
+ * Either way stdio goes out first, so no output is lost whatever follows. */
+static void exit_hook(int status, void *arg)
+{
+	(void)arg;
+	if (!initialized || getpid() != init_pid)
+		return;
+	fflush(NULL);
+	if (status != 0) {
+		log_info("exiting with status %d without dsm_finalize()", status);
+		return;
+	}
+	log_info("the program returned without dsm_finalize(); finalizing for it");
+	if (dsm_finalize())
+		_exit(1);
+}
+
 int dsm_init(int *argc, char ***argv)
 {
 	char ident[32];
@@ -426,9 +481,18 @@ int dsm_init(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (initialized)
+	if (initialized) {
+		log_err("dsm_init called twice: this rank already joined the job");
 		return -EALREADY;
+	}
+	if (life == LIFE_DONE) {
+		log_err("dsm_init called after dsm_finalize: a process joins one job once");
+		return -EALREADY;
+	}
+	life = LIFE_FAILED; /* until it succeeds */
 	log_init_from_env();
+	if (!exit_hook_set && on_exit(exit_hook, NULL) == 0)
+		exit_hook_set = 1;
 	if ((rc = read_config()))
 		return rc;
 	if ((rc = globals_scan())) /* DSM_SHARED: before anything counts pages */
@@ -463,6 +527,8 @@ int dsm_init(int *argc, char ***argv)
 	if ((rc = tp_start()))
 		goto err_rpc;
 	initialized = 1;
+	life = LIFE_LIVE;
+	init_pid = getpid();
 	stats_start();
 	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s", rt.rank, rt.size,
 		 (unsigned long)rt.base, rt.region_size, rt.be->name,
@@ -492,7 +558,8 @@ static int call(int kind)
 {
 	struct mbox_req req = { .kind = kind };
 
-	if (!initialized)
+	/* only dsm_barrier() comes here uninitialized */
+	if (!rt_live(rt_call_name(kind)))
 		return -EINVAL;
 	return mbox_call(&req);
 }
@@ -522,7 +589,7 @@ int dsm_finalize(void)
 {
 	int rc;
 
-	if (!initialized)
+	if (!rt_live("dsm_finalize"))
 		return -EINVAL;
 	rc = dsm_is_server(rt.rank) ? 0 : dsm_barrier();
 	if (rc == 0)
@@ -537,6 +604,7 @@ int dsm_finalize(void)
 	rdv_server_stop(root_server);
 	root_server = NULL;
 	initialized = 0;
+	life = LIFE_DONE;
 	return rc;
 }
 

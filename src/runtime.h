@@ -70,6 +70,14 @@ void rt_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2
  * exit reaches it. */
 void rt_peer_lost(int peer, const char *why) __attribute__((noreturn));
 
+/* 1 when the library is initialized; else 0, after one line on stderr that
+ * names `call` (a public function) and why it cannot run now ("dsm_malloc
+ * called before dsm_init").  The guard of every public call that needs the
+ * job. */
+int rt_live(const char *call);
+/* The public function behind a mailbox request kind (MBOX_LOCK: "dsm_lock"). */
+const char *rt_call_name(int kind);
+
 /* Service-thread hooks for collective messages (runtime.c). */
 struct wire_hdr;
 void rt_handle(const struct wire_hdr *h, const uint8_t *payload);

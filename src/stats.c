@@ -17,10 +17,16 @@
  *     pages go uncounted): the same order of memory as the directory.
  *   Allocations: the heap tells us what this rank allocated (name or call
  *     site), so the report can say which allocation a hot page belongs to.
+ *     A freed block's record is kept (the last FREED_KEEP of them): its pages
+ *     were hot while it lived.  Rank 0 also reports the DSM_SHARED variables,
+ *     from the symbol tables of the modules that have them.
  *   Snapshots (DSM_MONITOR=ms, set by dsmexec --monitor): a thread of ours
  *     wakes every interval, reads the counters and this rank's page-state
  *     table (racy reads: a snapshot may be a moment stale), and writes S and
  *     M lines.  It never takes a lock the fault path takes.
+ *   Under dsmexec --stats without the live view, the same thread writes
+ *     only an S line every COUNT_SNAP_MS, so that a job interrupted before
+ *     dsm_finalize still reports what its ranks had counted.
  *   Report: at dsm_finalize, under dsmexec, C, H and A lines that dsmexec
  *     gathers into one table for the job (stats_job_*, below, shared with
  *     dsmexec); without dsmexec the rank prints its own table.
@@ -33,8 +39,10 @@
 
 #include <dlfcn.h>
 #include <dsm.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
@@ -50,6 +58,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "globals.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -74,6 +83,9 @@
 #define LINE_MAX_BYTES 3800  /* an observation line: below PIPE_BUF */
 #define MAP_BLOCKS 65536     /* the page map's resolution, at most */
 #define LINE_BYTES 64        /* the false-sharing grain */
+#define FREED_KEEP 1024      /* records of freed blocks kept for the report */
+#define VAR_LINES 512        /* DSM_SHARED variables reported */
+#define COUNT_SNAP_MS 1000   /* --stats: counters to dsmexec this often */
 
 _Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 11) * sizeof(uint64_t),
 	       "struct dsm_stats is the counters and 11 reserved words");
@@ -91,7 +103,8 @@ const char *const stats_names[ST_COUNT] = {
 
 static int stats_on;      /* DSM_STATS=1: report at the end */
 static int collect;       /* under dsmexec: write lines, dsmexec reports */
-static int snap_ms;       /* DSM_MONITOR: snapshot interval, 0 = none */
+static int snap_ms;       /* snapshot interval, 0 = none */
+static int snap_map;      /* DSM_MONITOR: snapshots carry the page map */
 static int64_t t_start;
 static uint64_t uffd_tag; /* service thread: the fault stats_uffd_fault described */
 static int uffd_exact = -1;
@@ -382,6 +395,8 @@ struct arec {
 static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct arec *arecs[4096];
 static size_t n_arecs;
+static struct arec *freed[FREED_KEEP]; /* a ring: the latest freed blocks */
+static size_t freed_next;
 
 static size_t arec_bucket(uint64_t off)
 {
@@ -424,11 +439,16 @@ void stats_note_free(uint64_t off)
 	pthread_mutex_lock(&alloc_lock);
 	for (pp = &arecs[arec_bucket(off)]; *pp; pp = &(*pp)->next)
 		if ((*pp)->off == off) {
-			struct arec *a = *pp;
+			struct arec *a = *pp, **slot = &freed[freed_next++ % FREED_KEEP];
+
 			*pp = a->next;
-			free(a->name);
-			free(a);
 			n_arecs--;
+			if (*slot) {
+				free((*slot)->name);
+				free(*slot);
+			}
+			a->next = NULL;
+			*slot = a;
 			break;
 		}
 	pthread_mutex_unlock(&alloc_lock);
@@ -444,6 +464,14 @@ static void arecs_free(void)
 			free(a->name);
 			free(a);
 		}
+	for (size_t i = 0; i < FREED_KEEP; i++) {
+		if (freed[i]) {
+			free(freed[i]->name);
+			free(freed[i]);
+		}
+		freed[i] = NULL;
+	}
+	freed_next = 0;
 	n_arecs = 0;
 	pthread_mutex_unlock(&alloc_lock);
 }
@@ -558,11 +586,29 @@ static int arec_cmp(const void *a, const void *b)
 	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
 }
 
+static void emit_alloc(const struct arec *a, int was_freed)
+{
+	char line[LINE_MAX_BYTES], what[600], desc[300];
+	int o;
+
+	if (a->name) {
+		hex(what, a->name, sizeof(what));
+		o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=0 freed=%d name=%s\n",
+			     rt.rank, a->off, a->size, was_freed, what);
+	} else {
+		describe_site(a->site, desc, sizeof(desc));
+		hex(what, desc, sizeof(what));
+		o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=%u freed=%d site=%s\n",
+			     rt.rank, a->off, a->size, a->obj, was_freed, what);
+	}
+	if (o > 0 && (size_t)o < sizeof(line))
+		emit(line, (size_t)o);
+}
+
 static void emit_allocs(void)
 {
 	struct arec **v;
 	size_t n = 0;
-	char line[LINE_MAX_BYTES], what[600], desc[300];
 
 	pthread_mutex_lock(&alloc_lock);
 	v = malloc((n_arecs + 1) * sizeof(*v));
@@ -571,25 +617,88 @@ static void emit_allocs(void)
 			v[n++] = a;
 	if (v)
 		qsort(v, n, sizeof(*v), arec_cmp);
-	for (size_t i = 0; v && i < n && i < ALLOC_LINES; i++) {
-		struct arec *a = v[i];
-		int o;
-
-		if (a->name) {
-			hex(what, a->name, sizeof(what));
-			o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=0 name=%s\n",
-				     rt.rank, a->off, a->size, what);
-		} else {
-			describe_site(a->site, desc, sizeof(desc));
-			hex(what, desc, sizeof(what));
-			o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64 " obj=%u site=%s\n",
-				     rt.rank, a->off, a->size, a->obj, what);
-		}
-		if (o > 0 && (size_t)o < sizeof(line))
-			emit(line, (size_t)o);
-	}
+	for (size_t i = 0; v && i < n && i < ALLOC_LINES; i++)
+		emit_alloc(v[i], 0);
+	for (size_t i = 0; i < FREED_KEEP; i++)
+		if (freed[i])
+			emit_alloc(freed[i], 1);
 	pthread_mutex_unlock(&alloc_lock);
 	free(v);
+}
+
+/* The DSM_SHARED variables of one module: the objects its symbol table
+ * places in the section, as A lines whose offsets are in page-number space
+ * (page * page size), as the hot pages' are.  Returns how many it emitted. */
+static int emit_module_vars(const char *path, uintptr_t base, uintptr_t sec, size_t len, uint64_t first_page,
+			    int budget)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) *sh = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_shentsize != sizeof(ElfW(Shdr)) || !eh.e_shnum || !(sh = calloc(eh.e_shnum, sizeof(*sh))) ||
+	    pread(fd, sh, eh.e_shnum * sizeof(*sh), (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof(*sh)))
+		goto out;
+	/* .symtab names static variables too; a stripped file has .dynsym only */
+	for (unsigned want = SHT_SYMTAB; want && !n; want = want == SHT_SYMTAB ? SHT_DYNSYM : 0) {
+		for (unsigned i = 0; i < eh.e_shnum && n < budget; i++) {
+			ElfW(Sym) *syms;
+			ElfW(Shdr) *strh;
+			char *str;
+
+			if (sh[i].sh_type != want || sh[i].sh_link >= eh.e_shnum)
+				continue;
+			strh = &sh[sh[i].sh_link];
+			syms = malloc(sh[i].sh_size);
+			str = malloc(strh->sh_size + 1);
+			if (syms && str && pread(fd, syms, sh[i].sh_size, (off_t)sh[i].sh_offset) == (ssize_t)sh[i].sh_size &&
+			    pread(fd, str, strh->sh_size, (off_t)strh->sh_offset) == (ssize_t)strh->sh_size) {
+				str[strh->sh_size] = '\0';
+				for (size_t k = 0; k < sh[i].sh_size / sizeof(*syms) && n < budget; k++) {
+					uintptr_t a = base + syms[k].st_value;
+					char line[LINE_MAX_BYTES], what[600];
+					int o;
+
+					if (ELF64_ST_TYPE(syms[k].st_info) != STT_OBJECT || !syms[k].st_size ||
+					    a - sec >= len || syms[k].st_name >= strh->sh_size)
+						continue;
+					hex(what, str + syms[k].st_name, sizeof(what));
+					o = snprintf(line, sizeof(line), OBS_MAGIC "A r=%d off=%" PRIu64 " size=%" PRIu64
+						     " obj=0 var=%s\n", rt.rank, first_page * DSM_PAGE_SIZE + (a - sec),
+						     (uint64_t)syms[k].st_size, what);
+					if (o > 0 && (size_t)o < sizeof(line)) {
+						emit(line, (size_t)o);
+						n++;
+					}
+				}
+			}
+			free(syms);
+			free(str);
+		}
+	}
+out:
+	free(sh);
+	close(fd);
+	return n;
+}
+
+/* Every rank has the same variables (dsm_init checks): rank 0 names them. */
+static void emit_vars(void)
+{
+	const char *path;
+	uintptr_t base, sec;
+	size_t len;
+	uint64_t first;
+	int rc, n = 0;
+
+	if (rt.rank != 0)
+		return;
+	for (unsigned i = 0; (rc = globals_module(i, &path, &base, &sec, &len, &first)) != -ENOENT; i++)
+		if (rc == 0)
+			n += emit_module_vars(path, base, sec, len, first, VAR_LINES - n);
 }
 
 /* ---- snapshots ----------------------------------------------------------- */
@@ -730,9 +839,12 @@ int stats_init(void)
 		}
 		snap_ms = collect ? (int)ms : 0; /* only dsmexec reads snapshots */
 	}
+	snap_map = snap_ms != 0;
+	if (!snap_ms && stats_on && collect)
+		snap_ms = COUNT_SNAP_MS;
 	if (stats_on)
 		log_info("statistics: reported at dsm_finalize%s", collect ? " to dsmexec" : "");
-	if (snap_ms)
+	if (snap_map)
 		log_info("statistics: a snapshot for dsmexec's live view every %d ms", snap_ms);
 	return trace_init(rt.rank, rt.size);
 }
@@ -744,6 +856,8 @@ void stats_start(void)
 
 	if (!snap_ms)
 		return;
+	if (!snap_map)
+		goto start; /* counters only */
 	blk_shift = 0;
 	need = (rt.npages + MAP_BLOCKS - 1) / MAP_BLOCKS;
 	while ((1ULL << blk_shift) < need)
@@ -757,6 +871,7 @@ void stats_start(void)
 		free(blk_r);
 		blk_w = blk_r = NULL;
 	}
+start:
 	snap_stop = 0;
 	/* Signals are the application's. */
 	sigfillset(&all);
@@ -779,7 +894,8 @@ void stats_fini(void)
 		pthread_mutex_unlock(&snap_lock);
 		pthread_join(snap_thread, NULL);
 		snap_running = 0;
-		snapshot(); /* the end state, for the live view */
+		if (snap_map)
+			snapshot(); /* the end state, for the live view */
 	}
 	free(blk_w);
 	free(blk_r);
@@ -793,6 +909,7 @@ void stats_fini(void)
 	if (stats_on) {
 		emit_hot();
 		emit_allocs();
+		emit_vars();
 		if (hot.untracked)
 			log_info("%" PRIu64 " requests for pages beyond the first %u were not counted per page",
 				 hot.untracked, HOT_MAX);
@@ -826,7 +943,8 @@ struct job_alloc {
 	int rank;
 	uint64_t off, size;
 	uint32_t obj;
-	int named;
+	uint32_t freed;         /* freed before the end */
+	int named;              /* what: 1 a name, 2 a DSM_SHARED variable, 0 a call site */
 	char what[300];
 };
 
@@ -1067,14 +1185,15 @@ static const struct dec_field alloc_fields[] = {
 	DEC_FIELD("off", struct job_alloc, off),
 	DEC_FIELD("size", struct job_alloc, size),
 	DEC_FIELD("obj", struct job_alloc, obj),
+	DEC_FIELD("freed", struct job_alloc, freed),
 };
 
 static int alloc_token(void *rec, const char *name, size_t nl, const char *val, size_t vl)
 {
 	struct job_alloc *a = rec;
 
-	if (tok_is(name, nl, "name") || tok_is(name, nl, "site")) {
-		a->named = tok_is(name, nl, "name");
+	if (tok_is(name, nl, "name") || tok_is(name, nl, "site") || tok_is(name, nl, "var")) {
+		a->named = tok_is(name, nl, "name") ? 1 : tok_is(name, nl, "var") ? 2 : 0;
 		if (unhex(val, vl, a->what, sizeof(a->what)))
 			return -EINVAL;
 	}
@@ -1210,6 +1329,40 @@ static int jhot_cmp(const void *a, const void *b)
 	return x->n < y->n ? 1 : x->n > y->n ? -1 : x->page < y->page ? -1 : 1;
 }
 
+/* Which of two records that overlap a page names it better: a DSM_SHARED
+ * variable, then a live block before a freed one, then a name before a call
+ * site. */
+static int better(const struct job_alloc *a, const struct job_alloc *b)
+{
+	if ((a->named == 2) != (b->named == 2))
+		return a->named == 2;
+	if (!a->freed != !b->freed)
+		return !a->freed;
+	return a->named && !b->named;
+}
+
+/* The DSM_SHARED variables on the page: "variable a", "variables a, b and 3 more". */
+static void vars_on(const struct stats_job *j, uint64_t lo, uint64_t hi, char *out, size_t cap)
+{
+	size_t o;
+	int n = 0, shown = 0;
+
+	for (size_t i = 0; i < j->nal; i++)
+		n += j->al[i].named == 2 && j->al[i].off < hi && j->al[i].off + j->al[i].size > lo;
+	o = (size_t)snprintf(out, cap, "DSM_SHARED variable%s ", n > 1 ? "s" : "");
+	for (size_t i = 0; i < j->nal && shown < 3 && o < cap; i++) {
+		const struct job_alloc *a = &j->al[i];
+
+		if (a->named != 2 || a->off >= hi || a->off + a->size <= lo)
+			continue;
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", shown ? (shown + 1 == n ? " and " : ", ") : "",
+				      a->what);
+		shown++;
+	}
+	if (n > shown && o < cap)
+		snprintf(out + o, cap - o, " and %d more", n - shown);
+}
+
 /* What a hot page belongs to, from the allocations the ranks reported. */
 static void owner_of(const struct stats_job *j, const struct job_hot *h, char *out, size_t cap)
 {
@@ -1225,12 +1378,16 @@ static void owner_of(const struct stats_job *j, const struct job_hot *h, char *o
 				continue;
 			if (best)
 				more++;
-			if (!best || (a->named && !best->named))
+			if (!best || better(a, best))
 				best = a;
 		}
 	}
 	if (!best) {
 		snprintf(out, cap, "(no allocation reported: memory used directly, or not from dsm_malloc)");
+		return;
+	}
+	if (best->named == 2) {
+		vars_on(j, lo, hi, out, cap);
 		return;
 	}
 	if (best->named)
@@ -1241,6 +1398,8 @@ static void owner_of(const struct stats_job *j, const struct job_hot *h, char *o
 	else
 		snprintf(out, cap, "dsm_malloc(%" PRIu64 ") +0x%" PRIx64 " by rank %d at %s", best->size,
 			 lo > best->off ? lo - best->off : 0, best->rank, best->what);
+	if (best->freed)
+		snprintf(out + strlen(out), cap - strlen(out), " (freed before the end)");
 	if (more)
 		snprintf(out + strlen(out), cap - strlen(out), " and %d more", more);
 }
@@ -1290,29 +1449,40 @@ void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
 {
 	struct out o = { .fd = fd };
 	uint64_t tot[ST_COUNT] = { 0 };
-	int net = 0, have = 0;
+	int net = 0, have = 0, final = 0;
 	char label[16];
 
 	for (int r = 0; r < j->n; r++) {
 		if (!j->r[r].have)
 			continue;
 		have++;
+		final += j->r[r].final;
 		for (int i = 0; i < ST_COUNT; i++)
 			tot[i] += j->r[r].v[i];
 	}
 	net = tot[ST_NET_BYTES_IN] || tot[ST_NET_BYTES_OUT];
-	if (j->self >= 0 && j->n > 1)
+	if (j->self >= 0 && j->n > 1) {
 		outf(&o, "dsm stats: rank %d of %d, %.2f s\n", j->self, j->n, elapsed_s);
-	else
-		outf(&o, "dsm stats: %d rank%s, %.2f s%s\n", j->n, j->n == 1 ? "" : "s", elapsed_s,
-		     have < j->n ? " (some ranks did not report: they did not reach dsm_finalize)" : "");
+	} else if (!have) {
+		/* A table of zeros would read as "nothing happened". */
+		outf(&o, "dsm stats: %d rank%s, %.2f s: the job ended before any rank reported its counters "
+		     "(ranks report each second and at dsm_finalize)\n", j->n, j->n == 1 ? "" : "s", elapsed_s);
+		out_flush(&o);
+		return;
+	} else {
+		outf(&o, "dsm stats: %d rank%s, %.2f s\n", j->n, j->n == 1 ? "" : "s", elapsed_s);
+		if (final < j->n)
+			outf(&o, "(the job ended before %d of its ranks reached dsm_finalize: a row marked * is the "
+			     "rank's count at its last report, up to a second before it ended%s)\n", j->n - final,
+			     have < j->n ? "; ranks without a row never reported" : "");
+	}
 	outf(&o, "%5s %8s %8s %8s %8s %8s %8s %8s %8s %9s %8s %8s %8s %6s %8s%s\n", "rank", "rd-flt", "wr-flt",
 	     "pg-in", "pg-out", "MiB-in", "MiB-out", "inv-sent", "inv-recv", "fault-ms", "lock-ms", "barr-ms",
 	     "sem-ms", "rpcs", "rpc-ms", net ? "  net-MiB-in net-MiB-out" : "");
 	for (int r = 0; r < j->n; r++) {
 		if (!j->r[r].have)
 			continue;
-		snprintf(label, sizeof(label), "%d", r);
+		snprintf(label, sizeof(label), "%d%s", r, j->r[r].final ? "" : "*");
 		row(&o, label, j->r[r].v, net);
 	}
 	if (j->self < 0 || j->n == 1)

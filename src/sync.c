@@ -422,7 +422,7 @@ static int sync_call(int kind, uint64_t id)
 	int64_t t0;
 	int rc;
 
-	if (!dsm_base())
+	if (!rt_live(rt_call_name(kind)))
 		return -EINVAL;
 	t0 = obs_clock();
 	rc = mbox_call(&req);

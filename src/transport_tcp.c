@@ -713,7 +713,9 @@ static void link_fail(int rank, const char *why)
 	}
 	if (p->state == LINK_DOWN)
 		return;
-	log_warn("link to rank %d lost (%s); reconnecting", rank, why);
+	/* Quiet: most often the peer died, and the launcher says so; a link
+	 * that stays down ends in rt_peer_lost(), which names the peer. */
+	log_info("link to rank %d lost (%s); reconnecting", rank, why);
 	drop_connection(rank);
 	p->state = LINK_DOWN;
 	p->resumed = 0;

@@ -35,6 +35,8 @@ static const struct {
 	{ "a slots=65536\n", "a/65536" },
 	{ "a slots=007\n", "a/7" },
 	{ "a\na\n", "a/1 a/1" },                          /* repeats are fine */
+	{ "localhost:2\nuser@node1:4\n", "localhost/2 user@node1/4" }, /* host:N, the MPI habit */
+	{ "::1\nfe80::1:2\n", "::1/1 fe80::1:2/1" },       /* addresses, not host:N */
 };
 
 /* Bad files: text -> the message expected ("f:LINE: ..."). */
@@ -56,6 +58,8 @@ static const struct {
 	{ "a slots=2x\n", 0, "f:1: slots=2x: not a number" },
 	{ "a slots=1.5\n", 0, "f:1: slots=1.5: not a number" },
 	{ "a slots=2 slots=3\n", 0, "f:1: slots given twice" },
+	{ "a:2 slots=3\n", 0, "f:1: slots given twice (host:N is host slots=N)" },
+	{ "a:0\n", 0, "f:1: slots=0: must be between 1 and 65536" },
 	{ "a cpus=2\n", 0, "f:1: unknown option 'cpus=2'" },
 	{ "a =2\n", 0, "f:1: unknown option '=2'" },
 	{ "a b\n", 0, "f:1: unexpected 'b' after the host name" },
@@ -254,6 +258,22 @@ static void test_helpers(void)
 	CHECK(mf_is_local("localhost") && mf_is_local("127.0.0.1"), "local names");
 	CHECK(!mf_is_local("127.0.0.2") && !mf_is_local("root@localhost") && !mf_is_local("host"),
 	      "non-local names");
+	{
+		char me[256] = "";
+		struct machinefile m = { 0 };
+
+		CHECK(mf_is_local("LOCALHOST") && mf_is_local("LocalHost"), "localhost in any case");
+		CHECK(mf_is_this_host("127.0.0.2") && mf_is_this_host("127.255.255.254") && mf_is_this_host("::1") &&
+		      mf_is_this_host("LOCALHOST"), "loopback addresses are this host");
+		CHECK(!mf_is_this_host("root@127.0.0.2") && !mf_is_this_host("128.0.0.1") &&
+		      !mf_is_this_host("nosuchhost.invalid") && !mf_is_this_host("::2"), "other hosts");
+		gethostname(me, sizeof(me) - 1);
+		CHECK(!me[0] || mf_is_this_host(me), "this host's own name '%s'", me);
+		CHECK(mf_starts_local(&m, "127.0.0.3"), "127.0.0.3 starts locally");
+		m.ssh_to_self = 1;
+		CHECK(!mf_starts_local(&m, "127.0.0.3") && mf_starts_local(&m, "localhost"),
+		      "with ssh asked for, only localhost and 127.0.0.1 start locally");
+	}
 	CHECK(!strcmp(mf_host_addr("user@node1"), "node1") && !strcmp(mf_host_addr("node1"), "node1"),
 	      "mf_host_addr");
 }
