@@ -2,25 +2,40 @@
  * sync_bench - latency of the synchronization primitives and RPC, against a
  * plain TCP round trip between ranks 0 and 1 measured in the same run:
  *
+ *   dsmexec -n 1 bin/sync_bench [iterations]   (what a rank does alone)
  *   dsmexec -n 2 bin/sync_bench [iterations]   (default 2000 per repetition)
  *   dsmexec -n 4 bin/sync_bench [iterations]   (contended lock, 4-rank barrier)
  *
+ * With 1 rank, against a pthread mutex in the same process (each sample is
+ * the mean of a batch of BATCH operations: one is shorter than the clock's
+ * own cost):
+ *   mutex    pthread_mutex_lock + pthread_mutex_unlock
+ *   cached   dsm_lock + dsm_unlock of one lock, again and again (the lock
+ *            stays cached at this rank: no message, no other thread)
+ *   sem      dsm_sem_post + dsm_sem_wait of a semaphore homed here
+ *   signal   dsm_cond_signal of a condition variable nobody waits on
  * With 2 ranks:
  *   tcp      16-byte request, 16-byte reply over a TCP connection of our own
  *            (TCP_NODELAY, blocking sockets, no service thread involved)
- *   lock     dsm_lock + dsm_unlock by rank 0 of a lock whose home is rank 1
- *            (uncontended)
+ *   lock     dsm_lock + dsm_unlock by rank 0 of a lock whose home is rank 1,
+ *            a new lock id each time: the first use of a lock, so always
+ *            a round trip to its home
+ *   own      both ranks at once, each dsm_lock + dsm_unlock of its own lock
+ *            (rank 0's homed at rank 1 and rank 1's at rank 0), again and
+ *            again, timed at rank 0 in batches as with 1 rank, against a
+ *            pthread mutex timed the same way
  *   barrier  dsm_barrier with 2 ranks, timed at rank 0
  *   sem      rank 0 posts A and waits on B; rank 1 waits on A and posts B
  *            (one post+wait pair each way: a semaphore round trip); A's home
  *            is rank 1, B's rank 0
  *   rpc      a null dsm_rpc_call from rank 0 to rank 1
  * and, to show where the time goes:
- *   lock     dsm_lock alone (one round trip to the home; the unlock that
- *            follows sends its message without waiting for an answer)
- *   mailbox  dsm_unlock of a lock this rank does not hold: the application
- *            thread hands a request to its service thread and is woken with
- *            the answer (-EPERM), no message; every primitive pays this once
+ *   lock     dsm_lock alone of a new lock id (one round trip to the home;
+ *            the unlock that follows keeps the lock cached here, no message)
+ *   post     dsm_sem_post of a semaphore homed at rank 1: the application
+ *            thread hands the request to its service thread, which sends
+ *            it (no answer) and wakes the thread; every remote primitive
+ *            pays this hop
  * With 4 ranks:
  *   tcp      as above, ranks 0 and 1
  *   lock     every rank takes and releases one lock (home rank 1) in a loop;
@@ -29,9 +44,12 @@
  */
 #include "bench.h"
 
+#include <pthread.h>
+
 #include "sync.h" /* the home of a lock or a semaphore */
 
 #define WARMUP 200
+#define BATCH 100 /* operations per sample, where one is shorter than the clock */
 #define NULL_RPC 1
 
 struct shared {
@@ -56,9 +74,12 @@ static uint64_t key_homed_at(int rank, int sem)
 
 /* What the timed operations work on. */
 struct ops {
-	uint64_t lk, sem_a, sem_b;
+	uint64_t lk, sem_a, sem_b, sem_c, cond;
 	int me;
 };
+
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t fresh_lock; /* op_lock_fresh: the next new lock id */
 
 typedef void op_fn(const struct ops *o);
 
@@ -76,6 +97,70 @@ static void time_op(long iters, double *t, op_fn *op, op_fn *after, const struct
 		if (after)
 			after(o);
 	}
+}
+
+/* As time_op, but each sample is the mean of BATCH operations. */
+static void time_batch(long iters, double *t, op_fn *op, const struct ops *o)
+{
+	for (long i = -WARMUP / 10; i < iters; i++) {
+		double t0 = bench_now_us();
+		for (int k = 0; k < BATCH; k++)
+			op(o);
+		if (i >= 0)
+			t[i] = (bench_now_us() - t0) / BATCH;
+	}
+}
+
+static void op_mutex(const struct ops *o)
+{
+	(void)o;
+	pthread_mutex_lock(&mutex);
+	/* the same compiler barrier a call into the library is */
+	__asm__ __volatile__("" ::: "memory");
+	pthread_mutex_unlock(&mutex);
+}
+
+static void op_sem_local(const struct ops *o)
+{
+	if (dsm_sem_post(o->sem_b) || dsm_sem_wait(o->sem_b))
+		bench_die("semaphores", EIO);
+}
+
+static void op_signal(const struct ops *o)
+{
+	if (dsm_cond_signal(o->cond))
+		bench_die("dsm_cond_signal", EIO);
+}
+
+/* a lock id never used before whose home is rank 1 */
+static void op_lock_fresh(const struct ops *o)
+{
+	(void)o;
+	while (sync_lock_home(++fresh_lock) != 1)
+		;
+	if (dsm_lock(fresh_lock) || dsm_unlock(fresh_lock))
+		bench_die("dsm_lock", EIO);
+}
+
+static void op_lock_fresh_alone(const struct ops *o)
+{
+	(void)o;
+	while (sync_lock_home(++fresh_lock) != 1)
+		;
+	if (dsm_lock(fresh_lock))
+		bench_die("dsm_lock", EIO);
+}
+
+static void op_unlock_fresh(const struct ops *o)
+{
+	(void)o;
+	dsm_unlock(fresh_lock);
+}
+
+static void op_post_remote(const struct ops *o)
+{
+	if (dsm_sem_post(o->sem_c))
+		bench_die("dsm_sem_post", EIO);
 }
 
 static void op_barrier(const struct ops *o)
@@ -108,40 +193,57 @@ static void op_null_rpc(const struct ops *o)
 		bench_die("dsm_rpc_call", -rc);
 }
 
-static void op_lock(const struct ops *o)
+/* A rank alone: dsm's lock, semaphore and condition variable against a
+ * pthread mutex. */
+static void one_rank(long iters, double *t)
 {
-	if (dsm_lock(o->lk))
-		bench_die("dsm_lock", EIO);
-}
+	struct bench_fig *mtx, *cached, *sem, *sig;
+	struct ops o = { .lk = 1, .sem_b = 2, .cond = 3 };
 
-static void op_unlock(const struct ops *o)
-{
-	dsm_unlock(o->lk);
-}
-
-/* a lock not held: the mailbox round trip to the service thread, no message */
-static void op_unlock_not_held(const struct ops *o)
-{
-	if (dsm_unlock(o->lk) != -EPERM)
-		bench_die("dsm_unlock of a lock not held", EIO);
+	mtx = bench_fig("mutex", "pthread mutex lock+unlock", "us", 0);
+	cached = bench_fig("lock_cached", "dsm lock+unlock, 1 rank", "us", 0);
+	sem = bench_fig("sem_local", "dsm sem post+wait, 1 rank", "us", 0);
+	sig = bench_fig("cond_signal", "dsm cond signal, nobody waits", "us", 0);
+	cached->limit = sem->limit = sig->limit = mtx;
+	for (int r = 0; r < bench.reps; r++) {
+		time_batch(iters, t, op_mutex, &o);
+		bench_rep(mtx, t, (size_t)iters);
+		time_batch(iters, t, op_lock_unlock, &o);
+		bench_rep(cached, t, (size_t)iters);
+		time_batch(iters, t, op_sem_local, &o);
+		bench_rep(sem, t, (size_t)iters);
+		time_batch(iters, t, op_signal, &o);
+		bench_rep(sig, t, (size_t)iters);
+	}
+	bench_target("lock+unlock (1 rank) p50 / pthread mutex", bench_p50(cached) / bench_p50(mtx), 1, 5);
 }
 
 static void two_ranks(int fd, long iters, double *t)
 {
-	struct bench_fig *tcp, *ptcp, *lock, *barrier, *sem, *rpc, *lock1, *mbox;
+	struct bench_fig *tcp, *ptcp, *lock, *barrier, *sem, *rpc, *lock1, *post, *mtx, *own;
 	struct ops o = { .lk = key_homed_at(1, 0), .sem_a = key_homed_at(1, 1), .sem_b = key_homed_at(0, 1),
 			 .me = dsm_rank() };
+	struct ops mine = { .lk = key_homed_at(!dsm_rank(), 0) + 1000000 };
 	int me = o.me;
 
+	while (sync_lock_home(mine.lk) != !me)
+		mine.lk++;
+	o.sem_c = o.sem_a + 1;
+	while (sync_sem_home(o.sem_c) != 1)
+		o.sem_c++;
+	fresh_lock = 1ULL << 40;
 	tcp = bench_fig("tcp_rtt_16", "tcp rtt 16B/16B", "us", 0);
 	ptcp = bench_fig("tcp_rtt_16_poll", "tcp rtt 16B/16B, polling", "us", 0);
-	lock = bench_fig("lock", "lock+unlock, uncontended", "us", 0);
+	lock = bench_fig("lock", "lock+unlock, first use, remote home", "us", 0);
 	barrier = bench_fig("barrier_2", "barrier, 2 ranks", "us", 0);
 	sem = bench_fig("sem", "sem post+wait round trip", "us", 0);
 	rpc = bench_fig("null_rpc", "null rpc", "us", 0);
 	lock1 = bench_fig("lock_alone", "  lock alone (remote home)", "us", 0);
-	mbox = bench_fig("mailbox", "  mailbox round trip", "us", 0);
-	lock->limit = barrier->limit = sem->limit = rpc->limit = lock1->limit = mbox->limit = tcp;
+	post = bench_fig("post_remote", "  sem post (remote home)", "us", 0);
+	mtx = bench_fig("mutex", "pthread mutex lock+unlock", "us", 0);
+	own = bench_fig("lock_own", "lock+unlock, each rank its own", "us", 0);
+	lock->limit = barrier->limit = sem->limit = rpc->limit = lock1->limit = post->limit = tcp;
+	own->limit = mtx;
 
 	for (int r = 0; r < bench.reps; r++) {
 		bench_tcp_rtt(fd, me == 0, 16, 16, (int)iters, WARMUP, t);
@@ -153,9 +255,18 @@ static void two_ranks(int fd, long iters, double *t)
 		dsm_barrier();
 
 		if (me == 0) {
-			time_op(iters, t, op_lock_unlock, NULL, &o);
+			time_op(iters, t, op_lock_fresh, NULL, &o);
 			bench_rep(lock, t, (size_t)iters);
 		}
+		dsm_barrier();
+
+		time_batch(iters, t, op_mutex, &mine);
+		if (me == 0)
+			bench_rep(mtx, t, (size_t)iters);
+		dsm_barrier();
+		time_batch(iters, t, op_lock_unlock, &mine);
+		if (me == 0)
+			bench_rep(own, t, (size_t)iters);
 		dsm_barrier();
 
 		time_op(iters, t, op_barrier, NULL, &o);
@@ -170,10 +281,10 @@ static void two_ranks(int fd, long iters, double *t)
 		if (me == 0) {
 			time_op(iters, t, op_null_rpc, NULL, &o);
 			bench_rep(rpc, t, (size_t)iters);
-			time_op(iters, t, op_lock, op_unlock, &o);
+			time_op(iters, t, op_lock_fresh_alone, op_unlock_fresh, &o);
 			bench_rep(lock1, t, (size_t)iters);
-			time_op(iters, t, op_unlock_not_held, NULL, &o);
-			bench_rep(mbox, t, (size_t)iters);
+			time_op(iters, t, op_post_remote, NULL, &o);
+			bench_rep(post, t, (size_t)iters);
 		}
 		dsm_barrier();
 	}
@@ -182,6 +293,8 @@ static void two_ranks(int fd, long iters, double *t)
 		bench_target("lock+unlock p50 / tcp rtt 16B/16B", bench_p50(lock) / rtt, 1, 1.5);
 		bench_target("null rpc p50 / tcp rtt 16B/16B", bench_p50(rpc) / rtt, 1, 1.5);
 		bench_target("barrier (2 ranks) p50 / tcp rtt 16B/16B", bench_p50(barrier) / rtt, 1, 2);
+		bench_target("lock+unlock (own lock, 2 ranks) p50 / pthread mutex", bench_p50(own) / bench_p50(mtx),
+			     1, 5);
 	}
 }
 
@@ -249,8 +362,8 @@ int main(int argc, char **argv)
 	}
 	argc = bench_args("sync_bench", argc, argv);
 	iters = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
-	if (dsm_size() < 2 || iters < 10) {
-		fprintf(stderr, "sync_bench: run it with 2 or more ranks (dsmexec -n 2) and at least 10 iterations\n");
+	if (iters < 10) {
+		fprintf(stderr, "sync_bench: run it with at least 10 iterations\n");
 		return 2;
 	}
 	if (!(t = calloc((size_t)iters, sizeof(double))))
@@ -260,8 +373,10 @@ int main(int argc, char **argv)
 		bench_die("dsm_alloc_named", errno);
 	bench_context("%d ranks, backend %s, %ld iterations per repetition after %d warm-up", dsm_size(),
 		      bench_backend(), iters, WARMUP);
-	fd = bench_rank_pair(&sh->rv, 1, 0);
-	if (dsm_size() == 2)
+	fd = dsm_size() > 1 ? bench_rank_pair(&sh->rv, 1, 0) : -1;
+	if (dsm_size() == 1)
+		one_rank(iters, t);
+	else if (dsm_size() == 2)
 		two_ranks(fd, iters, t);
 	else
 		four_ranks(fd, iters, t);

@@ -81,6 +81,19 @@ int dsm_unlock(uint64_t id);
 int dsm_sem_wait(uint64_t key);
 int dsm_sem_post(uint64_t key);
 
+/* Condition variables keyed by any 64-bit value (their own name space, as
+ * semaphores have), used with a dsm lock as pthread condition variables are
+ * with a mutex.  dsm_cond_wait releases the lock, which this rank must hold,
+ * and waits, atomically: a signal or broadcast that comes after the release
+ * wakes it; it takes the lock again before it returns (0, or -EPERM when
+ * this rank does not hold the lock).  Wake-ups may be spurious: check the
+ * predicate in a loop.  dsm_cond_signal wakes at least one waiter, of any
+ * rank or thread, when there is one (the oldest); dsm_cond_broadcast wakes
+ * every waiter.  All return -EINVAL before dsm_init(). */
+int dsm_cond_wait(uint64_t cond, uint64_t lock);
+int dsm_cond_signal(uint64_t cond);
+int dsm_cond_broadcast(uint64_t cond);
+
 /*
  * ---- The shared heap ----
  *
