@@ -20,6 +20,10 @@
  *   lock     dsm_lock + dsm_unlock by rank 0 of a lock whose home is rank 1,
  *            a new lock id each time: the first use of a lock, so always
  *            a round trip to its home
+ *   moved    dsm_lock + dsm_unlock by rank 0 of a lock whose home is rank 1
+ *            and that rank 1 took and released last (so it is cached
+ *            there): without caching a round trip to the home, with it the
+ *            home recalls the lock from rank 1 first (a message to itself)
  *   own      both ranks at once, each dsm_lock + dsm_unlock of its own lock
  *            (rank 0's homed at rank 1 and rank 1's at rank 0), again and
  *            again, timed at rank 0 in batches as with 1 rank, against a
@@ -41,6 +45,12 @@
  *   lock     every rank takes and releases one lock (home rank 1) in a loop;
  *            each times its own acquire+release: the samples of all 4
  *   barrier  dsm_barrier with 4 ranks, timed at rank 0
+ *   moved    as with 2 ranks, but the lock was last held by rank 2: the
+ *            home recalls it from a third rank (two round trips where
+ *            there was one without caching)
+ *   (with every lock cached at its last holder, the contended figure counts
+ *   each rank's acquisitions while it holds the lock in a burst as well as
+ *   the hand-offs: its p50 is a cached acquisition, its p99 a hand-off)
  */
 #include "bench.h"
 
@@ -80,6 +90,39 @@ struct ops {
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t fresh_lock; /* op_lock_fresh: the next new lock id */
+static uint64_t *rids;      /* op_lock_recalled: locks another rank holds cached */
+static long rnext;
+
+/* rids[0..n-1]: lock ids of repetition `rep` whose home is `home`, the same
+ * on every rank. */
+static void recall_ids(int rep, int home, long n)
+{
+	uint64_t k = (uint64_t)(rep + 1) << 32;
+
+	for (long i = 0; i < n; i++) {
+		while (sync_lock_home(++k) != home)
+			;
+		rids[i] = k;
+	}
+	rnext = 0;
+}
+
+/* the rank that caches them takes and releases each once */
+static void cache_ids(long n)
+{
+	for (long i = 0; i < n; i++)
+		if (dsm_lock(rids[i]) || dsm_unlock(rids[i]))
+			bench_die("dsm_lock", EIO);
+}
+
+static void op_lock_recalled(const struct ops *o)
+{
+	uint64_t id = rids[rnext++];
+
+	(void)o;
+	if (dsm_lock(id) || dsm_unlock(id))
+		bench_die("dsm_lock", EIO);
+}
 
 typedef void op_fn(const struct ops *o);
 
@@ -220,7 +263,7 @@ static void one_rank(long iters, double *t)
 
 static void two_ranks(int fd, long iters, double *t)
 {
-	struct bench_fig *tcp, *ptcp, *lock, *barrier, *sem, *rpc, *lock1, *post, *mtx, *own;
+	struct bench_fig *tcp, *ptcp, *lock, *barrier, *sem, *rpc, *lock1, *post, *mtx, *own, *moved;
 	struct ops o = { .lk = key_homed_at(1, 0), .sem_a = key_homed_at(1, 1), .sem_b = key_homed_at(0, 1),
 			 .me = dsm_rank() };
 	struct ops mine = { .lk = key_homed_at(!dsm_rank(), 0) + 1000000 };
@@ -242,7 +285,8 @@ static void two_ranks(int fd, long iters, double *t)
 	post = bench_fig("post_remote", "  sem post (remote home)", "us", 0);
 	mtx = bench_fig("mutex", "pthread mutex lock+unlock", "us", 0);
 	own = bench_fig("lock_own", "lock+unlock, each rank its own", "us", 0);
-	lock->limit = barrier->limit = sem->limit = rpc->limit = lock1->limit = post->limit = tcp;
+	moved = bench_fig("lock_moved", "lock+unlock, last held by rank 1", "us", 0);
+	lock->limit = barrier->limit = sem->limit = rpc->limit = lock1->limit = post->limit = moved->limit = tcp;
 	own->limit = mtx;
 
 	for (int r = 0; r < bench.reps; r++) {
@@ -267,6 +311,16 @@ static void two_ranks(int fd, long iters, double *t)
 		time_batch(iters, t, op_lock_unlock, &mine);
 		if (me == 0)
 			bench_rep(own, t, (size_t)iters);
+		dsm_barrier();
+
+		recall_ids(r, 1, iters + WARMUP);
+		if (me == 1)
+			cache_ids(iters + WARMUP);
+		dsm_barrier();
+		if (me == 0) {
+			time_op(iters, t, op_lock_recalled, NULL, &o);
+			bench_rep(moved, t, (size_t)iters);
+		}
 		dsm_barrier();
 
 		time_op(iters, t, op_barrier, NULL, &o);
@@ -300,7 +354,7 @@ static void two_ranks(int fd, long iters, double *t)
 
 static void four_ranks(int fd, long iters, double *t)
 {
-	struct bench_fig *tcp, *lock, *barrier;
+	struct bench_fig *tcp, *lock, *barrier, *moved;
 	struct ops o = { .lk = key_homed_at(1, 0), .me = dsm_rank() };
 	int me = o.me, nr = dsm_size();
 	size_t per = ((size_t)iters * sizeof(double) + 4095) & ~(size_t)4095; /* a rank's own pages */
@@ -314,7 +368,8 @@ static void four_ranks(int fd, long iters, double *t)
 	lock = bench_fig("lock_contended", name, "us", 0);
 	snprintf(name, sizeof(name), "barrier, %d ranks", nr);
 	barrier = bench_fig("barrier_n", name, "us", 0);
-	lock->limit = barrier->limit = tcp;
+	moved = bench_fig("lock_moved_3", "lock+unlock, home 1, last held by 2", "us", 0);
+	lock->limit = barrier->limit = moved->limit = tcp;
 
 	for (int r = 0; r < bench.reps; r++) {
 		if (me <= 1)
@@ -341,6 +396,16 @@ static void four_ranks(int fd, long iters, double *t)
 		time_op(iters, t, op_barrier, NULL, &o);
 		if (me == 0)
 			bench_rep(barrier, t, (size_t)iters);
+
+		recall_ids(r, 1, iters + WARMUP);
+		if (me == 2)
+			cache_ids(iters + WARMUP);
+		dsm_barrier();
+		if (me == 0) {
+			time_op(iters, t, op_lock_recalled, NULL, &o);
+			bench_rep(moved, t, (size_t)iters);
+		}
+		dsm_barrier();
 	}
 	if (me == 0) {
 		snprintf(name, sizeof(name), "barrier (%d ranks) p50 / tcp rtt 16B/16B", nr);
@@ -366,7 +431,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sync_bench: run it with at least 10 iterations\n");
 		return 2;
 	}
-	if (!(t = calloc((size_t)iters, sizeof(double))))
+	if (!(t = calloc((size_t)iters, sizeof(double))) || !(rids = calloc((size_t)(iters + WARMUP), sizeof(*rids))))
 		bench_die("calloc", ENOMEM);
 	sh = dsm_alloc_named("sync_bench", sizeof(*sh));
 	if (!sh)
@@ -385,5 +450,6 @@ int main(int argc, char **argv)
 	if (dsm_rank() == 0)
 		bench_report();
 	free(t);
+	free(rids);
 	return dsm_finalize() ? 1 : 0;
 }
