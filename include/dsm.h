@@ -63,6 +63,11 @@ int dsm_barrier(void);
  * without a reply, so a dsm_trylock() from another rank in the instant after
  * a release may still see -EBUSY.
  *
+ * A lock stays cached at the rank that last held it until another rank asks
+ * for it: taking and releasing it again there sends nothing and costs about a
+ * pthread mutex.  Semaphores and condition variables homed at the calling
+ * rank are served in the calling thread when no other rank must be told.
+ *
  * A rank that dies while others wait ends the job (the transport notices the
  * lost connection), so no wait outlives it.
  */
