@@ -48,7 +48,8 @@
  *
  * Local fast paths.  What a rank can decide alone it does in the calling
  * thread, under the locks below, without the service thread: a cached lock
- * (above); a semaphore or condition variable whose home is this rank, where
+ * (above); a free lock homed here (taken at the home and cached at once,
+ * with a grant id of its own space); a semaphore or condition variable whose home is this rank, where
  * nothing has to be sent (a wait that finds a count, a wait that queues, a
  * post or signal whose oldest waiter is a thread of this rank).  A thread of
  * this rank that waits at the home is queued with a pointer to its request
@@ -88,8 +89,8 @@
  *
  * Locking: stripe[i].mu guards that stripe's cache entries (struct lentry:
  * every field, and the waiters queued on it); home_mu guards `objs`, the
- * home's entries, and their queues.  Order: a stripe's mu before home_mu
- * (nothing takes both today).  `waiting`, `cwaiting` and `next_req` belong to
+ * home's entries, their queues, and local_grants.  Order: a stripe's mu
+ * before home_mu (take_at_home()).  `waiting`, `cwaiting` and `next_req` belong to
  * the service thread.  A request's `done` word is written once, by whoever
  * completes it, after it left every queue.
  */
@@ -140,6 +141,10 @@ struct sobj {
 
 static pthread_mutex_t home_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct htab objs;
+/* Grant ids of locks taken at their home by a thread of the home's own rank
+ * (home_mu): their own space, apart from the service thread's request ids. */
+#define LOCAL_GRANT (1ULL << 63)
+static uint64_t local_grants;
 
 /* A lock this rank holds at its home: taken by a thread, or cached. */
 struct lentry {
@@ -789,6 +794,40 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 /* ---- public API -------------------------------------------------------- */
 
+/* A lock homed at this rank that nobody holds: take it at the home and
+ * cache it in the calling thread, as a LOCK_REQ from this rank and its
+ * LOCK_GRANT would.  Only a free lock is taken here, so no message of an
+ * earlier holding by this rank is still on its way (while one is, the home
+ * names this rank the holder).  s->mu is held and the lock is not cached.
+ * 1 when taken. */
+static int take_at_home(struct stripe *s, uint64_t id)
+{
+	struct lentry *e;
+	struct sobj *o;
+
+	if (home_of(SK_LOCK, id) != rt.rank)
+		return 0;
+	pthread_mutex_lock(&home_mu);
+	o = obj_find(SK_LOCK, id);
+	if (o && o->holder >= 0) {
+		pthread_mutex_unlock(&home_mu);
+		return 0;
+	}
+	if (htab_reserve(&s->t) || !(e = calloc(1, sizeof(*e))))
+		rt_fatal("out of memory for the lock cache");
+	o = obj_get(SK_LOCK, id);
+	o->holder = rt.rank;
+	o->grant = LOCAL_GRANT | ++local_grants;
+	o->recalled = o->probed = o->busy = 0;
+	e->id = id;
+	e->grant = o->grant;
+	e->held = 1;
+	pthread_mutex_unlock(&home_mu);
+	htab_add(&s->t, &e->link, mix64(id));
+	stat_add(ST_LOCKS, 1);
+	return 1;
+}
+
 static int sync_call(int kind, uint64_t id, uint64_t b, void *p)
 {
 	struct mbox_req req = { .kind = kind, .a = id, .b = b, .p = p };
@@ -832,6 +871,10 @@ int dsm_lock(uint64_t id)
 		wait_here(&w, MBOX_LOCK, id);
 		return 0;
 	}
+	if (!e && take_at_home(s, id)) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	pthread_mutex_unlock(&s->mu);
 	return sync_call(MBOX_LOCK, id, 0, NULL);
 }
@@ -846,6 +889,10 @@ int dsm_trylock(uint64_t id)
 		return -EINVAL;
 	pthread_mutex_lock(&s->mu);
 	e = lentry_find(s, id);
+	if (!e && take_at_home(s, id)) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	if (!e) {
 		pthread_mutex_unlock(&s->mu);
 		return sync_call(MBOX_TRYLOCK, id, 0, NULL);

@@ -16,6 +16,8 @@
  *   - Each rank's mailbox (application threads -> service thread, FIFO) and
  *     its service thread: every handler one indivisible step (d_step), as one
  *     service thread runs them one at a time under the stripe mutex.
+ *   - A thread of the home's rank that finds the lock free at the home takes
+ *     it there and caches it in the same step (take_at_home()).
  *   - Each thread: ROUNDS times, dsm_lock or (with -DTRY, chosen freely)
  *     dsm_trylock, then if it got the lock the critical section and
  *     dsm_unlock.  The fast paths of dsm_lock/dsm_trylock/dsm_unlock are one
@@ -26,11 +28,12 @@
  *     channel per ordered pair of ranks (a TCP connection).
  *
  * Grant ids.  In C the id of the grant a recall recalls is the request id
- * (a counter).  Here it is the index of the thread whose request was
- * granted; the model asserts that a recall that finds a cache entry always
- * names that entry's grant, so a recall is either current or finds no entry
- * (stale: the lock went back already), and C's comparison of ids never has
- * to tell two holdings apart.
+ * (a counter), or for a lock taken at its home by a thread of the home's
+ * rank an id of its own space: unique.  Here it is the number of the holding
+ * (hseq, counted by the home), as unique; a recall whose id is not the
+ * cache entry's is stale and dropped, as in C.  (An earlier version used the
+ * thread's index as the id; spin found a stale probe that named a later
+ * holding of the same thread taken at the home.)
  *
  * Checks: mutual exclusion (at most one thread of all ranks in its critical
  * section, asserted on entry), the cache agrees with the home (at most one
@@ -63,10 +66,12 @@
 
 mtype = { LOCK_REQ, LOCK_GRANT, UNLOCK, RECALL, BUSY };
 
-/* type, a (thread = grant id), b (try / EBUSY status / probe) */
-chan ch[NR * NR] = [CAP] of { mtype, byte, byte };
+/* type, a (thread; a RECALL's grant id), b (try / EBUSY status / probe),
+ * c (a granted LOCK_GRANT's grant id) */
+chan ch[NR * NR] = [CAP] of { mtype, byte, byte, byte };
 #define CH(f, t) ch[(f) * NR + (t)]
-#define SEND(f, t, m, a, b) assert(nfull(CH(f, t))); CH(f, t)!m, a, b
+#define SEND(f, t, m, a, b) assert(nfull(CH(f, t))); CH(f, t)!m, a, b, 0
+#define SEND3(f, t, m, a, b, c) assert(nfull(CH(f, t))); CH(f, t)!m, a, b, c
 
 /* mailbox: thread, kind (0 lock, 1 trylock, 2 unlock: give a recalled lock back) */
 chan mbox[NR] = [2 * NT] of { byte, byte }; /* an unlock may still be there when its thread asks again */
@@ -74,6 +79,7 @@ chan mbox[NR] = [2 * NT] of { byte, byte }; /* an unlock may still be there when
 /* the home's entry */
 byte holder = NONE;
 byte hgrant;
+byte hseq;          /* grant ids: one per holding, unique as C's request ids */
 bool hrecalled, hprobed, hbusy;
 chan hq = [NTH] of { byte, byte }; /* thread, try */
 
@@ -105,11 +111,12 @@ inline fail_trylocks()
 inline grant_lock(t)
 {
 	holder = RANK(t);
-	hgrant = t;
+	hseq++;
+	hgrant = hseq;
 	hrecalled = 0;
 	hprobed = 0;
 	hbusy = 0;
-	SEND(HOME, RANK(t), LOCK_GRANT, t, 0)
+	SEND3(HOME, RANK(t), LOCK_GRANT, t, 0, hgrant)
 }
 
 /* the home's handlers (home_lock, home_unlock, home_busy) */
@@ -161,7 +168,7 @@ inline home_msg(f, m, a, b)
 }
 
 /* the requester's handlers (got_grant, got_recall) */
-inline rank_msg(r, f, m, a, b)
+inline rank_msg(r, f, m, a, b, c)
 {
 	assert(f == HOME);
 	if
@@ -170,15 +177,14 @@ inline rank_msg(r, f, m, a, b)
 		ce[r] = 1;
 		held[r] = 1;
 		crecalled[r] = 0;
-		cgrant[r] = a;
+		cgrant[r] = c;
 		got[a] = 1
 	:: m == LOCK_GRANT && b == 1 ->
 		got[a] = 2
 	:: m == RECALL ->
 		if
-		:: !ce[r] -> skip                    /* stale: given back already */
-		:: else ->
-			assert(cgrant[r] == a);
+		:: !ce[r] || cgrant[r] != a -> skip  /* stale: given back already */
+		:: ce[r] && cgrant[r] == a ->
 #ifdef MUTANT_RECALL_WHILE_HELD
 			if :: true -> 
 #else
@@ -212,21 +218,21 @@ inline mbox_req(r, t, k)
 #define HANDLE(f) \
 	if \
 	:: r == HOME && (m == LOCK_REQ || m == UNLOCK || m == BUSY) -> home_msg(f, m, a, b) \
-	:: else -> rank_msg(r, f, m, a, b) \
+	:: else -> rank_msg(r, f, m, a, b, c) \
 	fi; \
-	a = 0; b = 0; x = 0; y = 0; k = 0
+	a = 0; b = 0; c = 0; x = 0; y = 0; k = 0
 
 proctype service(byte r)
 {
-	byte a, b, t, k, x, y;
+	byte a, b, c, t, k, x, y;
 	mtype m;
 
 end:	do
 	:: d_step { mbox[r]?t, k -> mbox_req(r, t, k); t = 0; k = 0 }
-	:: d_step { CH(0, r)?m, a, b -> HANDLE(0) }
-	:: d_step { CH(1, r)?m, a, b -> HANDLE(1) }
+	:: d_step { CH(0, r)?m, a, b, c -> HANDLE(0) }
+	:: d_step { CH(1, r)?m, a, b, c -> HANDLE(1) }
 #if NR > 2
-	:: d_step { CH(2, r)?m, a, b -> HANDLE(2) }
+	:: d_step { CH(2, r)?m, a, b, c -> HANDLE(2) }
 #endif
 	od
 }
@@ -246,7 +252,26 @@ proctype thread(byte t)
 			:: ce[r] && !held[r] -> held[r] = 1; got[t] = 1
 			:: ce[r] && held[r] && try -> got[t] = 2
 			:: ce[r] && held[r] && !try && !crecalled[r] -> lq[r]!t
-			:: !(ce[r] && (!held[r] || try || !crecalled[r])) -> assert(nfull(mbox[r])); mbox[r]!t, try
+#ifndef NO_TAKE_AT_HOME
+			:: !ce[r] && r == HOME && holder == NONE ->
+				/* take_at_home(): a free lock homed here */
+				holder = r;
+				hseq++;
+				hgrant = hseq;
+				hrecalled = 0;
+				hprobed = 0;
+				hbusy = 0;
+				ce[r] = 1;
+				held[r] = 1;
+				crecalled[r] = 0;
+				cgrant[r] = hgrant;
+				got[t] = 1
+			:: !(ce[r] && (!held[r] || try || !crecalled[r])) && !(!ce[r] && r == HOME && holder == NONE) ->
+#else
+			:: !(ce[r] && (!held[r] || try || !crecalled[r])) ->
+#endif
+				assert(nfull(mbox[r]));
+				mbox[r]!t, try
 			fi
 		}
 		got[t] != 0;
