@@ -14,6 +14,8 @@
  *            stays cached at this rank: no message, no other thread)
  *   sem      dsm_sem_post + dsm_sem_wait of a semaphore homed here
  *   signal   dsm_cond_signal of a condition variable nobody waits on
+ *   first    dsm_lock + dsm_unlock of a lock never used before (taken at its
+ *            home, this rank, by the calling thread)
  * With 2 ranks:
  *   tcp      16-byte request, 16-byte reply over a TCP connection of our own
  *            (TCP_NODELAY, blocking sockets, no service thread involved)
@@ -90,6 +92,7 @@ struct ops {
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t fresh_lock; /* op_lock_fresh: the next new lock id */
+static int fresh_home = 1;  /* ... whose home is this rank */
 static uint64_t *rids;      /* op_lock_recalled: locks another rank holds cached */
 static long rnext;
 
@@ -175,11 +178,11 @@ static void op_signal(const struct ops *o)
 		bench_die("dsm_cond_signal", EIO);
 }
 
-/* a lock id never used before whose home is rank 1 */
+/* a lock id never used before whose home is rank fresh_home */
 static void op_lock_fresh(const struct ops *o)
 {
 	(void)o;
-	while (sync_lock_home(++fresh_lock) != 1)
+	while (sync_lock_home(++fresh_lock) != fresh_home)
 		;
 	if (dsm_lock(fresh_lock) || dsm_unlock(fresh_lock))
 		bench_die("dsm_lock", EIO);
@@ -240,14 +243,18 @@ static void op_null_rpc(const struct ops *o)
  * pthread mutex. */
 static void one_rank(long iters, double *t)
 {
-	struct bench_fig *mtx, *cached, *sem, *sig;
+	struct bench_fig *mtx, *cached, *sem, *sig, *first;
 	struct ops o = { .lk = 1, .sem_b = 2, .cond = 3 };
+
+	fresh_home = 0;
+	fresh_lock = 1ULL << 40;
 
 	mtx = bench_fig("mutex", "pthread mutex lock+unlock", "us", 0);
 	cached = bench_fig("lock_cached", "dsm lock+unlock, 1 rank", "us", 0);
 	sem = bench_fig("sem_local", "dsm sem post+wait, 1 rank", "us", 0);
 	sig = bench_fig("cond_signal", "dsm cond signal, nobody waits", "us", 0);
-	cached->limit = sem->limit = sig->limit = mtx;
+	first = bench_fig("lock_first_1", "dsm lock+unlock, first use, 1 rank", "us", 0);
+	cached->limit = sem->limit = sig->limit = first->limit = mtx;
 	for (int r = 0; r < bench.reps; r++) {
 		time_batch(iters, t, op_mutex, &o);
 		bench_rep(mtx, t, (size_t)iters);
@@ -257,6 +264,8 @@ static void one_rank(long iters, double *t)
 		bench_rep(sem, t, (size_t)iters);
 		time_batch(iters, t, op_signal, &o);
 		bench_rep(sig, t, (size_t)iters);
+		time_batch(iters, t, op_lock_fresh, &o);
+		bench_rep(first, t, (size_t)iters);
 	}
 	bench_target("lock+unlock (1 rank) p50 / pthread mutex", bench_p50(cached) / bench_p50(mtx), 1, 5);
 }
