@@ -106,6 +106,10 @@ reps=$reps_saved
 say "== synchronization and RPC"
 run sync-2 env DSM_BACKEND=$be $dsmexec -n 2 bin/sync_bench $sync_iters
 run sync-4 env DSM_BACKEND=$be $dsmexec -n 4 bin/sync_bench $sync_iters
+say "== a rank alone: lock, semaphore and condition variable against a pthread mutex, each backend"
+for b in $backends; do
+	run sync-1-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/sync_bench $sync_iters
+done
 say "== application kernels: dsm against the same kernel in one process"
 for n in 1 2 4; do
 	if [ $n = 4 ] && [ "$(elapsed)" -gt "$budget" ]; then

@@ -63,6 +63,11 @@ int dsm_barrier(void);
  * without a reply, so a dsm_trylock() from another rank in the instant after
  * a release may still see -EBUSY.
  *
+ * A lock stays cached at the rank that last held it until another rank asks
+ * for it: taking and releasing it again there sends nothing and costs about a
+ * pthread mutex.  Semaphores and condition variables homed at the calling
+ * rank are served in the calling thread when no other rank must be told.
+ *
  * A rank that dies while others wait ends the job (the transport notices the
  * lost connection), so no wait outlives it.
  */
@@ -80,6 +85,19 @@ int dsm_unlock(uint64_t id);
  * (or wakes the oldest waiter).  Both return 0, or -EINVAL before dsm_init(). */
 int dsm_sem_wait(uint64_t key);
 int dsm_sem_post(uint64_t key);
+
+/* Condition variables keyed by any 64-bit value (their own name space, as
+ * semaphores have), used with a dsm lock as pthread condition variables are
+ * with a mutex.  dsm_cond_wait releases the lock, which this rank must hold,
+ * and waits, atomically: a signal or broadcast that comes after the release
+ * wakes it; it takes the lock again before it returns (0, or -EPERM when
+ * this rank does not hold the lock).  Wake-ups may be spurious: check the
+ * predicate in a loop.  dsm_cond_signal wakes at least one waiter, of any
+ * rank or thread, when there is one (the oldest); dsm_cond_broadcast wakes
+ * every waiter.  All return -EINVAL before dsm_init(). */
+int dsm_cond_wait(uint64_t cond, uint64_t lock);
+int dsm_cond_signal(uint64_t cond);
+int dsm_cond_broadcast(uint64_t cond);
 
 /*
  * ---- The shared heap ----

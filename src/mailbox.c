@@ -57,6 +57,16 @@ int mbox_call(struct mbox_req *req)
 		while (write(efd, &one, sizeof(one)) < 0 && errno == EINTR)
 			;
 	}
+	errno = saved;
+	mbox_wait(req);
+	atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
+	return req->result;
+}
+
+int mbox_wait(struct mbox_req *req)
+{
+	int saved = errno;
+
 	if (spin_ns) {
 		/* The answer often comes within microseconds: yielding, not
 		 * sleeping, keeps this CPU from going idle (waking an idle CPU
@@ -68,7 +78,6 @@ int mbox_call(struct mbox_req *req)
 	}
 	while (!atomic_load_explicit(&req->done, memory_order_acquire))
 		syscall(SYS_futex, &req->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-	atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
 	errno = saved;
 	return req->result;
 }

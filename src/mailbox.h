@@ -31,6 +31,9 @@ enum mbox_kind {
 	MBOX_SEM_POST = 20,   /* a = key */
 	MBOX_ALLOC = 21,      /* alloc.c: a = op, b = size or offset, p = name;
 	                       * answered in a (offset) and b */
+	MBOX_COND_WAIT = 22,  /* a = cond, p = the request that COND_WAKE completes;
+	                       * answered once the home has queued the waiter */
+	MBOX_COND_SIGNAL = 23, /* a = cond, b = 1 for a broadcast */
 	MBOX_RPC_CALL = 32,   /* p = struct rpc_call */
 	MBOX_RPC_REPLY = 33,  /* p = struct rpc_job: a worker's answer */
 	MBOX_CKPT_FIRST = 48, /* checkpoint.c's requests: 48..55 (runtime.c routes them) */
@@ -55,6 +58,12 @@ void mbox_fini(void);
 
 /* Submit and wait for completion; returns req->result.  Signal-safe. */
 int mbox_call(struct mbox_req *req);
+
+/* Wait for the completion of a request that the caller did not submit but
+ * parked where another thread will complete it (a queue of waiters); the
+ * same polling, then sleeping, as mbox_call().  req->done must be 0 when it
+ * was parked.  Returns req->result. */
+int mbox_wait(struct mbox_req *req);
 
 /* Give the CPU to another thread for a moment, while polling; returns 1
  * when another thread did run (the CPU is contended: stop polling). */

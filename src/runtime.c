@@ -119,11 +119,6 @@ int rt_live(const char *call)
 const char *rt_call_name(int kind)
 {
 	switch (kind) {
-	case MBOX_LOCK: return "dsm_lock";
-	case MBOX_TRYLOCK: return "dsm_trylock";
-	case MBOX_UNLOCK: return "dsm_unlock";
-	case MBOX_SEM_WAIT: return "dsm_sem_wait";
-	case MBOX_SEM_POST: return "dsm_sem_post";
 	case MBOX_BARRIER: return "dsm_barrier";
 	default: return "a dsm_* function";
 	}

@@ -1,37 +1,85 @@
 /*
- * sync.c - locks and counting semaphores named by any 64-bit id.
+ * sync.c - locks, counting semaphores and condition variables named by any
+ * 64-bit id.
  *
- * Design.  Each lock and each semaphore has a home rank, a hash of its id
- * over all ranks (serve-only ranks included; lock 5 and semaphore 5 are
- * different objects with independent homes).  The home keeps its state in a
- * table entry made on first use and dropped when idle again: a lock's holder
- * and a semaphore's count, each with a FIFO queue of waiting requests.
+ * Design.  Each lock, semaphore and condition variable has a home rank, a
+ * hash of its id over all ranks (serve-only ranks included; lock 5,
+ * semaphore 5 and condition 5 are different objects with independent
+ * homes).  The home keeps its state in a table entry made on first use and
+ * dropped when idle again: a lock's holder, a semaphore's count, each with a
+ * FIFO queue of waiting requests; a condition variable's queue of waiters.
  * Messages (id = the requester's request id, arg = the lock id or key):
  *   lock:    r -> home LOCK_REQ.  Free: home records r as the holder and
- *            answers LOCK_GRANT.  Held: the request joins the queue; a trylock
- *            (aux 1) is answered LOCK_GRANT with aux EBUSY instead.
- *   unlock:  r -> home UNLOCK, no answer.  Home passes the lock to the oldest
- *            queued request (LOCK_GRANT to it) or marks it free.
+ *            answers LOCK_GRANT.  Held: the request joins the queue and, once
+ *            per holding, the home sends the holder LOCK_RECALL.  A trylock
+ *            (aux 1) that finds the lock held is answered LOCK_GRANT with aux
+ *            EBUSY, at once when the home knows the holder holds it, else
+ *            once the holder says so (see caching).
+ *   unlock:  holder -> home UNLOCK, no answer, only when recalled (below).
+ *            Home passes the lock to the oldest queued request (LOCK_GRANT to
+ *            it) or marks it free.
  *   wait:    r -> home SEM_WAIT.  Count > 0: decrement, answer SEM_GRANT.
  *            Otherwise the request joins the queue.
  *   post:    r -> home SEM_POST, no answer.  Home answers the oldest queued
  *            waiter with SEM_GRANT, or increments the count.
- * A lock is held by a rank.  Every rank remembers the locks it holds (from
- * the grant until its unlock), so unlocking a lock it does not hold fails
- * here with -EPERM, and an UNLOCK from a rank that is not the holder can only
- * be a protocol violation.  Unlock and post need no answer: TCP keeps a
- * rank's messages to the home in order, so its next request for the same
- * object arrives after them.  Requests from several threads of one rank are
- * independent requests with their own ids and queue places.
+ *   cond:    r -> home COND_WAIT; home queues the waiter and answers
+ *            COND_QUEUED at once; only then does the waiter release its lock.
+ *            COND_SIGNAL (aux 1: broadcast), no answer: home sends COND_WAKE
+ *            to the oldest waiter (all of them).  The woken thread takes its
+ *            lock again with dsm_lock().
+ *
+ * Lock caching.  A lock stays with its last holder: dsm_unlock() of a lock
+ * that nobody else asked for sends nothing and keeps the lock cached at this
+ * rank (the home still names this rank the holder), so the next dsm_lock()
+ * here takes it from this rank's cache table with no message and no other
+ * thread.  When another request queues at the home, the home sends
+ * LOCK_RECALL (aux 1: a trylock waits: answer LOCK_BUSY if held).  The
+ * holder, in the service thread: cached and free -> UNLOCK at once; held ->
+ * marks it recalled (and answers LOCK_BUSY to a probe), and the unlock that
+ * leaves no local waiter sends UNLOCK.  Threads of this rank that find the
+ * cached lock held wait in the cache entry's own FIFO and get it from the
+ * unlocker directly; once the entry is recalled new local requests go to
+ * the home's queue behind the remote ones, so no rank starves: the waiters
+ * of a cached lock are those that came before the recall.  A recall carries
+ * the request id of the grant it recalls; one that finds no such holding is
+ * stale (the lock was given back already) and is dropped.  A home that gave
+ * the lock to a request while others wait recalls it at once, so under
+ * contention a lock moves as it did without caching (one UNLOCK per hand-off).
+ *
+ * Local fast paths.  What a rank can decide alone it does in the calling
+ * thread, under the locks below, without the service thread: a cached lock
+ * (above); a free lock homed here (taken at the home and cached at once,
+ * with a grant id of its own space); a semaphore or condition variable whose home is this rank, where
+ * nothing has to be sent (a wait that finds a count, a wait that queues, a
+ * post or signal whose oldest waiter is a thread of this rank).  A thread of
+ * this rank that waits at the home is queued with a pointer to its request
+ * and completed directly by whoever serves it.  Otherwise the request goes
+ * through the mailbox to the service thread, as every request once did.
+ *
+ * A lock is held by a rank.  The cache table says which locks this rank
+ * holds, so unlocking a lock it does not hold fails with -EPERM, and an
+ * UNLOCK from a rank that is not the holder can only be a protocol
+ * violation.  Unlock and post need no answer: TCP keeps a rank's messages to
+ * the home in order, so its next request for the same object arrives after
+ * them.  Requests from several threads of one rank are independent requests
+ * with their own ids and queue places.
+ *
+ * No lost wake-up: a waiter is in its condition's queue at the home before
+ * it releases its lock (it waits for COND_QUEUED, or queues itself under
+ * home_mu when the home is here).  A signaller that changed the predicate
+ * under the lock took the lock after that release, so its COND_SIGNAL is
+ * handled at the home after the waiter was queued.  verify/sync.pml models
+ * the lock cache and this race.
  *
  * Memory ordering.  Acquire and release are ordering points, and under the
  * coherence engine's sequential consistency they cost nothing extra: a store
  * is globally performed when it completes (the writer holds the page
  * exclusively, every other copy was invalidated before the write was allowed,
- * and any later reader fetches the page from the writer), and the mailbox's
- * atomics keep the compiler and CPU from moving accesses across the call.  A
- * release consistency mode would have to make dsm_unlock/dsm_sem_post publish
- * this rank's changes, and acquire discard stale copies, at these points.
+ * and any later reader fetches the page from the writer).  Within a rank the
+ * mutexes of the cache table and the mailbox's atomics order the threads.
+ * A release consistency mode would have to make dsm_unlock/dsm_sem_post
+ * publish this rank's changes, and acquire discard stale copies, at these
+ * points, cached lock or not.
  *
  * No deadline on these waits: a lock may rightly be held for hours.  A rank
  * that dies ends the job through the transport (its connection is lost), so
@@ -39,14 +87,19 @@
  *
  * The shared heap's messages come through here too and go to alloc.c.
  *
- * Locking: none.  All state belongs to the service thread; the public
- * functions only submit mailbox requests.
+ * Locking: stripe[i].mu guards that stripe's cache entries (struct lentry:
+ * every field, and the waiters queued on it); home_mu guards `objs`, the
+ * home's entries, their queues, and local_grants.  Order: a stripe's mu
+ * before home_mu (take_at_home()).  `waiting`, `cwaiting` and `next_req` belong to
+ * the service thread.  A request's `done` word is written once, by whoever
+ * completes it, after it left every queue.
  */
 #include "sync.h"
 
 #include <dsm.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "alloc.h"
@@ -58,30 +111,62 @@
 #include "transport.h"
 #include "wire.h"
 
-enum { SK_LOCK = 1, SK_SEM = 2, SK_HELD = 3 }; /* SK_HELD: a lock this rank holds */
+enum { SK_LOCK = 1, SK_SEM = 2, SK_COND = 3 };
 
-/* A request queued at home. */
+#define RECALL_PROBE 1 /* LOCK_RECALL aux: a trylock waits, answer LOCK_BUSY if held */
+
+/* A request queued at home: from another rank (req), or a thread of this
+ * rank waiting in place (local). */
 struct waiter {
 	struct waiter *next;
 	int32_t rank;
+	uint8_t try;
 	uint64_t req;
+	struct mbox_req *local;
 };
 
-/* A lock or semaphore at its home, or a lock this rank holds. */
+/* A lock, semaphore or condition variable at its home. */
 struct sobj {
 	struct hlink link;    /* in objs, by (kind, id) */
 	uint64_t id;
 	uint8_t kind;
+	uint8_t recalled;     /* SK_LOCK: LOCK_RECALL sent for this holding */
+	uint8_t probed;       /* ... with RECALL_PROBE */
+	uint8_t busy;         /* the holder holds it and gives it back at unlock */
 	int32_t holder;       /* SK_LOCK: the holding rank, -1 when free */
+	uint64_t grant;       /* SK_LOCK: the request id the holder was granted */
 	uint64_t count;       /* SK_SEM */
 	struct waiter *qhead, *qtail;
 };
 
+static pthread_mutex_t home_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct htab objs;
+/* Grant ids of locks taken at their home by a thread of the home's own rank
+ * (home_mu): their own space, apart from the service thread's request ids. */
+#define LOCAL_GRANT (1ULL << 63)
+static uint64_t local_grants;
+
+/* A lock this rank holds at its home: taken by a thread, or cached. */
+struct lentry {
+	struct hlink link;
+	uint64_t id;
+	uint64_t grant;               /* the request id of the home's grant */
+	uint8_t held;                 /* a thread of this rank has it */
+	uint8_t recalled;             /* the home wants it back */
+	struct mbox_req *qhead, *qtail; /* threads waiting for it, oldest first */
+};
+
+#define NSTRIPE 64
+static struct stripe {
+	pthread_mutex_t mu;
+	struct htab t;
+} stripes[NSTRIPE];
 
 /* This rank's requests that wait for a grant, linked through `next`;
- * req->b holds the request id once sent. */
-static struct mbox_req *waiting;
+ * req->b holds the request id once sent.  cwaiting: threads in
+ * dsm_cond_wait whose condition is homed elsewhere (their wake-up request;
+ * p: the request waiting for COND_QUEUED, NULL once queued). */
+static struct mbox_req *waiting, *cwaiting;
 static uint64_t next_req;
 
 static uint64_t mix64(uint64_t x)
@@ -96,15 +181,16 @@ static uint64_t mix64(uint64_t x)
 
 static int home_of(int kind, uint64_t id)
 {
-	uint64_t salt = kind == SK_SEM ? 0x5e4a9b0d3c2f1e87ULL : 0;
+	uint64_t salt = kind == SK_SEM ? 0x5e4a9b0d3c2f1e87ULL : kind == SK_COND ? 0xc0d1ca7e5a1e0b3dULL : 0;
 
 	return (int)(mix64(id ^ salt) % (uint64_t)rt.size);
 }
 
 int sync_lock_home(uint64_t id) { return home_of(SK_LOCK, id); }
 int sync_sem_home(uint64_t key) { return home_of(SK_SEM, key); }
+int sync_cond_home(uint64_t cond) { return home_of(SK_COND, cond); }
 
-/* ---- the object table ------------------------------------------------ */
+/* ---- the home's table (home_mu) --------------------------------------- */
 
 static uint64_t key_hash(int kind, uint64_t id)
 {
@@ -162,21 +248,22 @@ static void obj_drop_link(struct hlink *l)
 	obj_drop(htab_entry(l, struct sobj, link));
 }
 
-/* Drop an entry that holds no state: a free lock or a zero semaphore, with
- * nobody waiting.  Memory stays proportional to what is in use. */
+/* Drop an entry that holds no state: a free lock, a zero semaphore, a
+ * condition, with nobody waiting.  Memory stays proportional to what is in
+ * use. */
 static void obj_drop_if_idle(struct sobj *o)
 {
 	if (!o->qhead && o->holder < 0 && o->count == 0)
 		obj_drop(o);
 }
 
-static void enqueue(struct sobj *o, int32_t rank, uint64_t req)
+static void enqueue(struct sobj *o, int32_t rank, uint64_t req, int try, struct mbox_req *local)
 {
 	struct waiter *w = malloc(sizeof(*w));
 
 	if (!w)
 		rt_fatal("out of memory for a lock queue");
-	*w = (struct waiter){ .rank = rank, .req = req };
+	*w = (struct waiter){ .rank = rank, .req = req, .try = (uint8_t)try, .local = local };
 	if (o->qtail)
 		o->qtail->next = w;
 	else
@@ -196,12 +283,73 @@ static struct waiter *dequeue(struct sobj *o)
 	return w;
 }
 
+/* ---- this rank's cache of locks (a stripe's mu) -------------------------- */
+
+static struct stripe *stripe_of(uint64_t id)
+{
+	return &stripes[mix64(id) >> 58];
+}
+
+static uint64_t lentry_hash(const struct hlink *l)
+{
+	return mix64(htab_entry(l, struct lentry, link)->id);
+}
+
+static struct lentry *lentry_find(struct stripe *s, uint64_t id)
+{
+	for (struct hlink *l = htab_chain(&s->t, mix64(id)); l; l = l->next) {
+		struct lentry *e = htab_entry(l, struct lentry, link);
+		if (e->id == id)
+			return e;
+	}
+	return NULL;
+}
+
+static void lentry_drop(struct stripe *s, struct lentry *e)
+{
+	htab_del(&s->t, &e->link, mix64(e->id));
+	free(e);
+}
+
+static void lentry_drop_link(struct hlink *l)
+{
+	struct lentry *e = htab_entry(l, struct lentry, link);
+
+	lentry_drop(stripe_of(e->id), e);
+}
+
+static void lwait_push(struct lentry *e, struct mbox_req *r)
+{
+	r->next = NULL;
+	if (e->qtail)
+		e->qtail->next = r;
+	else
+		e->qhead = r;
+	e->qtail = r;
+}
+
+static struct mbox_req *lwait_pop(struct lentry *e)
+{
+	struct mbox_req *r = e->qhead;
+
+	if (r) {
+		e->qhead = r->next;
+		if (!e->qhead)
+			e->qtail = NULL;
+	}
+	return r;
+}
+
 /* ---- set-up ---------------------------------------------------------- */
 
 int sync_init(void)
 {
 	htab_init(&objs, 64, obj_hash);
-	waiting = NULL;
+	for (int i = 0; i < NSTRIPE; i++) {
+		pthread_mutex_init(&stripes[i].mu, NULL);
+		htab_init(&stripes[i].t, 8, lentry_hash);
+	}
+	waiting = cwaiting = NULL;
 	next_req = 0;
 	return alloc_init();
 }
@@ -209,17 +357,47 @@ int sync_init(void)
 void sync_fini(void)
 {
 	htab_clear(&objs, obj_drop_link);
-	waiting = NULL;
+	for (int i = 0; i < NSTRIPE; i++) {
+		htab_clear(&stripes[i].t, lentry_drop_link);
+		pthread_mutex_destroy(&stripes[i].mu);
+	}
+	waiting = cwaiting = NULL;
 	alloc_fini();
 }
 
-/* ---- the home's side ------------------------------------------------- */
+/* ---- the home's side (home_mu) ------------------------------------------ */
 
-static void send_grant(int to, int type, uint64_t id, uint64_t req, uint32_t status)
+static void send_msg(int to, int type, uint64_t arg, uint64_t id, uint32_t aux)
 {
-	struct wire_hdr h = { .type = (uint8_t)type, .arg = id, .id = req, .aux = status };
+	struct wire_hdr h = { .type = (uint8_t)type, .arg = arg, .id = id, .aux = aux };
 
 	tp_send(to, &h, NULL);
+}
+
+/* Queued trylocks fail: the lock is held now. */
+static void fail_trylocks(struct sobj *o)
+{
+	struct waiter **pp = &o->qhead, *w;
+
+	o->qtail = NULL;
+	while ((w = *pp)) {
+		if (w->try) {
+			*pp = w->next;
+			send_msg(w->rank, WIRE_LOCK_GRANT, o->id, w->req, EBUSY);
+			free(w);
+		} else {
+			o->qtail = w;
+			pp = &w->next;
+		}
+	}
+}
+
+static void grant_lock(struct sobj *o, int32_t to, uint64_t req)
+{
+	o->holder = to;
+	o->grant = req;
+	o->recalled = o->probed = o->busy = 0;
+	send_msg(to, WIRE_LOCK_GRANT, o->id, req, 0);
 }
 
 static void home_lock(int32_t from, uint64_t id, uint64_t req, uint32_t try)
@@ -227,45 +405,82 @@ static void home_lock(int32_t from, uint64_t id, uint64_t req, uint32_t try)
 	struct sobj *o = obj_get(SK_LOCK, id);
 
 	if (o->holder < 0) {
-		o->holder = from;
-		send_grant(from, WIRE_LOCK_GRANT, id, req, 0);
-	} else if (try) {
-		send_grant(from, WIRE_LOCK_GRANT, id, req, EBUSY);
-	} else {
-		enqueue(o, from, req);
+		grant_lock(o, from, req);
+		return;
 	}
+	if (try && o->busy) {
+		send_msg(from, WIRE_LOCK_GRANT, id, req, EBUSY);
+		return;
+	}
+	enqueue(o, from, req, (int)try, NULL);
+	if (!o->recalled || (try && !o->probed)) {
+		send_msg(o->holder, WIRE_LOCK_RECALL, id, o->grant, try ? RECALL_PROBE : 0);
+		o->recalled = 1;
+		o->probed |= (uint8_t)!!try;
+	}
+}
+
+static struct sobj *holders_lock(int32_t from, uint64_t id, const char *what)
+{
+	struct sobj *o = obj_find(SK_LOCK, id);
+
+	if (!o || o->holder != from)
+		rt_fatal("rank %d %s lock %#" PRIx64 ", which %s (protocol error)", from, what, id,
+			 !o || o->holder < 0 ? "nobody holds" : "another rank holds");
+	return o;
+}
+
+static void home_busy(int32_t from, uint64_t id)
+{
+	struct sobj *o = holders_lock(from, id, "said it holds");
+
+	if (!o->probed)
+		rt_fatal("rank %d said it holds lock %#" PRIx64 " unasked (protocol error)", from, id);
+	o->busy = 1;
+	fail_trylocks(o);
 }
 
 static void home_unlock(int32_t from, uint64_t id)
 {
-	struct sobj *o = obj_find(SK_LOCK, id);
-	struct waiter *w;
+	struct sobj *o = holders_lock(from, id, "released");
+	struct waiter *w = dequeue(o);
 
-	if (!o || o->holder != from)
-		rt_fatal("rank %d released lock %#" PRIx64 ", which %s (protocol error)", from, id,
-			 !o || o->holder < 0 ? "nobody holds" : "another rank holds");
-	w = dequeue(o);
 	if (!w) {
 		o->holder = -1;
+		o->recalled = o->probed = o->busy = 0;
 		obj_drop_if_idle(o);
 		return;
 	}
-	o->holder = w->rank;
-	send_grant(w->rank, WIRE_LOCK_GRANT, id, w->req, 0);
+	grant_lock(o, w->rank, w->req);
+	free(w);
+	/* The new holder has it now: trylocks behind it fail, and a lock
+	 * request behind it wants it back at its release. */
+	fail_trylocks(o);
+	if (o->qhead) {
+		send_msg(o->holder, WIRE_LOCK_RECALL, id, o->grant, 0);
+		o->recalled = o->busy = 1;
+	}
+}
+
+static void serve_waiter(struct waiter *w, int type, uint64_t id)
+{
+	if (w->local)
+		mbox_complete(w->local, 0);
+	else
+		send_msg(w->rank, type, id, w->req, 0);
 	free(w);
 }
 
-static void home_sem_wait(int32_t from, uint64_t key, uint64_t req)
+/* A wait on a semaphore: 1 when it took the count, 0 when queued. */
+static int home_sem_wait(struct sobj *o, int32_t from, uint64_t req, struct mbox_req *local)
 {
-	struct sobj *o = obj_get(SK_SEM, key);
-
 	if (o->count > 0) {
 		o->count--;
-		send_grant(from, WIRE_SEM_GRANT, key, req, 0);
 		obj_drop_if_idle(o);
-	} else {
-		enqueue(o, from, req);
+		return 1;
 	}
+	enqueue(o, from, req, 0, local);
+	return 0;
 }
 
 static void home_sem_post(int32_t from, uint64_t key)
@@ -274,8 +489,7 @@ static void home_sem_post(int32_t from, uint64_t key)
 	struct waiter *w = dequeue(o);
 
 	if (w) {
-		send_grant(w->rank, WIRE_SEM_GRANT, key, w->req, 0);
-		free(w);
+		serve_waiter(w, WIRE_SEM_GRANT, key);
 		obj_drop_if_idle(o);
 		return;
 	}
@@ -284,56 +498,117 @@ static void home_sem_post(int32_t from, uint64_t key)
 	o->count++;
 }
 
-/* ---- the requester's side -------------------------------------------- */
+static void home_cond_signal(uint64_t cond, int all)
+{
+	struct sobj *o = obj_find(SK_COND, cond);
+	struct waiter *w;
+
+	if (!o)
+		return;
+	while ((w = dequeue(o))) {
+		serve_waiter(w, WIRE_COND_WAKE, cond);
+		if (!all)
+			break;
+	}
+	obj_drop_if_idle(o);
+}
+
+/* ---- the requester's side (service thread) -------------------------------- */
 
 static void send_request(struct mbox_req *req, int type, int home, uint32_t aux)
 {
-	struct wire_hdr h = { .type = (uint8_t)type, .arg = req->a, .aux = aux };
-
-	h.id = ++next_req;
-	req->b = h.id;
+	req->b = ++next_req;
 	req->next = waiting;
 	waiting = req;
-	tp_send(home, &h, NULL);
+	send_msg(home, type, req->a, req->b, aux);
 }
 
 /* A message the home does not answer: once it is sent the request is done. */
-static void send_notice(struct mbox_req *req, int type, int home)
+static void send_notice(struct mbox_req *req, int type, int home, uint32_t aux)
 {
-	struct wire_hdr h = { .type = (uint8_t)type, .arg = req->a };
-
-	tp_send(home, &h, NULL);
+	send_msg(home, type, req->a, 0, aux);
 	mbox_complete(req, 0);
+}
+
+/* A lock or trylock request: from the cache when it can, else the home. */
+static void request_lock(struct mbox_req *req)
+{
+	int try = req->kind == MBOX_TRYLOCK;
+	struct stripe *s = stripe_of(req->a);
+	struct lentry *e;
+
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, req->a);
+	if (e && !e->held) {
+		e->held = 1;
+		pthread_mutex_unlock(&s->mu);
+		mbox_complete(req, 0);
+		return;
+	}
+	if (e && (try || !e->recalled)) {
+		if (try) {
+			pthread_mutex_unlock(&s->mu);
+			mbox_complete(req, -EBUSY);
+			return;
+		}
+		lwait_push(e, req); /* the unlocker hands it over */
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	pthread_mutex_unlock(&s->mu);
+	send_request(req, WIRE_LOCK_REQ, home_of(SK_LOCK, req->a), (uint32_t)try);
+}
+
+static void request_cond_wait(struct mbox_req *req)
+{
+	struct mbox_req *w = req->p;
+
+	w->b = ++next_req;
+	w->p = req;
+	w->next = cwaiting;
+	cwaiting = w;
+	send_msg(home_of(SK_COND, req->a), WIRE_COND_WAIT, req->a, w->b, 0);
 }
 
 void sync_request(struct mbox_req *req)
 {
-	struct sobj *held;
+	int home;
 
 	switch (req->kind) {
 	case MBOX_LOCK:
-		send_request(req, WIRE_LOCK_REQ, home_of(SK_LOCK, req->a), 0);
-		break;
 	case MBOX_TRYLOCK:
-		if (obj_find(SK_HELD, req->a))
-			mbox_complete(req, -EBUSY); /* held by this rank */
-		else
-			send_request(req, WIRE_LOCK_REQ, home_of(SK_LOCK, req->a), 1);
+		request_lock(req);
 		break;
-	case MBOX_UNLOCK:
-		held = obj_find(SK_HELD, req->a);
-		if (!held) {
-			mbox_complete(req, -EPERM);
-			break;
-		}
-		obj_drop(held);
-		send_notice(req, WIRE_UNLOCK, home_of(SK_LOCK, req->a));
+	case MBOX_UNLOCK: /* a recalled lock goes back; the cache forgot it */
+		send_notice(req, WIRE_UNLOCK, home_of(SK_LOCK, req->a), 0);
 		break;
 	case MBOX_SEM_WAIT:
 		send_request(req, WIRE_SEM_WAIT, home_of(SK_SEM, req->a), 0);
 		break;
 	case MBOX_SEM_POST:
-		send_notice(req, WIRE_SEM_POST, home_of(SK_SEM, req->a));
+		home = home_of(SK_SEM, req->a);
+		if (home != rt.rank) {
+			send_notice(req, WIRE_SEM_POST, home, 0);
+			break;
+		}
+		pthread_mutex_lock(&home_mu);
+		home_sem_post(rt.rank, req->a);
+		pthread_mutex_unlock(&home_mu);
+		mbox_complete(req, 0);
+		break;
+	case MBOX_COND_WAIT:
+		request_cond_wait(req);
+		break;
+	case MBOX_COND_SIGNAL:
+		home = home_of(SK_COND, req->a);
+		if (home != rt.rank) {
+			send_notice(req, WIRE_COND_SIGNAL, home, (uint32_t)req->b);
+			break;
+		}
+		pthread_mutex_lock(&home_mu);
+		home_cond_signal(req->a, (int)req->b);
+		pthread_mutex_unlock(&home_mu);
+		mbox_complete(req, 0);
 		break;
 	case MBOX_ALLOC:
 		alloc_request(req);
@@ -361,31 +636,93 @@ static void got_grant(const struct wire_hdr *h)
 		rt_fatal("rank %u answered a %s request with status %u (protocol error)", h->src, what, h->aux);
 	*pp = req->next;
 	if (lock && h->aux == 0) {
-		struct sobj *held = obj_get(SK_HELD, h->arg);
-		if (held->count)
+		struct stripe *s = stripe_of(h->arg);
+		struct lentry *e;
+
+		pthread_mutex_lock(&s->mu);
+		if (lentry_find(s, h->arg))
 			rt_fatal("rank %u granted lock %#" PRIx64 ", which this rank already holds (protocol "
 				 "error)", h->src, h->arg);
-		held->count = 1;
+		if (htab_reserve(&s->t) || !(e = calloc(1, sizeof(*e))))
+			rt_fatal("out of memory for the lock cache");
+		e->id = h->arg;
+		e->grant = h->id;
+		e->held = 1;
+		htab_add(&s->t, &e->link, mix64(e->id));
+		pthread_mutex_unlock(&s->mu);
 	}
 	mbox_complete(req, -(int)h->aux);
 }
 
-void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
+/* The home wants a lock back that this rank holds or caches. */
+static void got_recall(const struct wire_hdr *h)
 {
-	int32_t src = (int32_t)h->src;
-	int kind = h->type == WIRE_SEM_WAIT || h->type == WIRE_SEM_POST ? SK_SEM : SK_LOCK;
+	struct stripe *s = stripe_of(h->arg);
+	struct lentry *e;
 
-	switch (h->type) {
-	case WIRE_LOCK_REQ:
-	case WIRE_UNLOCK:
+	if ((int)h->src != home_of(SK_LOCK, h->arg))
+		rt_fatal("rank %u recalled lock %#" PRIx64 " but is not its home", h->src, h->arg);
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, h->arg);
+	if (!e || e->grant != h->id) {
+		/* given back already: the home has our UNLOCK by now */
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	if (!e->held) {
+		lentry_drop(s, e);
+		pthread_mutex_unlock(&s->mu);
+		send_msg(h->src, WIRE_UNLOCK, h->arg, 0, 0);
+		return;
+	}
+	e->recalled = 1;
+	pthread_mutex_unlock(&s->mu);
+	if (h->aux & RECALL_PROBE)
+		send_msg(h->src, WIRE_LOCK_BUSY, h->arg, 0, 0);
+}
+
+static void got_cond_reply(const struct wire_hdr *h)
+{
+	struct mbox_req **pp = &cwaiting, *w;
+
+	while (*pp && (*pp)->b != h->id)
+		pp = &(*pp)->next;
+	w = *pp;
+	if (!w || w->a != h->arg || (int)h->src != home_of(SK_COND, h->arg) ||
+	    (h->type == WIRE_COND_QUEUED) != (w->p != NULL))
+		rt_fatal("rank %u sent %s for condition %#" PRIx64 ", request %" PRIu64 ", which this rank "
+			 "does not expect (protocol error)", h->src, wire_type_name(h->type), h->arg, h->id);
+	if (h->type == WIRE_COND_QUEUED) {
+		mbox_complete(w->p, 0);
+		w->p = NULL;
+		return;
+	}
+	*pp = w->next;
+	mbox_complete(w, 0);
+}
+
+static int msg_kind(int type)
+{
+	switch (type) {
 	case WIRE_SEM_WAIT:
 	case WIRE_SEM_POST:
-		if (home_of(kind, h->arg) != rt.rank)
-			rt_fatal("rank %d sent %s for %s %#" PRIx64 ", whose home is rank %d, not this one", src,
-				 wire_type_name(h->type), kind == SK_SEM ? "semaphore" : "lock", h->arg,
-				 home_of(kind, h->arg));
-		break;
+		return SK_SEM;
+	case WIRE_COND_WAIT:
+	case WIRE_COND_SIGNAL:
+		return SK_COND;
+	case WIRE_LOCK_REQ:
+	case WIRE_UNLOCK:
+	case WIRE_LOCK_BUSY:
+		return SK_LOCK;
 	}
+	return 0;
+}
+
+/* A message to the home of an object: home_mu is held. */
+static void home_handle(const struct wire_hdr *h, int32_t src)
+{
+	struct sobj *o;
+
 	switch (h->type) {
 	case WIRE_LOCK_REQ:
 		if (h->aux > 1)
@@ -395,15 +732,56 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 	case WIRE_UNLOCK:
 		home_unlock(src, h->arg);
 		break;
+	case WIRE_LOCK_BUSY:
+		home_busy(src, h->arg);
+		break;
 	case WIRE_SEM_WAIT:
-		home_sem_wait(src, h->arg, h->id);
+		if (home_sem_wait(obj_get(SK_SEM, h->arg), src, h->id, NULL))
+			send_msg(src, WIRE_SEM_GRANT, h->arg, h->id, 0);
 		break;
 	case WIRE_SEM_POST:
 		home_sem_post(src, h->arg);
 		break;
+	case WIRE_COND_WAIT:
+		o = obj_get(SK_COND, h->arg);
+		enqueue(o, src, h->id, 0, NULL);
+		send_msg(src, WIRE_COND_QUEUED, h->arg, h->id, 0);
+		break;
+	case WIRE_COND_SIGNAL:
+		if (h->aux > 1)
+			rt_fatal("rank %d sent COND_SIGNAL with flags %u", src, h->aux);
+		home_cond_signal(h->arg, (int)h->aux);
+		break;
+	}
+}
+
+void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	int32_t src = (int32_t)h->src;
+	int kind = msg_kind(h->type);
+
+	if (kind) {
+		if (home_of(kind, h->arg) != rt.rank)
+			rt_fatal("rank %d sent %s for %s %#" PRIx64 ", whose home is rank %d, not this one", src,
+				 wire_type_name(h->type),
+				 kind == SK_SEM ? "semaphore" : kind == SK_COND ? "condition" : "lock", h->arg,
+				 home_of(kind, h->arg));
+		pthread_mutex_lock(&home_mu);
+		home_handle(h, src);
+		pthread_mutex_unlock(&home_mu);
+		return;
+	}
+	switch (h->type) {
 	case WIRE_LOCK_GRANT:
 	case WIRE_SEM_GRANT:
 		got_grant(h);
+		break;
+	case WIRE_LOCK_RECALL:
+		got_recall(h);
+		break;
+	case WIRE_COND_QUEUED:
+	case WIRE_COND_WAKE:
+		got_cond_reply(h);
 		break;
 	case WIRE_ALLOC_REQ:
 	case WIRE_ALLOC_REPLY:
@@ -416,22 +794,270 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 /* ---- public API -------------------------------------------------------- */
 
-static int sync_call(int kind, uint64_t id)
+/* A lock homed at this rank that nobody holds: take it at the home and
+ * cache it in the calling thread, as a LOCK_REQ from this rank and its
+ * LOCK_GRANT would.  Only a free lock is taken here, so no message of an
+ * earlier holding by this rank is still on its way (while one is, the home
+ * names this rank the holder).  s->mu is held and the lock is not cached.
+ * 1 when taken. */
+static int take_at_home(struct stripe *s, uint64_t id)
 {
-	struct mbox_req req = { .kind = kind, .a = id };
-	int64_t t0;
+	struct lentry *e;
+	struct sobj *o;
+
+	if (home_of(SK_LOCK, id) != rt.rank)
+		return 0;
+	pthread_mutex_lock(&home_mu);
+	o = obj_find(SK_LOCK, id);
+	if (o && o->holder >= 0) {
+		pthread_mutex_unlock(&home_mu);
+		return 0;
+	}
+	if (htab_reserve(&s->t) || !(e = calloc(1, sizeof(*e))))
+		rt_fatal("out of memory for the lock cache");
+	o = obj_get(SK_LOCK, id);
+	o->holder = rt.rank;
+	o->grant = LOCAL_GRANT | ++local_grants;
+	o->recalled = o->probed = o->busy = 0;
+	e->id = id;
+	e->grant = o->grant;
+	e->held = 1;
+	pthread_mutex_unlock(&home_mu);
+	htab_add(&s->t, &e->link, mix64(id));
+	stat_add(ST_LOCKS, 1);
+	return 1;
+}
+
+static int sync_call(int kind, uint64_t id, uint64_t b, void *p)
+{
+	struct mbox_req req = { .kind = kind, .a = id, .b = b, .p = p };
+	int64_t t0 = obs_clock();
 	int rc;
 
-	if (!rt_live(rt_call_name(kind)))
-		return -EINVAL;
-	t0 = obs_clock();
 	rc = mbox_call(&req);
 	stats_waited(kind, id, t0);
 	return rc;
 }
 
-int dsm_lock(uint64_t id) { return sync_call(MBOX_LOCK, id); }
-int dsm_trylock(uint64_t id) { return sync_call(MBOX_TRYLOCK, id); }
-int dsm_unlock(uint64_t id) { return sync_call(MBOX_UNLOCK, id); }
-int dsm_sem_wait(uint64_t key) { return sync_call(MBOX_SEM_WAIT, key); }
-int dsm_sem_post(uint64_t key) { return sync_call(MBOX_SEM_POST, key); }
+/* Wait in place for whoever serves `req` (queued by the caller). */
+static void wait_here(struct mbox_req *req, int kind, uint64_t id)
+{
+	int64_t t0 = obs_clock();
+
+	mbox_wait(req);
+	stats_waited(kind, id, t0);
+}
+
+int dsm_lock(uint64_t id)
+{
+	struct stripe *s = stripe_of(id);
+	struct lentry *e;
+
+	if (!rt_live("dsm_lock"))
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, id);
+	if (e && !e->recalled) {
+		struct mbox_req w = { .kind = MBOX_LOCK, .a = id };
+
+		if (!e->held) {
+			e->held = 1;
+			pthread_mutex_unlock(&s->mu);
+			stat_add(ST_LOCKS, 1);
+			return 0;
+		}
+		lwait_push(e, &w);
+		pthread_mutex_unlock(&s->mu);
+		wait_here(&w, MBOX_LOCK, id);
+		return 0;
+	}
+	if (!e && take_at_home(s, id)) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return sync_call(MBOX_LOCK, id, 0, NULL);
+}
+
+int dsm_trylock(uint64_t id)
+{
+	struct stripe *s = stripe_of(id);
+	struct lentry *e;
+	int rc = -EBUSY;
+
+	if (!rt_live("dsm_trylock"))
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, id);
+	if (!e && take_at_home(s, id)) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	if (!e) {
+		pthread_mutex_unlock(&s->mu);
+		return sync_call(MBOX_TRYLOCK, id, 0, NULL);
+	}
+	if (!e->held) { /* a cached lock is never recalled while free */
+		e->held = 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	stat_add(ST_LOCKS, 1);
+	return rc;
+}
+
+int dsm_unlock(uint64_t id)
+{
+	struct stripe *s = stripe_of(id);
+	struct mbox_req *next;
+	struct lentry *e;
+
+	if (!rt_live("dsm_unlock"))
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, id);
+	if (!e || !e->held) {
+		pthread_mutex_unlock(&s->mu);
+		return -EPERM;
+	}
+	if ((next = lwait_pop(e))) { /* still held: by the next thread here */
+		pthread_mutex_unlock(&s->mu);
+		mbox_complete(next, 0);
+		return 0;
+	}
+	if (!e->recalled) {
+		e->held = 0;
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	lentry_drop(s, e);
+	pthread_mutex_unlock(&s->mu);
+	return sync_call(MBOX_UNLOCK, id, 0, NULL);
+}
+
+int dsm_sem_wait(uint64_t key)
+{
+	struct mbox_req w = { .kind = MBOX_SEM_WAIT, .a = key };
+	int took;
+
+	if (!rt_live("dsm_sem_wait"))
+		return -EINVAL;
+	if (home_of(SK_SEM, key) != rt.rank)
+		return sync_call(MBOX_SEM_WAIT, key, 0, NULL);
+	pthread_mutex_lock(&home_mu);
+	took = home_sem_wait(obj_get(SK_SEM, key), rt.rank, 0, &w);
+	pthread_mutex_unlock(&home_mu);
+	if (took)
+		stat_add(ST_SEM_WAITS, 1);
+	else
+		wait_here(&w, MBOX_SEM_WAIT, key);
+	return 0;
+}
+
+int dsm_sem_post(uint64_t key)
+{
+	struct waiter *w = NULL;
+	struct sobj *o;
+
+	if (!rt_live("dsm_sem_post"))
+		return -EINVAL;
+	if (home_of(SK_SEM, key) != rt.rank)
+		return sync_call(MBOX_SEM_POST, key, 0, NULL);
+	/* Here unless the oldest waiter is on another rank: that needs a
+	 * message, which only the service thread sends. */
+	pthread_mutex_lock(&home_mu);
+	o = obj_get(SK_SEM, key);
+	if (o->qhead && !o->qhead->local) {
+		pthread_mutex_unlock(&home_mu);
+		return sync_call(MBOX_SEM_POST, key, 0, NULL);
+	}
+	if (o->qhead)
+		w = dequeue(o);
+	else if (o->count == UINT64_MAX)
+		rt_fatal("semaphore %#" PRIx64 ": a post from rank %d overflows its count", key, rt.rank);
+	else
+		o->count++;
+	obj_drop_if_idle(o);
+	pthread_mutex_unlock(&home_mu);
+	if (w)
+		serve_waiter(w, WIRE_SEM_GRANT, key);
+	return 0;
+}
+
+int dsm_cond_wait(uint64_t cond, uint64_t lock)
+{
+	struct mbox_req w = { .kind = MBOX_COND_WAIT, .a = cond };
+	struct stripe *s = stripe_of(lock);
+	struct lentry *e;
+	int rc;
+
+	if (!rt_live("dsm_cond_wait"))
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	e = lentry_find(s, lock);
+	rc = e && e->held ? 0 : -EPERM;
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		return rc;
+	/* Queued at the home before the lock is released: a signal that
+	 * follows the release finds this waiter. */
+	if (home_of(SK_COND, cond) == rt.rank) {
+		pthread_mutex_lock(&home_mu);
+		enqueue(obj_get(SK_COND, cond), rt.rank, 0, 0, &w);
+		pthread_mutex_unlock(&home_mu);
+	} else if ((rc = sync_call(MBOX_COND_WAIT, cond, 0, &w))) {
+		return rc;
+	}
+	rc = dsm_unlock(lock);
+	mbox_wait(&w);
+	if (rc == 0)
+		rc = dsm_lock(lock);
+	return rc;
+}
+
+static int cond_wake(uint64_t cond, int all)
+{
+	struct waiter *woken = NULL, **tail = &woken, *w;
+	int remote = 0;
+	struct sobj *o;
+
+	if (!rt_live(all ? "dsm_cond_broadcast" : "dsm_cond_signal"))
+		return -EINVAL;
+	if (home_of(SK_COND, cond) != rt.rank)
+		return sync_call(MBOX_COND_SIGNAL, cond, (uint64_t)all, NULL);
+	/* Threads of this rank are woken here; a waiter on another rank needs
+	 * a message, which only the service thread sends. */
+	pthread_mutex_lock(&home_mu);
+	o = obj_find(SK_COND, cond);
+	if (o) {
+		struct waiter **pp = &o->qhead;
+		while ((w = *pp) && !(remote && !all)) {
+			if (!w->local) {
+				remote = 1;
+				pp = &w->next;
+				continue;
+			}
+			*pp = w->next;
+			w->next = NULL;
+			*tail = w;
+			tail = &w->next;
+			if (!all)
+				break;
+		}
+		o->qtail = NULL;
+		for (w = o->qhead; w; w = w->next)
+			o->qtail = w;
+		obj_drop_if_idle(o);
+	}
+	pthread_mutex_unlock(&home_mu);
+	while ((w = woken)) {
+		woken = w->next;
+		serve_waiter(w, WIRE_COND_WAKE, cond);
+	}
+	if (remote)
+		return sync_call(MBOX_COND_SIGNAL, cond, (uint64_t)all, NULL);
+	return 0;
+}
+
+int dsm_cond_signal(uint64_t cond) { return cond_wake(cond, 0); }
+int dsm_cond_broadcast(uint64_t cond) { return cond_wake(cond, 1); }

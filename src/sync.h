@@ -1,5 +1,6 @@
 /*
- * sync.h - locks and counting semaphores keyed by any 64-bit id, each managed
+ * sync.h - locks, counting semaphores and condition variables keyed by any
+ * 64-bit id, each managed
  * at a home rank chosen by hashing the id (sync.c).
  */
 #ifndef DSM_SYNC_H
@@ -20,5 +21,6 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload);
 /* The home rank of a lock or a semaphore (after dsm_init). */
 int sync_lock_home(uint64_t id);
 int sync_sem_home(uint64_t key);
+int sync_cond_home(uint64_t cond);
 
 #endif

@@ -972,6 +972,8 @@ static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 		coh_handle(h, payload);
 	else if (h->type >= WIRE_SYNC_FIRST && h->type <= WIRE_SYNC_LAST)
 		sync_handle(h, payload);
+	else if (h->type >= WIRE_SYNC2_FIRST && h->type <= WIRE_SYNC2_LAST)
+		sync_handle(h, payload);
 	else if (h->type >= WIRE_RPC_FIRST && h->type <= WIRE_RPC_LAST)
 		rpc_handle(h, payload);
 	else

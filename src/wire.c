@@ -49,6 +49,12 @@ static const struct wire_rule {
 	[WIRE_CTL_SIGNAL] = { "CTL_SIGNAL", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_CTL_EXITED] = { "CTL_EXITED", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_CTL_SETUP] = { "CTL_SETUP", 0, WIRE_MAX_PAYLOAD },
+	[WIRE_LOCK_RECALL] = { "LOCK_RECALL", 0, 0 },
+	[WIRE_LOCK_BUSY] = { "LOCK_BUSY", 0, 0 },
+	[WIRE_COND_WAIT] = { "COND_WAIT", 0, 0 },
+	[WIRE_COND_QUEUED] = { "COND_QUEUED", 0, 0 },
+	[WIRE_COND_SIGNAL] = { "COND_SIGNAL", 0, 0 },
+	[WIRE_COND_WAKE] = { "COND_WAKE", 0, 0 },
 };
 
 _Static_assert(WIRE_HDR_SIZE == 40, "wire header is 40 bytes");

@@ -97,6 +97,20 @@ enum wire_type {
 	WIRE_CTL_EXITED = 84,
 	WIRE_CTL_SETUP = 85,
 	WIRE_CTL_RESERVED_LAST = 99,
+
+	/* locks and condition variables, continued (sync.c): 110..119 */
+	WIRE_SYNC2_FIRST = 110,
+	WIRE_SYNC2_LAST = 119,
+	WIRE_LOCK_RECALL = 110,  /* home -> holder; arg = lock id, id = the request
+	                          * id of the holder's grant, aux = 1: a trylock
+	                          * waits, answer LOCK_BUSY if held */
+	WIRE_LOCK_BUSY = 111,    /* holder -> home; arg = lock id: held, given back
+	                          * at its release */
+	WIRE_COND_WAIT = 112,    /* -> home(cond); arg = cond id */
+	WIRE_COND_QUEUED = 113,  /* home -> waiter; arg = cond id: queued */
+	WIRE_COND_SIGNAL = 114,  /* -> home(cond); arg = cond id, aux = 1 for a
+	                          * broadcast; no reply */
+	WIRE_COND_WAKE = 115,    /* home -> waiter; arg = cond id */
 };
 
 /* flags */

@@ -3,7 +3,7 @@
 # (the shared counter comes out exact), FIFO fairness by acquisition counts,
 # dsm_trylock, and dsm_unlock of a lock the rank does not hold (-EPERM).
 # Backends: uffd sigsegv
-# Timeout: 120
+# Timeout: 180
 . "$DSM_TOP/tests/lib.sh"
 P=$TBIN/sync_prog
 [ -x "$BIN/dsmexec" ] && [ -x "$BIN/counter" ] && [ -x "$P" ] || fail "build first: make tests"

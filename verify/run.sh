@@ -1,5 +1,7 @@
 #!/bin/sh
-# Description: `make verify`: model-checks verify/coherence.pml with spin.
+# Description: `make verify`: model-checks verify/coherence.pml (pages),
+# verify/lock.pml (locks cached at their last holder) and verify/cond.pml
+# (condition variables: the wait/signal race) with spin.
 #   verify/run.sh [-k] [NAME...]     (-k: keep the work directory)
 # Runs every check below, or those whose name contains one of NAMEs, and
 # prints for each one the states spin stored and matched and the depth it
@@ -10,7 +12,6 @@
 # Environment: SPIN (spin), PAN_CC (cc), VERIFY_MEMLIM (MiB pan may use,
 # default 4096).  spin: Debian/Ubuntu `apt-get install spin`.
 top=$(cd "$(dirname "$0")/.." && pwd)
-model=$top/verify/coherence.pml
 SPIN=${SPIN:-spin}
 PAN_CC=${PAN_CC:-cc}
 memlim=${VERIFY_MEMLIM:-4096}
@@ -26,12 +27,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/dsmverify.XXXXXX")
 [ $keep = 1 ] && echo "verify: work in $work" || trap 'rm -rf "$work"' EXIT
 pass=0 fail=0
 
-# check NAME EXPECT KIND "SPIN FLAGS" "WHAT"
+# check NAME EXPECT KIND "SPIN FLAGS" "WHAT" [MODEL]
+#   MODEL:  a file of verify/, coherence.pml unless given
 #   EXPECT: pass (no error, search complete) or fail (spin finds an error)
 #   KIND:   safety (assertions, invalid end states) or live (acceptance
 #           cycles of the LTL claim `served`, under weak fairness)
 check() {
-	name=$1 expect=$2 kind=$3 flags=$4 what=$5
+	name=$1 expect=$2 kind=$3 flags=$4 what=$5 model=$top/verify/${6:-coherence.pml}
 	if [ -n "$filters" ]; then
 		hit=0
 		for f in $filters; do case $name in *"$f"*) hit=1;; esac; done
@@ -102,9 +104,10 @@ explain() {
 		return
 	fi
 	(cd "$d" && $SPIN -t -k "$(ls ./*.trail | head -n 1)" $flags "$model" >trail.out 2>&1)
-	line=$(sed -n 's/^spin: .*coherence.pml:\([0-9]*\), Error: assertion violated.*/\1/p' "$d/trail.out" | head -n 1)
+	mname=$(basename "$model")
+	line=$(sed -n "s/^spin: .*$mname:\([0-9]*\), Error: assertion violated.*/\1/p" "$d/trail.out" | head -n 1)
 	if [ -n "$line" ]; then
-		echo "assertion at coherence.pml:$line: $(sed -n "${line}p" "$model" | sed 's/^[[:space:]]*//')"
+		echo "assertion at $mname:$line: $(sed -n "${line}p" "$model" | sed 's/^[[:space:]]*//')"
 	elif grep -q 'acceptance cycle' "$d/pan.out"; then
 		echo "the LTL property 'served': a request that is never served (acceptance cycle)"
 	elif grep -q 'invalid end state' "$d/pan.out"; then
@@ -154,6 +157,32 @@ check mutant-nodata-virgin   fail safety "$m -DMUTANT_NODATA_VIRGIN" \
 	"write granted without data for a virgin page the home never held"
 check mutant-lifo            fail live   "-DNR=3 -DNP=1 -DMUTANT_LIFO" \
 	"home serves its queue newest first (safe, but starves)"
+
+# Locks cached at their last holder (lock.pml): NR ranks x NT threads, each
+# thread ROUNDS lock (or, with TRY, lock or trylock) + unlock.
+check lock-2x2       pass safety "-DNR=2 -DNT=2 -DROUNDS=2" \
+	"locks, 2 ranks x 2 threads, 2 rounds each" lock.pml
+check lock-2x2-try   pass safety "-DNR=2 -DNT=2 -DROUNDS=1 -DTRY" \
+	"locks and trylocks, 2 ranks x 2 threads, 1 round each" lock.pml
+check lock-3x1-try   pass safety "-DNR=3 -DNT=1 -DROUNDS=2 -DTRY" \
+	"locks and trylocks, 3 ranks x 1 thread, 2 rounds each" lock.pml
+check mutant-lock-recall-held fail safety "-DNR=2 -DNT=2 -DMUTANT_RECALL_WHILE_HELD" \
+	"a recalled lock given back while a thread holds it" lock.pml
+check mutant-lock-no-recall   fail safety "-DNR=2 -DNT=2 -DMUTANT_NO_RECALL" \
+	"home queues a request behind a cached lock without recalling it" lock.pml
+
+# Condition variables (cond.pml): a waiter on a remote rank, one on the
+# home, a signaller on a third rank.
+check cond           pass safety "" \
+	"condition variables, signal inside and after the lock, no lost wake-up" cond.pml
+check cond-bcast     pass safety "-DBCAST" \
+	"condition variables, one broadcast wakes both waiters" cond.pml
+check mutant-cond-release-first fail safety "-DMUTANT_RELEASE_FIRST" \
+	"the waiter releases the lock before the home queued it" cond.pml
+check mutant-cond-bcast-release-first fail safety "-DBCAST -DMUTANT_RELEASE_FIRST" \
+	"the same, with a broadcast" cond.pml
+check mutant-cond-signal-nobody fail safety "-DMUTANT_SIGNAL_NOBODY" \
+	"a signal that wakes nobody while two wait" cond.pml
 
 echo "verify: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -17,12 +17,28 @@
  *   sem ITEMS         producers and consumers through a ring buffer, with
  *                     semaphores keyed 0, 1 and UINT64_MAX; every item is
  *                     received exactly once
+ *   threads ROUNDS    2 threads per rank, each takes lock 77 ROUNDS times (every
+ *                     fifth time with dsm_trylock until it succeeds) and
+ *                     increments a shared counter with a read, a yield and a
+ *                     write; a flag catches two holders at once; the total
+ *                     must be exact.  On 1 rank every lock stays cached: the
+ *                     two threads contend in the cache alone.
+ *   cond ITEMS        a bounded queue (4 slots) under lock 88 with condition
+ *                     variables "not full" and "not empty": on each rank one
+ *                     thread produces ITEMS items and one consumes ITEMS;
+ *                     every item must be received exactly once
+ *   broadcast         2 threads per rank wait on one condition until a flag
+ *                     is set; rank 0 sets it once every thread waits and calls
+ *                     dsm_cond_broadcast once: every thread must wake; also
+ *                     dsm_cond_wait without the lock is -EPERM
  *   die-lock | die-barrier | die-sem
  *                     rank 1 dies (exit 7) while the others wait on a lock it
  *                     holds, in a barrier, or on a semaphore: the job must end
  */
 #include <dsm.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +283,201 @@ static int test_sem(long items)
 	return 0;
 }
 
+/* ---- threads of several ranks on one lock -------------------------------- */
+
+#define NTHREADS 2
+#define L_COUNT 77
+
+struct counted {
+	volatile int64_t count;
+	volatile int32_t inside;
+};
+
+static struct counted *cnt;
+static long t_rounds;
+
+static void *lock_thread(void *arg)
+{
+	long t = (long)arg;
+
+	for (long i = 0; i < t_rounds; i++) {
+		int64_t x;
+		if (i % 5 == 4) {
+			int rc;
+			while ((rc = dsm_trylock(L_COUNT)) == -EBUSY)
+				sched_yield();
+			CALL(rc);
+		} else {
+			CALL(dsm_lock(L_COUNT));
+		}
+		CHECK(cnt->inside == 0, "thread %ld took lock %d while %d held it", t, L_COUNT, cnt->inside - 1);
+		cnt->inside = 1 + me * NTHREADS + (int32_t)t;
+		x = cnt->count;
+		if (i % 3 == 0)
+			sched_yield();
+		cnt->count = x + 1;
+		cnt->inside = 0;
+		CALL(dsm_unlock(L_COUNT));
+	}
+	return NULL;
+}
+
+static int test_threads(long rounds)
+{
+	pthread_t th[NTHREADS];
+	int64_t expect = (int64_t)n * NTHREADS * rounds;
+
+	cnt = named("threads", sizeof(*cnt));
+	t_rounds = rounds;
+	dsm_barrier();
+	for (long t = 0; t < NTHREADS; t++)
+		CHECK(pthread_create(&th[t], NULL, lock_thread, (void *)t) == 0, "pthread_create");
+	for (int t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+	dsm_barrier();
+	if (me == 0) {
+		CHECK(cnt->count == expect, "the counter is %lld, expected %lld", (long long)cnt->count,
+		      (long long)expect);
+		printf("threads: %d ranks x %d threads x %ld rounds = %lld increments: OK\n", n, NTHREADS, rounds,
+		       (long long)expect);
+	}
+	return 0;
+}
+
+/* ---- condition variables ------------------------------------------------ */
+
+#define QSLOTS 4
+#define L_QUEUE 88
+#define C_NOT_FULL 1
+#define C_NOT_EMPTY 2
+
+struct bqueue {
+	uint64_t head, tail;
+	int64_t slot[QSLOTS];
+	uint32_t seen[];
+};
+
+static struct bqueue *bq;
+static long q_items;
+
+static void *producer(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < q_items; i++) {
+		CALL(dsm_lock(L_QUEUE));
+		while (bq->tail - bq->head == QSLOTS)
+			CALL(dsm_cond_wait(C_NOT_FULL, L_QUEUE));
+		bq->slot[bq->tail++ % QSLOTS] = (int64_t)me * q_items + i;
+		CALL(dsm_cond_signal(C_NOT_EMPTY));
+		CALL(dsm_unlock(L_QUEUE));
+	}
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	long total = (long)n * q_items;
+
+	(void)arg;
+	for (long i = 0; i < q_items; i++) {
+		int64_t v;
+		CALL(dsm_lock(L_QUEUE));
+		while (bq->tail == bq->head)
+			CALL(dsm_cond_wait(C_NOT_EMPTY, L_QUEUE));
+		v = bq->slot[bq->head++ % QSLOTS];
+		CHECK(v >= 0 && v < total, "received item %lld", (long long)v);
+		bq->seen[v]++;
+		/* signal after the change, while holding the lock, as pthreads
+		 * programs do; the other way round (after the unlock) also works */
+		if (i % 2)
+			CALL(dsm_cond_signal(C_NOT_FULL));
+		CALL(dsm_unlock(L_QUEUE));
+		if (!(i % 2))
+			CALL(dsm_cond_signal(C_NOT_FULL));
+	}
+	return NULL;
+}
+
+static int test_cond(long items)
+{
+	long total = (long)n * items;
+	pthread_t p, c;
+
+	bq = named("bqueue", sizeof(*bq) + (size_t)total * sizeof(uint32_t));
+	q_items = items;
+	dsm_barrier();
+	CHECK(pthread_create(&p, NULL, producer, NULL) == 0, "pthread_create");
+	CHECK(pthread_create(&c, NULL, consumer, NULL) == 0, "pthread_create");
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	dsm_barrier();
+	if (me == 0) {
+		for (long v = 0; v < total; v++)
+			CHECK(bq->seen[v] == 1, "item %ld was received %u times", v, bq->seen[v]);
+		CHECK(bq->head == (uint64_t)total && bq->tail == (uint64_t)total, "head %llu tail %llu",
+		      (unsigned long long)bq->head, (unsigned long long)bq->tail);
+		printf("cond: %d ranks x (1 producer + 1 consumer), %ld items through %d slots, each received "
+		       "once: OK\n", n, total, QSLOTS);
+	}
+	return 0;
+}
+
+#define L_GO 99
+#define C_GO 7
+
+struct gate {
+	volatile int32_t arrived, go, woke;
+};
+
+static struct gate *gate;
+
+static void *go_waiter(void *arg)
+{
+	(void)arg;
+	CALL(dsm_lock(L_GO));
+	gate->arrived++;
+	while (!gate->go)
+		CALL(dsm_cond_wait(C_GO, L_GO));
+	gate->woke++;
+	CALL(dsm_unlock(L_GO));
+	return NULL;
+}
+
+static int test_broadcast(void)
+{
+	int total = n * NTHREADS, rc;
+	pthread_t th[NTHREADS];
+
+	gate = named("gate", sizeof(*gate));
+	rc = dsm_cond_wait(C_GO, L_GO);
+	CHECK(rc == -EPERM, "dsm_cond_wait without the lock returned %d", rc);
+	dsm_barrier();
+	for (int t = 0; t < NTHREADS; t++)
+		CHECK(pthread_create(&th[t], NULL, go_waiter, NULL) == 0, "pthread_create");
+	if (me == 0) {
+		/* Every waiter counted itself and went into dsm_cond_wait under
+		 * the lock: once all have, one broadcast must wake them all. */
+		for (;;) {
+			CALL(dsm_lock(L_GO));
+			if (gate->arrived == total)
+				break;
+			CALL(dsm_unlock(L_GO));
+			usleep(2000);
+		}
+		gate->go = 1;
+		CALL(dsm_cond_broadcast(C_GO));
+		CALL(dsm_unlock(L_GO));
+	}
+	for (int t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+	dsm_barrier();
+	if (me == 0) {
+		CHECK(gate->woke == total, "%d of %d waiters woke", gate->woke, total);
+		printf("broadcast: one broadcast woke all %d waiters of %d ranks: OK\n", total, n);
+	}
+	return 0;
+}
+
 /* ---- a rank dies while the others wait ---------------------------------- */
 
 static int test_die(const char *what)
@@ -313,6 +524,12 @@ int main(int argc, char **argv)
 		rc = test_barrier(count);
 	else if (!strcmp(what, "sem"))
 		rc = test_sem(count);
+	else if (!strcmp(what, "threads"))
+		rc = test_threads(count);
+	else if (!strcmp(what, "cond"))
+		rc = test_cond(count);
+	else if (!strcmp(what, "broadcast"))
+		rc = test_broadcast();
 	else if (!strncmp(what, "die-", 4))
 		rc = test_die(what);
 	else
