@@ -36,6 +36,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 
+#include "launch_env.h"
 #include "log.h"
 #include "net.h"
 #include "stats.h"
@@ -161,14 +162,16 @@ int obs_setup(int nranks, int stats, const char *trace, int port)
 	const char *v;
 	char buf[64];
 	struct timespec ts;
+	int on;
 
 	M.n = nranks;
 	M.t0 = now_ns();
 	M.running = 1;
 	for (int i = 0; i < MAX_CONNS; i++)
 		M.c[i].fd = -1;
-	v = getenv("DSM_STATS");
-	M.stats = stats || (v && !strcmp(v, "1"));
+	if (setting_flag("DSM_STATS", 0, &on))
+		return -1;
+	M.stats = stats || on;
 	if (stats && setenv("DSM_STATS", "1", 1) < 0)
 		return -1;
 	if (!trace && (v = getenv("DSM_TRACE")) && *v)

@@ -292,7 +292,7 @@ static int parse_crash(void)
 		char *end;
 		errno = 0;
 		crash_call = strtoul(v + len + 1, &end, 10);
-		if (errno || *end || crash_call == 0)
+		if (errno || *end || crash_call == 0 || v[len + 1] < '0' || v[len + 1] > '9')
 			crash_stage = -1;
 	}
 	if (crash_stage < 0) {
@@ -1008,6 +1008,8 @@ int ckpt_restore(void)
 	int rc;
 
 	restored = 0;
+	if ((rc = parse_crash())) /* a bad setting is refused at start, not at the first checkpoint */
+		return rc;
 	if (!dir || !*dir)
 		return 0;
 	rc = read_current(dir, &gen);

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -694,21 +695,6 @@ static void *snap_main(void *arg)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static int env_flag(const char *name, int *out)
-{
-	const char *v = getenv(name);
-
-	*out = 0;
-	if (!v || !*v || !strcmp(v, "0"))
-		return 0;
-	if (!strcmp(v, "1")) {
-		*out = 1;
-		return 0;
-	}
-	log_err("%s=%s: expected 0 or 1", name, v);
-	return -EINVAL;
-}
-
 int stats_init(void)
 {
 	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR");
@@ -718,13 +704,12 @@ int stats_init(void)
 	t_start = obs_clock();
 	uffd_tag = 0;
 	collect = la && !strcmp(la, "dsmexec");
-	if ((rc = env_flag("DSM_STATS", &stats_on)))
+	if ((rc = setting_flag("DSM_STATS", 0, &stats_on)))
 		return rc;
 	snap_ms = 0;
 	if (mon && *mon) {
-		char *end;
-		long ms = strtol(mon, &end, 10);
-		if (*end || ms < 0 || ms > 60000) {
+		long long ms;
+		if (setting_int("DSM_MONITOR", 0, 60000, 0, &ms)) {
 			log_err("DSM_MONITOR=%s: expected a snapshot interval in milliseconds (0 to 60000)", mon);
 			return -EINVAL;
 		}

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
 #include "rpc.h"
@@ -79,6 +80,8 @@
 #define ACK_NOW 1                  /* ack_due: at once */
 #define PROBE_NS 200000000LL       /* link manager: retry / probe period */
 #define REFUSED_DEAD 3             /* refused connections that mean "dead" */
+#define FAULT_DELAY_MAX_S 10       /* DSM_FAULTS: longest delay=... */
+#define FAULT_AT_MAX_S 3600        /* DSM_FAULTS: latest cut=...@TIME */
 
 enum { LINK_UP, LINK_DOWN, LINK_GONE };
 
@@ -179,8 +182,9 @@ static int chance(double p)
 	return p > 0 && (double)(rnd() >> 11) / (double)(1ULL << 53) < p;
 }
 
-/* "200us", "5ms", "3s", "1.5s", "250" (ms) -> nanoseconds */
-static int parse_duration(const char *s, const char *end, int64_t *ns)
+/* "200us", "5ms", "3s", "1.5s", "250" (ms) -> nanoseconds, at most max_s
+ * seconds (nan, infinities and negatives are refused) */
+static int parse_duration(const char *s, const char *end, double max_s, int64_t *ns)
 {
 	char buf[32], *e;
 	size_t n = (size_t)(end - s);
@@ -191,7 +195,7 @@ static int parse_duration(const char *s, const char *end, int64_t *ns)
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	v = strtod(buf, &e);
-	if (e == buf || v < 0)
+	if (e == buf || !(v >= 0))
 		return -EINVAL;
 	if (!strcmp(e, "us"))
 		v *= 1e3;
@@ -200,6 +204,8 @@ static int parse_duration(const char *s, const char *end, int64_t *ns)
 	else if (!strcmp(e, "s"))
 		v *= 1e9;
 	else
+		return -EINVAL;
+	if (!(v <= max_s * 1e9))
 		return -EINVAL;
 	*ns = (int64_t)v;
 	return 0;
@@ -210,7 +216,7 @@ static int parse_prob(const char *s, double *p)
 	char *e;
 
 	*p = strtod(s, &e);
-	return (e == s || (*e && *e != ',') || *p < 0 || *p > 1) ? -EINVAL : 0;
+	return (e == s || (*e && *e != ',') || !(*p >= 0 && *p <= 1)) ? -EINVAL : 0; /* nan too */
 }
 
 /* DSM_FAULTS="drop=0.01,delay=200us..5ms,dup=0.01,reorder=0.01,cut=1-2@3s,seed=42" */
@@ -240,9 +246,9 @@ static int faults_parse(const char *spec)
 			const char *dots = strstr(eq + 1, "..");
 			if (!dots || dots > end)
 				goto bad;
-			rc = parse_duration(eq + 1, dots, &faults.delay_min);
+			rc = parse_duration(eq + 1, dots, FAULT_DELAY_MAX_S, &faults.delay_min);
 			if (rc == 0)
-				rc = parse_duration(dots + 2, end, &faults.delay_max);
+				rc = parse_duration(dots + 2, end, FAULT_DELAY_MAX_S, &faults.delay_max);
 			if (rc == 0 && faults.delay_max < faults.delay_min)
 				rc = -EINVAL;
 		} else if (!strncmp(s, "cut=", 4)) {
@@ -255,7 +261,7 @@ static int faults_parse(const char *spec)
 			if (e != at || faults.cut_a == faults.cut_b || faults.cut_a < 0 || faults.cut_b < 0 ||
 			    faults.cut_a >= rt.size || faults.cut_b >= rt.size)
 				goto bad;
-			rc = parse_duration(at + 1, end, &faults.cut_at);
+			rc = parse_duration(at + 1, end, FAULT_AT_MAX_S, &faults.cut_at);
 			faults.cut_at += now_ns();
 		} else if (!strncmp(s, "seed=", 5)) {
 			char *e;
@@ -270,8 +276,9 @@ static int faults_parse(const char *spec)
 		s = *end ? end + 1 : end;
 		continue;
 bad:
-		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P, "
-			"delay=MIN..MAX, cut=A-B@TIME, seed=N)", spec, (int)(end - s), s);
+		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P with P from 0 "
+			"to 1, delay=MIN..MAX up to %ds, cut=A-B@TIME up to %ds, seed=N)", spec, (int)(end - s),
+			s, FAULT_DELAY_MAX_S, FAULT_AT_MAX_S);
 		return -EINVAL;
 	}
 	faults.on = 1;
@@ -1281,7 +1288,9 @@ int tp_start(void)
 		return rc;
 	if ((rc = faults_parse(getenv("DSM_FAULTS"))))
 		return rc;
-	sealing = getenv("DSM_ENCRYPT") && !strcmp(getenv("DSM_ENCRYPT"), "1") && rt.size > 1;
+	if ((rc = setting_flag("DSM_ENCRYPT", 0, &sealing)))
+		return rc;
+	sealing = sealing && rt.size > 1;
 	if ((rc = derive_keys()))
 		return rc;
 	stopping = 0;
