@@ -25,8 +25,9 @@
  * retransmission timeout is sent again (go-back-N, with backoff).  Off, the
  * cost is one predictable branch per message.
  *
- * Broken connections: a link that fails (end of stream without BYE, reset,
- * a cut) goes down but the rank goes on.  The higher rank of the pair
+ * Broken connections: a link that fails (end of stream without BYE, any
+ * error the network can report on an established socket - reset, abort,
+ * unreachable host or network, EIO -, a cut) goes down but the rank goes on.  The higher rank of the pair
  * reconnects (through the link manager thread, which also accepts the
  * connections of higher ranks on this rank's listening socket for the whole
  * job); the new connection is authenticated again, each side first sends
@@ -97,6 +98,7 @@ struct omsg {
 struct peer {
 	int fd;
 	int state;
+	int inject_err;      /* fault injection: the next recv() fails with this */
 	int said_bye;
 	int resumed;         /* the peer's RESUME arrived on this connection */
 	int64_t down_since;
@@ -134,6 +136,7 @@ static struct {
 	int64_t delay_min, delay_max;
 	int cut_a, cut_b;
 	int64_t cut_at;      /* absolute; 0: no cut (or done) */
+	int cut_err;         /* the errno the cut rank's next recv() reports; 0: none */
 	uint64_t rng;
 } faults;
 
@@ -219,6 +222,34 @@ static int parse_prob(const char *s, double *p)
 	return (e == s || (*e && *e != ',') || !(*p >= 0 && *p <= 1)) ? -EINVAL : 0; /* nan too */
 }
 
+/* The errors an established link may report.  Every one heals the same way
+ * (link_fail: reconnect, resume, resend); those of our own making (EBADF,
+ * EFAULT, EINVAL, ENOTSOCK, ENOMEM) do not come from the network and stay
+ * fatal.  The names are what DSM_FAULTS's cut=A-B@TIME/ERRNO takes. */
+static const struct { const char *name; int err; } link_errors[] = {
+	{ "ECONNRESET", ECONNRESET }, { "ECONNABORTED", ECONNABORTED }, { "EPIPE", EPIPE },
+	{ "ETIMEDOUT", ETIMEDOUT }, { "EHOSTUNREACH", EHOSTUNREACH }, { "ENETUNREACH", ENETUNREACH },
+	{ "ENETDOWN", ENETDOWN }, { "ENETRESET", ENETRESET }, { "EHOSTDOWN", EHOSTDOWN }, { "EIO", EIO },
+	{ "ENOTCONN", ENOTCONN }, { "ECONNREFUSED", ECONNREFUSED }, { "EPROTO", EPROTO },
+	{ "ENOBUFS", ENOBUFS }, { "ESHUTDOWN", ESHUTDOWN },
+};
+
+static int link_error(int err)
+{
+	return err != EBADF && err != EFAULT && err != EINVAL && err != ENOTSOCK && err != ENOMEM &&
+	       err != EOPNOTSUPP;
+}
+
+static int parse_link_error(const char *s, const char *end, int *err)
+{
+	for (size_t i = 0; i < sizeof(link_errors) / sizeof(link_errors[0]); i++)
+		if (strlen(link_errors[i].name) == (size_t)(end - s) && !strncmp(s, link_errors[i].name, (size_t)(end - s))) {
+			*err = link_errors[i].err;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* DSM_FAULTS="drop=0.01,delay=200us..5ms,dup=0.01,reorder=0.01,cut=1-2@3s,seed=42" */
 static int faults_parse(const char *spec)
 {
@@ -261,7 +292,10 @@ static int faults_parse(const char *spec)
 			if (e != at || faults.cut_a == faults.cut_b || faults.cut_a < 0 || faults.cut_b < 0 ||
 			    faults.cut_a >= rt.size || faults.cut_b >= rt.size)
 				goto bad;
-			rc = parse_duration(at + 1, end, FAULT_AT_MAX_S, &faults.cut_at);
+			const char *slash = memchr(at, '/', (size_t)(end - at));
+			rc = parse_duration(at + 1, slash ? slash : end, FAULT_AT_MAX_S, &faults.cut_at);
+			if (rc == 0 && slash)
+				rc = parse_link_error(slash + 1, end, &faults.cut_err);
 			faults.cut_at += now_ns();
 		} else if (!strncmp(s, "seed=", 5)) {
 			char *e;
@@ -277,7 +311,8 @@ static int faults_parse(const char *spec)
 		continue;
 bad:
 		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P with P from 0 "
-			"to 1, delay=MIN..MAX up to %ds, cut=A-B@TIME up to %ds, seed=N)", spec, (int)(end - s),
+			"to 1, delay=MIN..MAX up to %ds, cut=A-B@TIME up to %ds, optionally /ERRNO such as "
+			"/ECONNABORTED, seed=N)", spec, (int)(end - s),
 			s, FAULT_DELAY_MAX_S, FAULT_AT_MAX_S);
 		return -EINVAL;
 	}
@@ -574,6 +609,8 @@ static void pump(int rank)
 				watch_out(rank, 1);
 				return;
 			}
+			if (!link_error(errno))
+				rt_fatal("sending to rank %d: %s", rank, strerror(errno));
 			link_fail(rank, strerror(errno));
 			return;
 		}
@@ -1043,19 +1080,29 @@ static void receive(int rank)
 
 	while (p->fd >= 0) {
 		size_t off = 0, room = p->in_cap - p->in_len;
-		ssize_t n = recv(p->fd, p->in + p->in_len, room, 0);
+		ssize_t n;
 
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT))) {
+		if (p->inject_err) {
+			errno = p->inject_err;
+			p->inject_err = 0;
+			n = -1;
+		} else {
+			n = recv(p->fd, p->in + p->in_len, room, 0);
+		}
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* Whatever the network did to the connection (reset, abort, a
+		 * route gone), the session layer reconnects and resends; a peer
+		 * that is really gone is found by the link manager (refused
+		 * connections) or by DSM_TIMEOUT. */
+		if (n == 0 || (n < 0 && link_error(errno))) {
 			link_fail(rank, n == 0 ? "end of stream" : strerror(errno));
 			return;
 		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+		if (n < 0)
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
-		}
 		p->in_len += (size_t)n;
 		stats_add_bytes(rank, 0, (uint64_t)n);
 		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
@@ -1125,9 +1172,16 @@ static int run_timers(void)
 		int other = faults.cut_a == rt.rank ? faults.cut_b : faults.cut_b == rt.rank ? faults.cut_a : -1;
 		faults.cut_at = 0;
 		if (other >= 0 && rt.rank < other && peers[other].fd >= 0) {
-			log_info("fault injection: cutting the link to rank %d", other);
+			log_info("fault injection: cutting the link to rank %d%s%s", other,
+				 faults.cut_err ? " with " : "", faults.cut_err ? strerror(faults.cut_err) : "");
 			shutdown(peers[other].fd, SHUT_RDWR);
-			link_fail(other, "cut by fault injection");
+			if (faults.cut_err) {
+				/* as if the kernel had reported it on this socket */
+				peers[other].inject_err = faults.cut_err;
+				receive(other);
+			} else {
+				link_fail(other, "cut by fault injection");
+			}
 		}
 	} else if (faults.cut_at) {
 		next = faults.cut_at;
