@@ -381,6 +381,20 @@ int globals_scan(void)
 	return 0;
 }
 
+int globals_module(unsigned i, char *kind, const char **id, const char **path, uintptr_t *base,
+		   uintptr_t *sec, size_t *len)
+{
+	if (i >= n_mods)
+		return -ENOENT;
+	*kind = mods[i].kind;
+	*id = mods[i].id;
+	*path = mods[i].path;
+	*base = mods[i].base;
+	*sec = mods[i].sec;
+	*len = mods[i].len;
+	return 0;
+}
+
 /* ---- the pages --------------------------------------------------------- */
 
 void *globals_page_addr(uint64_t page)

@@ -29,6 +29,13 @@ void globals_unmap(void);
  * BARRIER_ENTER; rank 0 compares it with its own and ends the job, naming
  * the ranks and the difference, when they differ. */
 void globals_send_layout(void);
+
+/* Module i of those globals_scan() found (0: the program, then the libraries
+ * with DSM_SHARED variables): its kind ('x' program, 'l' library), build id,
+ * file, and its section (relocated address, length; 0 when none).  0, or
+ * -ENOENT past the last.  For the checkpoint's record of the layout. */
+int globals_module(unsigned i, char *kind, const char **id, const char **path, uintptr_t *base,
+		   uintptr_t *sec, size_t *len);
 void globals_handle(const struct wire_hdr *h, const uint8_t *payload);
 
 /* Backend support, defined at the end of fault_uffd.c and fault_segv.c:
