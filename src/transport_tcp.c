@@ -36,6 +36,10 @@
  * peer unreachable for DSM_TIMEOUT is given up.  Either ends this rank with
  * rt_peer_lost(), naming the peer.
  *
+ * Failure detector: a link that carried nothing for DSM_TIMEOUT / 4 carries
+ * a HEARTBEAT; a peer from which nothing arrived for DSM_TIMEOUT ends the job
+ * (detector_due()).
+ *
  * Messages a rank sends to itself go through a local queue handled after the
  * current message, which keeps handlers free of re-entry.
  *
@@ -99,6 +103,10 @@ struct peer {
 	int fd;
 	int state;
 	int inject_err;      /* fault injection: the next recv() fails with this */
+	/* failure detector: when bytes last came in and went out; armed once
+	 * the peer's service thread has been heard from */
+	int64_t last_rx, last_tx;
+	int heard;
 	int said_bye;
 	int resumed;         /* the peer's RESUME arrived on this connection */
 	int64_t down_since;
@@ -615,6 +623,7 @@ static void pump(int rank)
 			return;
 		}
 		p->out_off += (size_t)n;
+		p->last_tx = now ? now : now_ns();
 		stats_add_bytes(rank, (uint64_t)n, 0);
 	}
 }
@@ -787,6 +796,7 @@ static void link_up(int rank, int fd)
 	p->resumed = 0;
 	p->cur = NULL;
 	p->resume_owed = 1;
+	p->last_rx = now_ns();
 	log_info("link to rank %d re-established", rank);
 	pump(rank);
 }
@@ -1055,6 +1065,8 @@ static void link_receive(int rank, const struct wire_hdr *h, const uint8_t *payl
 		got_resume(rank, (uint32_t)h->arg);
 		return;
 	}
+	if (h->type == WIRE_HEARTBEAT)
+		return; /* its arrival is all it says (receive() noted the time) */
 	if (h->seq == 0)
 		rt_fatal("rank %d sent %s outside the link's sequence", rank, wire_type_name(h->type));
 	if (h->seq != p->recv_next) {
@@ -1104,6 +1116,8 @@ static void receive(int rank)
 		if (n < 0)
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
 		p->in_len += (size_t)n;
+		p->last_rx = now_ns();
+		p->heard = 1;
 		stats_add_bytes(rank, 0, (uint64_t)n);
 		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
 			struct wire_hdr h;
@@ -1163,6 +1177,43 @@ static void receive(int rank)
 
 /* ---- timers ------------------------------------------------------------ */
 
+/*
+ * The failure detector.  A rank's service thread answers whatever its
+ * application threads do (compute, block in a system call), so a peer from
+ * which nothing at all has arrived for DSM_TIMEOUT is stopped, hung or cut
+ * off, even when nobody waits for an answer from it (a barrier, a lock held
+ * by another rank).  To keep quiet links from looking dead, a link that sent
+ * nothing for DSM_TIMEOUT / 4 carries a HEARTBEAT (a link-level message: not
+ * numbered, not resent).  An idle job thus wakes once per DSM_TIMEOUT / 4 per
+ * rank.  DSM_TIMEOUT=inf: no heartbeats, no detector.  The detector is armed
+ * once something came from the peer's service thread (at start each rank
+ * sends a heartbeat at once), so a peer still restoring a large checkpoint
+ * before its service thread runs is not taken for dead.
+ *
+ * Checks peer r (up, not finished); sends a heartbeat when one is due, ends
+ * the job when the peer has been silent too long.  Returns when it next
+ * needs to run.
+ */
+static int64_t detector_due(int r, int64_t now)
+{
+	struct peer *p = &peers[r];
+	int64_t hb = rt.timeout_ns / 4;
+
+	if (rt.timeout_ns >= DSM_TIMEOUT_NEVER || p->state != LINK_UP || p->fd < 0)
+		return INT64_MAX;
+	if (p->heard && now - p->last_rx > rt.timeout_ns)
+		rt_fatal("rank %d silent for %lld s (stopped?): nothing came from it for longer than "
+			 "DSM_TIMEOUT", r, (long long)((now - p->last_rx) / 1000000000));
+	if (now - p->last_tx >= hb) {
+		stage_link_msg(r, WIRE_HEARTBEAT, 0);
+		p->last_tx = now; /* sent, or staged behind what the socket has not taken */
+		pump(r);
+	}
+	if (!p->heard)
+		return p->last_tx + hb;
+	return p->last_tx + hb < p->last_rx + rt.timeout_ns + 1 ? p->last_tx + hb : p->last_rx + rt.timeout_ns + 1;
+}
+
 /* Fire what is due; return milliseconds until the next timer (-1: none). */
 static int run_timers(void)
 {
@@ -1196,6 +1247,11 @@ static int run_timers(void)
 			if (next > now + 200000000)
 				next = now + 200000000;
 			continue;
+		}
+		if (!p->said_bye) {
+			int64_t due = detector_due(r, now);
+			if (due < next)
+				next = due;
 		}
 		if (p->rto_at && now >= p->rto_at) {
 			/* go back: send everything unacknowledged again */
@@ -1266,6 +1322,11 @@ static void *service_main(void *arg)
 	int64_t busy_at = 0; /* when the last event came, while polling */
 
 	(void)arg;
+	for (int r = 0; r < rt.size; r++) {
+		peers[r].last_rx = now_ns();
+		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
+		peers[r].heard = 0;
+	}
 	while (!stopping) {
 		int tmo = run_timers(), n;
 

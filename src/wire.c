@@ -49,6 +49,7 @@ static const struct wire_rule {
 	[WIRE_CTL_SIGNAL] = { "CTL_SIGNAL", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_CTL_EXITED] = { "CTL_EXITED", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_CTL_SETUP] = { "CTL_SETUP", 0, WIRE_MAX_PAYLOAD },
+	[WIRE_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
 };
 
 _Static_assert(WIRE_HDR_SIZE == 40, "wire header is 40 bytes");

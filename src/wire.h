@@ -97,6 +97,11 @@ enum wire_type {
 	WIRE_CTL_EXITED = 84,
 	WIRE_CTL_SETUP = 85,
 	WIRE_CTL_RESERVED_LAST = 99,
+
+	/* failure detector (transport_tcp.c): 110..114 */
+	WIRE_HEARTBEAT = 110,    /* link level, unsequenced, no payload: "alive";
+	                          * sent on a link that carried nothing for
+	                          * DSM_TIMEOUT / 4 */
 };
 
 /* flags */
