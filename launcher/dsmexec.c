@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -522,21 +523,22 @@ static void start_all(void)
 	}
 }
 
+/* A control connection: its handshake runs in the loop (ctl_pending_*),
+ * never blocking it. */
 static void on_accept(void)
 {
-	char why[256];
-	uint32_t id;
-	int fd = net_accept(J.lfd, now_ns() + 1000000000);
+	int fd = accept4(J.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd >= 0)
+		ctl_pending_add(fd, now_ns());
+}
+
+/* An authenticated control connection from id. */
+static void on_authenticated(int fd, uint32_t id)
+{
 	struct rank *r;
 
-	if (fd < 0)
-		return;
-	/* One slow or hostile client stalls the loop for at most this long. */
-	if (net_auth_accept(fd, &J.auth, WIRE_SRC_LAUNCHER, &id, now_ns() + MSG_WAIT_NS, why, sizeof(why))) {
-		log_warn("refused a control connection: %s", why);
-		close(fd);
-		return;
-	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (id >= (uint32_t)J.n || J.r[id].connected || J.r[id].state != RS_SPAWNED) {
 		log_warn("refused a control connection claiming rank %u", id);
 		close(fd);
@@ -971,6 +973,8 @@ static int64_t next_timer(void)
 	for (int i = 0; i < J.n; i++)
 		if (J.r[i].lost_at && J.r[i].lost_at < t)
 			t = J.r[i].lost_at;
+	if (ctl_pending_expire(now_ns()) < t)
+		t = ctl_pending_expire(now_ns());
 	return t;
 }
 
@@ -978,7 +982,7 @@ static int64_t next_timer(void)
 
 static void loop(void)
 {
-	size_t cap = 2 + 3 * (size_t)J.n + OBS_MAX_FDS;
+	size_t cap = 2 + 3 * (size_t)J.n + OBS_MAX_FDS + CTL_PENDING_MAX;
 	struct pollfd *p = calloc(cap, sizeof(*p));
 	int *who = calloc(cap, sizeof(*who));
 
@@ -988,7 +992,7 @@ static void loop(void)
 	}
 	for (;;) {
 		int64_t now = now_ns(), t;
-		int np = 0, all = 1, timeout, obs0;
+		int np = 0, all = 1, timeout, obs0, pend0;
 
 		on_timers(now);
 		spawn_more();
@@ -1020,6 +1024,10 @@ static void loop(void)
 				}
 			}
 		}
+		pend0 = np;
+		np += ctl_pending_pollfds(p + np, CTL_PENDING_MAX);
+		for (int k = pend0; k < np; k++)
+			who[k] = -4;
 		obs0 = np;
 		np += obs_pollfds(p + np, OBS_MAX_FDS);
 		for (int k = obs0; k < np; k++)
@@ -1045,8 +1053,8 @@ static void loop(void)
 				}
 			} else if (who[k] == -2) {
 				on_accept();
-			} else if (who[k] == -3) {
-				continue; /* the live view: obs_poll, below */
+			} else if (who[k] == -3 || who[k] == -4) {
+				continue; /* the live view, handshakes: below */
 			} else {
 				struct rank *r = &J.r[who[k] / 3];
 				int what = who[k] % 3;
@@ -1056,8 +1064,10 @@ static void loop(void)
 					on_stream(r, what - 1);
 			}
 		}
+		ctl_pending_poll(p + pend0, obs0 - pend0, &J.auth, on_authenticated);
 		obs_poll(p + obs0, np - obs0);
 	}
+	ctl_pending_close_all();
 	free(p);
 	free(who);
 }
@@ -1446,6 +1456,7 @@ static int start_servers(void)
 	J.lfd = net_listen(host, 0, &J.ctl_port);
 	if (J.lfd < 0)
 		return -1;
+	fcntl(J.lfd, F_SETFL, fcntl(J.lfd, F_GETFL) | O_NONBLOCK); /* accept in the loop never waits */
 	/* The ranks' own deadlines (DSM_TIMEOUT) and the failure of any rank
 	 * bound the rendezvous; the server itself waits until it is stopped, so
 	 * programs that never call dsm_init() raise no complaint. */

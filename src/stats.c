@@ -468,11 +468,25 @@ static void describe_site(const void *site, char *out, size_t cap)
 static struct stats_job *self_job; /* without dsmexec: this rank's own report */
 static void job_self(struct stats_job *j, int rank);
 
+static char obs_token[OBS_TOKEN_LEN + 1]; /* DSM_OBS_TOKEN; "" without dsmexec */
+
 static void emit(const char *line, size_t n)
 {
+	char tagged[LINE_MAX_BYTES + OBS_TOKEN_LEN + 16];
+
 	if (self_job) {
 		stats_job_line(self_job, rt.rank, line, n && line[n - 1] == '\n' ? n - 1 : n);
 		return;
+	}
+	/* "\036DSM1 K rest" -> "\036DSM1 K t=TOKEN rest" */
+	if (obs_token[0] && n > OBS_MAGIC_LEN + 1 && n + OBS_TOKEN_LEN + 3 <= sizeof(tagged)) {
+		size_t k = OBS_MAGIC_LEN + 1;
+		memcpy(tagged, line, k);
+		memcpy(tagged + k, " t=", 3);
+		memcpy(tagged + k + 3, obs_token, OBS_TOKEN_LEN);
+		memcpy(tagged + k + 3 + OBS_TOKEN_LEN, line + k, n - k);
+		line = tagged;
+		n += 3 + OBS_TOKEN_LEN;
 	}
 	/* One write(2) below PIPE_BUF: no other thread's output splits it. */
 	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
@@ -697,13 +711,22 @@ static void *snap_main(void *arg)
 
 int stats_init(void)
 {
-	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR");
+	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR"), *tok;
 	int rc;
 
 	memset(stats_ctr, 0, sizeof(stats_ctr));
 	t_start = obs_clock();
 	uffd_tag = 0;
 	collect = la && !strcmp(la, "dsmexec");
+	obs_token[0] = '\0';
+	if ((tok = getenv("DSM_OBS_TOKEN")) && *tok) {
+		if (strlen(tok) != OBS_TOKEN_LEN || strspn(tok, "0123456789abcdef") != OBS_TOKEN_LEN) {
+			log_err("DSM_OBS_TOKEN=%s: expected %d hex digits (dsmexec sets it)", tok, OBS_TOKEN_LEN);
+			return -EINVAL;
+		}
+		memcpy(obs_token, tok, OBS_TOKEN_LEN + 1);
+		unsetenv("DSM_OBS_TOKEN"); /* the program has no use for it */
+	}
 	if ((rc = setting_flag("DSM_STATS", 0, &stats_on)))
 		return rc;
 	snap_ms = 0;
