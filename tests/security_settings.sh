@@ -63,6 +63,7 @@ refuse1 DSM_FAULTS drop=nan drop=-nan drop=-0.1 drop=1.5 drop=inf dup=nan reorde
 	"delay=1e308s..1e308s" "delay=nan..1ms" "delay=1ms..inf" "delay=-1ms..1ms" "delay=11s..12s" \
 	"cut=0-0@1s" garbage
 refuse1 DSM_RESTART /nonexistent-dir-for-dsm
+refuse1 DSM_OBS_TOKEN garbage 0123 0123456789abcdef0123456789ABCDEF
 refuse1 DSM_TRACE /nonexistent-dir-for-dsm/t
 refuse1 DSM_CKPT_TEST_CRASH garbage mid-pages@0 mid-pages@-1 "mid-pages@$big"
 tested="$tested DSM_TRACE_EPOCH"
