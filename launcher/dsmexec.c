@@ -129,6 +129,8 @@ static struct {
 	int stats;             /* --stats */
 	const char *trace;     /* --trace FILE */
 	int monitor;           /* --monitor PORT, or 0 */
+	int retries;           /* --retries N */
+	const char *ckpt_dir;  /* --checkpoint DIR */
 	char **argv;
 	int argc;
 
@@ -195,6 +197,10 @@ static void usage(FILE *f)
 		"      --monitor PORT     serve a live view at http://127.0.0.1:PORT/\n"
 		"      --restart DIR      begin from the current checkpoint in DIR\n"
 		"                         (DSM_RESTART=DIR; see dsm_checkpoint(3))\n"
+		"      --retries N        when a rank dies after the job started, restart the\n"
+		"                         whole job from the last committed checkpoint in the\n"
+		"                         --checkpoint directory, up to N times\n"
+		"      --checkpoint DIR   the directory the job checkpoints into (for --retries)\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
 		"\n"
@@ -1096,6 +1102,56 @@ static int set_restart(const char *dir)
 	return 0;
 }
 
+/* ---- --retries -------------------------------------------------------------
+ * A job whose rank dies is started again, whole, from the last committed
+ * checkpoint: dsmexec execs itself with the same command line, the attempt
+ * number in DSMEXEC_ATTEMPT, and --restart pointing at the checkpoint
+ * directory.  Only deaths after the job started count (a rank that exits
+ * with a failure status, is killed, or is lost), not failures to start, nor
+ * a job that the user interrupted, nor a --timeout. */
+#define ATTEMPT_VAR "DSMEXEC_ATTEMPT"
+
+static int attempt_no(void)
+{
+	const char *v = getenv(ATTEMPT_VAR);
+
+	return v && *v >= '0' && *v <= '9' ? atoi(v) : 0;
+}
+
+static int retries_setup(void)
+{
+	if (J.retries && !J.ckpt_dir) {
+		log_err("--retries needs --checkpoint DIR: the directory the job checkpoints into");
+		return -1;
+	}
+	if (attempt_no() > 0)
+		return set_restart(J.ckpt_dir);
+	return 0;
+}
+
+/* After a failed job: exec again when a retry is due; returns otherwise. */
+static void maybe_retry(char **argv)
+{
+	char path[PATH_MAX], gen[64], num[16];
+	int attempt = attempt_no();
+	ssize_t n;
+
+	if (!J.retries || attempt >= J.retries || !J.running || J.nsignals ||
+	    (J.fail != F_EXIT && J.fail != F_SIGNAL && J.fail != F_LOST))
+		return;
+	snprintf(path, sizeof(path), "%s/current", J.ckpt_dir);
+	n = readlink(path, gen, sizeof(gen) - 1);
+	if (n <= 0) {
+		log_err("--retries: no committed checkpoint in %s yet: not restarting", J.ckpt_dir);
+		return;
+	}
+	gen[n] = '\0';
+	log_err("restarting the job from %s/%s (retry %d of %d)", J.ckpt_dir, gen, attempt + 1, J.retries);
+	snprintf(num, sizeof(num), "%d", attempt + 1);
+	if (setenv(ATTEMPT_VAR, num, 1) < 0 || (execv("/proc/self/exe", argv), 1))
+		log_err("--retries: cannot start dsmexec again: %s", strerror(errno));
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1114,6 +1170,8 @@ static int parse_args(int argc, char **argv)
 		{ "trace", required_argument, NULL, 1002 },
 		{ "monitor", required_argument, NULL, 1003 },
 		{ "restart", required_argument, NULL, 'R' },
+		{ "retries", required_argument, NULL, 1004 },
+		{ "checkpoint", required_argument, NULL, 1005 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1176,6 +1234,16 @@ static int parse_args(int argc, char **argv)
 			}
 			J.monitor = (int)v;
 			break;
+		case 1004:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v > 1000) {
+				log_err("--retries %s: expected a number of restarts from 0 to 1000", optarg);
+				return -1;
+			}
+			J.retries = (int)v;
+			break;
+		case 1005: J.ckpt_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("dsmexec (dsm) %d.%d\n", DSM_VERSION_MAJOR, DSM_VERSION_MINOR); exit(0);
 		default:
@@ -1486,7 +1554,7 @@ int main(int argc, char **argv)
 	open_std_fds();
 	log_set_ident("dsmexec");
 	log_init_from_env();
-	if (parse_args(argc, argv) || setup_hosts())
+	if (parse_args(argc, argv) || retries_setup() || setup_hosts())
 		return EXIT_USAGE;
 	if (obs_setup(J.n, J.stats, J.trace, J.monitor))
 		return EXIT_LAUNCH;
@@ -1512,5 +1580,7 @@ int main(int argc, char **argv)
 	obs_finish(code, (double)(now_ns() - J.t0) / 1e9);
 	report_failure(held);
 	explicit_bzero(&J.auth, sizeof(J.auth));
+	if (code)
+		maybe_retry(argv);
 	return code;
 }
