@@ -105,6 +105,13 @@ check: tests
 chaos: tests
 	@DSM_CHAOS_LONG=1 sh tests/run.sh chaos
 
+# Every attack of issue 19 (kills, stops, link errnos, faults, strangers,
+# damaged checkpoints, bad settings, --retries), CHAOS_JOBS jobs each, as one
+# table (docs/chaos.md keeps the latest).
+CHAOS_JOBS ?= 5
+chaos-soak: tests
+	@sh scripts/chaos-soak.sh $(CHAOS_JOBS)
+
 # make bench BENCH_ARGS=--json (or --quick); bench/plot draws the results.
 bench: all
 	@sh bench/run.sh $(BENCH_ARGS)
@@ -179,6 +186,6 @@ demo: all
 clean:
 	rm -rf build bin lib tests/out
 
-.PHONY: all tests check chaos bench verify stress fuzz install demo clean FORCE
+.PHONY: all tests check chaos chaos-soak bench verify stress fuzz install demo clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,17 +1,25 @@
 /*
  * ctl.c - encoding of the launcher's control messages; see ctl.h.
  * Decoding is a pure function over a byte buffer that checks every length
- * before it reads, so it can be unit tested and fuzzed.
+ * before it reads, so it can be unit tested and fuzzed.  Also the table of
+ * control connections still authenticating (ctl_pending_*), which dsmexec's
+ * event loop drives.
+ *
+ * Locking: none; dsmexec is single-threaded.
  */
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "wire.h"
 
 static const char hexdig[] = "0123456789abcdef";
@@ -344,4 +352,125 @@ int ctl_shell_quote(const char *s, char *out, size_t cap)
 #undef PUT
 	out[o] = '\0';
 	return (int)o;
+}
+
+/* --- connections still authenticating --- */
+
+static struct pending {
+	int fd;              /* -1: free */
+	int64_t since;
+	struct net_auth_srv hs;
+} pend[CTL_PENDING_MAX];
+static int pend_init;
+
+static void pend_setup(void)
+{
+	if (pend_init)
+		return;
+	for (int i = 0; i < CTL_PENDING_MAX; i++)
+		pend[i].fd = -1;
+	pend_init = 1;
+}
+
+/* Silent strangers are dropped without a word each (a thousand of them would
+ * bury the job's output); DSM_LOG=debug names them. */
+static void pend_drop(struct pending *p, const char *why)
+{
+	log_debug("dropped a control connection: %s", why);
+	close(p->fd);
+	p->fd = -1;
+}
+
+void ctl_pending_add(int fd, int64_t now)
+{
+	struct pending *slot = NULL, *silent = NULL, *oldest = NULL;
+
+	pend_setup();
+	for (int i = 0; i < CTL_PENDING_MAX && !slot; i++) {
+		struct pending *p = &pend[i];
+		if (p->fd < 0)
+			slot = p;
+		else if (p->hs.state == 0 && p->hs.have == 0 && (!silent || p->since < silent->since))
+			silent = p;
+		else if (!oldest || p->since < oldest->since)
+			oldest = p;
+	}
+	if (!slot) {
+		slot = silent ? silent : oldest;
+		pend_drop(slot, silent ? "pushed out by a newer one while it had sent nothing" :
+					 "pushed out by a newer one before it finished its handshake");
+	}
+	slot->fd = fd;
+	slot->since = now;
+	net_auth_srv_init(&slot->hs);
+}
+
+int ctl_pending_pollfds(struct pollfd *p, int max)
+{
+	int n = 0;
+
+	pend_setup();
+	for (int i = 0; i < CTL_PENDING_MAX && n < max; i++)
+		if (pend[i].fd >= 0)
+			p[n++] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
+	return n;
+}
+
+void ctl_pending_poll(const struct pollfd *p, int n, const struct job_auth *a, void (*done)(int fd, uint32_t id))
+{
+	for (int k = 0; k < n; k++) {
+		if (!p[k].revents)
+			continue;
+		for (int i = 0; i < CTL_PENDING_MAX; i++) {
+			struct pending *q = &pend[i];
+			char why[256];
+			uint32_t id;
+			int rc, fd;
+
+			if (q->fd != p[k].fd)
+				continue;
+			rc = net_auth_step(&q->hs, q->fd, a, WIRE_SRC_LAUNCHER, &id, why, sizeof(why));
+			if (rc < 0) {
+				if (rc == -ECONNRESET)
+					log_debug("a control connection closed before its handshake: %s", why);
+				else
+					log_warn("refused a control connection: %s", why);
+				close(q->fd);
+				q->fd = -1;
+			} else if (rc == 1) {
+				fd = q->fd;
+				q->fd = -1;
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+				done(fd, id);
+			}
+			break;
+		}
+	}
+}
+
+int64_t ctl_pending_expire(int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	pend_setup();
+	for (int i = 0; i < CTL_PENDING_MAX; i++) {
+		struct pending *p = &pend[i];
+		if (p->fd < 0)
+			continue;
+		if (now - p->since >= CTL_PENDING_NS)
+			pend_drop(p, "no handshake within 5 s");
+		else if (p->since + CTL_PENDING_NS < next)
+			next = p->since + CTL_PENDING_NS;
+	}
+	return next;
+}
+
+void ctl_pending_close_all(void)
+{
+	pend_setup();
+	for (int i = 0; i < CTL_PENDING_MAX; i++)
+		if (pend[i].fd >= 0) {
+			close(pend[i].fd);
+			pend[i].fd = -1;
+		}
 }

@@ -73,6 +73,33 @@ void ctl_setup_free(struct ctl_setup *s);
 int ctl_sig_to_wire(int sig);
 int ctl_sig_from_wire(uint64_t w);
 
+/*
+ * Control connections that have not authenticated yet (dsmexec).  Each is a
+ * small state machine (net_auth_step) driven by dsmexec's one event loop, so
+ * a client that connects and says nothing, or trickles, never holds up the
+ * loop: rank output, exits and the other handshakes go on.  At most
+ * CTL_PENDING_MAX wait at once; a new one pushes out the oldest that has
+ * sent nothing (else the oldest), and each is dropped CTL_PENDING_NS after
+ * it connected.  A real dsmwrap sends its HELLO at once and is through in
+ * about a millisecond.
+ */
+#define CTL_PENDING_MAX 32
+#define CTL_PENDING_NS  (5LL * 1000000000)
+struct pollfd;
+/* A newly accepted connection (non-blocking). */
+void ctl_pending_add(int fd, int64_t now);
+/* Their pollfds into p (at most max); returns how many. */
+int ctl_pending_pollfds(struct pollfd *p, int max);
+/* Advance the handshakes whose fds are ready in p[0..n); each that
+ * authenticates is handed to done() (blocking again, no longer pending);
+ * each that fails is logged and closed. */
+void ctl_pending_poll(const struct pollfd *p, int n, const struct job_auth *a,
+		      void (*done)(int fd, uint32_t id));
+/* Drop those past their deadline; the next deadline (INT64_MAX: none). */
+int64_t ctl_pending_expire(int64_t now);
+/* Close them all (the job ends). */
+void ctl_pending_close_all(void);
+
 /* Quote s for a POSIX shell (ssh runs the remote command through one):
  * 'it'\''s'.  Returns the length written or -ENOSPC. */
 int ctl_shell_quote(const char *s, char *out, size_t cap);

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -128,6 +129,8 @@ static struct {
 	int stats;             /* --stats */
 	const char *trace;     /* --trace FILE */
 	int monitor;           /* --monitor PORT, or 0 */
+	int retries;           /* --retries N */
+	const char *ckpt_dir;  /* --checkpoint DIR */
 	char **argv;
 	int argc;
 
@@ -199,6 +202,10 @@ static void usage(FILE *f)
 		"      --monitor PORT     serve a live view at http://127.0.0.1:PORT/\n"
 		"      --restart DIR      begin from the current checkpoint in DIR\n"
 		"                         (DSM_RESTART=DIR; see dsm_checkpoint(3))\n"
+		"      --retries N        when a rank dies after the job started, restart the\n"
+		"                         whole job from the last committed checkpoint in the\n"
+		"                         --checkpoint directory, up to N times\n"
+		"      --checkpoint DIR   the directory the job checkpoints into (for --retries)\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n"
 		"\n"
@@ -533,23 +540,22 @@ static void start_all(void)
 	}
 }
 
+/* A control connection: its handshake runs in the loop (ctl_pending_*),
+ * never blocking it. */
 static void on_accept(void)
 {
-	char why[256];
-	uint32_t id;
-	int fd = net_accept(J.lfd, now_ns() + 1000000000);
+	int fd = accept4(J.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd >= 0)
+		ctl_pending_add(fd, now_ns());
+}
+
+/* An authenticated control connection from id. */
+static void on_authenticated(int fd, uint32_t id)
+{
 	struct rank *r;
 
-	if (fd < 0)
-		return;
-	/* One slow or hostile client stalls the loop for at most this long.
-	 * While the job ends, the dsmwraps still connecting are ended too, in
-	 * the middle of their handshake: that is no refusal worth a word. */
-	if (net_auth_accept(fd, &J.auth, WIRE_SRC_LAUNCHER, &id, now_ns() + MSG_WAIT_NS, why, sizeof(why))) {
-		log_msg(J.ending ? LOG_INFO : LOG_WARN, "refused a control connection: %s", why);
-		close(fd);
-		return;
-	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (id >= (uint32_t)J.n || J.r[id].connected || J.r[id].state != RS_SPAWNED) {
 		log_msg(J.ending ? LOG_INFO : LOG_WARN, "refused a control connection claiming rank %u", id);
 		close(fd);
@@ -984,6 +990,8 @@ static int64_t next_timer(void)
 	for (int i = 0; i < J.n; i++)
 		if (J.r[i].lost_at && J.r[i].lost_at < t)
 			t = J.r[i].lost_at;
+	if (ctl_pending_expire(now_ns()) < t)
+		t = ctl_pending_expire(now_ns());
 	return t;
 }
 
@@ -991,7 +999,7 @@ static int64_t next_timer(void)
 
 static void loop(void)
 {
-	size_t cap = 2 + 3 * (size_t)J.n + OBS_MAX_FDS;
+	size_t cap = 2 + 3 * (size_t)J.n + OBS_MAX_FDS + CTL_PENDING_MAX;
 	struct pollfd *p = calloc(cap, sizeof(*p));
 	int *who = calloc(cap, sizeof(*who));
 
@@ -1001,7 +1009,7 @@ static void loop(void)
 	}
 	for (;;) {
 		int64_t now = now_ns(), t;
-		int np = 0, all = 1, timeout, obs0;
+		int np = 0, all = 1, timeout, obs0, pend0;
 
 		on_timers(now);
 		spawn_more();
@@ -1033,6 +1041,10 @@ static void loop(void)
 				}
 			}
 		}
+		pend0 = np;
+		np += ctl_pending_pollfds(p + np, CTL_PENDING_MAX);
+		for (int k = pend0; k < np; k++)
+			who[k] = -4;
 		obs0 = np;
 		np += obs_pollfds(p + np, OBS_MAX_FDS);
 		for (int k = obs0; k < np; k++)
@@ -1058,8 +1070,8 @@ static void loop(void)
 				}
 			} else if (who[k] == -2) {
 				on_accept();
-			} else if (who[k] == -3) {
-				continue; /* the live view: obs_poll, below */
+			} else if (who[k] == -3 || who[k] == -4) {
+				continue; /* the live view, handshakes: below */
 			} else {
 				struct rank *r = &J.r[who[k] / 3];
 				int what = who[k] % 3;
@@ -1069,8 +1081,10 @@ static void loop(void)
 					on_stream(r, what - 1);
 			}
 		}
+		ctl_pending_poll(p + pend0, obs0 - pend0, &J.auth, on_authenticated);
 		obs_poll(p + obs0, np - obs0);
 	}
+	ctl_pending_close_all();
 	free(p);
 	free(who);
 }
@@ -1099,6 +1113,56 @@ static int set_restart(const char *dir)
 	return 0;
 }
 
+/* ---- --retries -------------------------------------------------------------
+ * A job whose rank dies is started again, whole, from the last committed
+ * checkpoint: dsmexec execs itself with the same command line, the attempt
+ * number in DSMEXEC_ATTEMPT, and --restart pointing at the checkpoint
+ * directory.  Only deaths after the job started count (a rank that exits
+ * with a failure status, is killed, or is lost), not failures to start, nor
+ * a job that the user interrupted, nor a --timeout. */
+#define ATTEMPT_VAR "DSMEXEC_ATTEMPT"
+
+static int attempt_no(void)
+{
+	const char *v = getenv(ATTEMPT_VAR);
+
+	return v && *v >= '0' && *v <= '9' ? atoi(v) : 0;
+}
+
+static int retries_setup(void)
+{
+	if (J.retries && !J.ckpt_dir) {
+		log_err("--retries needs --checkpoint DIR: the directory the job checkpoints into");
+		return -1;
+	}
+	if (attempt_no() > 0)
+		return set_restart(J.ckpt_dir);
+	return 0;
+}
+
+/* After a failed job: exec again when a retry is due; returns otherwise. */
+static void maybe_retry(char **argv)
+{
+	char path[PATH_MAX], gen[64], num[16];
+	int attempt = attempt_no();
+	ssize_t n;
+
+	if (!J.retries || attempt >= J.retries || !J.running || J.nsignals ||
+	    (J.fail != F_EXIT && J.fail != F_SIGNAL && J.fail != F_LOST))
+		return;
+	snprintf(path, sizeof(path), "%s/current", J.ckpt_dir);
+	n = readlink(path, gen, sizeof(gen) - 1);
+	if (n <= 0) {
+		log_err("--retries: no committed checkpoint in %s yet: not restarting", J.ckpt_dir);
+		return;
+	}
+	gen[n] = '\0';
+	log_err("restarting the job from %s/%s (retry %d of %d)", J.ckpt_dir, gen, attempt + 1, J.retries);
+	snprintf(num, sizeof(num), "%d", attempt + 1);
+	if (setenv(ATTEMPT_VAR, num, 1) < 0 || (execv("/proc/self/exe", argv), 1))
+		log_err("--retries: cannot start dsmexec again: %s", strerror(errno));
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1117,6 +1181,8 @@ static int parse_args(int argc, char **argv)
 		{ "trace", required_argument, NULL, 1002 },
 		{ "monitor", required_argument, NULL, 1003 },
 		{ "restart", required_argument, NULL, 'R' },
+		{ "retries", required_argument, NULL, 1004 },
+		{ "checkpoint", required_argument, NULL, 1005 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1179,6 +1245,16 @@ static int parse_args(int argc, char **argv)
 			}
 			J.monitor = (int)v;
 			break;
+		case 1004:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v > 1000) {
+				log_err("--retries %s: expected a number of restarts from 0 to 1000", optarg);
+				return -1;
+			}
+			J.retries = (int)v;
+			break;
+		case 1005: J.ckpt_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("dsmexec (dsm) %d.%d\n", DSM_VERSION_MAJOR, DSM_VERSION_MINOR); exit(0);
 		default:
@@ -1462,6 +1538,7 @@ static int start_servers(void)
 	J.lfd = net_listen(host, 0, &J.ctl_port);
 	if (J.lfd < 0)
 		return -1;
+	fcntl(J.lfd, F_SETFL, fcntl(J.lfd, F_GETFL) | O_NONBLOCK); /* accept in the loop never waits */
 	/* The ranks' own deadlines (DSM_TIMEOUT) and the failure of any rank
 	 * bound the rendezvous; the server itself waits until it is stopped, so
 	 * programs that never call dsm_init() raise no complaint. */
@@ -1491,7 +1568,7 @@ int main(int argc, char **argv)
 	open_std_fds();
 	log_set_ident("dsmexec");
 	log_init_from_env();
-	if (parse_args(argc, argv) || setup_hosts())
+	if (parse_args(argc, argv) || retries_setup() || setup_hosts())
 		return EXIT_USAGE;
 	if (obs_setup(J.n, J.stats, J.trace, J.monitor))
 		return EXIT_LAUNCH;
@@ -1517,5 +1594,7 @@ int main(int argc, char **argv)
 	obs_finish(code, (double)(now_ns() - J.t0) / 1e9);
 	report_failure(held);
 	explicit_bzero(&J.auth, sizeof(J.auth));
+	if (code)
+		maybe_retry(argv);
 	return code;
 }

@@ -11,7 +11,14 @@
  * The live view is a small HTTP/1.1 server on 127.0.0.1:PORT inside the event
  * loop: non-blocking sockets, one request per connection, at most
  * MAX_CONNS at once, each with a deadline, so a stuck browser never holds up
- * the job.  "/" is a page whose script draws what "/data.json" says, with the
+ * the job.  Idle clients cannot lock a browser out: a connection that has
+ * sent nothing is dropped after IDLE_WAIT_NS, and when every slot is taken a
+ * new connection pushes out the oldest one still waiting for its request
+ * (those that sent nothing first).  (No per-address limit: the server
+ * listens on 127.0.0.1 only, where every client has the same address.)  A
+ * malformed request - a NUL byte, no GET - is answered 400 at once.
+ *
+ * "/" is a page whose script draws what "/data.json" says, with the
  * current data already in it (so it shows something at once, even to a
  * browser without a network round trip); the script asks again every half
  * second.  The JSON aggregates the map into at most MAP_CELLS cells over the
@@ -35,17 +42,21 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sodium.h>
 
+#include "launch_env.h"
 #include "log.h"
 #include "net.h"
 #include "stats.h"
 #include "trace.h"
 
 #define MAX_CONNS (OBS_MAX_FDS - 1)
-#define CONN_WAIT_NS (10LL * 1000000000)
+#define CONN_WAIT_NS (10LL * 1000000000) /* the whole exchange */
+#define IDLE_WAIT_NS (2LL * 1000000000)  /* the first byte of the request */
 #define REQ_MAX 8192
 #define MAP_CELLS 1024
 #define SNAP_MS 500
+#define LINE_TAKE_MAX 8192 /* an observation line, token taken out */
 
 struct rank_view {
 	uint32_t *w, *r;      /* per block: pages held writable / read-only */
@@ -63,7 +74,7 @@ struct conn {
 	size_t rn;
 	char *out;
 	size_t on, off;
-	int64_t deadline;
+	int64_t since, deadline;
 };
 
 static struct {
@@ -76,6 +87,7 @@ static struct {
 	struct conn c[MAX_CONNS];
 	int running;
 	int exit_code;
+	char token[OBS_TOKEN_LEN + 1]; /* DSM_OBS_TOKEN: marks the library's lines */
 	int64_t t0;
 } M = { .lfd = -1 };
 
@@ -161,14 +173,26 @@ int obs_setup(int nranks, int stats, const char *trace, int port)
 	const char *v;
 	char buf[64];
 	struct timespec ts;
+	int on;
 
 	M.n = nranks;
 	M.t0 = now_ns();
 	M.running = 1;
 	for (int i = 0; i < MAX_CONNS; i++)
 		M.c[i].fd = -1;
-	v = getenv("DSM_STATS");
-	M.stats = stats || (v && !strcmp(v, "1"));
+	{
+		uint8_t r[OBS_TOKEN_LEN / 2];
+		if (sodium_init() < 0)
+			return -1;
+		randombytes_buf(r, sizeof(r));
+		for (size_t i = 0; i < sizeof(r); i++)
+			snprintf(M.token + 2 * i, 3, "%02x", r[i]);
+		if (setenv("DSM_OBS_TOKEN", M.token, 1) < 0)
+			return -1;
+	}
+	if (setting_flag("DSM_STATS", 0, &on))
+		return -1;
+	M.stats = stats || on;
 	if (stats && setenv("DSM_STATS", "1", 1) < 0)
 		return -1;
 	if (!trace && (v = getenv("DSM_TRACE")) && *v)
@@ -332,14 +356,33 @@ size_t obs_take(int rank, const char *p, size_t n)
 	off = (size_t)(m - p);
 	p += off;
 	n -= off;
-	if (M.job && rank >= 0 && rank < M.n) {
-		char kind = p[OBS_MAGIC_LEN];
-		if (kind == 'M')
-			map_line(rank, p, n);
-		else if (stats_job_line(M.job, rank, p, n))
-			log_debug("rank %d: an observation line that does not parse", rank);
-		if (kind == 'S' || kind == 'C')
-			take_rates(rank);
+	/* Only the library's lines: "\036DSM1 K t=TOKEN r=RANK ..." with this
+	 * job's token and the rank whose stderr carried it.  Anything else is
+	 * the program's output and printed as such. */
+	{
+		const size_t k = OBS_MAGIC_LEN + 1, rest = k + 3 + OBS_TOKEN_LEN;
+		char line[LINE_TAKE_MAX], rpref[24];
+		int rl = snprintf(rpref, sizeof(rpref), " r=%d", rank);
+
+		if (!M.token[0] || n < rest + (size_t)rl || n - rest + k > sizeof(line) ||
+		    memcmp(p + k, " t=", 3) || memcmp(p + k + 3, M.token, OBS_TOKEN_LEN) ||
+		    memcmp(p + rest, rpref, (size_t)rl) || (p[rest + (size_t)rl] != ' ' && rest + (size_t)rl != n)) {
+			log_debug("rank %d: a line that looks like an observation but is not this job's: printed", rank);
+			return n + off;
+		}
+		memcpy(line, p, k);
+		memcpy(line + k, p + rest, n - rest);
+		p = line;
+		n = n - rest + k;
+		if (M.job && rank >= 0 && rank < M.n) {
+			char kind = p[OBS_MAGIC_LEN];
+			if (kind == 'M')
+				map_line(rank, p, n);
+			else if (stats_job_line(M.job, rank, p, n))
+				log_debug("rank %d: an observation line that does not parse", rank);
+			if (kind == 'S' || kind == 'C')
+				take_rates(rank);
+		}
 	}
 	return off;
 }
@@ -626,8 +669,13 @@ static void on_readable(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	if (memchr(c->req + c->rn, '\0', (size_t)k)) {
+		respond(c, 400, "text/plain", "NUL byte in the request\n", 24);
+		return;
+	}
 	c->rn += (size_t)k;
 	c->req[c->rn] = '\0';
+	c->deadline = c->since + CONN_WAIT_NS; /* it spoke: the longer deadline */
 	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
 		serve(c);
 	else if (c->rn == sizeof(c->req) - 1)
@@ -661,12 +709,28 @@ static void on_accept(void)
 			if (M.c[i].fd < 0)
 				c = &M.c[i];
 		if (!c) {
-			close(fd); /* busy: the browser asks again */
-			continue;
+			/* full: push out the oldest that is still to send its
+			 * request, a silent one first */
+			for (int i = 0; i < MAX_CONNS; i++) {
+				struct conn *o = &M.c[i];
+				if (o->out)
+					continue;
+				if (!c || (o->rn == 0) > (c->rn == 0) ||
+				    ((o->rn == 0) == (c->rn == 0) && o->since < c->since))
+					c = o;
+			}
+			if (!c) {
+				close(fd); /* every slot is sending an answer: the browser asks again */
+				continue;
+			}
+			log_debug("live view: a new connection pushes out one idle for %.1f s",
+				  (double)(now_ns() - c->since) / 1e9);
+			conn_close(c);
 		}
 		c->fd = fd;
 		c->rn = 0;
-		c->deadline = now_ns() + CONN_WAIT_NS;
+		c->since = now_ns();
+		c->deadline = c->since + IDLE_WAIT_NS;
 	}
 }
 

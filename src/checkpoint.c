@@ -11,8 +11,12 @@
  *   DIR/gen.N/heap            rank 0's heap: extents and blocks (heap image)
  *   DIR/gen.N/MANIFEST        text, written last: format version, the job's
  *                             shape (ranks, region base and size, page size,
- *                             page homes), time, and each file's size and
- *                             BLAKE2b-256; its last line checksums the rest
+ *                             page homes), time, each file's size and
+ *                             BLAKE2b-256, the layout of the DSM_SHARED
+ *                             variables; its last line checksums the rest
+ * Files are 0600 and directories 0700 (they hold the job's memory); only
+ * regular files are read back (open_regular), so a link or a FIFO put in a
+ * file's place is refused rather than followed or waited on.
  * rank.R.pages is a 64-byte header ("DSMCKRK1", u32 version, rank, ranks,
  * page size, u64 generation, page count, cache image length, 16 zero bytes),
  * then per page a u64 page number and 4096 bytes, in ascending page order,
@@ -61,6 +65,8 @@
 #include "checkpoint.h"
 
 #include <dirent.h>
+#include <elf.h>
+#include <link.h>
 #include <dsm.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +84,7 @@
 
 #include "alloc.h"
 #include "coherence.h"
+#include "globals.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -184,18 +191,61 @@ static void to_hex(char *hex, const uint8_t *h)
 		snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-/* Size and BLAKE2b-256 (hex) of a file. */
-static int hash_file(const char *path, uint64_t *size, char *hex)
+/*
+ * Open a checkpoint file for reading: only a regular file, never through a
+ * symbolic link, never blocking (a FIFO or a device put in its place would
+ * hang or spin the restart).  Its fd and size, or -errno after a message
+ * naming the file.
+ */
+static int open_regular(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ELOOP)
+			log_err("%s: a symbolic link, not a checkpoint file: refused", path);
+		else
+			log_err("%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		log_err("%s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("%s: not a regular file (%s): refused", path,
+			S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" :
+			S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket" : "not a file");
+		close(fd);
+		return -EINVAL;
+	}
+	/* reads of a regular file never block; back to plain reads */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* Size and BLAKE2b-256 (hex) of a file; with want_size, a file of another
+ * size is refused before it is read. */
+static int hash_file(const char *path, const uint64_t *want_size, uint64_t *size, char *hex)
 {
 	crypto_generichash_state st;
 	uint8_t buf[1 << 16], h[HASH_LEN];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t fsize;
+	int fd = open_regular(path, &fsize);
 	ssize_t n;
 
-	if (fd < 0) {
-		int err = errno;
-		log_err("%s: %s", path, strerror(err));
-		return -err;
+	if (fd < 0)
+		return fd;
+	if (want_size && fsize != *want_size) {
+		log_err("%s: %" PRIu64 " bytes, the MANIFEST says %" PRIu64 ": the file is truncated or was "
+			"replaced", path, fsize, *want_size);
+		close(fd);
+		return -EINVAL;
 	}
 	crypto_generichash_init(&st, NULL, 0, HASH_LEN);
 	*size = 0;
@@ -210,6 +260,11 @@ static int hash_file(const char *path, uint64_t *size, char *hex)
 		}
 		crypto_generichash_update(&st, buf, (size_t)n);
 		*size += (uint64_t)n;
+		if (*size > fsize) {
+			log_err("%s: grows while it is read: refused", path);
+			close(fd);
+			return -EINVAL;
+		}
 	}
 	close(fd);
 	crypto_generichash_final(&st, h, HASH_LEN);
@@ -292,7 +347,7 @@ static int parse_crash(void)
 		char *end;
 		errno = 0;
 		crash_call = strtoul(v + len + 1, &end, 10);
-		if (errno || *end || crash_call == 0)
+		if (errno || *end || crash_call == 0 || v[len + 1] < '0' || v[len + 1] > '9')
 			crash_stage = -1;
 	}
 	if (crash_stage < 0) {
@@ -341,6 +396,311 @@ void ckpt_request(struct mbox_req *req)
 	mbox_complete(req, rc);
 }
 
+/* ---- the layout of DSM_SHARED variables ---------------------------------
+ *
+ * A checkpoint holds the pages of the DSM_SHARED sections by page number, so
+ * it fits only a program whose variables lie where they lay.  The MANIFEST
+ * records, after its file list, one line per module that has the section
+ * (and the program in any case) and one per variable in it, from the
+ * module's symbol table:
+ *   shared KIND BUILD-ID SECTION-BYTES NAME     (KIND x: program, l: library)
+ *   var OFFSET BYTES SYMBOL                     (in the section above)
+ * A restart compares: an identical build is fine; a rebuild whose variables
+ * have the same names, offsets and sizes is fine (and said at info level);
+ * anything else is refused naming the first variable that differs. */
+
+struct lvar {
+	uint64_t off, size;
+	char name[256];
+};
+
+static int lvar_cmp(const void *a, const void *b)
+{
+	const struct lvar *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The symbols in the module's "dsm_shared" section, sorted by offset: *out
+ * (malloc'd) and *n; *n = 0 when the file has no symbol table. */
+static int section_symbols(const char *file, struct lvar **out, size_t *n)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) *sh = NULL;
+	ElfW(Sym) *syms = NULL;
+	char *shnames = NULL, *strs = NULL;
+	struct lvar *v = NULL;
+	size_t nv = 0, nsyms;
+	unsigned sec = 0, tab = 0;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), rc = -ENOEXEC;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 || eh.e_shstrndx >= eh.e_shnum)
+		goto out;
+	if (!(sh = malloc((size_t)eh.e_shnum * sizeof(*sh))) ||
+	    pread(fd, sh, (size_t)eh.e_shnum * sizeof(*sh), (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof(*sh)))
+		goto out;
+	if (sh[eh.e_shstrndx].sh_size > (1u << 24) || !(shnames = malloc(sh[eh.e_shstrndx].sh_size + 1)) ||
+	    pread(fd, shnames, sh[eh.e_shstrndx].sh_size, (off_t)sh[eh.e_shstrndx].sh_offset) !=
+		    (ssize_t)sh[eh.e_shstrndx].sh_size)
+		goto out;
+	shnames[sh[eh.e_shstrndx].sh_size] = '\0';
+	for (unsigned i = 1; i < eh.e_shnum; i++) {
+		if (sh[i].sh_name < sh[eh.e_shstrndx].sh_size && !strcmp(shnames + sh[i].sh_name, "dsm_shared"))
+			sec = i;
+		if (sh[i].sh_type == SHT_SYMTAB || (sh[i].sh_type == SHT_DYNSYM && !tab))
+			tab = i;
+	}
+	rc = 0;
+	if (!sec || !tab || sh[tab].sh_link >= eh.e_shnum || sh[tab].sh_size > (1u << 28) ||
+	    sh[sh[tab].sh_link].sh_size > (1u << 28))
+		goto out; /* no section, or stripped: nothing to name */
+	rc = -ENOEXEC;
+	nsyms = sh[tab].sh_size / sizeof(ElfW(Sym));
+	if (!(syms = malloc(sh[tab].sh_size + 1)) || !(strs = malloc(sh[sh[tab].sh_link].sh_size + 1)) ||
+	    pread(fd, syms, sh[tab].sh_size, (off_t)sh[tab].sh_offset) != (ssize_t)sh[tab].sh_size ||
+	    pread(fd, strs, sh[sh[tab].sh_link].sh_size, (off_t)sh[sh[tab].sh_link].sh_offset) !=
+		    (ssize_t)sh[sh[tab].sh_link].sh_size)
+		goto out;
+	strs[sh[sh[tab].sh_link].sh_size] = '\0';
+	if (!(v = calloc(nsyms ? nsyms : 1, sizeof(*v)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nsyms; i++) {
+		const ElfW(Sym) *y = &syms[i];
+		const char *name = y->st_name < sh[sh[tab].sh_link].sh_size ? strs + y->st_name : "";
+
+		if (y->st_shndx != sec || ELF64_ST_TYPE(y->st_info) != STT_OBJECT || !*name ||
+		    strlen(name) >= sizeof(v->name) || strpbrk(name, " \t\n") || y->st_value < sh[sec].sh_addr)
+			continue;
+		v[nv].off = y->st_value - sh[sec].sh_addr;
+		v[nv].size = y->st_size;
+		snprintf(v[nv].name, sizeof(v[nv].name), "%s", name);
+		nv++;
+	}
+	qsort(v, nv, sizeof(*v), lvar_cmp);
+	*out = v;
+	*n = nv;
+	v = NULL;
+	rc = 0;
+out:
+	free(v);
+	free(strs);
+	free(syms);
+	free(shnames);
+	free(sh);
+	close(fd);
+	return rc;
+}
+
+/* This program's layout, as MANIFEST lines, into f. */
+static int write_layout(FILE *f)
+{
+	struct globals_module_info m;
+
+	for (unsigned i = 0; globals_module(i, &m) == 0; i++) {
+		const char *id = m.id, *path = m.path;
+		size_t len = m.len;
+		char kind = m.kind;
+		const char *file = kind == 'x' ? "/proc/self/exe" : path, *bn = strrchr(path, '/');
+		struct lvar *v;
+		size_t n;
+		int rc;
+
+		if (kind != 'x' && !len)
+			continue;
+		bn = bn ? bn + 1 : path;
+		fprintf(f, "shared %c %s %zu ", kind, id, len);
+		for (; *bn; bn++) /* one word: the name is for messages */
+			fputc(*bn == ' ' || *bn == '\n' ? '_' : *bn, f);
+		fputc('\n', f);
+		if (!len)
+			continue;
+		if ((rc = section_symbols(file, &v, &n)) < 0) {
+			log_err("dsm_checkpoint: cannot read the symbols of %s: %s", path, strerror(-rc));
+			return rc;
+		}
+		for (size_t k = 0; k < n; k++)
+			fprintf(f, "var %" PRIu64 " %" PRIu64 " %s\n", v[k].off, v[k].size, v[k].name);
+		free(v);
+	}
+	return 0;
+}
+
+struct lmod {
+	char kind;
+	char id[130];
+	uint64_t len;
+	char name[256];
+	struct lvar *v;
+	size_t n, cap;
+};
+
+static void lmods_free(struct lmod *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].v);
+	free(m);
+}
+
+/* Parse layout lines (NUL-terminated text) into modules; -EINVAL when
+ * malformed. */
+static int parse_layout(char *text, struct lmod **out, size_t *nout)
+{
+	struct lmod *m = NULL;
+	size_t n = 0;
+
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		if (!(nl = strchr(line, '\n')))
+			goto bad;
+		*nl = '\0';
+		if (!strncmp(line, "shared ", 7)) {
+			struct lmod *nm = realloc(m, (n + 1) * sizeof(*m));
+			int used = 0;
+			if (!nm)
+				goto bad;
+			m = nm;
+			memset(&m[n], 0, sizeof(m[n]));
+			if (sscanf(line + 7, "%c %129s %" SCNu64 " %255s%n", &m[n].kind, m[n].id, &m[n].len, m[n].name,
+				   &used) != 4 || line[7 + used])
+				goto bad;
+			n++;
+		} else if (!strncmp(line, "var ", 4) && n) {
+			struct lmod *c = &m[n - 1];
+			struct lvar x;
+			int used = 0;
+			if (sscanf(line + 4, "%" SCNu64 " %" SCNu64 " %255s%n", &x.off, &x.size, x.name, &used) != 3 ||
+			    line[4 + used])
+				goto bad;
+			if (c->n == c->cap) {
+				size_t cap = c->cap ? 2 * c->cap : 16;
+				struct lvar *nv = realloc(c->v, cap * sizeof(*nv));
+				if (!nv)
+					goto bad;
+				c->v = nv;
+				c->cap = cap;
+			}
+			c->v[c->n++] = x;
+		} else {
+			goto bad;
+		}
+	}
+	*out = m;
+	*nout = n;
+	return 0;
+bad:
+	lmods_free(m, n);
+	return -EINVAL;
+}
+
+static const struct lvar *find_var(const struct lmod *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i].name, name))
+			return &m->v[i];
+	return NULL;
+}
+
+/* Why layout `now` cannot take the pages of `was`, into why[len]; "" when
+ * it can. */
+static void layout_diff(const struct lmod *was, size_t nw, const struct lmod *now, size_t nn, char *why, size_t len)
+{
+	*why = '\0';
+	for (size_t i = 0; i < nw && i < nn; i++) {
+		const struct lmod *a = &was[i], *b = &now[i];
+		const char *what = b->kind == 'x' ? "the program" : b->name;
+
+		if (!strcmp(a->id, b->id) && a->len == b->len)
+			continue; /* the same build */
+		for (size_t k = 0; k < a->n || k < b->n; k++) {
+			const struct lvar *x = k < a->n ? &a->v[k] : NULL, *y = k < b->n ? &b->v[k] : NULL, *o;
+
+			if (x && y && x->off == y->off && x->size == y->size && !strcmp(x->name, y->name))
+				continue;
+			if (y && !(o = find_var(a, y->name)))
+				snprintf(why, len, "DSM_SHARED variable '%s' of %s (offset %" PRIu64 ", %" PRIu64
+					 " bytes) is not in the checkpoint", y->name, what, y->off, y->size);
+			else if (y)
+				snprintf(why, len, "DSM_SHARED variable '%s' of %s is at offset %" PRIu64 " (%" PRIu64
+					 " bytes) in the checkpoint, at %" PRIu64 " (%" PRIu64 " bytes) in this program",
+					 y->name, what, o->off, o->size, y->off, y->size);
+			else
+				snprintf(why, len, "DSM_SHARED variable '%s' of %s is in the checkpoint (offset %" PRIu64
+					 ", %" PRIu64 " bytes) but not in this program", x->name, what, x->off, x->size);
+			return;
+		}
+		if (a->len != b->len) {
+			snprintf(why, len, "the DSM_SHARED variables of %s take %" PRIu64 " bytes in the checkpoint, "
+				 "%" PRIu64 " in this program", what, a->len, b->len);
+			return;
+		}
+		if (a->len && !a->n && !b->n) {
+			snprintf(why, len, "%s was rebuilt (build id %.16s... in the checkpoint, %.16s... now) and has "
+				 "no symbol table to tell whether its DSM_SHARED variables moved", what, a->id, b->id);
+			return;
+		}
+	}
+	if (nw != nn) {
+		const struct lmod *extra = nw > nn ? &was[nn] : &now[nw];
+		snprintf(why, len, "%s with DSM_SHARED variables (%s) is %s", nw > nn ? "a library" : "a library",
+			 extra->name, nw > nn ? "in the checkpoint but not loaded now" : "loaded now but not in "
+			 "the checkpoint");
+	}
+}
+
+/* At restart: refuse a checkpoint whose DSM_SHARED layout is not this
+ * program's.  `was`: the MANIFEST's layout lines (NULL: an older checkpoint
+ * without them). */
+static int check_layout(const char *gdir, char *was_text)
+{
+	struct lmod *was = NULL, *now = NULL;
+	size_t nw = 0, nn = 0, len = 0;
+	char *text = NULL, why[768];
+	FILE *f;
+	int rc;
+
+	if (!was_text) {
+		log_info("%s records no layout of DSM_SHARED variables (an older checkpoint): not checked", gdir);
+		return 0;
+	}
+	if (!(f = open_memstream(&text, &len)))
+		return -ENOMEM;
+	rc = write_layout(f);
+	if (fclose(f) || !text) {
+		free(text);
+		return rc ? rc : -ENOMEM;
+	}
+	if (rc)
+		goto out;
+	if (!strcmp(text, was_text))
+		goto out; /* the same build */
+	if (parse_layout(was_text, &was, &nw) || parse_layout(text, &now, &nn)) {
+		log_err("%s/MANIFEST: malformed 'shared' or 'var' lines", gdir);
+		rc = -EINVAL;
+		goto out;
+	}
+	layout_diff(was, nw, now, nn, why, sizeof(why));
+	if (*why) {
+		log_err("%s cannot restore this program: %s (restart with the program that wrote it)", gdir, why);
+		rc = -EINVAL;
+	} else {
+		log_info("%s was written by another build of this program with the same DSM_SHARED variables: "
+			 "restoring", gdir);
+	}
+out:
+	lmods_free(was, nw);
+	lmods_free(now, nn);
+	free(text);
+	return rc;
+}
+
 /* ---- writing a checkpoint ----------------------------------------------- */
 
 static int all_zero(const uint8_t *p)
@@ -367,7 +727,7 @@ static int create_tmp(char *tmp, char *final, const char *dir, const char *name)
 	snprintf(tname, sizeof(tname), "%s.tmp", name);
 	if ((rc = path_join(final, dir, name)) || (rc = path_join(tmp, dir, tname)))
 		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		log_err("dsm_checkpoint: cannot create %s: %s", tmp, strerror(-rc));
@@ -384,7 +744,7 @@ static int prepare(const char *dir, uint64_t *gen)
 	DIR *dp;
 	int rc;
 
-	if (mkdir(dir, 0777) == 0) {
+	if (mkdir(dir, 0700) == 0) {
 		/* A new DIR must survive a crash too: its parent records it. */
 		char parent[PATH_MAX];
 		snprintf(parent, sizeof(parent), "%s", dir);
@@ -419,7 +779,7 @@ static int prepare(const char *dir, uint64_t *gen)
 	gen_name(name, sizeof(name), *gen + 1);
 	if ((rc = path_join(path, dir, name)))
 		return rc;
-	if (mkdir(path, 0777) < 0) {
+	if (mkdir(path, 0700) < 0) {
 		rc = -errno;
 		log_err("dsm_checkpoint: cannot create %s: %s", path, strerror(-rc));
 		return rc;
@@ -566,9 +926,11 @@ static int write_manifest(const char *dir, const char *gdir, uint64_t gen)
 			snprintf(name, sizeof(name), "heap");
 		else
 			snprintf(name, sizeof(name), "rank.%d.pages", r);
-		if ((rc = path_join(path, gdir, name)) == 0 && (rc = hash_file(path, &size, hex)) == 0)
+		if ((rc = path_join(path, gdir, name)) == 0 && (rc = hash_file(path, NULL, &size, hex)) == 0)
 			fprintf(f, "file %s %" PRIu64 " %s\n", name, size, hex);
 	}
+	if (rc == 0)
+		rc = write_layout(f);
 	if (fclose(f) || !text) {
 		free(text);
 		return rc ? rc : -ENOMEM;
@@ -673,40 +1035,36 @@ struct manifest {
 	int block;
 	char heap_hex[HEX_LEN], my_hex[HEX_LEN];
 	uint64_t heap_size, my_size;
+	char *layout;  /* the 'shared' and 'var' lines (malloc'd), NULL: none */
 };
 
 static int read_whole(const char *path, char **out, size_t *len)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	uint64_t size;
+	int fd = open_regular(path, &size), rc;
 	char *buf;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = -errno;
-		log_err("%s: %s", path, strerror(-rc));
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	if (st.st_size > MANIFEST_MAX) {
-		log_err("%s: %lld bytes, too large for a MANIFEST", path, (long long)st.st_size);
+	if (fd < 0)
+		return fd;
+	if (size > MANIFEST_MAX) {
+		log_err("%s: %" PRIu64 " bytes, too large for a checkpoint file read whole", path, size);
 		close(fd);
 		return -EINVAL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	buf = malloc((size_t)size + 1);
 	if (!buf) {
 		close(fd);
 		return -ENOMEM;
 	}
-	rc = read_all(fd, buf, (size_t)st.st_size, path);
+	rc = read_all(fd, buf, (size_t)size, path);
 	close(fd);
 	if (rc) {
 		free(buf);
 		return rc;
 	}
-	buf[st.st_size] = '\0';
+	buf[size] = '\0';
 	*out = buf;
-	*len = (size_t)st.st_size;
+	*len = (size_t)size;
 	return 0;
 }
 
@@ -830,8 +1188,12 @@ static int read_manifest(const char *gdir, struct manifest *m)
 			memcpy(m->my_hex, hex, HEX_LEN);
 		}
 	}
-	if (*pos) {
+	if (*pos && strncmp(pos, "shared ", 7)) {
 		log_err("%s: unexpected lines after the file list", path);
+		goto out;
+	}
+	if (*pos && !(m->layout = strdup(pos))) {
+		rc = -ENOMEM;
 		goto out;
 	}
 	rc = 0;
@@ -895,7 +1257,7 @@ static int check_file(const char *path, uint64_t want_size, const char *want_hex
 {
 	char hex[HEX_LEN];
 	uint64_t size;
-	int rc = hash_file(path, &size, hex);
+	int rc = hash_file(path, &want_size, &size, hex);
 
 	if (rc)
 		return rc;
@@ -921,12 +1283,9 @@ static int restore_pages(const char *gdir, const struct manifest *m, uint64_t *n
 	snprintf(name, sizeof(name), "rank.%d.pages", rt.rank);
 	if ((rc = path_join(path, gdir, name)) || (rc = check_file(path, m->my_size, m->my_hex)))
 		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		log_err("%s: %s", path, strerror(-rc));
-		return rc;
-	}
+	fd = open_regular(path, &n);
+	if (fd < 0)
+		return fd;
 	if ((rc = read_all(fd, hdr, RANK_HDR, path)))
 		goto out;
 	n = get_le64(hdr + 32);
@@ -1008,6 +1367,8 @@ int ckpt_restore(void)
 	int rc;
 
 	restored = 0;
+	if ((rc = parse_crash())) /* a bad setting is refused at start, not at the first checkpoint */
+		return rc;
 	if (!dir || !*dir)
 		return 0;
 	rc = read_current(dir, &gen);
@@ -1029,12 +1390,14 @@ int ckpt_restore(void)
 		log_err("DSM_RESTART=%s: %s/current: %s", dir, dir, strerror(-rc));
 		return rc;
 	}
-	if ((rc = read_manifest(gdir, &m)) || (rc = check_shape(gdir, &m)))
+	if ((rc = read_manifest(gdir, &m)))
 		return rc;
-	if ((rc = restore_pages(gdir, &m, &npages)))
+	if ((rc = check_shape(gdir, &m)) || (rc = check_layout(gdir, m.layout)) ||
+	    (rc = restore_pages(gdir, &m, &npages)) || (rt.rank == 0 && (rc = restore_heap(gdir, &m)))) {
+		free(m.layout);
 		return rc;
-	if (rt.rank == 0 && (rc = restore_heap(gdir, &m)))
-		return rc;
+	}
+	free(m.layout);
 	restored = 1;
 	log_info("restored checkpoint %" PRIu64 " from %s: %" PRIu64 " pages of this home", m.gen, gdir, npages);
 	return 0;

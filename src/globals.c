@@ -397,6 +397,16 @@ int globals_scan(void)
 	return 0;
 }
 
+int globals_module(unsigned i, struct globals_module_info *m)
+{
+	if (i >= n_mods)
+		return -ENOENT;
+	*m = (struct globals_module_info){ .kind = mods[i].kind, .id = mods[i].id, .path = mods[i].path,
+					   .base = mods[i].base, .sec = mods[i].sec, .len = mods[i].len,
+					   .first_page = mods[i].first_page };
+	return 0;
+}
+
 /* ---- the pages --------------------------------------------------------- */
 
 void *globals_page_addr(uint64_t page)
@@ -626,19 +636,4 @@ void globals_handle(const struct wire_hdr *h, const uint8_t *payload)
 	}
 	usleep(200000); /* let the ABORTs leave before the connections close */
 	rt_fatal("layout mismatch: %s", why);
-}
-
-int globals_module(unsigned i, const char **path, uintptr_t *base, uintptr_t *sec, size_t *len,
-		   uint64_t *first_page)
-{
-	if (i >= n_mods)
-		return -ENOENT;
-	if (!mods[i].sec)
-		return -ENODATA;
-	*path = mods[i].path;
-	*base = mods[i].base;
-	*sec = mods[i].sec;
-	*len = mods[i].len;
-	*first_page = mods[i].first_page;
-	return 0;
 }

@@ -30,14 +30,21 @@ void globals_unmap(void);
  * BARRIER_ENTER; rank 0 compares it with its own and ends the job, naming
  * the ranks and the difference, when they differ. */
 void globals_send_layout(void);
+
+/* Module i of those globals_scan() found (0: the program, then the libraries
+ * with DSM_SHARED variables), for the checkpoint's record of the layout and
+ * the statistics' report: 0, or -ENOENT past the last. */
+struct globals_module_info {
+	char kind;              /* 'x' the program, 'l' a library */
+	const char *id, *path;  /* build id, file */
+	uintptr_t base;         /* load address */
+	uintptr_t sec;          /* the section of DSM_SHARED variables; 0: none */
+	size_t len;
+	uint64_t first_page;    /* the section's first page number */
+};
+int globals_module(unsigned i, struct globals_module_info *m);
 void globals_handle(const struct wire_hdr *h, const uint8_t *payload);
 
-/* For the statistics' report: the i-th module's section of DSM_SHARED
- * variables (its file, load address, section address and length, first page
- * number).  0, -ENOENT past the last module, -ENODATA for a module without
- * a section. */
-int globals_module(unsigned i, const char **path, uintptr_t *base, uintptr_t *sec, size_t *len,
-		   uint64_t *first_page);
 
 /* Backend support, defined at the end of fault_uffd.c and fault_segv.c:
  * take over [addr, addr+len), page aligned, as pages first_page...; every

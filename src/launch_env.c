@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,24 +43,83 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* An integer variable: 1 with its value in *out, 0 when unset or empty,
- * -EINVAL after a message when malformed or outside [min, max]. */
-static int env_num(const char *name, long long min, long long max, long long *out)
+/* ---- settings ------------------------------------------------------------ */
+
+int setting_flag_parse(const char *v, int *out)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" }, *const no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int setting_flag(const char *name, int dflt, int *out)
 {
 	const char *v = env(name);
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (setting_flag_parse(v, out)) {
+		log_err("%s=%s: expected 1, yes, true or on (or 0, no, false, off)", name, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int setting_int(const char *name, long long min, long long max, long long dflt, long long *out)
+{
+	const char *v = env(name), *d;
 	char *end;
 	long long x;
 
+	*out = dflt;
 	if (!v)
 		return 0;
+	d = v + (*v == '-' || *v == '+');
 	errno = 0;
 	x = strtoll(v, &end, 10);
-	if (errno || *end || end == v || x < min || x > max) {
+	if (*d < '0' || *d > '9' || errno || *end || x < min || x > max) {
 		log_err("%s=%s: expected an integer from %lld to %lld", name, v, min, max);
 		return -EINVAL;
 	}
 	*out = x;
-	return 1;
+	return 0;
+}
+
+int settings_check(void)
+{
+	static const char *const flags[] = { "DSM_ENCRYPT", "DSM_COMPRESSION", "DSM_STATS", "DSM_INSECURE",
+					     "DSM_PMIX" };
+	int bad = 0, on;
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (setting_flag(flags[i], 0, &on)) {
+			bad = 1;
+			continue;
+		}
+		if (env(flags[i]) && setenv(flags[i], on ? "1" : "0", 1) < 0)
+			return -errno;
+	}
+	return bad ? -EINVAL : 0;
+}
+
+/* An integer variable: 1 with its value in *out, 0 when unset or empty,
+ * -EINVAL after a message when malformed or outside [min, max]. */
+static int env_num(const char *name, long long min, long long max, long long *out)
+{
+	if (!env(name))
+		return 0;
+	return setting_int(name, min, max, 0, out) ? -EINVAL : 1;
 }
 
 static uint64_t fnv1a(const char *s)
@@ -94,8 +154,13 @@ static int rank_size(struct launch_env *le, const char *rank_var, const char *si
 	le->rank = (int)r;
 	le->size = (int)s;
 	le->size_var = size_var;
-	if (lrank_var && env_num(lrank_var, 0, MAX_RANKS - 1, &lr) > 0)
-		le->local_rank = (int)lr;
+	if (lrank_var) {
+		int h = env_num(lrank_var, 0, MAX_RANKS - 1, &lr);
+		if (h < 0)
+			return -EINVAL;
+		if (h > 0)
+			le->local_rank = (int)lr;
+	}
 	if (lsize_var) {
 		int h = env_num(lsize_var, 1, MAX_RANKS, &ls);
 		if (h < 0)
@@ -234,14 +299,16 @@ static void pmix_atexit(void)
 static int detect_pmix(struct launch_env *le)
 {
 	static int atexit_done;
-	const char *off = env("DSM_PMIX");
+	int use = 1;
 	long long size, lsize, lrank;
 	pmix_status_t st;
 
 	if (!env("PMIX_NAMESPACE") || !env("PMIX_RANK"))
 		return 1;
-	if (off && (!strcmp(off, "0") || !strcmp(off, "off") || !strcmp(off, "no"))) {
-		log_info("PMIx: switched off by DSM_PMIX=%s", off);
+	if (setting_flag("DSM_PMIX", 1, &use))
+		return -EINVAL;
+	if (!use) {
+		log_info("PMIx: switched off by DSM_PMIX=%s", env("DSM_PMIX"));
 		return 1;
 	}
 	if (pmix_load())

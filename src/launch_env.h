@@ -96,4 +96,23 @@ size_t nodelist_count(const struct nodelist *nl);
 void nodelist_host(const struct nodelist *nl, size_t i, char *out);
 void nodelist_free(struct nodelist *nl);
 
+/* ---- settings ------------------------------------------------------------
+ * One parser per kind of DSM_* setting, for the library and the launcher, so
+ * that a value means the same thing wherever it is read and a typo is refused
+ * rather than taken for "off".  Each returns 0 (the value, or `dflt` when the
+ * variable is unset or empty, in *out) or -EINVAL after a message naming the
+ * variable, its value and what was expected. */
+
+/* 1/0, yes/no, true/false, on/off in any case; anything else is -EINVAL.
+ * Pure: no message. */
+int setting_flag_parse(const char *v, int *out);
+int setting_flag(const char *name, int dflt, int *out);
+/* A decimal integer in [min, max]: digits with an optional sign, nothing
+ * else (no spaces, no suffix); overflows are refused. */
+int setting_int(const char *name, long long min, long long max, long long dflt, long long *out);
+/* Every boolean setting of the library (DSM_ENCRYPT, DSM_COMPRESSION,
+ * DSM_STATS, DSM_INSECURE, DSM_PMIX) is checked, and rewritten to "0" or "1"
+ * in this process's environment so that any later reader agrees. */
+int settings_check(void);
+
 #endif

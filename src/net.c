@@ -441,3 +441,122 @@ int net_auth_accept(int fd, const struct job_auth *a, uint32_t self, uint32_t *p
 	}
 	return 0;
 }
+
+/* ---- the acceptor's handshake, non-blocking ------------------------------- */
+
+void net_auth_srv_init(struct net_auth_srv *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/* Send a short message now or never: a peer that does not take 100 bytes
+ * on a fresh connection is not one we wait for. */
+static int send_now(int fd, const struct wire_hdr *h, const void *payload)
+{
+	uint8_t out[WIRE_HDR_SIZE + 256];
+	size_t len = WIRE_HDR_SIZE + h->len;
+	ssize_t n;
+
+	if (h->len > 256)
+		return -EMSGSIZE;
+	wire_encode_hdr(out, h);
+	if (h->len)
+		memcpy(out + WIRE_HDR_SIZE, payload, h->len);
+	do
+		n = send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EAGAIN;
+}
+
+static void refuse_now(int fd, uint32_t self, const char *reason)
+{
+	struct wire_hdr h = { .type = WIRE_REFUSE, .len = (uint32_t)strlen(reason), .src = self };
+
+	send_now(fd, &h, reason);
+}
+
+int net_auth_step(struct net_auth_srv *s, int fd, const struct job_auth *a, uint32_t self, uint32_t *peer,
+		  char *why, size_t whylen)
+{
+	const char *expect = s->state == 0 ? "HELLO" : "AUTH";
+	struct wire_hdr h;
+	uint8_t mac[32];
+	int rc;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	for (;;) {
+		/* the header first, then exactly its payload: never read past
+		 * the message (nothing else may come before we answer) */
+		size_t want = WIRE_HDR_SIZE;
+		ssize_t n;
+
+		if (s->have >= WIRE_HDR_SIZE) {
+			rc = wire_decode_hdr(s->buf, s->have, &h);
+			if (rc == -EPROTONOSUPPORT) {
+				snprintf(why, whylen, "peer speaks another protocol version (we speak %d)", WIRE_VERSION);
+				refuse_now(fd, self, "protocol version mismatch");
+				return rc;
+			}
+			if (rc) {
+				snprintf(why, whylen, "reading %s: %s", expect, errtext(rc));
+				return rc;
+			}
+			if (h.len > sizeof(s->buf) - WIRE_HDR_SIZE) {
+				snprintf(why, whylen, "reading %s: %s of %u bytes is too long", expect,
+					 wire_type_name(h.type), h.len);
+				return -EMSGSIZE;
+			}
+			want = WIRE_HDR_SIZE + h.len;
+		}
+		if (s->have == want)
+			break;
+		n = recv(fd, s->buf + s->have, want - s->have, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			rc = n == 0 ? -ECONNRESET : -errno;
+			snprintf(why, whylen, "reading %s: %s", expect, errtext(rc));
+			return rc;
+		}
+		s->have += (size_t)n;
+	}
+	s->have = 0;
+	if (s->state == 0) {
+		if (h.type != WIRE_HELLO || h.len != 40) {
+			snprintf(why, whylen, "expected HELLO, got %s", wire_type_name(h.type));
+			return -EPROTO;
+		}
+		if (get_le64(s->buf + WIRE_HDR_SIZE) != a->job_id) {
+			snprintf(why, whylen, "HELLO from id %u belongs to another job", h.src);
+			refuse_now(fd, self, "wrong job id");
+			return -EACCES;
+		}
+		s->peer = h.src;
+		memcpy(s->nc, s->buf + WIRE_HDR_SIZE + 8, 32);
+		randombytes_buf(s->na, sizeof(s->na));
+		{
+			uint8_t out[64];
+			struct wire_hdr c = { .type = WIRE_CHALLENGE, .len = 64, .src = self };
+			memcpy(out, s->na, 32);
+			auth_mac(out + 32, a, 'A', self, s->peer, s->nc, s->na);
+			if ((rc = send_now(fd, &c, out))) {
+				snprintf(why, whylen, "sending CHALLENGE: %s", errtext(rc));
+				return rc;
+			}
+		}
+		s->state = 1;
+		return 0;
+	}
+	auth_mac(mac, a, 'C', self, s->peer, s->nc, s->na);
+	if (h.type != WIRE_AUTH || h.len != 32 || sodium_memcmp(mac, s->buf + WIRE_HDR_SIZE, 32) != 0) {
+		snprintf(why, whylen, "id %u failed authentication (wrong secret)", s->peer);
+		return -EACCES;
+	}
+	*peer = s->peer;
+	return 1;
+}

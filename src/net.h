@@ -67,6 +67,28 @@ int net_auth_connect(int fd, const struct job_auth *a, uint32_t self, int64_t ex
 int net_auth_accept(int fd, const struct job_auth *a, uint32_t self, uint32_t *peer,
 		    int64_t deadline, char *why, size_t whylen);
 
+/*
+ * The acceptor's side of the same handshake as a state machine, for an event
+ * loop that must never wait on one client (dsmexec's control port): the
+ * socket is non-blocking, and net_auth_step() is called whenever it is
+ * readable.  It consumes what has arrived, answers (CHALLENGE, REFUSE) with
+ * non-blocking sends of a few dozen bytes that a fresh socket always takes,
+ * and returns 0 (more is needed), 1 (authenticated: *peer is the connector's
+ * claimed id) or a negative errno with the reason in why (close the
+ * socket).  The deadline is the caller's: it drops connections that take
+ * too long.
+ */
+struct net_auth_srv {
+	int state;                          /* 0: HELLO next, 1: AUTH next */
+	size_t have;                        /* bytes of the current message */
+	uint8_t buf[WIRE_HDR_SIZE + 64];
+	uint8_t nc[32], na[32];
+	uint32_t peer;
+};
+void net_auth_srv_init(struct net_auth_srv *s);
+int net_auth_step(struct net_auth_srv *s, int fd, const struct job_auth *a, uint32_t self, uint32_t *peer,
+		  char *why, size_t whylen);
+
 /* Fill the secret and job id from the system's random source. */
 int job_auth_generate(struct job_auth *a);
 

@@ -24,15 +24,18 @@
  */
 #include <dsm.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +59,7 @@
 #endif
 #define DEFAULT_REGION (4ULL << 30)
 #define DEFAULT_TIMEOUT_S 120
+#define DSM_BASE_FLOOR (1ULL << 30)
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_READAHEAD 256
 
@@ -128,21 +132,30 @@ const char *rt_call_name(int kind)
 
 static int env_int(const char *name, long min, long max, long dflt, long *out)
 {
-	const char *v = getenv(name);
-	char *end;
-	long x;
+	long long x;
+	int rc = setting_int(name, min, max, dflt, &x);
 
-	if (!v || !*v) {
-		*out = dflt;
+	*out = (long)x;
+	return rc;
+}
+
+/* DSM_TIMEOUT: seconds, or inf / off for no deadline at all (a rank stopped
+ * in a debugger is then waited for, and never declared dead). */
+static int read_timeout(int64_t *ns)
+{
+	const char *v = getenv("DSM_TIMEOUT");
+	long secs;
+
+	if (v && (!strcasecmp(v, "inf") || !strcasecmp(v, "off"))) {
+		*ns = DSM_TIMEOUT_NEVER;
+		log_info("DSM_TIMEOUT=%s: no deadlines, no failure detector", v);
 		return 0;
 	}
-	errno = 0;
-	x = strtol(v, &end, 10);
-	if (errno || *end || x < min || x > max) {
-		log_err("%s=%s: expected an integer from %ld to %ld", name, v, min, max);
+	if (env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &secs)) {
+		log_err("DSM_TIMEOUT=%s: seconds (1 to %d), or inf (or off) for no deadline", v, 1 << 24);
 		return -EINVAL;
 	}
-	*out = x;
+	*ns = secs * 1000000000LL;
 	return 0;
 }
 
@@ -152,9 +165,11 @@ static int parse_size(const char *s, uint64_t *out)
 	char *end;
 	uint64_t x, mul = 1;
 
+	if (*s < '0' || *s > '9') /* strtoull takes spaces and a minus sign */
+		return -EINVAL;
 	errno = 0;
 	x = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
+	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
 	case 'k': case 'K': mul = 1ULL << 10; end++; break;
@@ -174,10 +189,13 @@ static int read_config(void)
 {
 	const char *v;
 	uint64_t base = DEFAULT_BASE, size = DEFAULT_REGION;
-	long tmo, servers, spin, ahead;
+	long servers, spin, ahead;
+	int64_t tmo;
 	int rc;
 
-	if (env_int("DSM_TIMEOUT", 1, 1 << 24, DEFAULT_TIMEOUT_S, &tmo))
+	if ((rc = settings_check()))
+		return rc;
+	if (read_timeout(&tmo))
 		return -EINVAL;
 	if (env_int("DSM_SPIN_US", 0, 1000000, DEFAULT_SPIN_US, &spin))
 		return -EINVAL;
@@ -191,12 +209,19 @@ static int read_config(void)
 	log_info("rank %d of %d, started by %s", lenv.rank, lenv.size, lenv.name);
 	rt.rank = lenv.rank;
 	rt.size = lenv.size;
-	rt.timeout_ns = tmo * 1000000000LL;
+	rt.timeout_ns = tmo;
 	if (rt.size == 1)
 		launch_env_done(); /* nobody to meet */
 	if ((v = getenv("DSM_BASE")) && *v) {
-		if (parse_size(v, &base) || base == 0 || base & (DSM_PAGE_SIZE - 1)) {
+		if (parse_size(v, &base) || base & (DSM_PAGE_SIZE - 1)) {
 			log_err("DSM_BASE=%s: expected a page-aligned address such as 0x200000000000", v);
+			return -EINVAL;
+		}
+		/* Near address 0, a NULL pointer plus an offset would land in the
+		 * region: a bug would become a silent shared write. */
+		if (base < DSM_BASE_FLOOR) {
+			log_err("DSM_BASE=%s: below the lowest base allowed, %#llx (1 GiB): a region near "
+				"address 0 turns NULL-pointer bugs into shared writes", v, DSM_BASE_FLOOR);
 			return -EINVAL;
 		}
 	}
@@ -265,22 +290,26 @@ static int read_secret(void)
 {
 	const char *fdv = getenv("DSM_SECRET_FD"), *file = getenv("DSM_SECRET_FILE");
 	const char *job = getenv("DSM_JOB_ID");
+	int insecure;
 
 	rt.auth.job_id = lenv.have_job_id ? lenv.job_id : 0;
 	if (job && *job) {
 		char *end;
 		errno = 0;
 		rt.auth.job_id = strtoull(job, &end, 16);
-		if (errno || *end) {
+		if (errno || *end || !isxdigit((unsigned char)*job) || strlen(job) > 16) {
 			log_err("DSM_JOB_ID=%s: expected up to 16 hex digits", job);
 			return -EINVAL;
 		}
 	}
 	if (fdv && *fdv) {
 		char *end;
-		long fd = strtol(fdv, &end, 10);
+		long fd;
 		ssize_t n;
-		if (*end || fd < 0 || fd > 1 << 20) {
+
+		errno = 0;
+		fd = strtol(fdv, &end, 10);
+		if (errno || *end || *fdv < '0' || *fdv > '9' || fd > 1 << 20) {
 			log_err("DSM_SECRET_FD=%s: not a descriptor number", fdv);
 			return -EINVAL;
 		}
@@ -345,7 +374,9 @@ static int read_secret(void)
 		log_info("the job secret comes from rank 0 through PMIx");
 		return 0;
 	}
-	if (getenv("DSM_INSECURE") && !strcmp(getenv("DSM_INSECURE"), "1")) {
+	if (setting_flag("DSM_INSECURE", 0, &insecure))
+		return -EINVAL;
+	if (insecure) {
 		log_warn("DSM_INSECURE=1: this job's connections are not authenticated");
 		memset(rt.auth.secret, 0, DSM_SECRET_LEN);
 		return 0;
@@ -368,7 +399,7 @@ static int join_job(void)
 	const char *host = getenv("DSM_HOST"), *rdv = getenv("DSM_RENDEZVOUS");
 	const char *root = getenv("DSM_ROOT");
 	int64_t deadline = now_ns() + rt.timeout_ns;
-	int timeout_ms = (int)(rt.timeout_ns / 1000000);
+	int timeout_ms = rt.timeout_ns / 1000000 > INT_MAX ? INT_MAX : (int)(rt.timeout_ns / 1000000);
 	struct rdv_entry *tab = NULL;
 	char rhost[256], me[RDV_ADDR_MAX], hostbuf[RDV_ADDR_MAX];
 	int lfd = -1, port, rport = 0, rc;
@@ -417,6 +448,8 @@ static int join_job(void)
 	}
 	lfd = net_listen(host, 0, &port);
 	if (lfd < 0) {
+		if (host != hostbuf)
+			log_err("DSM_HOST=%s: this rank cannot listen there", host);
 		rc = lfd;
 		goto out;
 	}

@@ -14,6 +14,9 @@
 
 #define DSM_PAGE_SIZE 4096u
 #define DSM_PAGE_SHIFT 12
+/* rt.timeout_ns for DSM_TIMEOUT=inf: far enough never to come, small enough
+ * that now_ns() + it cannot overflow. */
+#define DSM_TIMEOUT_NEVER (1LL << 60)
 
 struct dsm_rt {
 	int rank, size;

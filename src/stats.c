@@ -59,6 +59,7 @@
 
 #include "coherence.h"
 #include "globals.h"
+#include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -495,11 +496,25 @@ static void describe_site(const void *site, char *out, size_t cap)
 static struct stats_job *self_job; /* without dsmexec: this rank's own report */
 static void job_self(struct stats_job *j, int rank);
 
+static char obs_token[OBS_TOKEN_LEN + 1]; /* DSM_OBS_TOKEN; "" without dsmexec */
+
 static void emit(const char *line, size_t n)
 {
+	char tagged[LINE_MAX_BYTES + OBS_TOKEN_LEN + 16];
+
 	if (self_job) {
 		stats_job_line(self_job, rt.rank, line, n && line[n - 1] == '\n' ? n - 1 : n);
 		return;
+	}
+	/* "\036DSM1 K rest" -> "\036DSM1 K t=TOKEN rest" */
+	if (obs_token[0] && n > OBS_MAGIC_LEN + 1 && n + OBS_TOKEN_LEN + 3 <= sizeof(tagged)) {
+		size_t k = OBS_MAGIC_LEN + 1;
+		memcpy(tagged, line, k);
+		memcpy(tagged + k, " t=", 3);
+		memcpy(tagged + k + 3, obs_token, OBS_TOKEN_LEN);
+		memcpy(tagged + k + 3 + OBS_TOKEN_LEN, line + k, n - k);
+		line = tagged;
+		n += 3 + OBS_TOKEN_LEN;
 	}
 	/* One write(2) below PIPE_BUF: no other thread's output splits it. */
 	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
@@ -688,17 +703,14 @@ out:
 /* Every rank has the same variables (dsm_init checks): rank 0 names them. */
 static void emit_vars(void)
 {
-	const char *path;
-	uintptr_t base, sec;
-	size_t len;
-	uint64_t first;
-	int rc, n = 0;
+	struct globals_module_info m;
+	int n = 0;
 
 	if (rt.rank != 0)
 		return;
-	for (unsigned i = 0; (rc = globals_module(i, &path, &base, &sec, &len, &first)) != -ENOENT; i++)
-		if (rc == 0)
-			n += emit_module_vars(path, base, sec, len, first, VAR_LINES - n);
+	for (unsigned i = 0; globals_module(i, &m) == 0; i++)
+		if (m.sec)
+			n += emit_module_vars(m.path, m.base, m.sec, m.len, m.first_page, VAR_LINES - n);
 }
 
 /* ---- snapshots ----------------------------------------------------------- */
@@ -803,37 +815,30 @@ static void *snap_main(void *arg)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static int env_flag(const char *name, int *out)
-{
-	const char *v = getenv(name);
-
-	*out = 0;
-	if (!v || !*v || !strcmp(v, "0"))
-		return 0;
-	if (!strcmp(v, "1")) {
-		*out = 1;
-		return 0;
-	}
-	log_err("%s=%s: expected 0 or 1", name, v);
-	return -EINVAL;
-}
-
 int stats_init(void)
 {
-	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR");
+	const char *la = getenv("DSM_LAUNCHER"), *mon = getenv("DSM_MONITOR"), *tok;
 	int rc;
 
 	memset(stats_ctr, 0, sizeof(stats_ctr));
 	t_start = obs_clock();
 	uffd_tag = 0;
 	collect = la && !strcmp(la, "dsmexec");
-	if ((rc = env_flag("DSM_STATS", &stats_on)))
+	obs_token[0] = '\0';
+	if ((tok = getenv("DSM_OBS_TOKEN")) && *tok) {
+		if (strlen(tok) != OBS_TOKEN_LEN || strspn(tok, "0123456789abcdef") != OBS_TOKEN_LEN) {
+			log_err("DSM_OBS_TOKEN=%s: expected %d hex digits (dsmexec sets it)", tok, OBS_TOKEN_LEN);
+			return -EINVAL;
+		}
+		memcpy(obs_token, tok, OBS_TOKEN_LEN + 1);
+		unsetenv("DSM_OBS_TOKEN"); /* the program has no use for it */
+	}
+	if ((rc = setting_flag("DSM_STATS", 0, &stats_on)))
 		return rc;
 	snap_ms = 0;
 	if (mon && *mon) {
-		char *end;
-		long ms = strtol(mon, &end, 10);
-		if (*end || ms < 0 || ms > 60000) {
+		long long ms;
+		if (setting_int("DSM_MONITOR", 0, 60000, 0, &ms)) {
 			log_err("DSM_MONITOR=%s: expected a snapshot interval in milliseconds (0 to 60000)", mon);
 			return -EINVAL;
 		}

@@ -28,6 +28,13 @@
  *                                     a slab of OBJ-byte objects), what = a
  *                                     name or call site, hex-encoded
  *
+ * Under dsmexec each line also carries, after its kind, " t=TOKEN": a random
+ * token dsmexec gives the ranks (DSM_OBS_TOKEN, 32 hex digits, which the
+ * library takes out of the environment), and R must be the rank whose
+ * stderr carried the line; dsmexec takes only such lines, so lines that a
+ * program prints (its own data, say) never enter the report: they are
+ * printed like any other output.
+ *
  * Without dsmexec, DSM_STATS=1 makes each rank print its own table.
  */
 #ifndef DSM_STATS_H
@@ -38,6 +45,7 @@
 
 #define OBS_MAGIC "\036DSM1 "
 #define OBS_MAGIC_LEN 6
+#define OBS_TOKEN_LEN 32 /* hex digits */
 
 /* The counters, in the order of struct dsm_stats. */
 enum stat_id {

@@ -25,8 +25,9 @@
  * retransmission timeout is sent again (go-back-N, with backoff).  Off, the
  * cost is one predictable branch per message.
  *
- * Broken connections: a link that fails (end of stream without BYE, reset,
- * a cut) goes down but the rank goes on.  The higher rank of the pair
+ * Broken connections: a link that fails (end of stream without BYE, any
+ * error the network can report on an established socket - reset, abort,
+ * unreachable host or network, EIO -, a cut) goes down but the rank goes on.  The higher rank of the pair
  * reconnects (through the link manager thread, which also accepts the
  * connections of higher ranks on this rank's listening socket for the whole
  * job); the new connection is authenticated again, each side first sends
@@ -34,6 +35,10 @@
  * received.  A peer whose listening socket refuses connections has died; a
  * peer unreachable for DSM_TIMEOUT is given up.  Either ends this rank with
  * rt_peer_lost(), naming the peer.
+ *
+ * Failure detector: a link that carried nothing for DSM_TIMEOUT / 4 carries
+ * a HEARTBEAT; a peer from which nothing arrived for DSM_TIMEOUT ends the job
+ * (detector_due()).
  *
  * Messages a rank sends to itself go through a local queue handled after the
  * current message, which keeps handlers free of re-entry.
@@ -61,6 +66,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
 #include "rpc.h"
@@ -79,6 +85,8 @@
 #define ACK_NOW 1                  /* ack_due: at once */
 #define PROBE_NS 200000000LL       /* link manager: retry / probe period */
 #define REFUSED_DEAD 3             /* refused connections that mean "dead" */
+#define FAULT_DELAY_MAX_S 10       /* DSM_FAULTS: longest delay=... */
+#define FAULT_AT_MAX_S 3600        /* DSM_FAULTS: latest cut=...@TIME */
 
 enum { LINK_UP, LINK_DOWN, LINK_GONE };
 
@@ -94,6 +102,11 @@ struct omsg {
 struct peer {
 	int fd;
 	int state;
+	int inject_err;      /* fault injection: the next recv() fails with this */
+	/* failure detector: when bytes last came in and went out; armed once
+	 * the peer's service thread has been heard from */
+	int64_t last_rx, last_tx;
+	int heard;
 	int said_bye;
 	int resumed;         /* the peer's RESUME arrived on this connection */
 	int64_t down_since;
@@ -131,6 +144,7 @@ static struct {
 	int64_t delay_min, delay_max;
 	int cut_a, cut_b;
 	int64_t cut_at;      /* absolute; 0: no cut (or done) */
+	int cut_err;         /* the errno the cut rank's next recv() reports; 0: none */
 	uint64_t rng;
 } faults;
 
@@ -179,8 +193,9 @@ static int chance(double p)
 	return p > 0 && (double)(rnd() >> 11) / (double)(1ULL << 53) < p;
 }
 
-/* "200us", "5ms", "3s", "1.5s", "250" (ms) -> nanoseconds */
-static int parse_duration(const char *s, const char *end, int64_t *ns)
+/* "200us", "5ms", "3s", "1.5s", "250" (ms) -> nanoseconds, at most max_s
+ * seconds (nan, infinities and negatives are refused) */
+static int parse_duration(const char *s, const char *end, double max_s, int64_t *ns)
 {
 	char buf[32], *e;
 	size_t n = (size_t)(end - s);
@@ -191,7 +206,7 @@ static int parse_duration(const char *s, const char *end, int64_t *ns)
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	v = strtod(buf, &e);
-	if (e == buf || v < 0)
+	if (e == buf || !(v >= 0))
 		return -EINVAL;
 	if (!strcmp(e, "us"))
 		v *= 1e3;
@@ -200,6 +215,8 @@ static int parse_duration(const char *s, const char *end, int64_t *ns)
 	else if (!strcmp(e, "s"))
 		v *= 1e9;
 	else
+		return -EINVAL;
+	if (!(v <= max_s * 1e9))
 		return -EINVAL;
 	*ns = (int64_t)v;
 	return 0;
@@ -210,7 +227,35 @@ static int parse_prob(const char *s, double *p)
 	char *e;
 
 	*p = strtod(s, &e);
-	return (e == s || (*e && *e != ',') || *p < 0 || *p > 1) ? -EINVAL : 0;
+	return (e == s || (*e && *e != ',') || !(*p >= 0 && *p <= 1)) ? -EINVAL : 0; /* nan too */
+}
+
+/* The errors an established link may report.  Every one heals the same way
+ * (link_fail: reconnect, resume, resend); those of our own making (EBADF,
+ * EFAULT, EINVAL, ENOTSOCK, ENOMEM) do not come from the network and stay
+ * fatal.  The names are what DSM_FAULTS's cut=A-B@TIME/ERRNO takes. */
+static const struct { const char *name; int err; } link_errors[] = {
+	{ "ECONNRESET", ECONNRESET }, { "ECONNABORTED", ECONNABORTED }, { "EPIPE", EPIPE },
+	{ "ETIMEDOUT", ETIMEDOUT }, { "EHOSTUNREACH", EHOSTUNREACH }, { "ENETUNREACH", ENETUNREACH },
+	{ "ENETDOWN", ENETDOWN }, { "ENETRESET", ENETRESET }, { "EHOSTDOWN", EHOSTDOWN }, { "EIO", EIO },
+	{ "ENOTCONN", ENOTCONN }, { "ECONNREFUSED", ECONNREFUSED }, { "EPROTO", EPROTO },
+	{ "ENOBUFS", ENOBUFS }, { "ESHUTDOWN", ESHUTDOWN },
+};
+
+static int link_error(int err)
+{
+	return err != EBADF && err != EFAULT && err != EINVAL && err != ENOTSOCK && err != ENOMEM &&
+	       err != EOPNOTSUPP;
+}
+
+static int parse_link_error(const char *s, const char *end, int *err)
+{
+	for (size_t i = 0; i < sizeof(link_errors) / sizeof(link_errors[0]); i++)
+		if (strlen(link_errors[i].name) == (size_t)(end - s) && !strncmp(s, link_errors[i].name, (size_t)(end - s))) {
+			*err = link_errors[i].err;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 /* DSM_FAULTS="drop=0.01,delay=200us..5ms,dup=0.01,reorder=0.01,cut=1-2@3s,seed=42" */
@@ -240,9 +285,9 @@ static int faults_parse(const char *spec)
 			const char *dots = strstr(eq + 1, "..");
 			if (!dots || dots > end)
 				goto bad;
-			rc = parse_duration(eq + 1, dots, &faults.delay_min);
+			rc = parse_duration(eq + 1, dots, FAULT_DELAY_MAX_S, &faults.delay_min);
 			if (rc == 0)
-				rc = parse_duration(dots + 2, end, &faults.delay_max);
+				rc = parse_duration(dots + 2, end, FAULT_DELAY_MAX_S, &faults.delay_max);
 			if (rc == 0 && faults.delay_max < faults.delay_min)
 				rc = -EINVAL;
 		} else if (!strncmp(s, "cut=", 4)) {
@@ -255,7 +300,10 @@ static int faults_parse(const char *spec)
 			if (e != at || faults.cut_a == faults.cut_b || faults.cut_a < 0 || faults.cut_b < 0 ||
 			    faults.cut_a >= rt.size || faults.cut_b >= rt.size)
 				goto bad;
-			rc = parse_duration(at + 1, end, &faults.cut_at);
+			const char *slash = memchr(at, '/', (size_t)(end - at));
+			rc = parse_duration(at + 1, slash ? slash : end, FAULT_AT_MAX_S, &faults.cut_at);
+			if (rc == 0 && slash)
+				rc = parse_link_error(slash + 1, end, &faults.cut_err);
 			faults.cut_at += now_ns();
 		} else if (!strncmp(s, "seed=", 5)) {
 			char *e;
@@ -270,8 +318,10 @@ static int faults_parse(const char *spec)
 		s = *end ? end + 1 : end;
 		continue;
 bad:
-		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P, "
-			"delay=MIN..MAX, cut=A-B@TIME, seed=N)", spec, (int)(end - s), s);
+		log_err("DSM_FAULTS=%s: cannot read '%.*s' (items: drop=P, dup=P, reorder=P with P from 0 "
+			"to 1, delay=MIN..MAX up to %ds, cut=A-B@TIME up to %ds, optionally /ERRNO such as "
+			"/ECONNABORTED, seed=N)", spec, (int)(end - s),
+			s, FAULT_DELAY_MAX_S, FAULT_AT_MAX_S);
 		return -EINVAL;
 	}
 	faults.on = 1;
@@ -567,10 +617,13 @@ static void pump(int rank)
 				watch_out(rank, 1);
 				return;
 			}
+			if (!link_error(errno))
+				rt_fatal("sending to rank %d: %s", rank, strerror(errno));
 			link_fail(rank, strerror(errno));
 			return;
 		}
 		p->out_off += (size_t)n;
+		p->last_tx = now ? now : now_ns();
 		stats_add_bytes(rank, (uint64_t)n, 0);
 	}
 }
@@ -745,6 +798,7 @@ static void link_up(int rank, int fd)
 	p->resumed = 0;
 	p->cur = NULL;
 	p->resume_owed = 1;
+	p->last_rx = now_ns();
 	log_info("link to rank %d re-established", rank);
 	pump(rank);
 }
@@ -1015,6 +1069,8 @@ static void link_receive(int rank, const struct wire_hdr *h, const uint8_t *payl
 		got_resume(rank, (uint32_t)h->arg);
 		return;
 	}
+	if (h->type == WIRE_HEARTBEAT)
+		return; /* its arrival is all it says (receive() noted the time) */
 	if (h->seq == 0)
 		rt_fatal("rank %d sent %s outside the link's sequence", rank, wire_type_name(h->type));
 	if (h->seq != p->recv_next) {
@@ -1040,20 +1096,32 @@ static void receive(int rank)
 
 	while (p->fd >= 0) {
 		size_t off = 0, room = p->in_cap - p->in_len;
-		ssize_t n = recv(p->fd, p->in + p->in_len, room, 0);
+		ssize_t n;
 
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT))) {
+		if (p->inject_err) {
+			errno = p->inject_err;
+			p->inject_err = 0;
+			n = -1;
+		} else {
+			n = recv(p->fd, p->in + p->in_len, room, 0);
+		}
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* Whatever the network did to the connection (reset, abort, a
+		 * route gone), the session layer reconnects and resends; a peer
+		 * that is really gone is found by the link manager (refused
+		 * connections) or by DSM_TIMEOUT. */
+		if (n == 0 || (n < 0 && link_error(errno))) {
 			link_fail(rank, n == 0 ? "end of stream" : strerror(errno));
 			return;
 		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+		if (n < 0)
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
-		}
 		p->in_len += (size_t)n;
+		p->last_rx = now_ns();
+		p->heard = 1;
 		stats_add_bytes(rank, 0, (uint64_t)n);
 		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
 			struct wire_hdr h;
@@ -1113,6 +1181,43 @@ static void receive(int rank)
 
 /* ---- timers ------------------------------------------------------------ */
 
+/*
+ * The failure detector.  A rank's service thread answers whatever its
+ * application threads do (compute, block in a system call), so a peer from
+ * which nothing at all has arrived for DSM_TIMEOUT is stopped, hung or cut
+ * off, even when nobody waits for an answer from it (a barrier, a lock held
+ * by another rank).  To keep quiet links from looking dead, a link that sent
+ * nothing for DSM_TIMEOUT / 4 carries a HEARTBEAT (a link-level message: not
+ * numbered, not resent).  An idle job thus wakes once per DSM_TIMEOUT / 4 per
+ * rank.  DSM_TIMEOUT=inf: no heartbeats, no detector.  The detector is armed
+ * once something came from the peer's service thread (at start each rank
+ * sends a heartbeat at once), so a peer still restoring a large checkpoint
+ * before its service thread runs is not taken for dead.
+ *
+ * Checks peer r (up, not finished); sends a heartbeat when one is due, ends
+ * the job when the peer has been silent too long.  Returns when it next
+ * needs to run.
+ */
+static int64_t detector_due(int r, int64_t now)
+{
+	struct peer *p = &peers[r];
+	int64_t hb = rt.timeout_ns / 4;
+
+	if (rt.timeout_ns >= DSM_TIMEOUT_NEVER || p->state != LINK_UP || p->fd < 0)
+		return INT64_MAX;
+	if (p->heard && now - p->last_rx > rt.timeout_ns)
+		rt_fatal("rank %d silent for %lld s (stopped?): nothing came from it for longer than "
+			 "DSM_TIMEOUT", r, (long long)((now - p->last_rx) / 1000000000));
+	if (now - p->last_tx >= hb) {
+		stage_link_msg(r, WIRE_HEARTBEAT, 0);
+		p->last_tx = now; /* sent, or staged behind what the socket has not taken */
+		pump(r);
+	}
+	if (!p->heard)
+		return p->last_tx + hb;
+	return p->last_tx + hb < p->last_rx + rt.timeout_ns + 1 ? p->last_tx + hb : p->last_rx + rt.timeout_ns + 1;
+}
+
 /* Fire what is due; return milliseconds until the next timer (-1: none). */
 static int run_timers(void)
 {
@@ -1122,9 +1227,16 @@ static int run_timers(void)
 		int other = faults.cut_a == rt.rank ? faults.cut_b : faults.cut_b == rt.rank ? faults.cut_a : -1;
 		faults.cut_at = 0;
 		if (other >= 0 && rt.rank < other && peers[other].fd >= 0) {
-			log_info("fault injection: cutting the link to rank %d", other);
+			log_info("fault injection: cutting the link to rank %d%s%s", other,
+				 faults.cut_err ? " with " : "", faults.cut_err ? strerror(faults.cut_err) : "");
 			shutdown(peers[other].fd, SHUT_RDWR);
-			link_fail(other, "cut by fault injection");
+			if (faults.cut_err) {
+				/* as if the kernel had reported it on this socket */
+				peers[other].inject_err = faults.cut_err;
+				receive(other);
+			} else {
+				link_fail(other, "cut by fault injection");
+			}
 		}
 	} else if (faults.cut_at) {
 		next = faults.cut_at;
@@ -1139,6 +1251,11 @@ static int run_timers(void)
 			if (next > now + 200000000)
 				next = now + 200000000;
 			continue;
+		}
+		if (!p->said_bye) {
+			int64_t due = detector_due(r, now);
+			if (due < next)
+				next = due;
 		}
 		if (p->rto_at && now >= p->rto_at) {
 			/* go back: send everything unacknowledged again */
@@ -1209,6 +1326,11 @@ static void *service_main(void *arg)
 	int64_t busy_at = 0; /* when the last event came, while polling */
 
 	(void)arg;
+	for (int r = 0; r < rt.size; r++) {
+		peers[r].last_rx = now_ns();
+		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
+		peers[r].heard = 0;
+	}
 	while (!stopping) {
 		int tmo = run_timers(), n;
 
@@ -1288,7 +1410,9 @@ int tp_start(void)
 		return rc;
 	if ((rc = faults_parse(getenv("DSM_FAULTS"))))
 		return rc;
-	sealing = getenv("DSM_ENCRYPT") && !strcmp(getenv("DSM_ENCRYPT"), "1") && rt.size > 1;
+	if ((rc = setting_flag("DSM_ENCRYPT", 0, &sealing)))
+		return rc;
+	sealing = sealing && rt.size > 1;
 	if ((rc = derive_keys()))
 		return rc;
 	stopping = 0;

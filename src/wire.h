@@ -111,6 +111,11 @@ enum wire_type {
 	WIRE_COND_SIGNAL = 114,  /* -> home(cond); arg = cond id, aux = 1 for a
 	                          * broadcast; no reply */
 	WIRE_COND_WAKE = 115,    /* home -> waiter; arg = cond id */
+
+	/* failure detector (transport_tcp.c): 120..124 */
+	WIRE_HEARTBEAT = 120,    /* link level, unsequenced, no payload: "alive";
+	                          * sent on a link that carried nothing for
+	                          * DSM_TIMEOUT / 4 */
 };
 
 /* flags */

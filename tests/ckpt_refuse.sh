@@ -2,8 +2,9 @@
 # Description: a checkpoint that does not fit is refused at dsm_init with a
 # message that says why - another number of ranks, another DSM_SIZE, DSM_BASE
 # or DSM_HOME; a damaged file (a flipped byte, a truncated file, a damaged
-# MANIFEST, a missing file) is refused naming the file; so is a directory
-# without a checkpoint.  No rank runs the program's work in any of them.
+# MANIFEST, a missing file, a FIFO or a link to /dev/zero in a file's place)
+# is refused naming the file; so is a directory without a checkpoint.  The
+# files are 0600 in 0700 directories.  No rank runs the program's work in any of them.
 # Backends: uffd sigsegv
 # Timeout: 150
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -63,6 +64,25 @@ damage 'rm heap'
 refused "a missing heap" "/heap: No such file or directory" -n 3 --restart "$TMP/bad"
 damage 'printf "\377" | dd of=heap bs=1 seek=20 conv=notrunc 2>/dev/null'
 refused "a damaged heap" "/heap: its checksum does not match the MANIFEST" -n 3 --restart "$TMP/bad"
+# Only regular files are read: a FIFO would block open(2) forever, a link to
+# /dev/zero would be hashed without end.  Each is refused naming the file.
+damage 'rm rank.1.pages && mkfifo rank.1.pages'
+refused "a FIFO" "rank.1.pages: not a regular file (a FIFO): refused" -n 3 --restart "$TMP/bad"
+damage 'rm rank.2.pages && ln -s /dev/zero rank.2.pages'
+refused "a link to /dev/zero" "rank.2.pages: a symbolic link, not a checkpoint file: refused" \
+	-n 3 --restart "$TMP/bad"
+damage 'rm MANIFEST && mkfifo MANIFEST'
+refused "a FIFO MANIFEST" "MANIFEST: not a regular file (a FIFO): refused" -n 3 --restart "$TMP/bad"
+damage 'rm heap && ln -s /dev/zero heap'
+refused "a heap linked to /dev/zero" "/heap: a symbolic link, not a checkpoint file: refused" \
+	-n 3 --restart "$TMP/bad"
+
+# The job's memory is the user's alone: files 0600, directories 0700.
+expect_eq "$(stat -c %a "$ck")" 700 "the checkpoint directory's mode"
+expect_eq "$(stat -c %a "$gen")" 700 "the generation directory's mode"
+for f in "$gen"/*; do
+	expect_eq "$(stat -c %a "$f")" 600 "$(basename "$f")'s mode"
+done
 
 # The launcher refuses what is not a directory, before it starts anything.
 "$BIN/dsmexec" -n 1 --restart "$TMP/nothing" "$D" "$ck" >"$TMP/out" 2>&1
