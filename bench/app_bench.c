@@ -55,6 +55,7 @@ static const char *const two_rank_target = "cg ft is jacobi";
 
 struct rank_stats {
 	struct dsm_stats st[APP_MAXW]; /* per rank */
+	int done[4];                   /* per variant: rank 0 says it has its repetitions */
 };
 
 struct slot {
@@ -138,12 +139,13 @@ static char *data_mirror(struct app_data *priv, const struct app_data *sh, size_
 static struct {
 	int want[NVAR];
 	int threads;
+	double cap;   /* seconds: a variant slower than this runs once */
 } opt;
 
 struct series {
 	double t[BENCH_MAXREP], faults[BENCH_MAXREP], pages[BENCH_MAXREP], mib[BENCH_MAXREP];
 	double fms[BENCH_MAXREP], bms[BENCH_MAXREP];
-	int has, stats;
+	int has, stats, n;  /* n: repetitions done */
 };
 
 static double p99_of(const double *v, int n)
@@ -211,6 +213,8 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 			bench_die(name, errno);
 	}
 	memset(v, 0, sizeof(v));
+	memset(rs->done, 0, sizeof(rs->done));
+	dsm_barrier();
 	if (me == 0) {
 		mirror = data_mirror(&priv, &shared, &span);
 		/* An exact kernel is checked against a serial run: make one if
@@ -226,7 +230,7 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 			int dsm = vi >= V_DSM, threads = vi == V_THREADS || vi == V_HYBRID ? T : 1;
 			struct worker w0;
 
-			if (!opt.want[vi])
+			if (!opt.want[vi] || rs->done[vi])
 				continue;
 			if (!dsm && me != 0)
 				continue;
@@ -252,7 +256,9 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 				snprintf(label, sizeof(label), "%s %d", var_name[vi], threads);
 			check(k, dsm ? &shared : &priv, (dsm ? nr : 1) * threads, label, r == 0, &ref, &have_ref);
 			v[vi].has = 1;
+			v[vi].n = r + 1;
 			v[vi].t[r] = (w0.t1 - w0.t0) / 1e6;
+			rs->done[vi] = v[vi].t[r] > opt.cap; /* seen by all after the next barrier */
 			if (!dsm)
 				continue;
 			v[vi].stats = 1;
@@ -268,8 +274,8 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 		dsm_barrier();
 	}
 	if (me == 0) {
-		double s50 = v[V_SERIAL].has ? bench_median(v[V_SERIAL].t, bench.reps) : NAN;
-		double thr = v[V_THREADS].has ? s50 / bench_median(v[V_THREADS].t, bench.reps) : NAN;
+		double s50 = v[V_SERIAL].has ? bench_median(v[V_SERIAL].t, v[V_SERIAL].n) : NAN;
+		double thr = v[V_THREADS].has ? s50 / bench_median(v[V_THREADS].t, v[V_THREADS].n) : NAN;
 		double sp[NVAR];
 		char note[96];
 
@@ -282,16 +288,17 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 			row = bench_row(k->name, var_name[vi], vi >= V_DSM ? nr : vi == V_THREADS ? T : 1);
 			row->cls = cls;
 			row->threads = vi == V_THREADS || vi == V_HYBRID ? T : 1;
-			row->t50 = bench_median(v[vi].t, bench.reps);
-			row->t99 = p99_of(v[vi].t, bench.reps);
+			row->reps = v[vi].n;
+			row->t50 = bench_median(v[vi].t, v[vi].n);
+			row->t99 = p99_of(v[vi].t, v[vi].n);
 			sp[vi] = row->speedup = s50 / row->t50;
 			row->vs_thr = row->speedup / thr;
 			if ((row->has_stats = v[vi].stats)) {
-				row->faults = bench_median(v[vi].faults, bench.reps);
-				row->pages = bench_median(v[vi].pages, bench.reps);
-				row->mib_in = bench_median(v[vi].mib, bench.reps);
-				row->fault_ms = bench_median(v[vi].fms, bench.reps);
-				row->barrier_ms = bench_median(v[vi].bms, bench.reps);
+				row->faults = bench_median(v[vi].faults, v[vi].n);
+				row->pages = bench_median(v[vi].pages, v[vi].n);
+				row->mib_in = bench_median(v[vi].mib, v[vi].n);
+				row->fault_ms = bench_median(v[vi].fms, v[vi].n);
+				row->barrier_ms = bench_median(v[vi].bms, v[vi].n);
 			}
 		}
 		snprintf(note, sizeof(note), "pthreads, %d threads, same job: %.2fx over serial", T, thr);
@@ -338,6 +345,7 @@ int main(int argc, char **argv)
 	}
 	argc = bench_args("app_bench", argc, argv);
 	opt.threads = 2;
+	opt.cap = getenv("BENCH_APPS_CAP") ? atof(getenv("BENCH_APPS_CAP")) : 5;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--class") && i + 1 < argc)
 			cls = argv[++i][0];

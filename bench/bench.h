@@ -70,6 +70,7 @@ struct bench_row {
 	char cls;                /* the problem class, or 0 */
 	int threads;             /* threads per rank (or in the process) */
 	double vs_thr;           /* speedup / the same job's pthreads speedup */
+	int reps;                /* repetitions behind the medians, when fewer than asked */
 };
 
 struct bench_target {
@@ -452,6 +453,8 @@ static inline void bench_write_table(FILE *o)
 		if (r->has_stats)
 			fprintf(o, " %9.0f %9.0f %8.1f %9.1f %9.1f", r->faults, r->pages, r->mib_in, r->fault_ms,
 				r->barrier_ms);
+		if (r->reps && r->reps < bench.reps)
+			fprintf(o, "  (%d of %d reps)", r->reps, bench.reps);
 		fputc('\n', o);
 	}
 	for (int i = 0; i < bench.ntgt; i++) {
