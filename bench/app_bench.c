@@ -208,7 +208,7 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 		exit(2);
 	}
 	for (int b = 0; b < shared.nbuf; b++) {
-		snprintf(name, sizeof(name), "app_bench.%s.%c.%d", k->name, cls, b);
+		snprintf(name, sizeof(name), "app_bench.%s.%c.%s", k->name, cls, shared.names[b]);
 		if (!(shared.buf[b] = dsm_alloc_named(name, shared.size[b])))
 			bench_die(name, errno);
 	}
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
 	}
 	argc = bench_args("app_bench", argc, argv);
 	opt.threads = 2;
-	opt.cap = getenv("BENCH_APPS_CAP") ? atof(getenv("BENCH_APPS_CAP")) : 5;
+	opt.cap = getenv("BENCH_APPS_CAP") ? atof(getenv("BENCH_APPS_CAP")) : 3;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--class") && i + 1 < argc)
 			cls = argv[++i][0];

@@ -53,6 +53,7 @@ struct app_data {
 	char cls;                 /* problem class: S, W, A, B */
 	int nbuf;
 	size_t size[APP_MAXBUF];  /* bytes, set by setup */
+	const char *const *names; /* the arrays' names, set by setup */
 	void *buf[APP_MAXBUF];    /* set by app_bench */
 	const void *par;          /* the kernel's parameters, private, read-only */
 };
@@ -74,8 +75,8 @@ struct app_kernel {
 	 * against the serial run's; 0: the kernel checks itself against the
 	 * published verification values of its class. */
 	int exact;
-	/* Per process: the class's parameters into d->par, the arrays' sizes
-	 * and count into d->size and d->nbuf.  0, or -EINVAL for an unknown
+	/* Per process: the class's parameters into d->par, the arrays' sizes,
+	 * names and count into d->size, d->names and d->nbuf.  0, or -EINVAL for an unknown
 	 * class. */
 	int (*setup)(struct app_data *d, char cls);
 	void (*init)(struct worker *w);   /* untimed: each worker writes its part first */

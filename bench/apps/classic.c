@@ -69,6 +69,7 @@ static int rowsum_digest(const struct app_data *d, int rowsum_buf, uint64_t *dig
 /* ---- jacobi --------------------------------------------------------------- */
 
 enum { J_G0, J_G1, J_ROWSUM, J_NBUF };
+static const char *const j_names[] = { "grid0", "grid1", "rowsum" };
 
 static int jacobi_setup(struct app_data *d, char cls)
 {
@@ -78,6 +79,7 @@ static int jacobi_setup(struct app_data *d, char cls)
 	p->iters = cls == 'S' ? 20 : (long)env_size("BENCH_JACOBI_ITERS", 100);
 	d->par = p;
 	d->nbuf = J_NBUF;
+	d->names = j_names;
 	d->size[J_G0] = d->size[J_G1] = p->n * p->n * sizeof(double);
 	d->size[J_ROWSUM] = p->n * sizeof(double);
 	return 0;
@@ -135,6 +137,7 @@ const struct app_kernel app_jacobi = { "jacobi", 1, jacobi_setup, jacobi_init, j
 /* ---- matmul --------------------------------------------------------------- */
 
 enum { M_A, M_B, M_C, M_ROWSUM, M_NBUF };
+static const char *const m_names[] = { "a", "b", "c", "rowsum" };
 
 static int matmul_setup(struct app_data *d, char cls)
 {
@@ -143,6 +146,7 @@ static int matmul_setup(struct app_data *d, char cls)
 	p->n = cls == 'S' ? 192 : env_size("BENCH_MATMUL_N", 1024);
 	d->par = p;
 	d->nbuf = M_NBUF;
+	d->names = m_names;
 	d->size[M_A] = d->size[M_B] = d->size[M_C] = p->n * p->n * sizeof(double);
 	d->size[M_ROWSUM] = p->n * sizeof(double);
 	return 0;
@@ -209,6 +213,7 @@ const struct app_kernel app_matmul = { "matmul", 1, matmul_setup, matmul_init, m
 /* ---- sort ----------------------------------------------------------------- */
 
 enum { S_IN, S_OUT, S_META, S_NBUF };
+static const char *const s_names[] = { "in", "out", "meta" };
 
 struct sort_meta {
 	uint64_t samples[APP_MAXW * SAMPLES];
@@ -224,6 +229,7 @@ static int sort_setup(struct app_data *d, char cls)
 	p->n = cls == 'S' ? 65536 : env_size("BENCH_SORT_N", 4194304);
 	d->par = p;
 	d->nbuf = S_NBUF;
+	d->names = s_names;
 	d->size[S_IN] = d->size[S_OUT] = p->n * sizeof(uint64_t);
 	d->size[S_META] = sizeof(struct sort_meta);
 	return 0;

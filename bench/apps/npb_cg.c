@@ -19,6 +19,7 @@
  */
 #include "apps.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #define CG_SEED 314159265ULL
 
 enum { C_ROW, C_COL, C_A, C_X, C_Z, C_P, C_Q, C_R, C_RED, C_RES, C_NBUF };
+static const char *const c_names[] = { "rowstr", "colidx", "a", "x", "z", "p", "q", "r", "red", "res" };
 
 struct cg_res {
 	double zeta, rnorm;
@@ -84,7 +86,7 @@ static void makea(struct cg_par *p)
 	uint64_t tran = CG_SEED;
 
 	if (!start)
-		app_die("calloc", 12);
+		app_die("calloc", ENOMEM);
 	npb_randlc(&tran, NPB_A);
 	do
 		nn1 *= 2;
@@ -137,7 +139,7 @@ static void makea(struct cg_par *p)
 	mark = malloc(sizeof(int) * (size_t)n);
 	cols = malloc(sizeof(int) * (size_t)n);
 	if (!acc || !mark || !cols)
-		app_die("malloc", 12);
+		app_die("malloc", ENOMEM);
 	memset(mark, 0xff, sizeof(int) * (size_t)n);
 	p->nnz = 0;
 	for (int j = 0; j < n; j++) {
@@ -192,6 +194,7 @@ static int cg_setup(struct app_data *d, char cls)
 	vec = sizeof(double) * (size_t)cg_par.n;
 	d->par = &cg_par;
 	d->nbuf = C_NBUF;
+	d->names = c_names;
 	d->size[C_ROW] = sizeof(int) * ((size_t)cg_par.n + 1);
 	d->size[C_COL] = sizeof(int) * cg_par.nnz;
 	d->size[C_A] = sizeof(double) * cg_par.nnz;

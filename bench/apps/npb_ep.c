@@ -21,6 +21,7 @@
 #define EP_SEED 271828183ULL
 
 enum { E_RED, E_RES, E_NBUF };
+static const char *const e_names[] = { "red", "res" };
 
 struct ep_res {
 	double sx, sy, q[NQ];
@@ -46,6 +47,7 @@ static int ep_setup(struct app_data *d, char cls)
 	ep_par = classes[c];
 	d->par = &ep_par;
 	d->nbuf = E_NBUF;
+	d->names = e_names;
 	d->size[E_RED] = sizeof(struct app_red);
 	d->size[E_RES] = sizeof(struct ep_res);
 	return 0;

@@ -20,6 +20,7 @@
  */
 #include "apps.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ typedef struct {
 } cplx;
 
 enum { F_X, F_U, F_W, F_TW, F_RED, F_RES, F_NBUF };
+static const char *const f_names[] = { "x", "u", "w", "twiddle", "red", "res" };
 
 struct ft_res {
 	double chk[NITER][2];
@@ -70,7 +72,7 @@ static int ft_setup(struct app_data *d, char cls)
 	size_t pts;
 
 	if (c < 0 || c >= (int)(sizeof(ft_classes) / sizeof(ft_classes[0])))
-		return -22;
+		return -EINVAL;
 	for (int k = 0; k < 3; k++)
 		free(ft_par.root[k]);
 	ft_par = ft_classes[c];
@@ -85,6 +87,7 @@ static int ft_setup(struct app_data *d, char cls)
 	pts = (size_t)ft_par.nx * ft_par.ny * ft_par.nz;
 	d->par = &ft_par;
 	d->nbuf = F_NBUF;
+	d->names = f_names;
 	d->size[F_X] = d->size[F_U] = d->size[F_W] = sizeof(cplx) * pts;
 	d->size[F_TW] = sizeof(double) * pts;
 	d->size[F_RED] = sizeof(struct app_red);

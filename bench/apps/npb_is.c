@@ -28,6 +28,7 @@
 #define PAGE 4096
 
 enum { I_KEY, I_SORTED, I_RECV, I_RANK, I_CNT, I_RES, I_NBUF };
+static const char *const i_names[] = { "key", "sorted", "recv", "rank", "count", "res" };
 
 struct is_res {
 	int tval[NTEST];             /* the keys at the test positions */
@@ -62,6 +63,7 @@ static int is_setup(struct app_data *d, char cls)
 	is_par.nbuckets = (size_t)1 << is_par.buckets_log;
 	d->par = &is_par;
 	d->nbuf = I_NBUF;
+	d->names = i_names;
 	d->size[I_KEY] = d->size[I_SORTED] = d->size[I_RECV] = sizeof(int) * is_par.nkeys;
 	d->size[I_RANK] = sizeof(int) * is_par.maxkey;
 	/* A row of counts per worker, each on pages of its own. */
