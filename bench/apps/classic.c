@@ -39,6 +39,18 @@ static size_t env_size(const char *name, size_t def)
 	return v && *v ? (size_t)strtoull(v, NULL, 10) : def;
 }
 
+/* What the three setups share: n is small for class S, else from the
+ * environment. */
+static struct classic_par *classic_setup(struct app_data *d, struct classic_par *p, char cls, size_t small,
+					 const char *env, size_t def, int nbuf, const char *const *names)
+{
+	p->n = cls == 'S' ? small : env_size(env, def);
+	d->par = p;
+	d->nbuf = nbuf;
+	d->names = names;
+	return p;
+}
+
 /* The digest of per-row sums: the bits of their sum, in row order. */
 static void rowsums(struct worker *w, const double *g, double *rowsum)
 {
@@ -73,13 +85,9 @@ static const char *const j_names[] = { "grid0", "grid1", "rowsum" };
 
 static int jacobi_setup(struct app_data *d, char cls)
 {
-	struct classic_par *p = &jacobi_par;
+	struct classic_par *p = classic_setup(d, &jacobi_par, cls, 256, "BENCH_JACOBI_N", 2048, J_NBUF, j_names);
 
-	p->n = cls == 'S' ? 256 : env_size("BENCH_JACOBI_N", 2048);
 	p->iters = cls == 'S' ? 20 : (long)env_size("BENCH_JACOBI_ITERS", 100);
-	d->par = p;
-	d->nbuf = J_NBUF;
-	d->names = j_names;
 	d->size[J_G0] = d->size[J_G1] = p->n * p->n * sizeof(double);
 	d->size[J_ROWSUM] = p->n * sizeof(double);
 	return 0;
@@ -141,12 +149,8 @@ static const char *const m_names[] = { "a", "b", "c", "rowsum" };
 
 static int matmul_setup(struct app_data *d, char cls)
 {
-	struct classic_par *p = &matmul_par;
+	struct classic_par *p = classic_setup(d, &matmul_par, cls, 192, "BENCH_MATMUL_N", 1024, M_NBUF, m_names);
 
-	p->n = cls == 'S' ? 192 : env_size("BENCH_MATMUL_N", 1024);
-	d->par = p;
-	d->nbuf = M_NBUF;
-	d->names = m_names;
 	d->size[M_A] = d->size[M_B] = d->size[M_C] = p->n * p->n * sizeof(double);
 	d->size[M_ROWSUM] = p->n * sizeof(double);
 	return 0;
@@ -224,12 +228,8 @@ struct sort_meta {
 
 static int sort_setup(struct app_data *d, char cls)
 {
-	struct classic_par *p = &sort_par;
+	struct classic_par *p = classic_setup(d, &sort_par, cls, 65536, "BENCH_SORT_N", 4194304, S_NBUF, s_names);
 
-	p->n = cls == 'S' ? 65536 : env_size("BENCH_SORT_N", 4194304);
-	d->par = p;
-	d->nbuf = S_NBUF;
-	d->names = s_names;
 	d->size[S_IN] = d->size[S_OUT] = p->n * sizeof(uint64_t);
 	d->size[S_META] = sizeof(struct sort_meta);
 	return 0;
