@@ -15,8 +15,8 @@
 #
 # The suite (bin/app_bench) runs in three jobs, of 1, 2 and 4 ranks; each
 # measures its own serial and pthreads-2 baselines.  Kernels and classes:
-# BENCH_APPS (default below), BENCH_APPS4 for the 4-rank job (smaller: 4
-# ranks on 2 cores take many times longer); repetitions BENCH_APPS_REPS
+# BENCH_APPS (default below), BENCH_APPS4 for the 4-rank job (default the
+# same; 4 ranks on 2 cores take longer); repetitions BENCH_APPS_REPS
 # (default 3) and BENCH_APPS4_REPS (default 1).
 #
 # Every program runs its repetitions inside one job (BENCH_REPS, default 5;
@@ -49,7 +49,7 @@ scan_reps=${BENCH_SCAN_REPS:-$reps}
 budget=${BENCH_BUDGET:-480}
 fl_pages=2000 inv4_pages=1000 inv8_pages=500 scan_mib=256 scan_rand=16384 sync_iters=2000
 apps=${BENCH_APPS:-jacobi,matmul,sort,cg:W,ft:W,is:W,ep:W}
-apps4=${BENCH_APPS4:-jacobi,matmul,sort,cg:S,ft:S,is:S,ep:S}
+apps4=${BENCH_APPS4:-$apps}
 apps_reps=${BENCH_APPS_REPS:-3}
 apps4_reps=${BENCH_APPS4_REPS:-1}
 if [ $quick = 1 ]; then
