@@ -78,6 +78,12 @@ bin/%: build/bench/%.o lib/libdsm.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# app_bench's kernels, one file each under bench/apps/, and libm.
+APP_OBJS := $(patsubst %.c,build/%.o,$(wildcard bench/apps/*.c))
+bin/app_bench: build/bench/app_bench.o $(APP_OBJS) lib/libdsm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lm
+
 build/tests/%: build/tests/unit/%.o $(LAUNCH_OBJS) lib/libdsm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 

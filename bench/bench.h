@@ -65,7 +65,12 @@ struct bench_row {
 	double t50, t99;         /* seconds */
 	double speedup;          /* serial time / this time, medians of the same job */
 	double faults, mib_in, fault_ms, barrier_ms; /* dsm_stats, summed over ranks */
+	double pages;            /* pages received, summed over ranks */
 	int has_stats;
+	char cls;                /* the problem class, or 0 */
+	int threads;             /* threads per rank (or in the process) */
+	double vs_thr;           /* speedup / the same job's pthreads speedup */
+	int reps;                /* repetitions behind the medians, when fewer than asked */
 };
 
 struct bench_target {
@@ -83,7 +88,7 @@ static struct {
 	int nfig;
 	struct bench_row row[BENCH_MAXROW];
 	int nrow;
-	struct bench_target tgt[16];
+	struct bench_target tgt[40];
 	int ntgt;
 } bench = { .reps = 5 };
 
@@ -273,7 +278,7 @@ static inline struct bench_target *bench_target(const char *what, double value, 
 {
 	struct bench_target *t;
 
-	if (bench.ntgt == 16 || isnan(value))
+	if (bench.ntgt == 40 || isnan(value))
 		return NULL;
 	t = &bench.tgt[bench.ntgt++];
 	memset(t, 0, sizeof(*t));
@@ -355,7 +360,12 @@ static inline void bench_write_json(FILE *o)
 		bench_json_num(o, r->t99);
 		fputs(",\"speedup\":", o);
 		bench_json_num(o, r->speedup);
+		if (r->cls) {
+			fprintf(o, ",\"class\":\"%c\",\"threads\":%d,\"vs_pthreads\":", r->cls, r->threads);
+			bench_json_num(o, r->vs_thr);
+		}
 		if (r->has_stats) {
+			fprintf(o, ",\"pages_in\":%.0f", r->pages);
 			fprintf(o, ",\"faults\":%.0f,\"mib_in\":", r->faults);
 			bench_json_num(o, r->mib_in);
 			fputs(",\"fault_ms\":", o);
@@ -425,15 +435,26 @@ static inline void bench_write_table(FILE *o)
 		fprintf(o, "  %-36s %10s %10s %-8s %-31s %8s\n", f->name, a, b, f->unit, c, d);
 	}
 	if (bench.nrow)
-		fprintf(o, "  %-9s %-14s %5s %9s %9s %8s %9s %9s %9s %9s\n", "kernel", "variant", "width",
-			"p50 s", "p99 s", "speedup", "faults", "MiB-in", "fault-ms", "barr-ms");
+		fprintf(o, "  %-7s %2s %-9s %5s %8s %8s %8s %7s %9s %9s %8s %9s %9s\n", "kernel", "cl", "variant",
+			"r x t", "p50 s", "p99 s", "speedup", "vs-thr", "faults", "pages-in", "MiB-in", "fault-ms",
+			"barr-ms");
 	for (int i = 0; i < bench.nrow; i++) {
 		struct bench_row *r = &bench.row[i];
+		char shape[16], vs[16] = "-";
 
-		fprintf(o, "  %-9s %-14s %5d %9.3f %9.3f %7.2fx", r->kernel, r->variant, r->width, r->t50,
-			r->t99, r->speedup);
 		if (r->has_stats)
-			fprintf(o, " %9.0f %9.1f %9.1f %9.1f", r->faults, r->mib_in, r->fault_ms, r->barrier_ms);
+			snprintf(shape, sizeof(shape), "%dx%d", r->width, r->threads ? r->threads : 1);
+		else
+			snprintf(shape, sizeof(shape), "%d", r->width);
+		if (!isnan(r->vs_thr) && r->cls)
+			snprintf(vs, sizeof(vs), "%.2f", r->vs_thr);
+		fprintf(o, "  %-7s %2c %-9s %5s %8.3f %8.3f %7.2fx %7s", r->kernel, r->cls ? r->cls : '-', r->variant,
+			shape, r->t50, r->t99, r->speedup, vs);
+		if (r->has_stats)
+			fprintf(o, " %9.0f %9.0f %8.1f %9.1f %9.1f", r->faults, r->pages, r->mib_in, r->fault_ms,
+				r->barrier_ms);
+		if (r->reps && r->reps < bench.reps)
+			fprintf(o, "  (%d of %d reps)", r->reps, bench.reps);
 		fputc('\n', o);
 	}
 	/* Without this line a bare "MISSED" reads as a failure of the user's
@@ -511,8 +532,12 @@ static inline void bench_report(void)
 		snprintf(path, sizeof(path), "%s/%s.kernels.tsv", bench.outdir, bench.tag);
 		if (bench.nrow && (o = fopen(path, "w"))) {
 			for (int i = 0; i < bench.nrow; i++)
-				fprintf(o, "%s\t%s\t%d\t%.4f\t%.4f\t%.3f\n", bench.row[i].kernel, bench.row[i].variant,
-					bench.row[i].width, bench.row[i].t50, bench.row[i].t99, bench.row[i].speedup);
+				fprintf(o, "%s\t%s\t%d\t%.4f\t%.4f\t%.3f\t%d\t%c\t%.3f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\n",
+					bench.row[i].kernel, bench.row[i].variant, bench.row[i].width, bench.row[i].t50,
+					bench.row[i].t99, bench.row[i].speedup, bench.row[i].threads,
+					bench.row[i].cls ? bench.row[i].cls : '-', bench.row[i].vs_thr, bench.row[i].faults,
+					bench.row[i].pages, bench.row[i].mib_in, bench.row[i].fault_ms,
+					bench.row[i].barrier_ms);
 			fclose(o);
 		}
 	}

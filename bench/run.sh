@@ -1,15 +1,23 @@
 #!/bin/sh
 # make bench: every benchmark of the performance issue, each figure with its
 # p50, p99 and its ratio to a limit measured in the same run (see
-# docs/bench.md).  Takes 3 to 5 minutes on 2 cores.
+# docs/bench.md), then the application suite (issue 14).  Takes 6 to 9
+# minutes on 2 cores.
 #
-#   bench/run.sh [--json] [--quick] [--out DIR]
+#   bench/run.sh [--json] [--quick] [--out DIR] [apps]
 #
 #   --json   print one JSON document (every program's figures) instead of
 #            the tables
 #   --quick  fewer repetitions and samples, smaller kernels: a smoke test
 #   --out    where the logs, the JSON, the per-sample files and the kernel
 #            tables go (default build/bench-results); bench/plot draws from there
+#   apps     only the application suite (make bench BENCH_ARGS=apps)
+#
+# The suite (bin/app_bench) runs in three jobs, of 1, 2 and 4 ranks; each
+# measures its own serial and pthreads-2 baselines.  Kernels and classes:
+# BENCH_APPS (default below), BENCH_APPS4 for the 4-rank job (default the
+# same; 4 ranks on 2 cores take longer); repetitions BENCH_APPS_REPS
+# (default 3) and BENCH_APPS4_REPS (default 1).
 #
 # Every program runs its repetitions inside one job (BENCH_REPS, default 5;
 # BENCH_SCAN_REPS for the 256 MiB scan, default the same) and alternates what
@@ -23,28 +31,36 @@ cd "$top" || exit 1
 
 json=0
 quick=0
+only=
 out=build/bench-results
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
 	--quick) quick=1 ;;
 	--out) out=$2; shift ;;
-	*) echo "usage: bench/run.sh [--json] [--quick] [--out DIR]" >&2; exit 2 ;;
+	apps) only=apps ;;
+	*) echo "usage: bench/run.sh [--json] [--quick] [--out DIR] [apps]" >&2; exit 2 ;;
 	esac
 	shift
 done
 
 reps=${BENCH_REPS:-5}
 scan_reps=${BENCH_SCAN_REPS:-$reps}
-budget=${BENCH_BUDGET:-330}
-fl_pages=2000 inv4_pages=1000 inv8_pages=500 scan_mib=256 scan_rand=16384 sync_iters=2000
+budget=${BENCH_BUDGET:-480}
+fl_pages=2000 inv4_pages=1000 inv8_pages=500 scan_mib=256 scan_rand=16384 sync_iters=2000 ft_mib=64
+apps=${BENCH_APPS:-jacobi,matmul,sort,cg:W,ft:W,is:W,ep:W}
+apps4=${BENCH_APPS4:-$apps}
+apps_reps=${BENCH_APPS_REPS:-3}
+apps4_reps=${BENCH_APPS4_REPS:-1}
 if [ $quick = 1 ]; then
-	reps=2 scan_reps=1 fl_pages=300 inv4_pages=200 inv8_pages=100 scan_mib=32 scan_rand=1024 sync_iters=300
+	reps=2 scan_reps=1 fl_pages=300 inv4_pages=200 inv8_pages=100 scan_mib=32 scan_rand=1024 sync_iters=300 ft_mib=16
+	apps_reps=1 apps4_reps=1 apps=${BENCH_APPS:-all} apps4=${BENCH_APPS4:-all}
+	export BENCH_CLASS=S
 	export BENCH_JACOBI_N=${BENCH_JACOBI_N:-512} BENCH_JACOBI_ITERS=${BENCH_JACOBI_ITERS:-20}
 	export BENCH_MATMUL_N=${BENCH_MATMUL_N:-256} BENCH_SORT_N=${BENCH_SORT_N:-262144}
 fi
 
-for p in limits fault_latency scan_bench sync_bench app_bench; do
+for p in limits fault_latency scan_bench sync_bench first_touch app_bench; do
 	[ -x bin/$p ] || { echo "bench/run.sh: bin/$p is missing: run make first" >&2; exit 1; }
 done
 rm -rf "$out"
@@ -81,10 +97,11 @@ dsmexec="bin/dsmexec --no-prefix --timeout 240"
 say "dsm benchmarks, $(date '+%Y-%m-%d %H:%M:%S %Z'), $(uname -n), $(nproc) cores, $(uname -sr)"
 say "load average at the start: $load_start"
 say ""
-say "== limits: what the machine does without dsm"
-run limits bin/limits
 be=${BENCH_BACKEND:-uffd}
 backends="uffd sigsegv"
+if [ -z "$only" ]; then
+say "== limits: what the machine does without dsm"
+run limits bin/limits
 if grep -q 'skip: userfaultfd' "$out/log/limits.txt"; then
 	be=sigsegv
 	backends=sigsegv
@@ -110,22 +127,99 @@ say "== a rank alone: lock, semaphore and condition variable against a pthread m
 for b in $backends; do
 	run sync-1-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/sync_bench $sync_iters
 done
-say "== application kernels: dsm against the same kernel in one process"
+say "== first touch of fresh memory on one rank, each backend: dsm region against mmap"
+for b in $backends; do
+	run first-touch-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/first_touch $ft_mib
+done
+elif [ -z "${BENCH_BACKEND:-}" ] && ! DSM_BACKEND=uffd bin/dsmexec -n 1 bin/hello >/dev/null 2>&1; then
+	be=sigsegv
+	say "userfaultfd is not permitted here: every job uses the sigsegv backend"
+	say ""
+fi
+say "== the application suite (issue 14): serial, pthreads-2, dsm and hybrid in each job"
+reps_saved=$reps
 for n in 1 2 4; do
+	list=$apps reps=$apps_reps
+	[ $n = 4 ] && list=$apps4 reps=$apps4_reps
 	if [ $n = 4 ] && [ "$(elapsed)" -gt "$budget" ]; then
 		say "apps on 4 ranks: skipped, the run has taken $(elapsed) s (BENCH_BUDGET=$budget)"
 		say ""
 		continue
 	fi
-	run apps-$n env DSM_BACKEND=$be DSM_SIZE=2G $dsmexec -n $n bin/app_bench
+	run apps-$n env DSM_BACKEND=$be DSM_SIZE=2G bin/dsmexec --no-prefix --timeout 420 -n $n bin/app_bench "$list"
 done
+reps=$reps_saved
 
 load_end=$(uptime | sed 's/.*load average: //')
-# kernel, job's ranks, variant, width, p50 s, p99 s, speedup: bench/plot reads it.
+# kernel, job's ranks, variant, width, p50 s, p99 s, speedup (bench/plot reads
+# these), then threads per rank, class, speedup / pthreads-2's, faults,
+# pages in, MiB in, fault ms, barrier ms.
 for n in 1 2 4; do
-	[ -f "$out/apps-$n.kernels.tsv" ] && awk -v n=$n -F '\t' -v OFS='\t' '{ print $1, n, $2, $3, $4, $5, $6 }' \
+	[ -f "$out/apps-$n.kernels.tsv" ] && awk -v n=$n -F '\t' -v OFS='\t' '{ $2 = n OFS $2; print }' \
 		"$out/apps-$n.kernels.tsv"
 done >"$out/speedup.tsv"
+
+# The suite's summary from speedup.tsv: one table of every kernel in every
+# job, the one-rank table (issue 20) and the targets of issue 14 per kernel.
+# Every ratio is within one job, or, across jobs, between speedups over each
+# job's own serial run.
+suite_tables() {
+	awk -F '\t' '
+	function verdict(what, k, value, op, goal,   met) {
+		if (value == "") {
+			printf "  %-7s %-48s %s %4.2f  got    -   (not measured)\n", k, what, op, goal
+			return
+		}
+		met = op == ">=" ? value >= goal : value <= goal
+		printf "  %-7s %-48s %s %4.2f  got %6.2f  %s", k, what, op, goal, value, met ? "met" : "MISSED"
+		if (!met)
+			printf " (by %.2fx)", op == ">=" ? goal / value : value / goal
+		printf "\n"
+	}
+	{
+		k = $1; n = $2; v = $3
+		if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+		key = k SUBSEP n SUBSEP v
+		t[key] = $5; sp[key] = $7; vs[key] = $10; cls[k, n] = $9
+		if (v == "dsm" || v == "hybrid")
+			rows[k] = rows[k] sprintf("  %-7s %2s  %-11s %3s %9.3f %7.2fx %7.2f %9d %9d %8.1f %9.1f %9.1f\n",
+				k, $9, sprintf("dsm %dx%d", $4, $8), n "r", $5, $7, $10, $11, $12, $13, $14, $15)
+		else if (n == 1)
+			rows[k] = rows[k] sprintf("  %-7s %2s  %-11s %3s %9.3f %7.2fx %7.2f\n", k, $9,
+				v == "serial" ? "serial" : sprintf("%s-%d", v, $4), n "r", $5, $7, $10)
+	}
+	END {
+		print "== the application suite: every kernel in every job (speedup over the serial run of the"
+		print "   same job; vs-thr = speedup / the same job'"'"'s pthreads-2 speedup; counters summed over ranks)"
+		printf "  %-7s %2s  %-11s %3s %9s %8s %7s %9s %9s %8s %9s %9s\n", "kernel", "cl", "config", "job",
+			"p50 s", "speedup", "vs-thr", "faults", "pages-in", "MiB-in", "fault-ms", "barr-ms"
+		for (i = 1; i <= nk; i++)
+			printf "%s", rows[order[i]]
+		print ""
+		print "== one rank (issue 20): each kernel on 1 rank of dsm against the same code without dsm, same job"
+		printf "  %-7s %2s %10s %10s %8s\n", "kernel", "cl", "serial s", "dsm 1x1 s", "ratio"
+		for (i = 1; i <= nk; i++) {
+			k = order[i]
+			if ((k, 1, "dsm") in t)
+				printf "  %-7s %2s %10.3f %10.3f %7.2fx  target <= 1.10: %s\n", k, cls[k, 1], t[k, 1, "serial"],
+					t[k, 1, "dsm"], t[k, 1, "dsm"] / t[k, 1, "serial"],
+					t[k, 1, "dsm"] / t[k, 1, "serial"] <= 1.1 ? "met" : "MISSED"
+		}
+		print ""
+		print "== project targets, issue 14 (ratios within one job; \"not slower\": speedups over each job'"'"'s serial run)"
+		for (i = 1; i <= nk; i++) {
+			k = order[i]
+			if (k == "cg" || k == "ft" || k == "is" || k == "jacobi")
+				verdict("2 ranks: speedup / pthreads-2 speedup", k, vs[k, 2, "dsm"], ">=", 0.8)
+			r2 = (k, 2, "dsm") in sp && (k, 1, "dsm") in sp ? sp[k, 2, "dsm"] / sp[k, 1, "dsm"] : ""
+			r4 = (k, 4, "dsm") in sp && (k, 1, "dsm") in sp ? sp[k, 4, "dsm"] / sp[k, 1, "dsm"] : ""
+			c4 = cls[k, 4] != cls[k, 1] && cls[k, 4] != "" ? " (class " cls[k, 4] " on 4)" : ""
+			verdict("2 ranks: not slower than 1 rank", k, r2, ">=", 1.0)
+			verdict("1 rank x 2 threads: speedup / pthreads-2 speedup", k, vs[k, 1, "hybrid"], ">=", 0.9)
+			verdict("4 ranks: not slower than 1 rank" c4, k, r4, ">=", 1.0)
+		}
+	}' "$1"
+}
 
 # p50 of figure KEY in $out/TAG.json (one figure per line there).
 p50() {
@@ -146,11 +240,10 @@ if [ $json = 1 ]; then
 	exit $status
 fi
 
-echo "== speedups: serial p50 / p50, each job against the serial runs of its own"
-printf '  %-8s %4s  %-13s %6s %10s %10s %9s\n' kernel job variant width "p50 s" "p99 s" speedup
-sort -s -k1,1 "$out/speedup.tsv" | awk -F '\t' '
-	{ printf "  %-8s %4s  %-13s %6d %10.3f %10.3f %8.2fx\n", $1, $2 "r", $3, $4, $5, $6, $7 }'
-echo ""
+if [ -s "$out/speedup.tsv" ]; then
+	suite_tables "$out/speedup.tsv"
+	echo ""
+fi
 rt=$(p50 limits tcp_rtt_4k) uf=$(p50 limits uffd_fault) sg=$(p50 limits segv_fault) mc=$(p50 limits memcpy_4k_cold)
 cu=$(p50 fault-uffd-2 cold_read) cs=$(p50 fault-sigsegv-2 cold_read)
 if [ -n "$rt" ] && [ -n "$mc" ] && { [ -n "$cu" ] || [ -n "$cs" ]; }; then
