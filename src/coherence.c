@@ -439,10 +439,11 @@ static void drop_copy(uint64_t page, int from)
  * When has it made its access?  The kernel does not say, so the engine
  * watches the thread, by its id, through its CPU clock and its scheduler
  * state:
- *   - userfaultfd: the thread slept in the kernel until the install.  Once
- *     it has run (its CPU clock moved) and is no longer runnable, it went
- *     past the faulting instruction (which is the first thing it does) and
- *     blocked somewhere else.
+ *   - userfaultfd: the thread slept in the kernel until the install, which
+ *     made it runnable.  Once it sleeps again it went past the faulting
+ *     instruction (the first thing it does) and blocked somewhere else; a
+ *     thread found asleep that never ran since was waiting for something
+ *     else (another page), not for this one.
  *   - SIGSEGV: the handler says when it returns (coh_fault_returned());
  *     once it has and the thread is no longer runnable, the same holds.
  * A thread that keeps running made its access within HOLD_CPU_NS of CPU
@@ -567,7 +568,7 @@ static int hold_over(struct hold *h, int64_t now)
 	cpu = thread_cpu_ns(h->clk);
 	if (cpu < 0 || cpu - h->cpu0 >= HOLD_CPU_NS)
 		return 1; /* gone, or ran long enough to have made its access */
-	return (h->in_handler || cpu > h->cpu0) && thread_sleeps(h->tid);
+	return thread_sleeps(h->tid);
 }
 
 /* This rank's hold on `page` that has not ended yet, or NULL. */
@@ -1136,7 +1137,7 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 int coh_busy(void)
 {
-	return n_active || n_busy || n_deferred;
+	return n_active || n_busy;
 }
 
 int64_t coh_deadline(int64_t now)

@@ -29,8 +29,10 @@ void coh_fault_returned(uint64_t token);
 /* A coherence message from a peer (or from this rank to itself). */
 void coh_handle(const struct wire_hdr *h, const uint8_t *payload);
 
-/* Does anything wait on a deadline?  Then check them, no later than
- * coh_deadline(now) (INT64_MAX: nothing to check). */
+/* Does this rank wait for answers (worth polling for)?  Deadlines, and
+ * requests held back for a thread (a short wait, not worth a CPU), are
+ * checked with coh_check_deadlines() no later than coh_deadline(now)
+ * (INT64_MAX: nothing to check). */
 int coh_busy(void);
 int64_t coh_deadline(int64_t now);
 void coh_check_deadlines(int64_t now);

@@ -1219,7 +1219,7 @@ static int64_t detector_due(int r, int64_t now)
 }
 
 /* Fire what is due; return milliseconds until the next timer (-1: none). */
-static int run_timers(void)
+static int64_t run_timers(void)
 {
 	int64_t now = now_ns(), next = INT64_MAX;
 
@@ -1279,7 +1279,24 @@ static int run_timers(void)
 		next = coh_deadline(now);
 	if (next == INT64_MAX)
 		return -1;
-	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+	return next <= now ? 0 : next - now;
+}
+
+/* epoll_wait for at most tmo_ns (-1: no limit).  A limit under a
+ * millisecond (a page held for a thread, coherence.c) is kept to the
+ * microsecond with epoll_pwait2 where the kernel has it (5.11). */
+static int wait_events(struct epoll_event *evs, int max, int64_t tmo_ns)
+{
+	static int no_pwait2;
+
+	if (tmo_ns >= 0 && tmo_ns < 1000000 && !no_pwait2) {
+		struct timespec ts = { .tv_nsec = (long)tmo_ns };
+		int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		no_pwait2 = 1;
+	}
+	return epoll_wait(epfd, evs, max, tmo_ns < 0 ? -1 : (int)((tmo_ns + 999999) / 1000000));
 }
 
 /* ---- the service thread ----------------------------------------------- */
@@ -1332,7 +1349,8 @@ static void *service_main(void *arg)
 		peers[r].heard = 0;
 	}
 	while (!stopping) {
-		int tmo = run_timers(), n;
+		int64_t tmo = run_timers();
+		int n;
 
 		/* While this rank waits for answers (its own page requests, a
 		 * home's invalidations, an application thread in mbox_call),
@@ -1350,7 +1368,7 @@ static void *service_main(void *arg)
 				continue;
 			}
 		} else {
-			n = epoll_wait(epfd, evs, 64, tmo);
+			n = wait_events(evs, 64, tmo);
 		}
 		if (n > 0 && rt.spin_ns)
 			busy_at = now_ns();
@@ -1373,7 +1391,7 @@ static void *service_main(void *arg)
 			run_loopback();
 		}
 		/* Held-back requests (coherence.c's holds) may go out here. */
-		if (coh_busy()) {
+		if (coh_deadline(now_ns()) != INT64_MAX) {
 			coh_check_deadlines(now_ns());
 			run_loopback();
 		}
