@@ -103,9 +103,11 @@ struct peer {
 	int fd;
 	int state;
 	int inject_err;      /* fault injection: the next recv() fails with this */
-	/* failure detector: when bytes last came in and went out; armed once
-	 * the peer's service thread has been heard from */
+	/* failure detector: when bytes last came in and went out (noted by the
+	 * timers from the flags the I/O paths set: no clock read per message);
+	 * armed once the peer's service thread has been heard from */
 	int64_t last_rx, last_tx;
+	int rx_seen, tx_seen;
 	int heard;
 	int said_bye;
 	int resumed;         /* the peer's RESUME arrived on this connection */
@@ -623,7 +625,7 @@ static void pump(int rank)
 			return;
 		}
 		p->out_off += (size_t)n;
-		p->last_tx = now ? now : now_ns();
+		p->tx_seen = 1;
 		stats_add_bytes(rank, (uint64_t)n, 0);
 	}
 }
@@ -1120,8 +1122,7 @@ static void receive(int rank)
 		if (n < 0)
 			rt_fatal("receiving from rank %d: %s", rank, strerror(errno));
 		p->in_len += (size_t)n;
-		p->last_rx = now_ns();
-		p->heard = 1;
+		p->rx_seen = 1;
 		stats_add_bytes(rank, 0, (uint64_t)n);
 		while (p->fd >= 0 && p->in_len - off >= WIRE_HDR_SIZE) {
 			struct wire_hdr h;
@@ -1205,6 +1206,17 @@ static int64_t detector_due(int r, int64_t now)
 
 	if (rt.timeout_ns >= DSM_TIMEOUT_NEVER || p->state != LINK_UP || p->fd < 0)
 		return INT64_MAX;
+	/* The service thread runs the timers after every batch of events, so
+	 * "seen since the last look" is "seen now" to within one batch. */
+	if (p->rx_seen) {
+		p->last_rx = now;
+		p->heard = 1;
+		p->rx_seen = 0;
+	}
+	if (p->tx_seen) {
+		p->last_tx = now;
+		p->tx_seen = 0;
+	}
 	if (p->heard && now - p->last_rx > rt.timeout_ns)
 		rt_fatal("rank %d silent for %lld s (stopped?): nothing came from it for longer than "
 			 "DSM_TIMEOUT", r, (long long)((now - p->last_rx) / 1000000000));
@@ -1346,7 +1358,7 @@ static void *service_main(void *arg)
 	for (int r = 0; r < rt.size; r++) {
 		peers[r].last_rx = now_ns();
 		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
-		peers[r].heard = 0;
+		peers[r].heard = peers[r].rx_seen = peers[r].tx_seen = 0;
 	}
 	while (!stopping) {
 		int64_t tmo = run_timers();
