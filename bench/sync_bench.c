@@ -145,6 +145,22 @@ static void time_op(long iters, double *t, op_fn *op, op_fn *after, const struct
 	}
 }
 
+/* Rank 0 times lock+unlock of locks homed at rank 1 that rank `holder`
+ * took and released last (each recalled from its cache), into fig. */
+static void time_recalled(int rep, int holder, int me, long iters, double *t, struct bench_fig *fig,
+			  const struct ops *o)
+{
+	recall_ids(rep, 1, iters + WARMUP);
+	if (me == holder)
+		cache_ids(iters + WARMUP);
+	dsm_barrier();
+	if (me == 0) {
+		time_op(iters, t, op_lock_recalled, NULL, o);
+		bench_rep(fig, t, (size_t)iters);
+	}
+	dsm_barrier();
+}
+
 /* As time_op, but each sample is the mean of BATCH operations. */
 static void time_batch(long iters, double *t, op_fn *op, const struct ops *o)
 {
@@ -322,15 +338,7 @@ static void two_ranks(int fd, long iters, double *t)
 			bench_rep(own, t, (size_t)iters);
 		dsm_barrier();
 
-		recall_ids(r, 1, iters + WARMUP);
-		if (me == 1)
-			cache_ids(iters + WARMUP);
-		dsm_barrier();
-		if (me == 0) {
-			time_op(iters, t, op_lock_recalled, NULL, &o);
-			bench_rep(moved, t, (size_t)iters);
-		}
-		dsm_barrier();
+		time_recalled(r, 1, me, iters, t, moved, &o);
 
 		time_op(iters, t, op_barrier, NULL, &o);
 		if (me == 0)
@@ -406,15 +414,7 @@ static void four_ranks(int fd, long iters, double *t)
 		if (me == 0)
 			bench_rep(barrier, t, (size_t)iters);
 
-		recall_ids(r, 1, iters + WARMUP);
-		if (me == 2)
-			cache_ids(iters + WARMUP);
-		dsm_barrier();
-		if (me == 0) {
-			time_op(iters, t, op_lock_recalled, NULL, &o);
-			bench_rep(moved, t, (size_t)iters);
-		}
-		dsm_barrier();
+		time_recalled(r, 2, me, iters, t, moved, &o);
 	}
 	if (me == 0) {
 		snprintf(name, sizeof(name), "barrier (%d ranks) p50 / tcp rtt 16B/16B", nr);

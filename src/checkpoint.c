@@ -703,18 +703,6 @@ out:
 
 /* ---- writing a checkpoint ----------------------------------------------- */
 
-static int all_zero(const uint8_t *p)
-{
-	uint64_t any = 0;
-
-	for (size_t i = 0; i < DSM_PAGE_SIZE; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		any |= w;
-	}
-	return any == 0;
-}
-
 /*
  * A file NAME of DIR is written as DIR/NAME.tmp, then renamed (commit_file):
  * fills in both paths and creates the temporary file.  Its fd, or -errno.
@@ -823,7 +811,7 @@ static int write_pages(const char *gdir, uint64_t gen)
 			crash_point(0);
 		/* Through the region, like the program would read it. */
 		memcpy(rec + 8, page_addr(pages[i]), DSM_PAGE_SIZE);
-		if (all_zero(rec + 8))
+		if (page_all_zero(rec + 8))
 			continue; /* a restart leaves it virgin: zeros */
 		put_le64(rec, pages[i]);
 		saved++;

@@ -429,18 +429,6 @@ uint64_t globals_addr_page(uintptr_t a)
 	return GLOBALS_NO_PAGE;
 }
 
-static int page_is_zero(const uint8_t *data)
-{
-	uint64_t any = 0;
-
-	for (size_t i = 0; i < DSM_PAGE_SIZE; i += 8) {
-		uint64_t w;
-		memcpy(&w, data + i, 8);
-		any |= w;
-	}
-	return !any;
-}
-
 int globals_map(void)
 {
 	int rc = 0;
@@ -461,7 +449,7 @@ int globals_map(void)
 		if (!m->len)
 			continue;
 		for (size_t off = 0; saved && off < m->len; off += DSM_PAGE_SIZE)
-			if (!page_is_zero((const uint8_t *)m->sec + off))
+			if (!page_all_zero((const uint8_t *)m->sec + off))
 				memcpy(saved + ((m->first_page - rt.region_pages) << DSM_PAGE_SHIFT) + off,
 				       (const uint8_t *)m->sec + off, DSM_PAGE_SIZE);
 		if (rt.be == &fault_uffd)
@@ -488,7 +476,7 @@ int globals_install(void)
 		const uint8_t *data = saved + (k << DSM_PAGE_SHIFT);
 		int rc;
 
-		if (page_is_zero(data))
+		if (page_all_zero(data))
 			continue; /* untouched at its home: zeros */
 		rc = coh_ckpt_install(rt.region_pages + k, data);
 		if (rc == -EEXIST) {

@@ -47,6 +47,20 @@ static inline int page_home(uint64_t page)
 	return rt.pages_per_home ? (int)(page / rt.pages_per_home) : (int)(page % (uint64_t)rt.size);
 }
 
+/* Is the page of bytes at p all zeros?  (Any alignment.) */
+static inline int page_all_zero(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t any = 0;
+
+	for (size_t i = 0; i < DSM_PAGE_SIZE; i += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, b + i, 8);
+		any |= w;
+	}
+	return any == 0;
+}
+
 static inline void *page_addr(uint64_t page)
 {
 	if (__builtin_expect(page >= rt.region_pages, 0))
