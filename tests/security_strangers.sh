@@ -25,16 +25,25 @@ control_port() {
 	echo "$port"
 }
 
+# with_strangers OUT N DSMEXEC-ARGS...: run dsmexec in the background, hold N
+# idle connections to its control port (their report in OUT.idle) until it
+# ends; rc is its exit status
+with_strangers() {
+	_out=$1 _n=$2
+	shift 2
+	DSM_LOG=info timeout -k 5 120 "$BIN/dsmexec" "$@" >"$_out" 2>&1 &
+	job=$!
+	port=$(control_port "$_out" $job)
+	"$I" 127.0.0.1 "$port" "$_n" 60 >"$_out.idle" 2>&1 &
+	idle=$!
+	rc=0
+	wait $job || rc=$?
+	kill $idle 2>/dev/null
+	wait $idle 2>/dev/null
+}
+
 # 1. a chatty job with a stranger connected to the control port
-DSM_LOG=info timeout -k 5 120 "$BIN/dsmexec" -n 2 "$P" lines=40000 >"$TMP/chatty" 2>&1 &
-job=$!
-port=$(control_port "$TMP/chatty" $job)
-"$I" 127.0.0.1 "$port" 1 60 >"$TMP/idle1" 2>&1 &
-idle=$!
-rc=0
-wait $job || rc=$?
-kill $idle 2>/dev/null
-wait $idle 2>/dev/null
+with_strangers "$TMP/chatty" 1 -n 2 "$P" lines=40000
 [ $rc = 0 ] || { tail -20 "$TMP/chatty"; fail "the chatty job with a stranger: exit status $rc"; }
 for r in 0 1; do
 	expect_eq "$(grep -c "^\[$r\] line [0-9]* of rank $r abcdefghijklmnopqrstuvwxyz0123456789\$" "$TMP/chatty")" 40000 \
@@ -52,18 +61,9 @@ exec sh -c "$1"
 EOS
 chmod +x "$TMP/slowssh"
 printf '127.0.0.5\n127.0.0.5\n' >"$TMP/hosts"
-DSM_LOG=info timeout -k 5 120 "$BIN/dsmexec" --ssh "$TMP/slowssh" --address 127.0.0.1 -f "$TMP/hosts" "$P" lines=10 \
-	>"$TMP/crowd" 2>&1 &
-job=$!
-port=$(control_port "$TMP/crowd" $job)
-"$I" 127.0.0.1 "$port" 200 60 >"$TMP/idle200" 2>&1 &
-idle=$!
-rc=0
-wait $job || rc=$?
-kill $idle 2>/dev/null
-wait $idle 2>/dev/null
-cat "$TMP/idle200"
-expect_grep "idleconn: 200 open" "$TMP/idle200" "200 strangers connected"
+with_strangers "$TMP/crowd" 200 --ssh "$TMP/slowssh" --address 127.0.0.1 -f "$TMP/hosts" "$P" lines=10
+cat "$TMP/crowd.idle"
+expect_grep "idleconn: 200 open" "$TMP/crowd.idle" "200 strangers connected"
 [ $rc = 0 ] || { tail -20 "$TMP/crowd"; fail "the job with 200 strangers: exit status $rc"; }
 for r in 0 1; do
 	expect_grep "^\[$r\] line 9 of rank $r " "$TMP/crowd" "rank $r ran with 200 strangers at the door"
