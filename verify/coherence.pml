@@ -32,7 +32,18 @@
  *     flight for the page), or store to a page it holds writable.  The fault
  *     is handled at the moment it is issued: the mailbox between the faulting
  *     thread and the service thread only delays the handling, and every
- *     moment is tried anyway.
+ *     moment is tried anyway.  A fault is an access (Copy.acc, a load or a
+ *     store) that the faulting thread makes once its page is installed.
+ *   - Holds (forward progress): a page installed for a faulting access is
+ *     held until the access is made (Copy.held); meanwhile an INV, a
+ *     FWD_WRITE, or a FWD_READ that would write-protect a page held for a
+ *     store waits in a deferred slot (Copy.dt/drq/did; at most one per rank
+ *     and page, asserted), and at the home a request that would take the
+ *     home's own held copy waits in phase PH_HOLD.  The thread processes
+ *     (one per rank and page) make the access, and handle what waited once
+ *     the hold is over, as holds_run() does.  A hold's time bound (HOLD_NS
+ *     in C) is not modelled: without it the checks show that a hold ends by
+ *     the access alone, and that nothing starves meanwhile.
  *
  * Data.  latest[p] counts the stores to page p; a copy holds the version it
  * was made from.  A store is optional (a write grant may be used or not) and
@@ -54,6 +65,10 @@
  * capacity, the invariant below), invalid end states and a state with
  * nothing left to do while a request is open (process quiet), and, with
  * -DLIVE, the LTL property `served` under weak fairness.
+ *
+ * One request per access: a thread whose access was served never finds its
+ * page gone before it made the access (which would make it fault again and
+ * a second request serve the same access); asserted in access().
  *
  * Invariant (SWMR + data), checked in every reachable state: per page at
  * most one rank holds it writable, and then no other rank holds it at all;
@@ -92,9 +107,13 @@
 #define PH_IDLE 0
 #define PH_INV  1
 #define PH_DONE 2
+#define PH_HOLD 3
 #define F_WRITE  1
 #define F_NODATA 2
 #define F_ZERO   4
+#define D_INV  1
+#define D_FWDR 2
+#define D_FWDW 3
 
 mtype = { READ_REQ, WRITE_REQ, FWD_READ, FWD_WRITE, INV, INV_ACK, PAGE, DONE };
 
@@ -115,6 +134,11 @@ typedef Copy {
 	unsigned ver : 2;  /* version of the data held (when st != P_INVALID) */
 	unsigned pend : 2; /* 0 none, 1 read, 2 write request in flight */
 	unsigned rid : 1;  /* its request id */
+	unsigned acc : 2;  /* the access that faulted: 0 none, 1 a load, 2 a store */
+	unsigned held : 1; /* installed for that access, not yet made (holds) */
+	unsigned dt : 2;   /* a message deferred by the hold: 0 none, D_* */
+	unsigned drq : 2;  /* its requester, */
+	unsigned did : 1;  /* its id */
 };
 Copy cp[NR * NP];
 #define CP(r, p) cp[(r) * NP + (p)]
@@ -147,6 +171,7 @@ byte latest[NP];          /* stores so far to each page */
 hidden mtype m_t;
 hidden byte m_a, m_b, m_pg, m_rq, m_id, m_fl, m_v, t_i, t_st, t_hc, t_r, t_id, t_vg, t_v, t_q;
 hidden byte g_me, g_src;
+hidden byte h_r, h_id, h_w; /* the request a hold made wait */
 
 #define SEND(f, t, typ, pg, rq, id, fl, v) \
 	assert(nfull(CH(f, t))); CH(f, t)!typ, MA(pg, rq, id), MB(fl, v)
@@ -179,6 +204,9 @@ inline got_page(me, src, pg, id, fl, v)
 			fi
 		fi;
 		assert(CP(me, pg).ver == latest[pg]); /* installed data is current */
+#ifndef MUTANT_NO_HOLD
+		CP(me, pg).held = (CP(me, pg).acc != 0); /* hold_add() */
+#endif
 		if
 		:: src != HOME(pg) -> SEND(me, HOME(pg), DONE, pg, me, id, 0, 0)
 		:: else -> skip
@@ -213,6 +241,15 @@ inline send_page(me, to, pg, id, sst, wr)
 	fi;
 	t_v = 0
 }
+
+/* ---- holds ------------------------------------------------------------------ */
+
+/* hold_blocks(): would a request of another rank take rank me's held page
+ * away?  A write request always; a read only from an owner that holds it
+ * writable for a store. */
+#define HOLD_BLOCKS(me, pg, w, owner_here) \
+	(CP(me, pg).st != P_INVALID && CP(me, pg).held && \
+	 ((w) || ((owner_here) && CP(me, pg).st == P_WRITE && CP(me, pg).acc == 2)))
 
 /* ---- the owner's side ------------------------------------------------------ */
 
@@ -296,13 +333,9 @@ inline dir_write_granted(pg)
 	t_r = 0; t_id = 0; t_vg = 0
 }
 
-/* dir_start(): begin serving request (r, id, w). */
-inline dir_start(pg, r, id, w)
+/* The rest of dir_start(), once no hold of the home's stands in the way. */
+inline dir_go(pg, r, id, w)
 {
-	dir[pg].phase = PH_DONE;
-	dir[pg].cur = r;
-	dir[pg].cid = id;
-	dir[pg].cw = w;
 	if
 	:: !w ->
 		if
@@ -373,6 +406,21 @@ inline dir_start(pg, r, id, w)
 		skip /* dir_run grants when no INV_ACK is to come */
 	fi;
 	t_hc = 0
+}
+
+/* dir_start(): begin serving request (r, id, w), unless a hold of the
+ * home's own copy makes it wait (PH_HOLD; the entry keeps the request). */
+inline dir_start(pg, r, id, w)
+{
+	dir[pg].phase = PH_DONE;
+	dir[pg].cur = r;
+	dir[pg].cid = id;
+	dir[pg].cw = w;
+	if
+	:: r != HOME(pg) && HOLD_BLOCKS(HOME(pg), pg, w, OWNER(pg) == HOME(pg)) ->
+		dir[pg].phase = PH_HOLD /* until the hold ends: hold_replay */
+	:: else -> dir_go(pg, r, id, w)
+	fi
 }
 
 /* What the home does after each step: grant a write once no INV_ACK is to
@@ -483,6 +531,11 @@ inline check_no_leftovers(r, pg)
 	:: else -> break
 	od;
 	t_i = 0;
+	do
+	:: t_i < NR -> assert(CP(t_i, pg).dt == 0 || CP(t_i, pg).drq != r); t_i = t_i + 1
+	:: else -> break
+	od;
+	t_i = 0;
 	assert(dir[pg].phase == PH_IDLE || dir[pg].cur != r ||
 	       (dir[pg].phase == PH_DONE && (CH(r, HOME(pg)) ?? [DONE, eval(MA(pg, r, dir[pg].cid)), _])));
 	t_i = 0;
@@ -519,6 +572,17 @@ inline handle(me, src)
 	m_fl = m_b % 8;
 	m_v = m_b / 8;
 	if
+	:: (m_t == INV || m_t == FWD_READ || m_t == FWD_WRITE) &&
+	   HOLD_BLOCKS(me, m_pg, m_t != FWD_READ, 1) ->
+		/* defer(): at most one, as home serves one request per page */
+		assert(CP(me, m_pg).dt == 0 && HOME(m_pg) == src);
+		if
+		:: m_t == INV -> CP(me, m_pg).dt = D_INV
+		:: m_t == FWD_READ -> CP(me, m_pg).dt = D_FWDR
+		:: else -> CP(me, m_pg).dt = D_FWDW
+		fi;
+		CP(me, m_pg).drq = m_rq;
+		CP(me, m_pg).did = m_id
 	:: m_t == READ_REQ -> assert(HOME(m_pg) == me); home_request(m_pg, src, m_id, 0)
 	:: m_t == WRITE_REQ -> assert(HOME(m_pg) == me); home_request(m_pg, src, m_id, 1)
 	:: m_t == FWD_READ -> assert(HOME(m_pg) == src); serve_read(me, m_pg, m_rq, m_id, 0)
@@ -566,11 +630,63 @@ end:	do
 #define MAYASK(me, pg) (CP(me, pg).pend == 0)
 #endif
 
-/* Fault for reading or writing, or store to a page held writable. */
+/* holds_run(): a deferred message, or the home's request waiting in
+ * PH_HOLD, is handled once the hold has ended. */
+inline hold_replay(me, pg)
+{
+	if
+	:: CP(me, pg).dt == D_INV -> m_t = INV
+	:: CP(me, pg).dt == D_FWDR -> m_t = FWD_READ
+	:: else -> m_t = FWD_WRITE
+	fi;
+	m_a = MA(pg, CP(me, pg).drq, CP(me, pg).did);
+	m_b = 0;
+	CP(me, pg).dt = 0;
+	CP(me, pg).drq = 0;
+	CP(me, pg).did = 0;
+	g_src = HOME(pg);
+	g_me = me;
+	handle(g_me, g_src);
+	g_src = 0;
+	g_me = 0
+}
+
+/* The thread whose fault was served makes its access, if its page is there
+ * (a store is optional: MAXV bounds them); if the page went before the
+ * access was made, the thread would fault again and a second request would
+ * serve the same access: the forward-progress defect that holds prevent. */
+inline access(me, pg)
+{
+	if
+	:: (CP(me, pg).acc == 1 && CP(me, pg).st != P_INVALID) ||
+	   (CP(me, pg).acc == 2 && CP(me, pg).st == P_WRITE) ->
+		if
+		:: CP(me, pg).acc == 2 && latest[pg] < MAXV ->
+			latest[pg] = latest[pg] + 1; CP(me, pg).ver = latest[pg]
+		:: else -> skip
+		fi;
+		CP(me, pg).acc = 0;
+		CP(me, pg).held = 0
+	:: else ->
+		assert(false) /* a second fault for one access: its page went first */
+	fi
+}
+
+/* Fault for reading or writing (an access that waits for its page; thread()
+ * makes it), or store to a page held writable.  With -DNOHOLD a fault is
+ * not an access (acc stays 0): no page is held and there are no thread
+ * processes, the protocol as it is without holds (smaller: for live-main). */
+#ifdef NOHOLD
+#define ACCESS(me, pg, a) skip
+#else
+#define ACCESS(me, pg, a) CP(me, pg).acc = a
+#endif
 #define APP_PAGE(me, pg) \
-	:: d_step { CP(me, pg).st == P_INVALID && MAYASK(me, pg) -> open_request(me, pg, 0) } \
-	:: d_step { CP(me, pg).st != P_WRITE && MAYASK(me, pg) -> open_request(me, pg, 1) } \
-	:: d_step { CP(me, pg).st == P_WRITE && latest[pg] < MAXV -> \
+	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st == P_INVALID && MAYASK(me, pg) -> \
+		ACCESS(me, pg, 1); open_request(me, pg, 0) } \
+	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st != P_WRITE && MAYASK(me, pg) -> \
+		ACCESS(me, pg, 2); open_request(me, pg, 1) } \
+	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st == P_WRITE && latest[pg] < MAXV -> \
 		latest[pg] = latest[pg] + 1; CP(me, pg).ver = latest[pg] }
 
 active [NR] proctype app()
@@ -587,6 +703,26 @@ end:	do
 #endif
 	od
 }
+
+/* The thread that faulted on (me, pg), once served, makes its access; and
+ * the service thread's holds_run() handles what a hold deferred once it has
+ * ended.  One process per rank and page, so that weak fairness makes every
+ * served thread run, as the kernel's scheduler does. */
+#ifndef NOHOLD
+active [NR * NP] proctype thread()
+{
+	byte me = (_pid - NR * NR - NR) / NP;
+	byte pg = (_pid - NR * NR - NR) % NP;
+	assert(me < NR);
+end:	do
+	:: d_step { CP(me, pg).acc != 0 && CP(me, pg).pend == 0 -> access(me, pg) }
+	:: d_step { CP(me, pg).dt != 0 && !CP(me, pg).held -> hold_replay(me, pg) }
+	:: d_step { HOME(pg) == me && dir[pg].phase == PH_HOLD && !CP(me, pg).held ->
+		h_r = dir[pg].cur; h_id = dir[pg].cid; h_w = dir[pg].cw;
+		dir_go(pg, h_r, h_id, h_w); dir_run(pg); h_r = 0; h_id = 0; h_w = 0 }
+	od
+}
+#endif
 
 /* ---- checks ------------------------------------------------------------------------- */
 

@@ -46,7 +46,7 @@ check() {
 		ccflags="-DSAFETY -DNOFAIR" panflags="-m4000000"
 	else
 		flags="$flags -DLIVE"
-		ccflags="-DNFAIR=4" panflags="-a -f -m4000000"
+		ccflags="-DNFAIR=6" panflags="-a -f -m4000000"
 	fi
 	# the first error is enough for a mutant
 	[ $expect = fail ] && panflags="$panflags -c1"
@@ -128,8 +128,8 @@ check full-2x2       pass safety "-DNR=2 -DNP=2" \
 	"safety, 2 ranks x 2 pages, a request per page per rank, as in C"
 check full-4x1       pass safety "-DNR=4 -DNP=1" \
 	"safety, 4 ranks x 1 page, every request pattern of C"
-check live-main      pass live   "-DNR=3 -DNP=2 -DONEREQ" \
-	"every request is served (weak fairness), 3 ranks x 2 pages, one request per rank"
+check live-main      pass live   "-DNR=3 -DNP=2 -DONEREQ -DNOHOLD" \
+	"every request is served (weak fairness), 3 ranks x 2 pages, one request per rank, no holds"
 check live-full-3x1  pass live   "-DNR=3 -DNP=1" \
 	"every request is served (weak fairness), 3 ranks x 1 page"
 check live-full-2x2  pass live   "-DNR=2 -DNP=2" \
@@ -155,6 +155,8 @@ check mutant-read-no-sharer  fail safety "$m -DMUTANT_READ_NO_SHARER" \
 	"home does not record a reader it served itself"
 check mutant-nodata-virgin   fail safety "$m -DMUTANT_NODATA_VIRGIN" \
 	"write granted without data for a virgin page the home never held"
+check mutant-no-hold         fail safety "$m -DMUTANT_NO_HOLD" \
+	"a page installed for a fault is taken before the access is made"
 check mutant-lifo            fail live   "-DNR=3 -DNP=1 -DMUTANT_LIFO" \
 	"home serves its queue newest first (safe, but starves)"
 
