@@ -43,13 +43,14 @@
  * every interleaving of its ranks and of the protocol's messages:
  *   - main: phases separated by barriers (NPH phases, K operations per rank
  *     per phase, any of them may be left out).  Words 1 (page 0) and 3
- *     (page 1) are guarded by lock 0: any rank may read or write them inside
- *     a critical section.  Words 0 (page 0) and 2 (page 1) are owned in phase
- *     0, word 0 by rank 2 and word 2 by rank 0, who read and write them
- *     outside critical sections (so two ranks write disjoint words of one
+ *     (page 1) are guarded by lock 0: a critical section of any rank reads
+ *     one of them and writes it (an increment).  Words 0 (page 0) and 2
+ *     (page 1) are owned in phase 0, word 0 by rank 2 and word 2 by rank 0,
+ *     who read or write them outside critical sections (so two ranks write disjoint words of one
  *     page at once: rank 2 word 0 and anyone word 1, and rank 0 word 2 while
  *     anyone writes word 3); in phase 1 they are read-only and every rank may
- *     read them.  That is data-race-free by construction.
+ *     read them.  The program's end is a release (dsm_finalize).  That is
+ *     data-race-free by construction.
  *   - -DCHAIN: the transitive chain across two locks (A writes x and flag
  *     f1 under lock 0; B reads f1 under lock 0 and, if set, writes flag f2
  *     under lock 1; C, which read x's page before, reads f2 under lock 1
