@@ -250,6 +250,10 @@ static void pmap_free_all(struct pmap *m, size_t next_off)
 
 int coh_init(void)
 {
+	int rc = tp_register(WIRE_READ_REQ, WIRE_DONE, coh_handle);
+
+	if (rc)
+		return rc;
 	pstate = mmap(NULL, rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		      -1, 0);
 	if (pstate == MAP_FAILED) {

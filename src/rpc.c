@@ -336,6 +336,10 @@ void rpc_handle(const struct wire_hdr *h, const uint8_t *payload)
 
 int rpc_init(void)
 {
+	int rc = tp_register(WIRE_RPC_FIRST, WIRE_RPC_LAST, rpc_handle);
+
+	if (rc)
+		return rc;
 	in_flight = NULL;
 	next_call = 0;
 	pthread_mutex_lock(&pool_lock);

@@ -344,6 +344,11 @@ static struct mbox_req *lwait_pop(struct lentry *e)
 
 int sync_init(void)
 {
+	int rc;
+
+	if ((rc = tp_register(WIRE_SYNC_FIRST, WIRE_SYNC_LAST, sync_handle)) ||
+	    (rc = tp_register(WIRE_SYNC2_FIRST, WIRE_SYNC2_LAST, sync_handle)))
+		return rc;
 	htab_init(&objs, 64, obj_hash);
 	for (int i = 0; i < NSTRIPE; i++) {
 		pthread_mutex_init(&stripes[i].mu, NULL);

@@ -28,4 +28,14 @@ void tp_send(int to, struct wire_hdr *h, const void *payload);
 /* Leave the service loop once the current events are handled. */
 void tp_stop(void);
 
+/* A protocol's handler of the messages it owns, run by the service thread. */
+typedef void (*tp_handler)(const struct wire_hdr *h, const uint8_t *payload);
+
+/* Before tp_start() (each protocol's init): deliver the message types first
+ * to last to fn.  -EINVAL for a range outside the wire's types, -EEXIST if a
+ * type in it already goes to another handler (registering the same handler
+ * again is allowed: an init retried after a failed dsm_init).  A type nobody
+ * registered goes to rt_handle(), the runtime's own messages. */
+int tp_register(uint16_t first, uint16_t last, tp_handler fn);
+
 #endif

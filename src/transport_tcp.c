@@ -43,6 +43,13 @@
  * Messages a rank sends to itself go through a local queue handled after the
  * current message, which keeps handlers free of re-entry.
  *
+ * Delivery: each protocol registers the message types it owns from its init
+ * (tp_register), so the transport names none of them and a new protocol
+ * (release consistency beside coherence) plugs in without touching it; a
+ * message goes to its type's handler through one array lookup, and a type
+ * nobody registered to the runtime (rt_handle), which refuses what it does
+ * not know.
+ *
  * Threads and locking: all link state belongs to the service thread.  The
  * link manager thread owns the listening socket and the reconnection
  * attempts; it learns which links are down from `link_down` (atomic flags,
@@ -1022,16 +1029,33 @@ static void *linkmgr_main(void *arg)
 
 /* ---- receiving -------------------------------------------------------- */
 
+/* Handlers by message type (tp_register), indexed by the header's one-byte
+ * type.  Written only before the service thread starts; read only by it. */
+static tp_handler handlers[UINT8_MAX + 1];
+
+int tp_register(uint16_t first, uint16_t last, tp_handler fn)
+{
+	if (!fn || first > last || last > UINT8_MAX) {
+		log_err("tp_register: bad message type range %u..%u", first, last);
+		return -EINVAL;
+	}
+	for (unsigned t = first; t <= last; t++)
+		if (handlers[t] && handlers[t] != fn) {
+			log_err("tp_register: message type %u (%s) already has a handler", t,
+				wire_type_name(t));
+			return -EEXIST;
+		}
+	for (unsigned t = first; t <= last; t++)
+		handlers[t] = fn;
+	return 0;
+}
+
 static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 {
-	if (h->type >= WIRE_READ_REQ && h->type <= WIRE_DONE)
-		coh_handle(h, payload);
-	else if (h->type >= WIRE_SYNC_FIRST && h->type <= WIRE_SYNC_LAST)
-		sync_handle(h, payload);
-	else if (h->type >= WIRE_SYNC2_FIRST && h->type <= WIRE_SYNC2_LAST)
-		sync_handle(h, payload);
-	else if (h->type >= WIRE_RPC_FIRST && h->type <= WIRE_RPC_LAST)
-		rpc_handle(h, payload);
+	tp_handler fn = handlers[h->type];
+
+	if (fn)
+		fn(h, payload);
 	else
 		rt_handle(h, payload);
 }

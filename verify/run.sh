@@ -1,7 +1,8 @@
 #!/bin/sh
 # Description: `make verify`: model-checks verify/coherence.pml (pages),
-# verify/lock.pml (locks cached at their last holder) and verify/cond.pml
-# (condition variables: the wait/signal race) with spin.
+# verify/lock.pml (locks cached at their last holder), verify/cond.pml
+# (condition variables: the wait/signal race) and verify/rc.pml (release
+# consistency: twins, diffs, write notices) with spin.
 #   verify/run.sh [-k] [NAME...]     (-k: keep the work directory)
 # Runs every check below, or those whose name contains one of NAMEs, and
 # prints for each one the states spin stored and matched and the depth it
@@ -185,6 +186,30 @@ check mutant-cond-bcast-release-first fail safety "-DBCAST -DMUTANT_RELEASE_FIRS
 	"the same, with a broadcast" cond.pml
 check mutant-cond-signal-nobody fail safety "-DMUTANT_SIGNAL_NOBODY" \
 	"a signal that wakes nobody while two wait" cond.pml
+
+# Release consistency (rc.pml): 3 ranks x 2 pages of 2 words, one lock
+# (two for the chain) and a barrier; every read of a data-race-free program
+# must return what sequential consistency allows.  NPH phases separated by
+# barriers, K operations per rank per phase.
+check rc-locks       pass safety "-DNPH=1 -DK=2" \
+	"release consistency, 2 operations per rank (locked increments, owned words)" rc.pml
+check rc-barrier     pass safety "-DNPH=2 -DK=1" \
+	"release consistency, a barrier between two phases of 1 operation per rank" rc.pml
+check rc-chain       pass safety "-DCHAIN -DCA=0 -DCB=1 -DCC=2" \
+	"release consistency, the chain A -L1-> B -L2-> C (A the home of x's page)" rc.pml
+check rc-chain2      pass safety "-DCHAIN -DCA=2 -DCB=0 -DCC=1" \
+	"release consistency, the chain A -L1-> B -L2-> C (A not the home of x's page)" rc.pml
+r="-DNPH=1 -DK=2"
+check mutant-rc-early-release  fail safety "$r -DMUTANT_EARLY_RELEASE" \
+	"a release completes before the homes acknowledged its diffs" rc.pml
+check mutant-rc-keep-stale     fail safety "$r -DMUTANT_KEEP_STALE" \
+	"an acquire keeps a dirty copy of a page another rank wrote" rc.pml
+check mutant-rc-diff-twice     fail safety "-DNPH=2 -DK=1 -DMUTANT_DIFF_TWICE" \
+	"every diff is applied twice at its home" rc.pml
+check mutant-rc-not-transitive fail safety "$r -DMUTANT_NOT_TRANSITIVE" \
+	"a lock grant carries only its releaser's own write notices" rc.pml
+check mutant-rc-chain-not-transitive fail safety "-DCHAIN -DMUTANT_NOT_TRANSITIVE" \
+	"the same, on the chain across two locks" rc.pml
 
 echo "verify: $pass passed, $fail failed"
 [ $fail = 0 ]
