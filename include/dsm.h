@@ -130,6 +130,53 @@ int dsm_free(void *ptr);
 void *dsm_alloc_named(const char *name, size_t size);
 
 /*
+ * ---- Release consistency ----
+ *
+ * Memory from dsm_malloc_rc() and dsm_alloc_named_rc() (and from dsm_malloc()
+ * and dsm_alloc_named() when the job runs with DSM_CONSISTENCY=release) is
+ * release-consistent; everything else stays sequentially consistent, and
+ * both kinds may be used side by side in one program.  The model:
+ *
+ *   A write W by rank A to release-consistent memory is visible to a read R
+ *   by rank B if A performs a release after W, and B performs an acquire
+ *   after that release and before R, the acquire being ordered after the
+ *   release by the synchronisation (the lock passed from A's release to B's
+ *   acquire, B's dsm_sem_wait was granted by a post that came after A's
+ *   dsm_sem_post, or both took part in the same dsm_barrier), or by a chain
+ *   of such pairs through other ranks (happens-before is transitive: A
+ *   releases L1, C acquires L1 and releases L2, B acquires L2: B sees W).
+ *   Releases: dsm_unlock, dsm_sem_post, entering dsm_barrier, dsm_release,
+ *   dsm_finalize.  Acquires: dsm_lock, a successful dsm_trylock,
+ *   dsm_sem_wait, leaving dsm_barrier, dsm_acquire.  Without such an order a
+ *   read may return an older value (not an arbitrary one: some value
+ *   written to that location).
+ *
+ * A data-race-free program (every pair of conflicting accesses of different
+ * ranks, one of them a write, is ordered by synchronisation as above) sees
+ * exactly what sequential consistency would give it.  Many ranks may write
+ * one page at once: writes to different bytes never overwrite each other,
+ * even within one word.  Writes of several threads of one rank are seen by
+ * each other at once (they share the rank's copy).
+ *
+ * Release-consistent allocations take whole pages of a part of the region
+ * of their own (its third quarter), never shared with sequentially
+ * consistent data, so a small one still uses a page.  dsm_free() frees them.
+ * A named allocation made by dsm_alloc_named_rc() cannot be asked for with
+ * dsm_alloc_named() (and the reverse): NULL, errno EINVAL.
+ *
+ * dsm_release() publishes this rank's writes to release-consistent memory
+ * (the next acquire of any rank that is ordered after it sees them);
+ * dsm_acquire() drops this rank's copies that write notices it received
+ * made stale.  Fences for programs that order their ranks otherwise (through
+ * sequentially consistent flags, say).  Both return 0, or -EINVAL before
+ * dsm_init().
+ */
+void *dsm_malloc_rc(size_t size);
+void *dsm_alloc_named_rc(const char *name, size_t size);
+int dsm_release(void);
+int dsm_acquire(void);
+
+/*
  * ---- Remote procedure calls ----
  *
  * dsm_rpc_register() makes `fn` callable under `id` on this rank (NULL

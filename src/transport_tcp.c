@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "rc.h"
 #include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
@@ -1032,6 +1033,8 @@ static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 		sync_handle(h, payload);
 	else if (h->type >= WIRE_RPC_FIRST && h->type <= WIRE_RPC_LAST)
 		rpc_handle(h, payload);
+	else if (h->type >= WIRE_RC_FIRST && h->type <= WIRE_RC_LAST)
+		rc_handle(h, payload);
 	else
 		rt_handle(h, payload);
 }
@@ -1329,7 +1332,7 @@ static void mailbox_ready(void)
 		struct mbox_req *nx = r->next;
 		switch (r->kind) {
 		case MBOX_FAULT:
-			coh_fault(r->a, (int)r->b, r);
+			coh_ops_for(r->a)->fault(r->a, (int)r->b, r);
 			break;
 		case MBOX_LINK_UP:
 			link_up((int)r->a, (int)r->b);
