@@ -590,6 +590,21 @@ static void log_add(struct ivl *v)
 
 static int do_acquire(struct mbox_req *req);
 
+/* Messages that wait for the flush in progress (rc_send_flushed). */
+struct deferred_msg {
+	struct deferred_msg *next;
+	int to, type;
+	uint64_t arg;
+};
+static struct deferred_msg *deferred, **deferred_tail = &deferred;
+
+static void send_with_notices(int to, int type, uint64_t arg)
+{
+	struct wire_hdr h = { .type = (uint8_t)type, .arg = arg };
+
+	tp_send(to, &h, rc_notices_out(to, type, &h.len));
+}
+
 /* Every ack is in: the flushed pages become this rank's next interval. */
 static void finish_flush(void)
 {
@@ -616,6 +631,13 @@ static void finish_flush(void)
 		atomic_fetch_sub(&a_dirty, flushed.n);
 		flushed.n = 0;
 	}
+	while (deferred) {
+		struct deferred_msg *d = deferred;
+		deferred = d->next;
+		send_with_notices(d->to, d->type, d->arg);
+		free(d);
+	}
+	deferred_tail = &deferred;
 	w = rel_waiters;
 	rel_waiters = NULL;
 	complete_all(w);
@@ -626,6 +648,24 @@ static void finish_flush(void)
 		do_acquire(acq);
 		acq = nx;
 	}
+}
+
+void rc_send_flushed(int to, int type, uint64_t arg)
+{
+	struct deferred_msg *d;
+
+	if (!dirty.n && !acks_out) {
+		send_with_notices(to, type, arg);
+		return;
+	}
+	if (!(d = malloc(sizeof(*d))))
+		rt_fatal("out of memory for a deferred message");
+	*d = (struct deferred_msg){ .to = to, .type = type, .arg = arg };
+	*deferred_tail = d;
+	deferred_tail = &d->next;
+	start_flush();
+	if (acks_out == 0)
+		finish_flush();
 }
 
 static void got_ack(const struct wire_hdr *h)

@@ -64,6 +64,9 @@ void rc_request(struct mbox_req *req);
  * rc_barrier_left: a barrier's release arrived: old intervals are dropped.
  */
 const void *rc_notices_out(int to, int type, uint32_t *len);
+/* Send message `type` (arg) to `to` with its notices once this rank's dirty
+ * pages are flushed (at once when none are): a cached lock that leaves. */
+void rc_send_flushed(int to, int type, uint64_t arg);
 void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload);
 void rc_barrier_left(void);
 

@@ -673,7 +673,7 @@ static void got_recall(const struct wire_hdr *h)
 	if (!e->held) {
 		lentry_drop(s, e);
 		pthread_mutex_unlock(&s->mu);
-		send_msg(h->src, WIRE_UNLOCK, h->arg, 0, 0);
+		rc_send_flushed(h->src, WIRE_UNLOCK, h->arg); /* the release its unlock deferred */
 		return;
 	}
 	e->recalled = 1;
@@ -934,6 +934,7 @@ static int unlock_impl(uint64_t id)
 	}
 	lentry_drop(s, e);
 	pthread_mutex_unlock(&s->mu);
+	rc_release(); /* the lock leaves this rank: publish first */
 	return sync_call(MBOX_UNLOCK, id, 0, NULL);
 }
 
@@ -1003,11 +1004,12 @@ int dsm_trylock(uint64_t id)
 	return rc ? rc : rc_acquire();
 }
 
+/* A lock that stays cached here needs no release yet: only this rank can
+ * take it next.  The release happens when it leaves (unlock_impl(), or
+ * got_recall() through rc_send_flushed()). */
 int dsm_unlock(uint64_t id)
 {
-	int rc = rt_live("dsm_unlock") ? rc_release() : 0;
-
-	return rc ? rc : unlock_impl(id);
+	return unlock_impl(id);
 }
 
 int dsm_sem_wait(uint64_t key)

@@ -9,7 +9,7 @@
 # Timeout: 300
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for job in "2 mp-lock 300" "2 mp-sem 300" "3 chain 200" "2 writers 20" "4 writers 10" "4 counters 5000"; do
+for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "4 counters 5000"; do
 	set -- $job
 	n=$1 t=$2 rounds=$3
 	run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"
