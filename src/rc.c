@@ -132,6 +132,14 @@ static uint32_t my_idx;
 static struct ivl **unapplied;
 static size_t n_unapplied, cap_unapplied;
 
+/* Messages that wait for the flush in progress (rc_send_flushed). */
+struct deferred_msg {
+	struct deferred_msg *next;
+	int to, type;
+	uint64_t arg;
+};
+static struct deferred_msg *deferred, **deferred_tail = &deferred;
+
 /* Per-home batches of diffs being built. */
 struct batch {
 	uint8_t *b;
@@ -272,6 +280,12 @@ void rc_fini(void)
 	free(unapplied);
 	free(dirty.v);
 	free(flushed.v);
+	while (deferred) {
+		struct deferred_msg *d = deferred;
+		deferred = d->next;
+		free(d);
+	}
+	deferred_tail = &deferred;
 	logs = NULL;
 	known = gc_bound = NULL;
 	batches = NULL;
@@ -340,6 +354,9 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 	uint64_t i = page - rc_first;
 	uint8_t st = rstate[i];
 	struct fetch *f;
+
+	if (waiter)
+		waiter->next = NULL; /* it is one request, not a list */
 
 	if (st == R_WRITE || (st == R_READ && !write)) {
 		rt.be->wake(page); /* served while this fault was on its way */
@@ -589,14 +606,6 @@ static void log_add(struct ivl *v)
 }
 
 static int do_acquire(struct mbox_req *req);
-
-/* Messages that wait for the flush in progress (rc_send_flushed). */
-struct deferred_msg {
-	struct deferred_msg *next;
-	int to, type;
-	uint64_t arg;
-};
-static struct deferred_msg *deferred, **deferred_tail = &deferred;
 
 static void send_with_notices(int to, int type, uint64_t arg)
 {
