@@ -153,6 +153,16 @@ for n in 1 2 4; do
 	fi
 	run apps-$n env DSM_BACKEND=$be DSM_SIZE=2G bin/dsmexec --no-prefix --timeout 420 -n $n bin/app_bench "$list"
 done
+# Issue 16: CG and IS again with every shared array release-consistent
+# (DSM_CONSISTENCY=release); compare with apps-2's dsm rows (BENCH_APPS_RC:
+# the kernels; empty skips it).
+rc_apps=${BENCH_APPS_RC-cg:W,is:W}
+[ $quick = 1 ] && rc_apps=${BENCH_APPS_RC-cg:S,is:S}
+if [ -n "$rc_apps" ]; then
+	say "== CG and IS with release-consistent shared arrays (DSM_CONSISTENCY=release), 2 ranks"
+	run apps-rc-2 env DSM_BACKEND=$be DSM_SIZE=2G DSM_CONSISTENCY=release bin/dsmexec --no-prefix --timeout 420 \
+		-n 2 bin/app_bench "$rc_apps"
+fi
 reps=$reps_saved
 
 load_end=$(uptime | sed 's/.*load average: //')
