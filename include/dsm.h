@@ -145,9 +145,11 @@ void *dsm_alloc_named(const char *name, size_t size);
  *   dsm_sem_post, or both took part in the same dsm_barrier), or by a chain
  *   of such pairs through other ranks (happens-before is transitive: A
  *   releases L1, C acquires L1 and releases L2, B acquires L2: B sees W).
- *   Releases: dsm_unlock, dsm_sem_post, entering dsm_barrier, dsm_release,
- *   dsm_finalize.  Acquires: dsm_lock, a successful dsm_trylock,
- *   dsm_sem_wait, leaving dsm_barrier, dsm_acquire.  Without such an order a
+ *   Releases: dsm_unlock, dsm_sem_post, entering dsm_barrier, dsm_rpc_call
+ *   (its call, and the handler's return, which sends the reply),
+ *   dsm_release, dsm_finalize.  Acquires: dsm_lock, a successful
+ *   dsm_trylock, dsm_sem_wait, leaving dsm_barrier, an RPC's arrival at its
+ *   handler and its reply's at the caller, dsm_acquire.  Without such an order a
  *   read may return an older value (not an arbitrary one: some value
  *   written to that location).
  *

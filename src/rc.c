@@ -659,6 +659,15 @@ static void finish_flush(void)
 	}
 }
 
+void rc_send_notices(int to)
+{
+	struct wire_hdr h = { .type = WIRE_RC_NOTICES };
+	const void *p = rc_notices_out(to, WIRE_RC_NOTICES, &h.len);
+
+	if (p)
+		tp_send(to, &h, p);
+}
+
 void rc_send_flushed(int to, int type, uint64_t arg)
 {
 	struct deferred_msg *d;
@@ -797,6 +806,7 @@ static int carries_notices(int type)
 	case WIRE_SEM_POST:
 	case WIRE_BARRIER_ENTER:
 	case WIRE_BARRIER_RELEASE:
+	case WIRE_RC_NOTICES:
 		return 1;
 	}
 	return 0;
@@ -970,6 +980,9 @@ void rc_handle(const struct wire_hdr *h, const uint8_t *payload)
 		break;
 	case WIRE_RC_DIFF_ACK:
 		got_ack(h);
+		break;
+	case WIRE_RC_NOTICES:
+		rc_notices_in(h, payload);
 		break;
 	default:
 		rt_fatal("rank %d sent an unexpected %s message", src, wire_type_name(h->type));

@@ -67,6 +67,9 @@ const void *rc_notices_out(int to, int type, uint32_t *len);
 /* Send message `type` (arg) to `to` with its notices once this rank's dirty
  * pages are flushed (at once when none are): a cached lock that leaves. */
 void rc_send_flushed(int to, int type, uint64_t arg);
+/* Send `to` the notices it may lack, as RC_NOTICES (nothing when none): put
+ * ahead of an RPC call or reply, whose payload is the application's. */
+void rc_send_notices(int to);
 void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload);
 void rc_barrier_left(void);
 

@@ -125,6 +125,8 @@ enum wire_type {
 	                          * none with WIRE_F_ZERO */
 	WIRE_RC_DIFF = 132,      /* releaser -> home; payload: diffs (rc.c) */
 	WIRE_RC_DIFF_ACK = 133,  /* home -> releaser: applied */
+	WIRE_RC_NOTICES = 134,   /* write notices alone, ahead of a message that
+	                          * has a payload of its own (RPC call, reply) */
 };
 
 /* flags */

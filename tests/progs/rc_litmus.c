@@ -16,6 +16,9 @@
  *               totals must be exact.  An SC counter array beside it (one
  *               job, both consistencies; one increment per block) must be
  *               exact too.
+ *   rpc         release and acquire through RPC: rank 0 writes data and calls
+ *               rank 1, whose handler checks it and writes an answer beside
+ *               it; rank 0 checks the answer after the reply (2 ranks)
  *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
  *               release-consistent arena (dsm_alloc_named_rc of the same name
  *               gives the same block); mp-lock runs on it
@@ -168,6 +171,43 @@ static int counters(volatile uint64_t *c, uint64_t count)
 	return 0;
 }
 
+static volatile uint64_t *rpc_data;
+
+static int rpc_handler(const void *arg, size_t len, void *reply, size_t *reply_len)
+{
+	uint64_t r;
+
+	(void)reply;
+	*reply_len = 0;
+	if (len != sizeof(r))
+		return -EINVAL;
+	memcpy(&r, arg, sizeof(r));
+	for (int k = 0; k < 512; k += 31)
+		if (rpc_data[k] != r * 100 + (uint64_t)k)
+			return -EIO; /* the call's data is not visible */
+	rpc_data[600] = r * 5; /* the answer, on the next page */
+	rpc_data[3] = r; /* and one beside the caller's data, on its page */
+	return 0;
+}
+
+static int rpc(volatile uint64_t *a, uint64_t rounds)
+{
+	rpc_data = a;
+	CALL(dsm_rpc_register(7, rpc_handler));
+	CALL(dsm_barrier());
+	if (me != 0)
+		return 0;
+	for (uint64_t r = 1; r <= rounds; r++) {
+		size_t rl = 0;
+		for (int k = 0; k < 512; k += 31)
+			a[k] = r * 100 + (uint64_t)k;
+		CALL(dsm_rpc_call(1, 7, &r, sizeof(r), NULL, &rl));
+		CHECK(a[600] == r * 5 && a[3] == r, "rpc round %lu: the handler's answer %lu %lu is not visible",
+		      (unsigned long)r, (unsigned long)a[600], (unsigned long)a[3]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *test = argc > 1 ? argv[1] : "";
@@ -203,6 +243,8 @@ int main(int argc, char **argv)
 		rc = chain(a, n);
 	else if (!strcmp(test, "writers"))
 		rc = writers(a, n);
+	else if (!strcmp(test, "rpc"))
+		rc = rpc(a, n);
 	else if (!strcmp(test, "counters"))
 		rc = counters(a, n);
 	else
