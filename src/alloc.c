@@ -904,13 +904,21 @@ int alloc_heap_save(uint8_t **buf, size_t *len)
 		img_u64(&m, e->start);
 		img_u64(&m, e->end);
 	}
-	img_u64(&m, blks.n);
+	/* Release-consistent blocks are not saved (checkpoints do not cover the
+	 * arena yet, rc.c): a restart starts the arena empty. */
+	size_t n_blk = 0;
+	for (size_t i = 0; i < blks.nb; i++)
+		for (struct hlink *l = blks.b[i]; l; l = l->next)
+			n_blk += !rc_page(htab_entry(l, struct blk, link)->off >> DSM_PAGE_SHIFT);
+	img_u64(&m, n_blk);
 	for (size_t i = 0; i < blks.nb; i++)
 		for (struct hlink *l = blks.b[i]; l; l = l->next) {
 			struct blk *b = htab_entry(l, struct blk, link);
 			uint8_t small[4];
 			size_t nl = b->name ? strlen(b->name) : 0;
 
+			if (rc_page(b->off >> DSM_PAGE_SHIFT))
+				continue;
 			img_u64(&m, b->off);
 			img_u64(&m, b->size);
 			img_u64(&m, b->asked);
@@ -956,6 +964,8 @@ static const char *heap_img_check(uint64_t lo, uint64_t hi, const struct span *e
 		all[i] = ext[i];
 	for (size_t i = 0; i < n_blk; i++)
 		all[n_ext + i] = (struct span){ bi[i].off, bi[i].off + bi[i].size, 0 };
+	if (rc_end > rc_first) /* the release-consistent arena, carved out (heap_carve) */
+		all[n_ext + n_blk++] = (struct span){ rc_first << DSM_PAGE_SHIFT, rc_end << DSM_PAGE_SHIFT, 0 };
 	qsort(all, n_ext + n_blk, sizeof(*all), span_cmp);
 	for (size_t i = 0; i < n_ext + n_blk && !bad; i++) {
 		if (all[i].start != at)
