@@ -31,7 +31,7 @@
  *   acquire:           every interval of another rank that this rank learned
  *                      and has not applied yet invalidates this rank's copies
  *                      of its pages (a dirty one is flushed first, by a
- *                      release).
+ *                      release; clean ones went when the notice came).
  *
  * Write notices.  Each rank keeps a log of the intervals it knows (its own
  * and others'), and for each peer the newest interval of each creator that
@@ -43,9 +43,11 @@
  * holders knew at their release, and its grant passes that on; knowledge is
  * forwarded whole, so visibility is transitive (A releases L1, B acquires L1
  * and releases L2, C acquires L2: C learns A's interval from L2's home,
- * because B's log held it).  A rank applies everything it learned at its
- * next acquire, whatever object brought it: never less than the model asks
- * for, sometimes more (a home learns the intervals released to any of its
+ * because B's log held it).  A rank applies what it learns at once, in the
+ * service thread, when none of the interval's pages is dirty here (dropping
+ * a clean copy early is always allowed), else at its next acquire, after a
+ * flush; whatever object brought it: never less than the model asks for,
+ * sometimes more (a home learns the intervals released to any of its
  * objects).  A lock cached at its last holder is taken again with what that
  * rank knows: nothing to wait for.  Logs are trimmed at barriers: at the
  * release of barrier k a rank drops the applied intervals it knew at the
@@ -859,6 +861,25 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 	return out.b;
 }
 
+/*
+ * An interval none of whose pages is dirty here is applied as soon as it is
+ * learned, in the service thread, so the acquire that follows has nothing to
+ * do (no round trip to the service thread).  Dropping a clean copy early is
+ * always allowed: the next read fetches the home's copy, which holds every
+ * write this rank must see by now and perhaps newer ones, never older.  A
+ * dirty page must be flushed first, which only the acquire waits for.
+ */
+static int apply_now(struct ivl *v)
+{
+	for (uint32_t p = 0; p < v->n; p++)
+		if (rstate[v->pages[p] - rc_first] == R_WRITE)
+			return 0;
+	for (uint32_t p = 0; p < v->n; p++)
+		invalidate(v->pages[p]);
+	v->applied = 1;
+	return 1;
+}
+
 static struct ivl *log_find(uint32_t c, uint32_t idx)
 {
 	struct ilog *l = &logs[c];
@@ -918,6 +939,8 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 		log_add(v);
 		log_debug("rc: learned interval %u of rank %u from rank %d (%s): %u pages", idx, c, from,
 			  wire_type_name(h->type), n);
+		if (apply_now(v))
+			continue;
 		if (n_unapplied == cap_unapplied) {
 			cap_unapplied = cap_unapplied ? 2 * cap_unapplied : 64;
 			unapplied = xrealloc(unapplied, cap_unapplied * sizeof(*unapplied));
