@@ -11,7 +11,14 @@
  * all zeros).  Each rank's view of the page (the home's too: the home's
  * application writes are noticed like anybody's) is INVALID, READ (clean,
  * read-only) or WRITE (writable, with a twin: a copy made when the first
- * write came, or when the page came for a write).
+ * write came, or when the page came for a write).  The home's master is not
+ * its application's copy: diffs from other ranks are applied to it while the
+ * home's own threads may be writing their copy, and the home's writes reach
+ * it as diffs at the home's release (no message), recorded as write notices
+ * like any rank's.  (Issue 16 sketched a home that writes the master in
+ * place, write-protected after each release; the separate master costs a
+ * twin and a page of memory per page written at its home, and needs no
+ * second writable mapping on the userfaultfd backend.)
  *
  *   fault on INVALID:  r -> home RC_FETCH; home -> r RC_PAGE (the master
  *                      copy, or zeros).  At the home itself a copy, no
