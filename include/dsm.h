@@ -166,12 +166,15 @@ void *dsm_alloc_named(const char *name, size_t size);
  * A named allocation made by dsm_alloc_named_rc() cannot be asked for with
  * dsm_alloc_named() (and the reverse): NULL, errno EINVAL.
  *
- * dsm_release() publishes this rank's writes to release-consistent memory
- * (the next acquire of any rank that is ordered after it sees them);
- * dsm_acquire() drops this rank's copies that write notices it received
- * made stale.  Fences for programs that order their ranks otherwise (through
- * sequentially consistent flags, say).  Both return 0, or -EINVAL before
- * dsm_init().
+ * dsm_release() publishes this rank's writes to release-consistent memory:
+ * when it returns they are at their pages' homes.  dsm_acquire() makes the
+ * writes that any rank published before it visible here: with no
+ * synchronisation to say which pages changed, it drops every copy this rank
+ * holds of release-consistent pages (flushing the ones it wrote first), so
+ * the next access of each fetches it again.  Fences for programs that order
+ * their ranks otherwise (a flag in sequentially consistent memory: write,
+ * dsm_release(), set the flag; see the flag, dsm_acquire(), read).  Both
+ * return 0, or -EINVAL before dsm_init().
  */
 void *dsm_malloc_rc(size_t size);
 void *dsm_alloc_named_rc(const char *name, size_t size);

@@ -44,6 +44,7 @@ enum mbox_kind {
 	MBOX_RC_LAST = 63,
 	MBOX_RC_RELEASE = 56, /* flush this rank's dirty release-consistent pages */
 	MBOX_RC_ACQUIRE = 57, /* apply the write notices this rank learned */
+	MBOX_RC_FENCE = 58,   /* dsm_acquire: drop every clean copy */
 };
 
 struct mbox_req {

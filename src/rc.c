@@ -615,6 +615,7 @@ static void log_add(struct ivl *v)
 }
 
 static int do_acquire(struct mbox_req *req);
+static int do_fence(struct mbox_req *req);
 
 static void send_with_notices(int to, int type, uint64_t arg)
 {
@@ -663,7 +664,10 @@ static void finish_flush(void)
 	acq_waiters = NULL;
 	while (acq) {
 		struct mbox_req *nx = acq->next;
-		do_acquire(acq);
+		if (acq->kind == MBOX_RC_FENCE)
+			do_fence(acq);
+		else
+			do_acquire(acq);
 		acq = nx;
 	}
 }
@@ -749,6 +753,37 @@ static int do_acquire(struct mbox_req *req)
 	return 1;
 }
 
+/*
+ * dsm_acquire(): no synchronisation brought notices, so this rank cannot
+ * know which of its copies are stale: it drops every clean one (after
+ * flushing its dirty ones), and what it reads next comes from the homes,
+ * which have every write released before.
+ */
+static int do_fence(struct mbox_req *req)
+{
+	uint64_t np = rc_end - rc_first;
+	size_t k = n_unapplied;
+
+	if (dirty.n) {
+		start_flush();
+		req->next = acq_waiters;
+		acq_waiters = req;
+		if (acks_out == 0)
+			finish_flush();
+		return 0;
+	}
+	for (uint64_t i = 0; i < np; i++)
+		if (rstate[i] == R_READ || fetching[i])
+			invalidate(rc_first + i);
+	for (size_t j = 0; j < k; j++)
+		unapplied[j]->applied = 1;
+	n_unapplied = 0;
+	atomic_fetch_sub(&a_unapplied, k);
+	req->next = NULL;
+	complete_all(req);
+	return 1;
+}
+
 void rc_request(struct mbox_req *req)
 {
 	switch (req->kind) {
@@ -766,6 +801,9 @@ void rc_request(struct mbox_req *req)
 		break;
 	case MBOX_RC_ACQUIRE:
 		do_acquire(req);
+		break;
+	case MBOX_RC_FENCE:
+		do_fence(req);
 		break;
 	default:
 		mbox_complete(req, -ENOSYS);
@@ -799,9 +837,13 @@ int dsm_release(void)
 
 int dsm_acquire(void)
 {
+	struct mbox_req req = { .kind = MBOX_RC_FENCE };
+
 	if (!rt_live("dsm_acquire"))
 		return -EINVAL;
-	return rc_acquire();
+	if (rc_end == rc_first)
+		return 0;
+	return mbox_call(&req);
 }
 
 /* ---- write notices ------------------------------------------------------ */

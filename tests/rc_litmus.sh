@@ -4,13 +4,14 @@
 # through two locks, many writers of one page (interleaved bytes), false
 # sharing by 4 ranks x 5000 increments of adjacent counters under one lock
 # each (with an SC array beside it in the same job), release and acquire
-# through an RPC call and its reply, DSM_CONSISTENCY=release
+# through an RPC call and its reply, dsm_release/dsm_acquire around a flag in
+# SC memory, DSM_CONSISTENCY=release
 # for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused.
 # Backends: uffd sigsegv
 # Timeout: 300
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "4 counters 5000"; do
+for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "4 counters 5000"; do
 	set -- $job
 	n=$1 t=$2 rounds=$3
 	run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"

@@ -19,6 +19,9 @@
  *   rpc         release and acquire through RPC: rank 0 writes data and calls
  *               rank 1, whose handler checks it and writes an answer beside
  *               it; rank 0 checks the answer after the reply (2 ranks)
+ *   fence       dsm_release/dsm_acquire around a flag in SC memory: rank 0
+ *               writes data, dsm_release(), sets the flag; rank 1 sees the
+ *               flag, dsm_acquire(), must see the data (2 ranks)
  *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
  *               release-consistent arena (dsm_alloc_named_rc of the same name
  *               gives the same block); mp-lock runs on it
@@ -208,6 +211,33 @@ static int rpc(volatile uint64_t *a, uint64_t rounds)
 	return 0;
 }
 
+static int fence(volatile uint64_t *a, uint64_t rounds)
+{
+	volatile uint64_t *flag = dsm_alloc_named("rc_litmus.flags", PAGE); /* SC */
+
+	CHECK(flag, "dsm_alloc_named: %s", strerror(errno));
+	CALL(dsm_barrier());
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			for (int k = 0; k < 512; k += 29)
+				a[k] = r * 11 + (uint64_t)k;
+			CALL(dsm_release());
+			__atomic_store_n(&flag[0], r, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&flag[1], __ATOMIC_SEQ_CST) < r)
+				;
+		} else if (me == 1) {
+			while (__atomic_load_n(&flag[0], __ATOMIC_SEQ_CST) < r)
+				;
+			CALL(dsm_acquire());
+			for (int k = 0; k < 512; k += 29)
+				CHECK(a[k] == r * 11 + (uint64_t)k, "fence round %lu: data[%d] is %lu", (unsigned long)r,
+				      k, (unsigned long)a[k]);
+			__atomic_store_n(&flag[1], r, __ATOMIC_SEQ_CST);
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *test = argc > 1 ? argv[1] : "";
@@ -243,6 +273,8 @@ int main(int argc, char **argv)
 		rc = chain(a, n);
 	else if (!strcmp(test, "writers"))
 		rc = writers(a, n);
+	else if (!strcmp(test, "fence"))
+		rc = fence(a, n);
 	else if (!strcmp(test, "rpc"))
 		rc = rpc(a, n);
 	else if (!strcmp(test, "counters"))
