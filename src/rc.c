@@ -94,6 +94,9 @@
 
 enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 
+/* The most pages of one interval: its notice fits a message. */
+#define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
+
 uint64_t rc_first, rc_end;
 static int consistency_release;
 
@@ -630,23 +633,29 @@ static void finish_flush(void)
 	struct mbox_req *w, *acq;
 
 	if (flushed.n) {
-		struct ivl *v = calloc(1, sizeof(*v));
 		size_t k = 0;
 
-		if (!v)
-			rt_fatal("out of memory for an interval");
 		qsort(flushed.v, flushed.n, sizeof(uint64_t), page_cmp);
 		for (size_t j = 0; j < flushed.n; j++)
 			if (!k || flushed.v[k - 1] != flushed.v[j])
 				flushed.v[k++] = flushed.v[j];
-		v->creator = (uint32_t)rt.rank;
-		v->idx = ++my_idx;
-		v->n = (uint32_t)k;
-		v->applied = 1;
-		v->pages = xrealloc(NULL, k * sizeof(uint64_t));
-		memcpy(v->pages, flushed.v, k * sizeof(uint64_t));
-		log_add(v);
-		log_debug("rc: interval %u: %u pages, first %" PRIu64, v->idx, v->n, v->pages[0]);
+		/* One interval, or several when its notice would not fit a
+		 * message. */
+		for (size_t at = 0; at < k; at += RC_IVL_PAGES) {
+			size_t n = k - at < RC_IVL_PAGES ? k - at : RC_IVL_PAGES;
+			struct ivl *v = calloc(1, sizeof(*v));
+
+			if (!v)
+				rt_fatal("out of memory for an interval");
+			v->creator = (uint32_t)rt.rank;
+			v->idx = ++my_idx;
+			v->n = (uint32_t)n;
+			v->applied = 1;
+			v->pages = xrealloc(NULL, n * sizeof(uint64_t));
+			memcpy(v->pages, flushed.v + at, n * sizeof(uint64_t));
+			log_add(v);
+			log_debug("rc: interval %u: %u pages, first %" PRIu64, v->idx, v->n, v->pages[0]);
+		}
 		atomic_fetch_sub(&a_dirty, flushed.n);
 		flushed.n = 0;
 	}
@@ -887,9 +896,17 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 			j--;
 		for (; j < l->n; j++) {
 			struct ivl *v = l->v[j];
-			if (out.n + 12 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
-				rt_fatal("the write notices for rank %d exceed one message (%zu bytes); "
-					 "synchronise (dsm_barrier) more often", to, out.n);
+			if (out.n + 12 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD) {
+				/* More than one message holds: the rest goes ahead
+				 * as RC_NOTICES, which the link delivers first. */
+				struct wire_hdr nh = { .type = WIRE_RC_NOTICES, .len = (uint32_t)out.n };
+				if (!count || 16 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
+					rt_fatal("an interval of %u pages does not fit a message", v->n);
+				put_le32(out.b, count);
+				tp_send(to, &nh, out.b);
+				out.n = 4;
+				count = 0;
+			}
 			put_le32(hdr, v->creator);
 			put_le32(hdr + 4, v->idx);
 			put_le32(hdr + 8, v->n);
