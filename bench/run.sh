@@ -48,19 +48,21 @@ reps=${BENCH_REPS:-5}
 scan_reps=${BENCH_SCAN_REPS:-$reps}
 budget=${BENCH_BUDGET:-480}
 fl_pages=2000 inv4_pages=1000 inv8_pages=500 scan_mib=256 scan_rand=16384 sync_iters=2000 ft_mib=64
+rc_phases=200 rc_items=1000
 apps=${BENCH_APPS:-jacobi,matmul,sort,cg:W,ft:W,is:W,ep:W}
 apps4=${BENCH_APPS4:-$apps}
 apps_reps=${BENCH_APPS_REPS:-3}
 apps4_reps=${BENCH_APPS4_REPS:-1}
 if [ $quick = 1 ]; then
 	reps=2 scan_reps=1 fl_pages=300 inv4_pages=200 inv8_pages=100 scan_mib=32 scan_rand=1024 sync_iters=300 ft_mib=16
+	rc_phases=50 rc_items=200
 	apps_reps=1 apps4_reps=1 apps=${BENCH_APPS:-all} apps4=${BENCH_APPS4:-all}
 	export BENCH_CLASS=S
 	export BENCH_JACOBI_N=${BENCH_JACOBI_N:-512} BENCH_JACOBI_ITERS=${BENCH_JACOBI_ITERS:-20}
 	export BENCH_MATMUL_N=${BENCH_MATMUL_N:-256} BENCH_SORT_N=${BENCH_SORT_N:-262144}
 fi
 
-for p in limits fault_latency scan_bench sync_bench first_touch app_bench; do
+for p in limits fault_latency scan_bench sync_bench first_touch app_bench rc_bench; do
 	[ -x bin/$p ] || { echo "bench/run.sh: bin/$p is missing: run make first" >&2; exit 1; }
 done
 rm -rf "$out"
@@ -127,6 +129,9 @@ say "== a rank alone: lock, semaphore and condition variable against a pthread m
 for b in $backends; do
 	run sync-1-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/sync_bench $sync_iters
 done
+say "== release consistency (issue 16), 4 ranks: false sharing and a producer/consumer ring, SC against RC"
+run rc-falseshare env DSM_BACKEND=$be $dsmexec -n 4 bin/rc_bench falseshare --phases $rc_phases
+run rc-ring env DSM_BACKEND=$be $dsmexec -n 4 bin/rc_bench ring --items $rc_items
 say "== first touch of fresh memory on one rank, each backend: dsm region against mmap"
 for b in $backends; do
 	run first-touch-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/first_touch $ft_mib
@@ -148,6 +153,16 @@ for n in 1 2 4; do
 	fi
 	run apps-$n env DSM_BACKEND=$be DSM_SIZE=2G bin/dsmexec --no-prefix --timeout 420 -n $n bin/app_bench "$list"
 done
+# Issue 16: CG and IS again with every shared array release-consistent
+# (DSM_CONSISTENCY=release); compare with apps-2's dsm rows (BENCH_APPS_RC:
+# the kernels; empty skips it).
+rc_apps=${BENCH_APPS_RC-cg:W,is:W}
+[ $quick = 1 ] && rc_apps=${BENCH_APPS_RC-cg:S,is:S}
+if [ -n "$rc_apps" ]; then
+	say "== CG and IS with release-consistent shared arrays (DSM_CONSISTENCY=release), 2 ranks"
+	run apps-rc-2 env DSM_BACKEND=$be DSM_SIZE=2G DSM_CONSISTENCY=release bin/dsmexec --no-prefix --timeout 420 \
+		-n 2 bin/app_bench "$rc_apps"
+fi
 reps=$reps_saved
 
 load_end=$(uptime | sed 's/.*load average: //')

@@ -121,13 +121,66 @@ int dsm_cond_broadcast(uint64_t cond);
  *
  * The heap hands out the region from the top down and keeps its bookkeeping
  * off the region (at rank 0), so a program may use the low end of
- * dsm_base() directly, as long as it stays below what the heap has given out.
+ * dsm_base() directly, as long as it stays below what the heap has given out
+ * and below the release-consistent part (the region's third quarter, below).
  */
 #define DSM_SMALL_MAX 2048
 #define DSM_NAME_MAX 255
 void *dsm_malloc(size_t size);
 int dsm_free(void *ptr);
 void *dsm_alloc_named(const char *name, size_t size);
+
+/*
+ * ---- Release consistency ----
+ *
+ * Memory from dsm_malloc_rc() and dsm_alloc_named_rc() (and from dsm_malloc()
+ * and dsm_alloc_named() when the job runs with DSM_CONSISTENCY=release) is
+ * release-consistent; everything else stays sequentially consistent, and
+ * both kinds may be used side by side in one program.  The model:
+ *
+ *   A write W by rank A to release-consistent memory is visible to a read R
+ *   by rank B if A performs a release after W, and B performs an acquire
+ *   after that release and before R, the acquire being ordered after the
+ *   release by the synchronisation (the lock passed from A's release to B's
+ *   acquire, B's dsm_sem_wait was granted by a post that came after A's
+ *   dsm_sem_post, or both took part in the same dsm_barrier), or by a chain
+ *   of such pairs through other ranks (happens-before is transitive: A
+ *   releases L1, C acquires L1 and releases L2, B acquires L2: B sees W).
+ *   Releases: dsm_unlock, dsm_sem_post, entering dsm_barrier, dsm_rpc_call
+ *   (its call, and the handler's return, which sends the reply),
+ *   dsm_release, dsm_finalize.  Acquires: dsm_lock, a successful
+ *   dsm_trylock, dsm_sem_wait, leaving dsm_barrier, an RPC's arrival at its
+ *   handler and its reply's at the caller, dsm_acquire.  Without such an order a
+ *   read may return an older value (not an arbitrary one: some value
+ *   written to that location).
+ *
+ * A data-race-free program (every pair of conflicting accesses of different
+ * ranks, one of them a write, is ordered by synchronisation as above) sees
+ * exactly what sequential consistency would give it.  Many ranks may write
+ * one page at once: writes to different bytes never overwrite each other,
+ * even within one word.  Writes of several threads of one rank are seen by
+ * each other at once (they share the rank's copy).
+ *
+ * Release-consistent allocations take whole pages of a part of the region
+ * of their own (its third quarter), never shared with sequentially
+ * consistent data, so a small one still uses a page.  dsm_free() frees them.
+ * A named allocation made by dsm_alloc_named_rc() cannot be asked for with
+ * dsm_alloc_named() (and the reverse): NULL, errno EINVAL.
+ *
+ * dsm_release() publishes this rank's writes to release-consistent memory:
+ * when it returns they are at their pages' homes.  dsm_acquire() makes the
+ * writes that any rank published before it visible here: with no
+ * synchronisation to say which pages changed, it drops every copy this rank
+ * holds of release-consistent pages (flushing the ones it wrote first), so
+ * the next access of each fetches it again.  Fences for programs that order
+ * their ranks otherwise (a flag in sequentially consistent memory: write,
+ * dsm_release(), set the flag; see the flag, dsm_acquire(), read).  Both
+ * return 0, or -EINVAL before dsm_init().
+ */
+void *dsm_malloc_rc(size_t size);
+void *dsm_alloc_named_rc(const char *name, size_t size);
+int dsm_release(void);
+int dsm_acquire(void);
 
 /*
  * ---- Remote procedure calls ----

@@ -45,6 +45,7 @@
 #include "htab.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "stats.h"
 #include "transport.h"
@@ -71,6 +72,35 @@ void heap_init(struct heap *hp, uint64_t lo, uint64_t hi)
 		hp->free_bytes = hi - lo;
 		hp->n_ext = 1;
 	}
+}
+
+int heap_carve(struct heap *hp, uint64_t lo, uint64_t hi)
+{
+	struct heap_ext *e = hp->head.next;
+
+	if (hi <= lo || e == &hp->head || e->next != &hp->head || lo < e->start || hi > e->end)
+		return -EINVAL;
+	if (hi < e->end) {
+		struct heap_ext *x = malloc(sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		x->start = hi;
+		x->end = e->end;
+		x->prev = e;
+		x->next = &hp->head;
+		e->next = x;
+		hp->head.prev = x;
+		hp->n_ext++;
+	}
+	e->end = lo;
+	hp->free_bytes -= hi - lo;
+	if (e->end == e->start) {
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		hp->n_ext--;
+		free(e);
+	}
+	return 0;
 }
 
 void heap_fini(struct heap *hp)
@@ -199,7 +229,7 @@ struct blk {
 	struct nwait *waiters;  /* named requests waiting for READY */
 };
 
-static struct heap heap;
+static struct heap heap, rc_heap; /* rc_heap: the release-consistent arena */
 static struct htab blks;
 static struct blk *named;
 
@@ -278,12 +308,18 @@ static uint64_t round_pages(uint64_t n)
 	return (n + DSM_PAGE_SIZE - 1) & ~(uint64_t)(DSM_PAGE_SIZE - 1);
 }
 
-static void serve_pages(int32_t from, uint64_t req, uint64_t size)
+/* The heap that hands out (or took back) the block at `off`. */
+static struct heap *heap_of(uint64_t off)
+{
+	return rc_page(off >> DSM_PAGE_SHIFT) ? &rc_heap : &heap;
+}
+
+static void serve_pages(int32_t from, uint64_t req, uint64_t size, struct heap *hp)
 {
 	uint64_t off;
 	int fresh;
 
-	if (size == 0 || size > rt.region_size || heap_take(&heap, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
+	if (size == 0 || size > rt.region_size || heap_take(hp, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
 		reply(from, req, ENOMEM, 0, 0, 0);
 		return;
 	}
@@ -316,7 +352,7 @@ static void serve_free(int32_t from, uint64_t req, uint64_t off)
 			reply(from, req, EBUSY, 0, 0, 0); /* its creator is still zeroing it */
 			return;
 		}
-		if (heap_give(&heap, b->off, b->size))
+		if (heap_give(heap_of(b->off), b->off, b->size))
 			rt_fatal("the heap lost track of block %#" PRIx64 " (internal error)", b->off);
 		blk_remove(b);
 		reply(from, req, 0, off, 0, 0);
@@ -330,7 +366,8 @@ static void serve_free(int32_t from, uint64_t req, uint64_t off)
 	reply(from, req, EINVAL, 0, 0, 0);
 }
 
-static void serve_named(int32_t from, uint64_t req, uint64_t size, const uint8_t *name, uint32_t len)
+static void serve_named(int32_t from, uint64_t req, uint64_t size, const uint8_t *name, uint32_t len,
+			struct heap *hp)
 {
 	struct blk *b;
 	uint64_t off;
@@ -342,7 +379,7 @@ static void serve_named(int32_t from, uint64_t req, uint64_t size, const uint8_t
 		if (strlen(b->name) == len && !memcmp(b->name, name, len))
 			break;
 	if (b) {
-		if (b->asked != size) {
+		if (b->asked != size || heap_of(b->off) != hp) {
 			reply(from, req, EINVAL, 0, b->asked, 0);
 		} else if (b->ready) {
 			reply(from, req, 0, b->off, ALLOC_NAMED_EXISTS, b->size);
@@ -355,7 +392,7 @@ static void serve_named(int32_t from, uint64_t req, uint64_t size, const uint8_t
 		}
 		return;
 	}
-	if (size == 0 || size > rt.region_size || heap_take(&heap, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
+	if (size == 0 || size > rt.region_size || heap_take(hp, round_pages(size), DSM_PAGE_SIZE, &off, &fresh)) {
 		reply(from, req, ENOMEM, 0, 0, 0);
 		return;
 	}
@@ -441,11 +478,12 @@ void alloc_handle(const struct wire_hdr *h, const uint8_t *payload)
 	}
 	if (rt.rank != 0)
 		rt_fatal("rank %d sent a heap request to rank %d, not to rank 0", src, rt.rank);
-	if (h->aux != ALLOC_OP_NAMED && h->len)
+	if (h->aux != ALLOC_OP_NAMED && h->aux != ALLOC_OP_RC_NAMED && h->len)
 		rt_fatal("rank %d sent a heap request (op %u) with an unexpected payload", src, h->aux);
 	switch (h->aux) {
 	case ALLOC_OP_PAGES:
-		serve_pages(src, h->id, h->arg);
+	case ALLOC_OP_RC_PAGES:
+		serve_pages(src, h->id, h->arg, h->aux == ALLOC_OP_PAGES ? &heap : &rc_heap);
 		break;
 	case ALLOC_OP_SLAB:
 		serve_slab(src, h->id, h->arg);
@@ -454,7 +492,8 @@ void alloc_handle(const struct wire_hdr *h, const uint8_t *payload)
 		serve_free(src, h->id, h->arg);
 		break;
 	case ALLOC_OP_NAMED:
-		serve_named(src, h->id, h->arg, payload, h->len);
+	case ALLOC_OP_RC_NAMED:
+		serve_named(src, h->id, h->arg, payload, h->len, h->aux == ALLOC_OP_NAMED ? &heap : &rc_heap);
 		break;
 	case ALLOC_OP_READY:
 		serve_ready(src, h->arg);
@@ -560,8 +599,13 @@ int alloc_init(void)
 	next_req = 0;
 	htab_init(&blks, 256, blk_hash);
 	named = NULL;
-	if (rt.rank == 0)
+	if (rt.rank == 0) {
+		uint64_t lo = rc_first << DSM_PAGE_SHIFT, hi = rc_end << DSM_PAGE_SHIFT;
 		heap_init(&heap, 0, rt.region_size);
+		heap_init(&rc_heap, lo, hi);
+		if (hi > lo && heap_carve(&heap, lo, hi))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -569,8 +613,10 @@ void alloc_fini(void)
 {
 	htab_clear(&blks, blk_drop);
 	named = NULL;
-	if (rt.rank == 0)
+	if (rt.rank == 0) {
 		heap_fini(&heap);
+		heap_fini(&rc_heap);
+	}
 	slabs_reset();
 }
 
@@ -604,6 +650,37 @@ static void *fail_null(int err)
 	return NULL;
 }
 
+/* Release-consistent memory: whole pages of the arena (rc.c), so no
+ * sequentially consistent data shares them. */
+static void *malloc_rc(const char *call, size_t size, void *caller)
+{
+	uint64_t off;
+	int rc;
+
+	if (!rt_live(call))
+		return fail_null(EINVAL);
+	if (size == 0)
+		size = 1;
+	if (size > (rc_end - rc_first) << DSM_PAGE_SHIFT)
+		return fail_null(ENOMEM);
+	rc = alloc_call(ALLOC_OP_RC_PAGES, size, NULL, &off, NULL);
+	if (rc == 0)
+		stats_note_alloc(off, size, NULL, 0, caller);
+	return rc ? fail_null(-rc) : (char *)dsm_base() + off;
+}
+
+void *dsm_malloc_rc(size_t size)
+{
+	return malloc_rc("dsm_malloc_rc", size, __builtin_return_address(0));
+}
+
+static void *alloc_named(const char *call, const char *name, size_t size, int op);
+
+void *dsm_alloc_named_rc(const char *name, size_t size)
+{
+	return alloc_named("dsm_alloc_named_rc", name, size, ALLOC_OP_RC_NAMED);
+}
+
 void *dsm_malloc(size_t size)
 {
 	char *base = dsm_base();
@@ -613,6 +690,8 @@ void *dsm_malloc(size_t size)
 
 	if (!rt_live("dsm_malloc"))
 		return fail_null(EINVAL);
+	if (rc_default())
+		return malloc_rc("dsm_malloc", size, __builtin_return_address(0));
 	if (size == 0)
 		size = 1;
 	if (size > DSM_SMALL_MAX) {
@@ -684,12 +763,18 @@ int dsm_free(void *ptr)
 
 void *dsm_alloc_named(const char *name, size_t size)
 {
+	return alloc_named("dsm_alloc_named", name, size, rt_live("dsm_alloc_named") && rc_default() ?
+							      ALLOC_OP_RC_NAMED : ALLOC_OP_NAMED);
+}
+
+static void *alloc_named(const char *call, const char *name, size_t size, int op)
+{
 	char *base = dsm_base(), buf[DSM_NAME_MAX + 1];
 	uint64_t off, state;
 	size_t n;
 	int rc;
 
-	if (!rt_live("dsm_alloc_named"))
+	if (!rt_live(call))
 		return fail_null(EINVAL);
 	if (!name || size == 0)
 		return fail_null(EINVAL);
@@ -701,10 +786,10 @@ void *dsm_alloc_named(const char *name, size_t size)
 	/* The name may sit in the region, which the service thread must not read. */
 	memcpy(buf, name, n);
 	buf[n] = '\0';
-	rc = alloc_call(ALLOC_OP_NAMED, size, buf, &off, &state);
+	rc = alloc_call(op, size, buf, &off, &state);
 	if (rc == -EINVAL)
-		log_err("dsm_alloc_named(\"%s\", %zu): that name is already allocated with %" PRIu64 " bytes",
-			buf, size, state);
+		log_err("%s(\"%s\", %zu): that name is already allocated with %" PRIu64 " bytes, or with "
+			"the other consistency", call, buf, size, state);
 	if (rc)
 		return fail_null(-rc);
 	stats_note_alloc(off, size, buf, 0, NULL);
@@ -819,13 +904,21 @@ int alloc_heap_save(uint8_t **buf, size_t *len)
 		img_u64(&m, e->start);
 		img_u64(&m, e->end);
 	}
-	img_u64(&m, blks.n);
+	/* Release-consistent blocks are not saved (checkpoints do not cover the
+	 * arena yet, rc.c): a restart starts the arena empty. */
+	size_t n_blk = 0;
+	for (size_t i = 0; i < blks.nb; i++)
+		for (struct hlink *l = blks.b[i]; l; l = l->next)
+			n_blk += !rc_page(htab_entry(l, struct blk, link)->off >> DSM_PAGE_SHIFT);
+	img_u64(&m, n_blk);
 	for (size_t i = 0; i < blks.nb; i++)
 		for (struct hlink *l = blks.b[i]; l; l = l->next) {
 			struct blk *b = htab_entry(l, struct blk, link);
 			uint8_t small[4];
 			size_t nl = b->name ? strlen(b->name) : 0;
 
+			if (rc_page(b->off >> DSM_PAGE_SHIFT))
+				continue;
 			img_u64(&m, b->off);
 			img_u64(&m, b->size);
 			img_u64(&m, b->asked);
@@ -871,6 +964,8 @@ static const char *heap_img_check(uint64_t lo, uint64_t hi, const struct span *e
 		all[i] = ext[i];
 	for (size_t i = 0; i < n_blk; i++)
 		all[n_ext + i] = (struct span){ bi[i].off, bi[i].off + bi[i].size, 0 };
+	if (rc_end > rc_first) /* the release-consistent arena, carved out (heap_carve) */
+		all[n_ext + n_blk++] = (struct span){ rc_first << DSM_PAGE_SHIFT, rc_end << DSM_PAGE_SHIFT, 0 };
 	qsort(all, n_ext + n_blk, sizeof(*all), span_cmp);
 	for (size_t i = 0; i < n_ext + n_blk && !bad; i++) {
 		if (all[i].start != at)

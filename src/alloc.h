@@ -24,6 +24,8 @@ enum alloc_op {
 	                     * p0 = enum alloc_named; on EINVAL p0 = the size the
 	                     * name has */
 	ALLOC_OP_READY = 5, /* arg = offset: the creator has zeroed it; no reply */
+	ALLOC_OP_RC_PAGES = 6, /* as PAGES, NAMED, from the release-consistent */
+	ALLOC_OP_RC_NAMED = 7, /* arena (rc.c), which has a heap of its own */
 };
 
 enum alloc_named {
@@ -58,6 +60,9 @@ struct heap {
 };
 
 void heap_init(struct heap *hp, uint64_t lo, uint64_t hi);
+/* Right after heap_init: [lo, hi), inside, is never handed out (rc.c's
+ * arena, which has a heap of its own).  0 or -ENOMEM. */
+int heap_carve(struct heap *hp, uint64_t lo, uint64_t hi);
 void heap_fini(struct heap *hp);
 /* Take `size` bytes at an offset that is a multiple of `align` (a power of
  * two), from the highest place that fits.  0 with *off set, and *fresh = 1

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "rc.h"
 #include "fault.h"
 #include "globals.h"
 #include "log.h"
@@ -49,7 +50,7 @@ static int is_write_fault(const siginfo_t *si, void *uctx, uint64_t page)
 	 * only be a write; otherwise ask for read and let a write fault again. */
 	(void)si;
 	(void)uctx;
-	return coh_holds_readable(page);
+	return coh_ops_for(page)->holds_readable(page);
 #endif
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "rc.h"
 #include "fault.h"
 #include "globals.h"
 #include "log.h"
@@ -235,8 +236,9 @@ static void uffd_handle_events(void)
 				continue;
 			flags = m->arg.pagefault.flags;
 			stats_uffd_fault(m->arg.pagefault.feat.ptid, m->arg.pagefault.address);
-			coh_fault(addr_page(m->arg.pagefault.address), /* region or globals */
-				  (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0, NULL);
+			uint64_t page = addr_page(m->arg.pagefault.address); /* region or globals */
+			coh_ops_for(page)->fault(page, (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0,
+						 NULL);
 		}
 		if ((size_t)n < sizeof(msgs))
 			return;

@@ -40,6 +40,11 @@ enum mbox_kind {
 	MBOX_CKPT_LAST = 55,
 	MBOX_CKPT_PAGES = 48, /* -> p = malloc'd sorted pages this home must save, a = count */
 	MBOX_CKPT_HEAP = 49,  /* rank 0 -> p = malloc'd heap image, a = its length */
+	MBOX_RC_FIRST = 56,   /* rc.c's requests: 56..63 (runtime.c routes them) */
+	MBOX_RC_LAST = 63,
+	MBOX_RC_RELEASE = 56, /* flush this rank's dirty release-consistent pages */
+	MBOX_RC_ACQUIRE = 57, /* apply the write notices this rank learned */
+	MBOX_RC_FENCE = 58,   /* dsm_acquire: drop every clean copy */
 };
 
 struct mbox_req {

@@ -51,6 +51,7 @@
 
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "stats.h"
 #include "transport.h"
@@ -147,6 +148,7 @@ static void run_job(struct rpc_job *job)
 		} else {
 			int64_t t0 = obs_clock();
 
+			rc_acquire(); /* the call's arrival: an acquire */
 			job->result = fn(job->arg, job->arg_len, job->reply, &len);
 			stats_rpc_served(job->caller, job->fn_id, job->call_id, t0);
 			if (len > job->cap) {
@@ -158,6 +160,7 @@ static void run_job(struct rpc_job *job)
 			}
 		}
 	}
+	rc_release(); /* the reply: a release */
 	mbox_call(&req);
 	free(job->reply);
 	free(job);
@@ -267,6 +270,7 @@ void rpc_request(struct mbox_req *req)
 		h.arg = c->fn_id;
 		h.aux = (uint32_t)c->cap;
 		h.len = (uint32_t)c->arg_len;
+		rc_send_notices(c->rank);
 		tp_send(c->rank, &h, c->arg);
 		break;
 	case MBOX_RPC_REPLY:
@@ -274,6 +278,7 @@ void rpc_request(struct mbox_req *req)
 		h.id = job->call_id;
 		h.aux = (uint32_t)job->result;
 		h.len = (uint32_t)job->reply_len;
+		rc_send_notices(job->caller);
 		tp_send(job->caller, &h, job->reply);
 		mbox_complete(req, 0);
 		break;
@@ -424,7 +429,14 @@ int dsm_rpc_call(int rank, uint32_t id, const void *arg, size_t arg_len, void *r
 	}
 	int64_t t0 = obs_clock();
 
+	if ((rc = rc_release())) { /* the call's send: a release */
+		free(argcopy);
+		if (c.reply != reply)
+			free(c.reply);
+		return rc;
+	}
 	rc = mbox_call(&req);
+	rc_acquire(); /* the reply: an acquire */
 	stats_rpc_called(rank, id, c.id, t0);
 	if (c.reply != reply) {
 		if (c.reply_len)

@@ -45,6 +45,7 @@
 #include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "rendezvous.h"
 #include "rpc.h"
 #include "runtime.h"
@@ -525,6 +526,8 @@ int dsm_init(int *argc, char ***argv)
 		return rc;
 	if ((rc = globals_scan())) /* DSM_SHARED: before anything counts pages */
 		return rc;
+	if ((rc = rc_init())) /* DSM_CONSISTENCY, the release-consistent arena */
+		return rc;
 	snprintf(ident, sizeof(ident), "dsm %d", rt.rank);
 	log_set_ident(ident);
 	if ((rc = stats_init()))
@@ -575,6 +578,7 @@ err_sync:
 err_coh:
 	coh_fini();
 err_unmap:
+	rc_fini();
 	globals_unmap();
 	rt.be->unmap();
 	rdv_server_stop(root_server);
@@ -607,7 +611,11 @@ int dsm_barrier(void)
 		stats_waited(MBOX_BARRIER, 0, t0);
 		return 0;
 	}
+	if (initialized && (rc = rc_release()))
+		return rc;
 	rc = call(MBOX_BARRIER);
+	if (rc == 0)
+		rc = rc_acquire();
 	if (rc == 0)
 		stats_waited(MBOX_BARRIER, 0, t0);
 	return rc;
@@ -627,6 +635,7 @@ int dsm_finalize(void)
 	stats_fini();
 	sync_fini();
 	coh_fini();
+	rc_fini();
 	globals_unmap();
 	rt.be->unmap();
 	rdv_server_stop(root_server);
@@ -677,7 +686,7 @@ void rt_request(struct mbox_req *req)
 		h.aux = (uint32_t)n_servers; /* rank 0 checks that every rank agrees */
 		if (bar_epoch == 1)
 			globals_send_layout(); /* rank 0 checks it before it can release */
-		tp_send(0, &h, NULL);
+		tp_send(0, &h, rc_notices_out(0, WIRE_BARRIER_ENTER, &h.len));
 		break;
 	case MBOX_FINALIZE:
 		fin_req = req;
@@ -685,6 +694,9 @@ void rt_request(struct mbox_req *req)
 		break;
 	case MBOX_CKPT_FIRST ... MBOX_CKPT_LAST:
 		ckpt_request(req);
+		break;
+	case MBOX_RC_FIRST ... MBOX_RC_LAST:
+		rc_request(req);
 		break;
 	default:
 		mbox_complete(req, -ENOSYS);
@@ -709,6 +721,7 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 		if ((int)h->src >= n)
 			rt_fatal("rank %u, a server, entered application barrier %lu", h->src,
 				 (unsigned long)h->arg);
+		rc_notices_in(h, payload); /* what the rank knew at its release */
 		if (++bar_count[h->arg & 1] > (uint32_t)n)
 			rt_fatal("rank %u entered barrier %lu twice", h->src, (unsigned long)h->arg);
 		if (bar_count[h->arg & 1] == (uint32_t)n) {
@@ -716,7 +729,7 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 			out.type = WIRE_BARRIER_RELEASE;
 			out.arg = h->arg;
 			for (int i = 0; i < n; i++)
-				tp_send(i, &out, NULL);
+				tp_send(i, &out, rc_notices_out(i, WIRE_BARRIER_RELEASE, &out.len));
 		}
 		break;
 	}
@@ -724,6 +737,8 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 		if (!bar_req || h->arg != bar_epoch)
 			rt_fatal("rank %u released barrier %lu, but this rank waits in barrier %lu", h->src,
 				 (unsigned long)h->arg, (unsigned long)bar_epoch);
+		rc_notices_in(h, payload); /* the union of what every rank knew */
+		rc_barrier_left();
 		mbox_complete(bar_req, 0);
 		bar_req = NULL;
 		break;

@@ -106,6 +106,7 @@
 #include "htab.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "stats.h"
 #include "transport.h"
@@ -376,7 +377,7 @@ static void send_msg(int to, int type, uint64_t arg, uint64_t id, uint32_t aux)
 {
 	struct wire_hdr h = { .type = (uint8_t)type, .arg = arg, .id = id, .aux = aux };
 
-	tp_send(to, &h, NULL);
+	tp_send(to, &h, rc_notices_out(to, type, &h.len)); /* releases and grants carry them */
 }
 
 /* Queued trylocks fail: the lock is held now. */
@@ -677,7 +678,7 @@ static void got_recall(const struct wire_hdr *h)
 	if (!e->held) {
 		lentry_drop(s, e);
 		pthread_mutex_unlock(&s->mu);
-		send_msg(h->src, WIRE_UNLOCK, h->arg, 0, 0);
+		rc_send_flushed(h->src, WIRE_UNLOCK, h->arg); /* the release its unlock deferred */
 		return;
 	}
 	e->recalled = 1;
@@ -765,6 +766,7 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 	int32_t src = (int32_t)h->src;
 	int kind = msg_kind(h->type);
 
+	rc_notices_in(h, payload);
 	if (kind) {
 		if (home_of(kind, h->arg) != rt.rank)
 			rt_fatal("rank %d sent %s for %s %#" PRIx64 ", whose home is rank %d, not this one", src,
@@ -853,7 +855,7 @@ static void wait_here(struct mbox_req *req, int kind, uint64_t id)
 	stats_waited(kind, id, t0);
 }
 
-int dsm_lock(uint64_t id)
+static int lock_impl(uint64_t id)
 {
 	struct stripe *s = stripe_of(id);
 	struct lentry *e;
@@ -884,7 +886,7 @@ int dsm_lock(uint64_t id)
 	return sync_call(MBOX_LOCK, id, 0, NULL);
 }
 
-int dsm_trylock(uint64_t id)
+static int trylock_impl(uint64_t id)
 {
 	struct stripe *s = stripe_of(id);
 	struct lentry *e;
@@ -911,7 +913,7 @@ int dsm_trylock(uint64_t id)
 	return rc;
 }
 
-int dsm_unlock(uint64_t id)
+static int unlock_impl(uint64_t id)
 {
 	struct stripe *s = stripe_of(id);
 	struct mbox_req *next;
@@ -937,10 +939,11 @@ int dsm_unlock(uint64_t id)
 	}
 	lentry_drop(s, e);
 	pthread_mutex_unlock(&s->mu);
+	rc_release(); /* the lock leaves this rank: publish first */
 	return sync_call(MBOX_UNLOCK, id, 0, NULL);
 }
 
-int dsm_sem_wait(uint64_t key)
+static int sem_wait_impl(uint64_t key)
 {
 	struct mbox_req w = { .kind = MBOX_SEM_WAIT, .a = key };
 	int took;
@@ -959,7 +962,7 @@ int dsm_sem_wait(uint64_t key)
 	return 0;
 }
 
-int dsm_sem_post(uint64_t key)
+static int sem_post_impl(uint64_t key)
 {
 	struct waiter *w = NULL;
 	struct sobj *o;
@@ -987,6 +990,45 @@ int dsm_sem_post(uint64_t key)
 	if (w)
 		serve_waiter(w, WIRE_SEM_GRANT, key);
 	return 0;
+}
+
+/* Release consistency: a release publishes this rank's writes before the
+ * lock or semaphore can pass on (rc.c); an acquire drops the copies that
+ * the notices it brought make stale. */
+int dsm_lock(uint64_t id)
+{
+	int rc = lock_impl(id);
+
+	return rc ? rc : rc_acquire();
+}
+
+int dsm_trylock(uint64_t id)
+{
+	int rc = trylock_impl(id);
+
+	return rc ? rc : rc_acquire();
+}
+
+/* A lock that stays cached here needs no release yet: only this rank can
+ * take it next.  The release happens when it leaves (unlock_impl(), or
+ * got_recall() through rc_send_flushed()). */
+int dsm_unlock(uint64_t id)
+{
+	return unlock_impl(id);
+}
+
+int dsm_sem_wait(uint64_t key)
+{
+	int rc = sem_wait_impl(key);
+
+	return rc ? rc : rc_acquire();
+}
+
+int dsm_sem_post(uint64_t key)
+{
+	int rc = rc_release(); /* nothing to do before dsm_init */
+
+	return rc ? rc : sem_post_impl(key);
 }
 
 int dsm_cond_wait(uint64_t cond, uint64_t lock)

@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "coherence.h"
+#include "rc.h"
 #include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
@@ -1353,7 +1354,7 @@ static void mailbox_ready(void)
 		struct mbox_req *nx = r->next;
 		switch (r->kind) {
 		case MBOX_FAULT:
-			coh_fault(r->a, (int)r->b, r);
+			coh_ops_for(r->a)->fault(r->a, (int)r->b, r);
 			break;
 		case MBOX_LINK_UP:
 			link_up((int)r->a, (int)r->b);

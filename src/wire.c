@@ -26,18 +26,18 @@ static const struct wire_rule {
 	[WIRE_INV_ACK] = { "INV_ACK", 0, 0 },
 	[WIRE_PAGE] = { "PAGE", 0, PAGE_MAX },
 	[WIRE_DONE] = { "DONE", 0, 0 },
-	[WIRE_BARRIER_ENTER] = { "BARRIER_ENTER", 0, 0 },
-	[WIRE_BARRIER_RELEASE] = { "BARRIER_RELEASE", 0, 0 },
+	[WIRE_BARRIER_ENTER] = { "BARRIER_ENTER", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
+	[WIRE_BARRIER_RELEASE] = { "BARRIER_RELEASE", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 	[WIRE_BYE] = { "BYE", 0, 0 },
 	[WIRE_ABORT] = { "ABORT", 0, 512 },
 	[WIRE_ACK] = { "ACK", 0, 0 },
 	[WIRE_RESUME] = { "RESUME", 0, 0 },
 	[WIRE_LOCK_REQ] = { "LOCK_REQ", 0, 0 },
-	[WIRE_LOCK_GRANT] = { "LOCK_GRANT", 0, 0 },
-	[WIRE_UNLOCK] = { "UNLOCK", 0, 0 },
+	[WIRE_LOCK_GRANT] = { "LOCK_GRANT", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
+	[WIRE_UNLOCK] = { "UNLOCK", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 	[WIRE_SEM_WAIT] = { "SEM_WAIT", 0, 0 },
-	[WIRE_SEM_GRANT] = { "SEM_GRANT", 0, 0 },
-	[WIRE_SEM_POST] = { "SEM_POST", 0, 0 },
+	[WIRE_SEM_GRANT] = { "SEM_GRANT", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
+	[WIRE_SEM_POST] = { "SEM_POST", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 	[WIRE_ALLOC_REQ] = { "ALLOC_REQ", 0, 255 },
 	[WIRE_ALLOC_REPLY] = { "ALLOC_REPLY", 16, 16 },
 	[WIRE_RPC_CALL] = { "RPC_CALL", 0, WIRE_MAX_PAYLOAD },
@@ -56,6 +56,11 @@ static const struct wire_rule {
 	[WIRE_COND_SIGNAL] = { "COND_SIGNAL", 0, 0 },
 	[WIRE_COND_WAKE] = { "COND_WAKE", 0, 0 },
 	[WIRE_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
+	[WIRE_RC_FETCH] = { "RC_FETCH", 0, 0 },
+	[WIRE_RC_PAGE] = { "RC_PAGE", 0, PAGE_MAX },
+	[WIRE_RC_DIFF] = { "RC_DIFF", 10, WIRE_MAX_PAYLOAD },
+	[WIRE_RC_DIFF_ACK] = { "RC_DIFF_ACK", 0, 0 },
+	[WIRE_RC_NOTICES] = { "RC_NOTICES", 4, WIRE_MAX_PAYLOAD },
 };
 
 _Static_assert(WIRE_HDR_SIZE == 40, "wire header is 40 bytes");

@@ -116,6 +116,17 @@ enum wire_type {
 	WIRE_HEARTBEAT = 120,    /* link level, unsequenced, no payload: "alive";
 	                          * sent on a link that carried nothing for
 	                          * DSM_TIMEOUT / 4 */
+
+	/* release consistency (rc.c): 130..139; arg = page, id = request id */
+	WIRE_RC_FIRST = 130,
+	WIRE_RC_LAST = 139,
+	WIRE_RC_FETCH = 130,     /* -> home: the page's master copy, please */
+	WIRE_RC_PAGE = 131,      /* home -> requester; payload: the page, or
+	                          * none with WIRE_F_ZERO */
+	WIRE_RC_DIFF = 132,      /* releaser -> home; payload: diffs (rc.c) */
+	WIRE_RC_DIFF_ACK = 133,  /* home -> releaser: applied */
+	WIRE_RC_NOTICES = 134,   /* write notices alone, ahead of a message that
+	                          * has a payload of its own (RPC call, reply) */
 };
 
 /* flags */

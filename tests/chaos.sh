@@ -1,13 +1,14 @@
 # Description: jobs under injected network faults (DSM_FAULTS): dropped,
 # duplicated, reordered and delayed messages and a cut link, each alone and
 # all together, for several seeds.  Every job must complete with correct
-# results: the stripe test's pattern on every rank, the lock counter exact.
+# results: the stripe test's pattern on every rank, the lock counter exact,
+# release-consistent counters on one page exact.
 # `make chaos` runs a longer version (DSM_CHAOS_LONG=1).
 # Backends: uffd sigsegv
 # Timeout: 900
 . "$DSM_TOP/tests/lib.sh"
 
-[ -x "$TBIN/stripe" ] && [ -x "$BIN/counter" ] || fail "build first: make tests"
+[ -x "$TBIN/stripe" ] && [ -x "$BIN/counter" ] && [ -x "$TBIN/rc_litmus" ] || fail "build first: make tests"
 if [ "${DSM_CHAOS_LONG:-0}" = 1 ]; then
 	seeds="1 2 3 4 5 6 7 8"; mib=4; k=500; n=4
 else
@@ -26,7 +27,12 @@ for kind in $kinds; do
 		DSM_FAULTS=$f timeout -k 5 300 "$BIN/dsmexec" -n $n "$BIN/counter" $k >"$TMP/c" 2>&1 ||
 			{ cat "$TMP/c"; fail "counter under DSM_FAULTS=$f: exit status $?"; }
 		expect_grep "expected $((n * k)), 0 overlaps: OK" "$TMP/c" "counter under DSM_FAULTS=$f"
-		runs=$((runs + 2))
+		# release consistency: counters of one page under a lock each
+		DSM_FAULTS=$f timeout -k 5 300 "$BIN/dsmexec" -n $n "$TBIN/rc_litmus" counters $((k * 3)) \
+			>"$TMP/r" 2>&1 || { cat "$TMP/r"; fail "rc_litmus counters under DSM_FAULTS=$f: exit status $?"; }
+		expect_eq "$(grep -c "rc_litmus: counters rank [0-9]* of $n: ok$" "$TMP/r")" "$n" \
+			"rc_litmus counters under DSM_FAULTS=$f"
+		runs=$((runs + 3))
 	done
 done
 # A bad specification is refused before the job starts, naming the item.

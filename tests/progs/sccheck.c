@@ -7,7 +7,7 @@
  * passes a necessary test of sequential consistency across locations.
  *
  *   sccheck [-o OPS] [-t THREADS] [-w WORDS] [-p PAGES] [-r READ%] [-s SEED]
- *           [-d DIR] [-k]                run on every rank of a job
+ *           [-d DIR] [-k] [-l]           run on every rank of a job
  *   sccheck --check DIR                  check the logs a run kept (no job)
  *   sccheck --selftest                   the checker on made-up histories
  *
@@ -17,6 +17,9 @@
  * (default: a fresh directory rank 0 makes under $TMPDIR or /tmp, whose name
  * it hands the other ranks through the region; ranks must share a file
  * system); they are removed after a pass unless -k, kept after a failure.
+ * -l: the words are release-consistent memory (dsm_alloc_named_rc) and every
+ * access is made holding the word's own lock (a data-race-free program), so
+ * the history must still be sequentially consistent.
  *
  * Every write stores a value no other write stores: (rank + 1) << 48 |
  * thread << 32 | n, its n-th write.  The initial value of every word is 0.
@@ -721,6 +724,7 @@ static int me, nr;
 static uint32_t nthreads = 2, nwords = 16, npages = 4, read_pct = 50;
 static uint64_t nops = 5000, seed;
 static char *base;
+static int rc_locks; /* -l */
 static struct op **logs;
 static pthread_barrier_t start_bar;
 
@@ -755,6 +759,10 @@ static void *worker(void *arg)
 		uint32_t w = (uint32_t)((x >> 8) % nwords);
 		uint64_t *p = word(w);
 		log[i].loc = w;
+		if (rc_locks && (errno = -dsm_lock(1000 + w))) {
+			fprintf(stderr, "sccheck: dsm_lock: %s\n", strerror(errno));
+			exit(1);
+		}
 		if ((x & 0xff) * 100 < read_pct * 256u) {
 			log[i].kind = OP_READ;
 			log[i].val = __atomic_load_n(p, __ATOMIC_SEQ_CST);
@@ -763,6 +771,10 @@ static void *worker(void *arg)
 			log[i].kind = OP_WRITE;
 			log[i].val = v;
 			__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+		}
+		if (rc_locks && (errno = -dsm_unlock(1000 + w))) {
+			fprintf(stderr, "sccheck: dsm_unlock: %s\n", strerror(errno));
+			exit(1);
 		}
 		if ((i & 63) == 63)
 			sched_yield(); /* the service threads need the cores too */
@@ -781,7 +793,7 @@ struct control {
 static void usage(void)
 {
 	fprintf(stderr, "usage: sccheck [-o OPS] [-t THREADS] [-w WORDS] [-p PAGES] [-r READ%%] [-s SEED] "
-			"[-d DIR] [-k]\n       sccheck --check DIR\n       sccheck --selftest\n");
+			"[-d DIR] [-k] [-l]\n       sccheck --check DIR\n       sccheck --selftest\n");
 	exit(2);
 }
 
@@ -820,7 +832,7 @@ int main(int argc, char **argv)
 	init_or_exit(&argc, &argv);
 	me = dsm_rank();
 	nr = dsm_size();
-	while ((opt = getopt(argc, argv, "o:t:w:p:r:s:d:k")) != -1) {
+	while ((opt = getopt(argc, argv, "o:t:w:p:r:s:d:kl")) != -1) {
 		switch (opt) {
 		case 'o': nops = strtoull(optarg, NULL, 10); break;
 		case 't': nthreads = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -830,6 +842,7 @@ int main(int argc, char **argv)
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
 		case 'k': keep = 1; break;
+		case 'l': rc_locks = 1; break;
 		default: usage();
 		}
 	}
@@ -839,6 +852,13 @@ int main(int argc, char **argv)
 		usage();
 	base = dsm_base();
 	ctl = (volatile struct control *)base;
+	if (rc_locks) { /* the words in release-consistent pages; ctl stays */
+		base = dsm_alloc_named_rc("sccheck.words", (1 + (size_t)npages) * PAGE);
+		if (!base) {
+			fprintf(stderr, "sccheck: dsm_alloc_named_rc: %s\n", strerror(errno));
+			return 1;
+		}
+	}
 	if (me == 0) {
 		char tmpl[DIR_MAX];
 		if (!dir) {

@@ -4,7 +4,8 @@
  * overlap and fail with -ENOMEM only when nothing fits; gives merge with
  * their neighbours so the free space returns to one extent; a double or
  * stray give is refused; the "fresh" flag is set only for space never
- * handed out before.  A random sequence of takes and gives is checked
+ * handed out before; a carved hole (the release-consistent arena) is never
+ * handed out.  A random sequence of takes and gives is checked
  * against a byte map of the same heap.
  */
 #include <errno.h>
@@ -117,9 +118,34 @@ static void test_random(void)
 	heap_fini(&h);
 }
 
+/* heap_carve: the release-consistent arena's hole is never handed out. */
+static void test_carve(void)
+{
+	struct heap h;
+	uint64_t a, b;
+	int fresh;
+
+	heap_init(&h, 0, 64 * PAGE);
+	CHECK(heap_carve(&h, 32 * PAGE, 48 * PAGE) == 0, "carve the middle");
+	CHECK(h.n_ext == 2 && h.free_bytes == 48 * PAGE, "two extents, 48 pages free (%zu, %llu)", h.n_ext,
+	      (unsigned long long)h.free_bytes);
+	CHECK(heap_take(&h, 16 * PAGE, PAGE, &a, &fresh) == 0 && a == 48 * PAGE, "the top first: %llu",
+	      (unsigned long long)a);
+	CHECK(heap_take(&h, PAGE, PAGE, &b, &fresh) == 0 && b == 31 * PAGE, "then below the hole: %llu",
+	      (unsigned long long)b);
+	CHECK(heap_take(&h, 32 * PAGE, PAGE, &b, &fresh) == -ENOMEM, "nothing spans the hole");
+	heap_fini(&h);
+	heap_init(&h, 0, 64 * PAGE);
+	CHECK(heap_carve(&h, 48 * PAGE, 64 * PAGE) == 0 && h.n_ext == 1 && h.free_bytes == 48 * PAGE,
+	      "carve the top");
+	CHECK(heap_carve(&h, 40 * PAGE, 56 * PAGE) == -EINVAL, "a hole beyond the free space is refused");
+	heap_fini(&h);
+}
+
 int main(void)
 {
 	test_basics();
+	test_carve();
 	test_random();
 	return unit_result("", "test_alloc: ok");
 }

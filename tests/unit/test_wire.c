@@ -208,9 +208,12 @@ static void test_refused(void)
 	} bounds[] = {
 		{ WIRE_HELLO, 40, 40 },     { WIRE_CHALLENGE, 64, 64 }, { WIRE_AUTH, 32, 32 },
 		{ WIRE_REFUSE, 0, 256 },    { WIRE_READ_REQ, 0, 0 },    { WIRE_INV, 0, 0 },
-		{ WIRE_PAGE, 0, 4096 },     { WIRE_DONE, 0, 0 },        { WIRE_BARRIER_ENTER, 0, 0 },
+		{ WIRE_PAGE, 0, 4096 },     { WIRE_DONE, 0, 0 },
+		{ WIRE_BARRIER_ENTER, 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 		{ WIRE_ABORT, 0, 512 },     { WIRE_RDV_REGISTER, 4, 259 },
 		{ WIRE_RDV_TABLE, 0, WIRE_MAX_PAYLOAD },
+		{ WIRE_RC_FETCH, 0, 0 },    { WIRE_RC_PAGE, 0, 4096 },  { WIRE_RC_DIFF, 10, WIRE_MAX_PAYLOAD },
+		{ WIRE_RC_DIFF_ACK, 0, 0 }, { WIRE_RC_NOTICES, 4, WIRE_MAX_PAYLOAD },
 	};
 	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
 		const char *name = wire_type_name(bounds[i].type);

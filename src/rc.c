@@ -1,0 +1,1096 @@
+/*
+ * rc.c - release consistency with multiple writers, for the allocations that
+ * ask for it (dsm_malloc_rc, dsm_alloc_named_rc, DSM_CONSISTENCY=release).
+ *
+ * Design.  Home-based lazy release consistency.  The release-consistent
+ * pages form one arena of the region (rc_first..rc_end, the same on every
+ * rank), so a page's consistency follows from its address and the fault path
+ * picks this file's operations for it (coh_ops_for()).  Every page has a home
+ * (page_home(), as for sequential consistency) that keeps its master copy in
+ * the service thread's own memory (`master`, made on the first diff; none:
+ * all zeros).  Each rank's view of the page (the home's too: the home's
+ * application writes are noticed like anybody's) is INVALID, READ (clean,
+ * read-only) or WRITE (writable, with a twin: a copy made when the first
+ * write came, or when the page came for a write).  The home's master is not
+ * its application's copy: diffs from other ranks are applied to it while the
+ * home's own threads may be writing their copy, and the home's writes reach
+ * it as diffs at the home's release (no message), recorded as write notices
+ * like any rank's.  (Issue 16 sketched a home that writes the master in
+ * place, write-protected after each release; the separate master costs a
+ * twin and a page of memory per page written at its home, and needs no
+ * second writable mapping on the userfaultfd backend.)
+ *
+ *   fault on INVALID:  r -> home RC_FETCH; home -> r RC_PAGE (the master
+ *                      copy, or zeros).  At the home itself a copy, no
+ *                      message.  A fetch in flight when an acquire
+ *                      invalidates the page is stale: it is asked again.
+ *   write on READ:     twin, open for writing; no message.
+ *   release:           each WRITE page is write-protected, diffed against its
+ *                      twin (the bytes that changed, as runs), and becomes
+ *                      READ.  The diffs go in one RC_DIFF message per home
+ *                      (more when they exceed a message), the home applies
+ *                      them to its master and answers RC_DIFF_ACK; the home's
+ *                      own diffs are applied in place.  Once every ack is in,
+ *                      the pages become one interval (this rank, its next
+ *                      interval number, the page list) in this rank's log,
+ *                      and the release returns.  A release with no dirty
+ *                      pages sends nothing.
+ *   acquire:           every interval of another rank that this rank learned
+ *                      and has not applied yet invalidates this rank's copies
+ *                      of its pages (a dirty one is flushed first, by a
+ *                      release; clean ones went when the notice came).
+ *
+ * Write notices.  Each rank keeps a log of the intervals it knows (its own
+ * and others'), and for each peer the newest interval of each creator that
+ * the peer is known to know (`known`: what this rank sent it or got from
+ * it).  Every message of a release or an acquire carries the intervals
+ * newer than that (rc_notices_out/in): UNLOCK and SEM_POST to the object's
+ * home, LOCK_GRANT and SEM_GRANT from it, BARRIER_ENTER to rank 0 and
+ * BARRIER_RELEASE from it.  So the home of a lock knows what its previous
+ * holders knew at their release, and its grant passes that on; knowledge is
+ * forwarded whole, so visibility is transitive (A releases L1, B acquires L1
+ * and releases L2, C acquires L2: C learns A's interval from L2's home,
+ * because B's log held it).  A rank applies what it learns at once, in the
+ * service thread, when none of the interval's pages is dirty here (dropping
+ * a clean copy early is always allowed), else at its next acquire, after a
+ * flush; whatever object brought it: never less than the model asks for,
+ * sometimes more (a home learns the intervals released to any of its
+ * objects).  A lock cached at its last holder is taken again with what that
+ * rank knows: nothing to wait for.  Logs are trimmed at barriers: at the
+ * release of barrier k a rank drops the applied intervals it knew at the
+ * release of barrier k-1; every rank has them, as it left barrier k-1 before
+ * entering k.  Servers, in no barrier after the first, keep theirs.
+ *
+ * The model this gives (dsm.h, dsm_malloc(3)): a write to release-consistent
+ * memory is visible to another rank after the writer's next release and that
+ * rank's later acquire, transitively; data-race-free programs see sequential
+ * consistency.  Diffs are exact to the byte, so ranks that write different
+ * bytes of one word (between synchronisations) keep both writes.
+ *
+ * Threads: the service thread runs everything here except rc_release(),
+ * rc_acquire() and the fast checks, which post MBOX_RC_RELEASE /
+ * MBOX_RC_ACQUIRE when there is work.  Locking: none; `a_dirty` and
+ * `a_unapplied` are atomics the service thread writes before it completes
+ * the request or grant that an application thread then waits on.
+ */
+#include "rc.h"
+
+#include <dsm.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+
+#include "coherence.h"
+#include "log.h"
+#include "mailbox.h"
+#include "runtime.h"
+#include "stats.h"
+#include "transport.h"
+#include "wire.h"
+
+enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
+
+/* The most pages of one interval: its notice fits a message. */
+#define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
+
+uint64_t rc_first, rc_end;
+static int consistency_release;
+
+/* Per arena page (index page - rc_first), NORESERVE: only touched entries
+ * cost memory. */
+static uint8_t *rstate;
+static uint8_t **twin, **master;
+static struct fetch **fetching;
+
+struct fetch {
+	uint64_t id;
+	int write;
+	int stale;
+	struct mbox_req *waiters;
+};
+
+static uint64_t next_id;
+
+/* Dirty pages (WRITE), and what a release in progress flushed. */
+struct pvec {
+	uint64_t *v;
+	size_t n, cap;
+};
+static struct pvec dirty, flushed;
+static unsigned acks_out;
+static struct mbox_req *rel_waiters, *acq_waiters;
+static atomic_uint_fast64_t a_dirty;    /* WRITE pages + flushed, not yet logged */
+static atomic_uint_fast64_t a_unapplied; /* intervals of others not applied */
+
+/* The interval log. */
+struct ivl {
+	uint32_t creator, idx;
+	uint32_t n;
+	uint8_t applied;
+	uint64_t *pages;
+};
+struct ilog {
+	struct ivl **v;
+	uint32_t n, cap;
+};
+static struct ilog *logs;      /* [creator] */
+static uint32_t *known;        /* [peer * size + creator] */
+static uint32_t *gc_bound;     /* [creator]: dropped at the next barrier */
+static uint32_t my_idx;
+static struct ivl **unapplied;
+static size_t n_unapplied, cap_unapplied;
+
+/* Messages that wait for the flush in progress (rc_send_flushed). */
+struct deferred_msg {
+	struct deferred_msg *next;
+	int to, type;
+	uint64_t arg;
+};
+static struct deferred_msg *deferred, **deferred_tail = &deferred;
+
+/* Per-home batches of diffs being built. */
+struct batch {
+	uint8_t *b;
+	size_t n, cap;
+};
+static struct batch *batches;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (!q)
+		rt_fatal("out of memory for release consistency's tables");
+	return q;
+}
+
+static void pvec_push(struct pvec *v, uint64_t x)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? 2 * v->cap : 64;
+		v->v = xrealloc(v->v, v->cap * sizeof(*v->v));
+	}
+	v->v[v->n++] = x;
+}
+
+static void *arena_table(size_t elem)
+{
+	size_t n = (size_t)(rc_end - rc_first) * elem;
+	void *p;
+
+	if (n == 0)
+		return NULL;
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void arena_table_free(void *p, size_t elem)
+{
+	if (p)
+		munmap(p, (size_t)(rc_end - rc_first) * elem);
+}
+
+static void batch_put(struct batch *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16384;
+		while (b->cap < b->n + n)
+			b->cap *= 2;
+		b->b = xrealloc(b->b, b->cap);
+	}
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+int rc_default(void)
+{
+	return consistency_release;
+}
+
+int rc_init(void)
+{
+	const char *v = getenv("DSM_CONSISTENCY");
+	size_t n = (size_t)rt.size;
+	int rc;
+
+	consistency_release = 0;
+	if (v && *v) {
+		if (!strcasecmp(v, "release")) {
+			consistency_release = 1;
+		} else if (strcasecmp(v, "sequential")) {
+			log_err("DSM_CONSISTENCY=%s: expected release or sequential", v);
+			return -EINVAL;
+		}
+	}
+	/* The arena: the region's third quarter, whole pages.  The shared
+	 * heap hands out space from the top down, programs that use
+	 * dsm_base() directly start at the bottom: neither meets it soon. */
+	rc_first = rt.region_pages / 2;
+	rc_end = rt.region_pages / 4 * 3;
+	if (rt.region_pages < 8)
+		rc_end = rc_first;
+	rstate = arena_table(1);
+	twin = arena_table(sizeof(*twin));
+	master = arena_table(sizeof(*master));
+	fetching = arena_table(sizeof(*fetching));
+	logs = calloc(n, sizeof(*logs));
+	known = calloc(n * n, sizeof(*known));
+	gc_bound = calloc(n, sizeof(*gc_bound));
+	batches = calloc(n, sizeof(*batches));
+	if ((rc_end > rc_first && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
+	    !batches) {
+		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", rc_end - rc_first);
+		rc_fini();
+		return -ENOMEM;
+	}
+	if ((rc = tp_register(WIRE_RC_FIRST, WIRE_RC_LAST, rc_handle))) {
+		rc_fini();
+		return rc;
+	}
+	next_id = 0;
+	my_idx = 0;
+	acks_out = 0;
+	rel_waiters = acq_waiters = NULL;
+	atomic_store(&a_dirty, 0);
+	atomic_store(&a_unapplied, 0);
+	return 0;
+}
+
+void rc_fini(void)
+{
+	uint64_t np = rc_end - rc_first;
+
+	for (uint64_t i = 0; i < np && twin; i++)
+		if (twin[i] || master[i] || fetching[i]) {
+			free(twin[i]);
+			free(master[i]);
+			free(fetching[i]);
+		}
+	arena_table_free(rstate, 1);
+	arena_table_free(twin, sizeof(*twin));
+	arena_table_free(master, sizeof(*master));
+	arena_table_free(fetching, sizeof(*fetching));
+	rstate = NULL;
+	twin = master = NULL;
+	fetching = NULL;
+	for (int c = 0; logs && c < rt.size; c++) {
+		for (uint32_t i = 0; i < logs[c].n; i++) {
+			free(logs[c].v[i]->pages);
+			free(logs[c].v[i]);
+		}
+		free(logs[c].v);
+	}
+	for (int c = 0; batches && c < rt.size; c++)
+		free(batches[c].b);
+	free(logs);
+	free(known);
+	free(gc_bound);
+	free(batches);
+	free(unapplied);
+	free(dirty.v);
+	free(flushed.v);
+	while (deferred) {
+		struct deferred_msg *d = deferred;
+		deferred = d->next;
+		free(d);
+	}
+	deferred_tail = &deferred;
+	logs = NULL;
+	known = gc_bound = NULL;
+	batches = NULL;
+	unapplied = NULL;
+	n_unapplied = cap_unapplied = 0;
+	dirty = flushed = (struct pvec){ 0 };
+}
+
+/* ---- the fault path ----------------------------------------------------- */
+
+static void complete_all(struct mbox_req *w)
+{
+	while (w) {
+		struct mbox_req *nx = w->next;
+		w->b = 0; /* no hold (coherence.c's holds are for SC pages) */
+		mbox_complete(w, 0);
+		w = nx;
+	}
+}
+
+static int rc_holds_readable(uint64_t page)
+{
+	return rstate && __atomic_load_n(&rstate[page - rc_first], __ATOMIC_RELAXED) != R_INVALID;
+}
+
+static void make_twin(uint64_t page, const void *data)
+{
+	uint64_t i = page - rc_first;
+
+	if (!twin[i] && !(twin[i] = malloc(DSM_PAGE_SIZE)))
+		rt_fatal("out of memory for a twin of page %" PRIu64, page);
+	if (data)
+		memcpy(twin[i], data, DSM_PAGE_SIZE);
+	else
+		memset(twin[i], 0, DSM_PAGE_SIZE);
+	pvec_push(&dirty, page);
+	atomic_fetch_add(&a_dirty, 1);
+}
+
+/* The page's data arrived (NULL: zeros): install it for reading, or for
+ * writing with a twin. */
+static void install(uint64_t page, const void *data, int write)
+{
+	int rc;
+
+	/* Counted dirty before the install wakes the thread: its release must
+	 * find the page. */
+	if (write)
+		make_twin(page, data);
+	__atomic_store_n(&rstate[page - rc_first], write ? R_WRITE : R_READ, __ATOMIC_RELAXED);
+	if ((rc = rt.be->install(page, data, write)))
+		rt_fatal("cannot install page %" PRIu64 ": %s", page, strerror(-rc));
+}
+
+static void send_fetch(uint64_t page, struct fetch *f)
+{
+	struct wire_hdr h = { .type = WIRE_RC_FETCH, .arg = page };
+
+	f->id = ++next_id;
+	h.id = f->id;
+	tp_send(page_home(page), &h, NULL);
+}
+
+static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
+{
+	uint64_t i = page - rc_first;
+	uint8_t st = rstate[i];
+	struct fetch *f;
+
+	if (waiter)
+		waiter->next = NULL; /* it is one request, not a list */
+
+	if (st == R_WRITE || (st == R_READ && !write)) {
+		rt.be->wake(page); /* served while this fault was on its way */
+		complete_all(waiter);
+		return;
+	}
+	if (st == R_READ) {
+		int rc;
+		make_twin(page, rt.be->peek(page));
+		if ((rc = rt.be->upgrade(page)))
+			rt_fatal("cannot open page %" PRIu64 " for writing: %s", page, strerror(-rc));
+		__atomic_store_n(&rstate[i], R_WRITE, __ATOMIC_RELAXED);
+		stat_bump(ST_WRITE_FAULTS, 1);
+		complete_all(waiter);
+		return;
+	}
+	stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
+	if (page_home(page) == rt.rank) {
+		install(page, master[i], write);
+		complete_all(waiter);
+		return;
+	}
+	f = fetching[i];
+	if (!f) {
+		if (!(f = calloc(1, sizeof(*f))))
+			rt_fatal("out of memory for a page request");
+		f->write = write;
+		fetching[i] = f;
+		send_fetch(page, f);
+	}
+	if (waiter) {
+		waiter->next = f->waiters;
+		f->waiters = waiter;
+	}
+}
+
+static void got_page(const struct wire_hdr *h, const uint8_t *payload)
+{
+	uint64_t page = h->arg, i = page - rc_first;
+	struct fetch *f = fetching[i];
+
+	if (!f || f->id != h->id) {
+		log_debug("stale RC_PAGE %" PRIu64 " from rank %u", page, h->src);
+		return;
+	}
+	if (!(h->flags & WIRE_F_ZERO) && h->len != DSM_PAGE_SIZE)
+		rt_fatal("rank %u sent page %" PRIu64 " with %u bytes of data", h->src, page, h->len);
+	if (f->stale) { /* an acquire came meanwhile: this copy may be old */
+		f->stale = 0;
+		send_fetch(page, f);
+		return;
+	}
+	fetching[i] = NULL;
+	if (rstate[i] != R_INVALID)
+		rt_fatal("rank %u sent page %" PRIu64 " which this rank already holds (protocol error)", h->src,
+			 page);
+	install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, f->write);
+	stat_bump(ST_PAGES_IN, 1);
+	complete_all(f->waiters);
+	free(f);
+}
+
+/* The home: a copy of the master (or zeros) for rank `to`. */
+static void serve_fetch(int to, uint64_t page, uint64_t id)
+{
+	struct wire_hdr h = { .type = WIRE_RC_PAGE, .arg = page, .id = id };
+	const uint8_t *m = master[page - rc_first];
+
+	if (m)
+		h.len = DSM_PAGE_SIZE;
+	else
+		h.flags = WIRE_F_ZERO;
+	tp_send(to, &h, m);
+	stat_bump(ST_PAGES_OUT, 1);
+}
+
+/* ---- diffs -------------------------------------------------------------- */
+
+/*
+ * Append to `b` the diff of `cur` against `tw`: u64 page, u16 runs, then
+ * per run u16 offset, u16 length and the bytes.  Exact to the byte (the
+ * words are compared whole, the bytes of a word that differs one by one),
+ * so another rank's writes to other bytes of the same word survive.
+ * Returns the number of bytes that changed.  The page is read-only here
+ * (write-protected before), which ThreadSanitizer cannot know.
+ */
+__attribute__((no_sanitize("thread"), noinline))
+static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const volatile uint8_t *cur)
+{
+	static uint8_t out[DSM_PAGE_SIZE * 3]; /* service thread only */
+	size_t n = 10, changed = 0, k = 0;
+	uint16_t runs = 0;
+
+	while (k < DSM_PAGE_SIZE) {
+		size_t start;
+		if ((k & 7) == 0) {
+			uint64_t x = *(const volatile uint64_t *)(cur + k), y;
+			memcpy(&y, tw + k, 8);
+			if (x == y) {
+				k += 8;
+				continue;
+			}
+		}
+		if (cur[k] == tw[k]) {
+			k++;
+			continue;
+		}
+		start = k;
+		while (k < DSM_PAGE_SIZE && cur[k] != tw[k])
+			k++;
+		put_le16(out + n, (uint16_t)start);
+		put_le16(out + n + 2, (uint16_t)(k - start));
+		for (size_t j = start; j < k; j++)
+			out[n + 4 + j - start] = cur[j];
+		n += 4 + (k - start);
+		changed += k - start;
+		runs++;
+	}
+	if (!changed)
+		return 0;
+	put_le64(out, page);
+	put_le16(out + 8, runs);
+	batch_put(b, out, n);
+	return changed;
+}
+
+/* Apply the diffs of one page entry at p (len bytes left); returns its size
+ * or 0 when malformed. */
+static size_t apply_diff(const uint8_t *p, size_t len, int from)
+{
+	uint64_t page;
+	uint16_t runs;
+	size_t n = 10;
+	uint8_t *m;
+
+	if (len < 10)
+		return 0;
+	page = get_le64(p);
+	runs = get_le16(p + 8);
+	if (!rc_page(page) || page_home(page) != rt.rank)
+		rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not a release-consistent page "
+			 "homed here", from, page);
+	m = master[page - rc_first];
+	if (!m && !(m = master[page - rc_first] = calloc(1, DSM_PAGE_SIZE)))
+		rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+	for (uint16_t r = 0; r < runs; r++) {
+		uint16_t off, l;
+		if (n + 4 > len)
+			return 0;
+		off = get_le16(p + n);
+		l = get_le16(p + n + 2);
+		if (n + 4 + l > len || (size_t)off + l > DSM_PAGE_SIZE || l == 0)
+			return 0;
+		memcpy(m + off, p + n + 4, l);
+		n += 4 + (size_t)l;
+	}
+	return n;
+}
+
+static void send_batch(int home)
+{
+	struct batch *b = &batches[home];
+	struct wire_hdr h = { .type = WIRE_RC_DIFF, .len = (uint32_t)b->n };
+
+	if (!b->n)
+		return;
+	h.id = ++next_id;
+	tp_send(home, &h, b->b);
+	acks_out++;
+	b->n = 0;
+}
+
+static void got_diff(const struct wire_hdr *h, const uint8_t *payload)
+{
+	struct wire_hdr ack = { .type = WIRE_RC_DIFF_ACK, .id = h->id };
+	size_t off = 0;
+
+	while (off < h->len) {
+		size_t n = apply_diff(payload + off, h->len - off, (int)h->src);
+		if (!n)
+			rt_fatal("rank %u sent a malformed diff", h->src);
+		off += n;
+	}
+	tp_send((int)h->src, &ack, NULL);
+}
+
+/* Flush every dirty page: diff, send, downgrade.  The pages count as dirty
+ * (a_dirty) until finish_flush() logs them. */
+static void start_flush(void)
+{
+	size_t n = dirty.n;
+
+	for (size_t k = 0; k < n; k++) {
+		uint64_t page = dirty.v[k], i = page - rc_first;
+		int home = page_home(page), rc;
+		struct batch *b;
+		size_t changed;
+
+		if ((rc = rt.be->downgrade(page))) /* stop writers before the diff */
+			rt_fatal("cannot write-protect page %" PRIu64 ": %s", page, strerror(-rc));
+		__atomic_store_n(&rstate[i], R_READ, __ATOMIC_RELAXED);
+		if (home == rt.rank) {
+			struct batch local = { 0 };
+			changed = diff_page(&local, page, twin[i], rt.be->peek(page));
+			if (changed && !apply_diff(local.b, local.n, rt.rank))
+				rt_fatal("a diff of this rank's own does not apply (internal error)");
+			free(local.b);
+		} else {
+			b = &batches[home];
+			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
+				send_batch(home);
+			changed = diff_page(b, page, twin[i], rt.be->peek(page));
+		}
+		free(twin[i]);
+		twin[i] = NULL;
+		if (changed)
+			pvec_push(&flushed, page);
+		else
+			atomic_fetch_sub(&a_dirty, 1); /* written with what it held: nothing to tell */
+	}
+	dirty.n = 0;
+	for (int r = 0; r < rt.size; r++)
+		send_batch(r);
+}
+
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void log_add(struct ivl *v)
+{
+	struct ilog *l = &logs[v->creator];
+	uint32_t pos = l->n;
+
+	while (pos > 0 && l->v[pos - 1]->idx > v->idx)
+		pos--;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	memmove(l->v + pos + 1, l->v + pos, (l->n - pos) * sizeof(*l->v));
+	l->v[pos] = v;
+	l->n++;
+}
+
+static int do_acquire(struct mbox_req *req);
+static int do_fence(struct mbox_req *req);
+
+static void send_with_notices(int to, int type, uint64_t arg)
+{
+	struct wire_hdr h = { .type = (uint8_t)type, .arg = arg };
+
+	tp_send(to, &h, rc_notices_out(to, type, &h.len));
+}
+
+/* Every ack is in: the flushed pages become this rank's next interval. */
+static void finish_flush(void)
+{
+	struct mbox_req *w, *acq;
+
+	if (flushed.n) {
+		size_t k = 0;
+
+		qsort(flushed.v, flushed.n, sizeof(uint64_t), page_cmp);
+		for (size_t j = 0; j < flushed.n; j++)
+			if (!k || flushed.v[k - 1] != flushed.v[j])
+				flushed.v[k++] = flushed.v[j];
+		/* One interval, or several when its notice would not fit a
+		 * message. */
+		for (size_t at = 0; at < k; at += RC_IVL_PAGES) {
+			size_t n = k - at < RC_IVL_PAGES ? k - at : RC_IVL_PAGES;
+			struct ivl *v = calloc(1, sizeof(*v));
+
+			if (!v)
+				rt_fatal("out of memory for an interval");
+			v->creator = (uint32_t)rt.rank;
+			v->idx = ++my_idx;
+			v->n = (uint32_t)n;
+			v->applied = 1;
+			v->pages = xrealloc(NULL, n * sizeof(uint64_t));
+			memcpy(v->pages, flushed.v + at, n * sizeof(uint64_t));
+			log_add(v);
+			log_debug("rc: interval %u: %u pages, first %" PRIu64, v->idx, v->n, v->pages[0]);
+		}
+		atomic_fetch_sub(&a_dirty, flushed.n);
+		flushed.n = 0;
+	}
+	while (deferred) {
+		struct deferred_msg *d = deferred;
+		deferred = d->next;
+		send_with_notices(d->to, d->type, d->arg);
+		free(d);
+	}
+	deferred_tail = &deferred;
+	w = rel_waiters;
+	rel_waiters = NULL;
+	complete_all(w);
+	acq = acq_waiters;
+	acq_waiters = NULL;
+	while (acq) {
+		struct mbox_req *nx = acq->next;
+		if (acq->kind == MBOX_RC_FENCE)
+			do_fence(acq);
+		else
+			do_acquire(acq);
+		acq = nx;
+	}
+}
+
+void rc_send_notices(int to)
+{
+	struct wire_hdr h = { .type = WIRE_RC_NOTICES };
+	const void *p = rc_notices_out(to, WIRE_RC_NOTICES, &h.len);
+
+	if (p)
+		tp_send(to, &h, p);
+}
+
+void rc_send_flushed(int to, int type, uint64_t arg)
+{
+	struct deferred_msg *d;
+
+	if (!dirty.n && !acks_out) {
+		send_with_notices(to, type, arg);
+		return;
+	}
+	if (!(d = malloc(sizeof(*d))))
+		rt_fatal("out of memory for a deferred message");
+	*d = (struct deferred_msg){ .to = to, .type = type, .arg = arg };
+	*deferred_tail = d;
+	deferred_tail = &d->next;
+	start_flush();
+	if (acks_out == 0)
+		finish_flush();
+}
+
+static void got_ack(const struct wire_hdr *h)
+{
+	if (!acks_out)
+		rt_fatal("rank %u acknowledged a diff this rank did not send (protocol error)", h->src);
+	if (--acks_out == 0)
+		finish_flush();
+}
+
+/* ---- acquire ------------------------------------------------------------ */
+
+static void invalidate(uint64_t page)
+{
+	uint64_t i = page - rc_first;
+	int rc;
+
+	if (fetching[i])
+		fetching[i]->stale = 1;
+	if (rstate[i] != R_READ)
+		return;
+	if ((rc = rt.be->drop(page)))
+		rt_fatal("cannot drop page %" PRIu64 ": %s", page, strerror(-rc));
+	__atomic_store_n(&rstate[i], R_INVALID, __ATOMIC_RELAXED);
+	stat_bump(ST_INV_RECEIVED, 1);
+}
+
+/* Apply what this rank learned, once no page it would drop is dirty;
+ * 1 when done (req completed), 0 when it waits for a flush. */
+static int do_acquire(struct mbox_req *req)
+{
+	size_t k = n_unapplied;
+
+	for (size_t j = 0; j < k; j++)
+		for (uint32_t p = 0; p < unapplied[j]->n; p++)
+			if (rstate[unapplied[j]->pages[p] - rc_first] == R_WRITE) {
+				start_flush();
+				req->next = acq_waiters;
+				acq_waiters = req;
+				if (acks_out == 0)
+					finish_flush();
+				return 0;
+			}
+	log_debug("rc: acquire applies %zu intervals", k);
+	for (size_t j = 0; j < k; j++) {
+		for (uint32_t p = 0; p < unapplied[j]->n; p++)
+			invalidate(unapplied[j]->pages[p]);
+		unapplied[j]->applied = 1;
+	}
+	n_unapplied = 0;
+	atomic_fetch_sub(&a_unapplied, k);
+	req->next = NULL;
+	complete_all(req);
+	return 1;
+}
+
+/*
+ * dsm_acquire(): no synchronisation brought notices, so this rank cannot
+ * know which of its copies are stale: it drops every clean one (after
+ * flushing its dirty ones), and what it reads next comes from the homes,
+ * which have every write released before.
+ */
+static int do_fence(struct mbox_req *req)
+{
+	uint64_t np = rc_end - rc_first;
+	size_t k = n_unapplied;
+
+	if (dirty.n) {
+		start_flush();
+		req->next = acq_waiters;
+		acq_waiters = req;
+		if (acks_out == 0)
+			finish_flush();
+		return 0;
+	}
+	for (uint64_t i = 0; i < np; i++)
+		if (rstate[i] == R_READ || fetching[i])
+			invalidate(rc_first + i);
+	for (size_t j = 0; j < k; j++)
+		unapplied[j]->applied = 1;
+	n_unapplied = 0;
+	atomic_fetch_sub(&a_unapplied, k);
+	req->next = NULL;
+	complete_all(req);
+	return 1;
+}
+
+void rc_request(struct mbox_req *req)
+{
+	switch (req->kind) {
+	case MBOX_RC_RELEASE:
+		log_debug("rc: release, %zu dirty, %u acks out", dirty.n, acks_out);
+		start_flush();
+		if (acks_out == 0) {
+			finish_flush();
+			req->next = NULL;
+			complete_all(req);
+		} else {
+			req->next = rel_waiters;
+			rel_waiters = req;
+		}
+		break;
+	case MBOX_RC_ACQUIRE:
+		do_acquire(req);
+		break;
+	case MBOX_RC_FENCE:
+		do_fence(req);
+		break;
+	default:
+		mbox_complete(req, -ENOSYS);
+	}
+}
+
+int rc_release(void)
+{
+	struct mbox_req req = { .kind = MBOX_RC_RELEASE };
+
+	if (atomic_load(&a_dirty) == 0)
+		return 0;
+	return mbox_call(&req);
+}
+
+int rc_acquire(void)
+{
+	struct mbox_req req = { .kind = MBOX_RC_ACQUIRE };
+
+	if (atomic_load(&a_unapplied) == 0)
+		return 0;
+	return mbox_call(&req);
+}
+
+int dsm_release(void)
+{
+	if (!rt_live("dsm_release"))
+		return -EINVAL;
+	return rc_release();
+}
+
+int dsm_acquire(void)
+{
+	struct mbox_req req = { .kind = MBOX_RC_FENCE };
+
+	if (!rt_live("dsm_acquire"))
+		return -EINVAL;
+	if (rc_end == rc_first)
+		return 0;
+	return mbox_call(&req);
+}
+
+/* ---- write notices ------------------------------------------------------ */
+
+static int carries_notices(int type)
+{
+	switch (type) {
+	case WIRE_LOCK_GRANT:
+	case WIRE_UNLOCK:
+	case WIRE_SEM_GRANT:
+	case WIRE_SEM_POST:
+	case WIRE_BARRIER_ENTER:
+	case WIRE_BARRIER_RELEASE:
+	case WIRE_RC_NOTICES:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Notices: u32 count, then per interval u32 creator, u32 number, u32 pages
+ * and the pages (u64 each).
+ */
+const void *rc_notices_out(int to, int type, uint32_t *len)
+{
+	static struct batch out; /* service thread only */
+	uint32_t count = 0;
+	uint8_t hdr[12] = { 0 };
+
+	*len = 0;
+	if (to == rt.rank || !carries_notices(type) || !logs)
+		return NULL;
+	out.n = 0;
+	batch_put(&out, hdr, 4);
+	for (int c = 0; c < rt.size; c++) {
+		struct ilog *l = &logs[c];
+		uint32_t *kn = &known[(size_t)to * (size_t)rt.size + (size_t)c];
+		uint32_t j = l->n;
+
+		while (j > 0 && l->v[j - 1]->idx > *kn)
+			j--;
+		for (; j < l->n; j++) {
+			struct ivl *v = l->v[j];
+			if (out.n + 12 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD) {
+				/* More than one message holds: the rest goes ahead
+				 * as RC_NOTICES, which the link delivers first. */
+				struct wire_hdr nh = { .type = WIRE_RC_NOTICES, .len = (uint32_t)out.n };
+				if (!count || 16 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
+					rt_fatal("an interval of %u pages does not fit a message", v->n);
+				put_le32(out.b, count);
+				tp_send(to, &nh, out.b);
+				out.n = 4;
+				count = 0;
+			}
+			put_le32(hdr, v->creator);
+			put_le32(hdr + 4, v->idx);
+			put_le32(hdr + 8, v->n);
+			batch_put(&out, hdr, 12);
+			for (uint32_t p = 0; p < v->n; p++) {
+				uint8_t b[8];
+				put_le64(b, v->pages[p]);
+				batch_put(&out, b, 8);
+			}
+			count++;
+			*kn = v->idx;
+		}
+	}
+	if (!count)
+		return NULL;
+	put_le32(out.b, count);
+	*len = (uint32_t)out.n;
+	return out.b;
+}
+
+/*
+ * An interval none of whose pages is dirty here is applied as soon as it is
+ * learned, in the service thread, so the acquire that follows has nothing to
+ * do (no round trip to the service thread).  Dropping a clean copy early is
+ * always allowed: the next read fetches the home's copy, which holds every
+ * write this rank must see by now and perhaps newer ones, never older.  A
+ * dirty page must be flushed first, which only the acquire waits for.
+ */
+static int apply_now(struct ivl *v)
+{
+	for (uint32_t p = 0; p < v->n; p++)
+		if (rstate[v->pages[p] - rc_first] == R_WRITE)
+			return 0;
+	for (uint32_t p = 0; p < v->n; p++)
+		invalidate(v->pages[p]);
+	v->applied = 1;
+	return 1;
+}
+
+static struct ivl *log_find(uint32_t c, uint32_t idx)
+{
+	struct ilog *l = &logs[c];
+
+	for (uint32_t j = l->n; j > 0; j--) {
+		if (l->v[j - 1]->idx == idx)
+			return l->v[j - 1];
+		if (l->v[j - 1]->idx < idx)
+			break;
+	}
+	return NULL;
+}
+
+void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
+{
+	const uint8_t *p = payload, *end = payload + h->len;
+	uint32_t count;
+	int from = (int)h->src;
+
+	if (!carries_notices(h->type) || h->len == 0 || from == rt.rank)
+		return;
+	if (h->len < 4)
+		goto bad;
+	count = get_le32(p);
+	p += 4;
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t c, idx, n;
+		struct ivl *v;
+		uint32_t *kn;
+
+		if (end - p < 12)
+			goto bad;
+		c = get_le32(p);
+		idx = get_le32(p + 4);
+		n = get_le32(p + 8);
+		p += 12;
+		if (c >= (uint32_t)rt.size || idx == 0 || (size_t)(end - p) / 8 < n)
+			goto bad;
+		kn = &known[(size_t)from * (size_t)rt.size + c];
+		if (idx > *kn)
+			*kn = idx;
+		if (c == (uint32_t)rt.rank || idx <= gc_bound[c] || log_find(c, idx)) {
+			p += (size_t)n * 8;
+			continue;
+		}
+		if (!(v = calloc(1, sizeof(*v))) || !(v->pages = malloc((size_t)(n ? n : 1) * 8)))
+			rt_fatal("out of memory for write notices");
+		v->creator = c;
+		v->idx = idx;
+		v->n = n;
+		for (uint32_t j = 0; j < n; j++, p += 8) {
+			v->pages[j] = get_le64(p);
+			if (!rc_page(v->pages[j]))
+				rt_fatal("rank %d sent a write notice for page %" PRIu64 ", which is not "
+					 "release-consistent", from, v->pages[j]);
+		}
+		log_add(v);
+		log_debug("rc: learned interval %u of rank %u from rank %d (%s): %u pages", idx, c, from,
+			  wire_type_name(h->type), n);
+		if (apply_now(v))
+			continue;
+		if (n_unapplied == cap_unapplied) {
+			cap_unapplied = cap_unapplied ? 2 * cap_unapplied : 64;
+			unapplied = xrealloc(unapplied, cap_unapplied * sizeof(*unapplied));
+		}
+		unapplied[n_unapplied++] = v;
+		atomic_fetch_add(&a_unapplied, 1);
+	}
+	if (p != end)
+		goto bad;
+	return;
+bad:
+	rt_fatal("rank %d sent %s with malformed write notices (%u bytes)", from, wire_type_name(h->type), h->len);
+}
+
+void rc_barrier_left(void)
+{
+	for (int c = 0; logs && c < rt.size; c++) {
+		struct ilog *l = &logs[c];
+		uint32_t k = 0, j;
+
+		for (j = 0; j < l->n; j++) {
+			struct ivl *v = l->v[j];
+			if (v->idx <= gc_bound[c] && v->applied) {
+				free(v->pages);
+				free(v);
+			} else {
+				l->v[k++] = v;
+			}
+		}
+		l->n = k;
+		gc_bound[c] = k ? l->v[k - 1]->idx : gc_bound[c];
+		if (c == rt.rank && my_idx > gc_bound[c])
+			gc_bound[c] = my_idx;
+	}
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+void rc_handle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	int src = (int)h->src;
+
+	switch (h->type) {
+	case WIRE_RC_FETCH:
+	case WIRE_RC_PAGE:
+		if (!rc_page(h->arg))
+			rt_fatal("rank %d sent %s for page %" PRIu64 ", which is not release-consistent", src,
+				 wire_type_name(h->type), h->arg);
+		if (h->type == WIRE_RC_PAGE) {
+			got_page(h, payload);
+			break;
+		}
+		if (page_home(h->arg) != rt.rank)
+			rt_fatal("rank %d asked for page %" PRIu64 ", whose home is rank %d", src, h->arg,
+				 page_home(h->arg));
+		serve_fetch(src, h->arg, h->id);
+		break;
+	case WIRE_RC_DIFF:
+		got_diff(h, payload);
+		break;
+	case WIRE_RC_DIFF_ACK:
+		got_ack(h);
+		break;
+	case WIRE_RC_NOTICES:
+		rc_notices_in(h, payload);
+		break;
+	default:
+		rt_fatal("rank %d sent an unexpected %s message", src, wire_type_name(h->type));
+	}
+}
+
+const struct coh_ops coh_sc_ops = {
+	.name = "sequential",
+	.fault = coh_fault,
+	.holds_readable = coh_holds_readable,
+};
+
+const struct coh_ops coh_rc_ops = {
+	.name = "release",
+	.fault = rc_fault,
+	.holds_readable = rc_holds_readable,
+};

@@ -1,0 +1,287 @@
+/*
+ * Description: litmus tests of release consistency (dsm_malloc_rc memory):
+ *   mp-lock     message passing through a lock: rank 0 writes data, then a
+ *               flag under the lock; rank 1 sees the flag under the lock and
+ *               must then see the data (2 ranks; rounds)
+ *   mp-sem      the same through semaphores (a ping-pong of posts)
+ *   chain       transitivity over 3 ranks: A writes x and releases L1; B
+ *               acquires L1, releases L2 (never touching x); C acquires L2
+ *               and must see x, though it holds a stale copy of x's page
+ *   writers     every rank writes its own bytes, interleaved byte by byte
+ *               over one page, at once; after a barrier every byte holds
+ *               what its writer wrote (both writes survive, even in a word)
+ *   counters    false sharing under locks: counters adjacent on one page,
+ *               one lock each; every rank does `count` increments, in blocks
+ *               of 100 on one counter, moving from counter to counter; the
+ *               totals must be exact.  An SC counter array beside it (one
+ *               job, both consistencies; one increment per block) must be
+ *               exact too.
+ *   rpc         release and acquire through RPC: rank 0 writes data and calls
+ *               rank 1, whose handler checks it and writes an answer beside
+ *               it; rank 0 checks the answer after the reply (2 ranks)
+ *   fence       dsm_release/dsm_acquire around a flag in SC memory: rank 0
+ *               writes data, dsm_release(), sets the flag; rank 1 sees the
+ *               flag, dsm_acquire(), must see the data (2 ranks)
+ *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
+ *               release-consistent arena (dsm_alloc_named_rc of the same name
+ *               gives the same block); mp-lock runs on it
+ *   rc_litmus TEST [rounds|count]
+ */
+#include <dsm.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "testutil.h"
+
+#define PAGE 4096
+
+static int me, nr;
+
+/* Spin on a lock-protected word until it reaches `want`. */
+static void await_under(uint64_t lock, volatile uint64_t *w, uint64_t want)
+{
+	for (;;) {
+		uint64_t v;
+		CALL(dsm_lock(lock));
+		v = *w;
+		CALL(dsm_unlock(lock));
+		if (v >= want)
+			return;
+	}
+}
+
+static void set_under(uint64_t lock, volatile uint64_t *w, uint64_t v)
+{
+	CALL(dsm_lock(lock));
+	*w = v;
+	CALL(dsm_unlock(lock));
+}
+
+static int mp_lock(volatile uint64_t *a, uint64_t rounds)
+{
+	/* a[0..511]: data (its own page), a[512]: flag, a[513]: ack */
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			for (int k = 0; k < 512; k += 37)
+				a[k] = r * 1000 + (uint64_t)k;
+			set_under(1, &a[512], r);
+			await_under(1, &a[513], r);
+		} else if (me == 1) {
+			await_under(1, &a[512], r);
+			for (int k = 0; k < 512; k += 37)
+				CHECK(a[k] == r * 1000 + (uint64_t)k, "mp-lock round %lu: data[%d] is %lu, not %lu",
+				      (unsigned long)r, k, (unsigned long)a[k], (unsigned long)(r * 1000 + k));
+			set_under(1, &a[513], r);
+		}
+	}
+	return 0;
+}
+
+static int mp_sem(volatile uint64_t *a, uint64_t rounds)
+{
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			a[0] = r;
+			a[700] = r * 3;
+			CALL(dsm_sem_post(10));
+			CALL(dsm_sem_wait(11));
+			CHECK(a[1] == r * 7, "mp-sem round %lu: rank 1's reply is %lu", (unsigned long)r,
+			      (unsigned long)a[1]);
+		} else if (me == 1) {
+			CALL(dsm_sem_wait(10));
+			CHECK(a[0] == r && a[700] == r * 3, "mp-sem round %lu: data %lu %lu", (unsigned long)r,
+			      (unsigned long)a[0], (unsigned long)a[700]);
+			a[1] = r * 7;
+			CALL(dsm_sem_post(11));
+		}
+	}
+	return 0;
+}
+
+static int chain(volatile uint64_t *a, uint64_t rounds)
+{
+	/* x: a[0] (page 0); flag1: a[512] (page 1, lock 21); flag2: a[1024]
+	 * (page 2, lock 22); done: semaphore 23 */
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			a[0] = r;
+			set_under(21, &a[512], r);
+			CALL(dsm_sem_wait(23));
+		} else if (me == 1) {
+			await_under(21, &a[512], r);
+			set_under(22, &a[1024], r);
+		} else if (me == 2) {
+			await_under(22, &a[1024], r);
+			CHECK(a[0] == r, "chain round %lu: rank 2 reads x = %lu after L1 -> L2", (unsigned long)r,
+			      (unsigned long)a[0]);
+			CALL(dsm_sem_post(23));
+		}
+	}
+	return 0;
+}
+
+static int writers(volatile uint8_t *b, uint64_t rounds)
+{
+	for (uint64_t r = 1; r <= rounds; r++) {
+		uint8_t mine = (uint8_t)(r * 16 + (uint64_t)me + 1);
+		for (int k = me; k < PAGE; k += nr)
+			b[k] = mine;
+		CALL(dsm_barrier());
+		for (int k = 0; k < PAGE; k++)
+			CHECK(b[k] == (uint8_t)(r * 16 + (uint64_t)(k % nr) + 1),
+			      "writers round %lu: byte %d is %u, rank %d wrote %u", (unsigned long)r, k, b[k], k % nr,
+			      (unsigned)(uint8_t)(r * 16 + (uint64_t)(k % nr) + 1));
+		CALL(dsm_barrier());
+	}
+	return 0;
+}
+
+static int counters(volatile uint64_t *c, uint64_t count)
+{
+	volatile uint64_t *sc = dsm_alloc_named("rc_litmus.sc", PAGE);
+	uint64_t want[64] = { 0 };
+
+	CHECK(nr <= 32, "counters: at most 32 ranks");
+
+	CHECK(sc, "dsm_alloc_named: %s", strerror(errno));
+	CHECK((char *)sc < (char *)dsm_base() + dsm_region_size() / 2 ||
+	      (char *)sc >= (char *)dsm_base() + dsm_region_size() / 4 * 3,
+	      "the sequentially consistent allocation lies in the release-consistent arena");
+	CALL(dsm_barrier());
+	for (uint64_t i = 0; i < count; i++) {
+		int k = (int)((i / 100 + (uint64_t)me) % (uint64_t)nr);
+		CALL(dsm_lock(100 + (uint64_t)k));
+		c[k]++;
+		if (i % 100 == 0)
+			sc[k]++; /* once a block: SC false sharing is slow */
+		CALL(dsm_unlock(100 + (uint64_t)k));
+	}
+	CALL(dsm_barrier());
+	for (int r = 0; r < nr; r++)
+		for (uint64_t i = 0; i < count; i++) {
+			want[(i / 100 + (uint64_t)r) % (uint64_t)nr]++;
+			if (i % 100 == 0)
+				want[32 + (i / 100 + (uint64_t)r) % (uint64_t)nr]++;
+		}
+	for (int k = 0; k < nr; k++) {
+		CHECK(c[k] == want[k], "counter %d is %lu, not %lu", k, (unsigned long)c[k], (unsigned long)want[k]);
+		CHECK(sc[k] == want[32 + k], "SC counter %d is %lu, not %lu", k, (unsigned long)sc[k],
+		      (unsigned long)want[32 + k]);
+	}
+	return 0;
+}
+
+static volatile uint64_t *rpc_data;
+
+static int rpc_handler(const void *arg, size_t len, void *reply, size_t *reply_len)
+{
+	uint64_t r;
+
+	(void)reply;
+	*reply_len = 0;
+	if (len != sizeof(r))
+		return -EINVAL;
+	memcpy(&r, arg, sizeof(r));
+	for (int k = 0; k < 512; k += 31)
+		if (rpc_data[k] != r * 100 + (uint64_t)k)
+			return -EIO; /* the call's data is not visible */
+	rpc_data[600] = r * 5; /* the answer, on the next page */
+	rpc_data[3] = r; /* and one beside the caller's data, on its page */
+	return 0;
+}
+
+static int rpc(volatile uint64_t *a, uint64_t rounds)
+{
+	rpc_data = a;
+	CALL(dsm_rpc_register(7, rpc_handler));
+	CALL(dsm_barrier());
+	if (me != 0)
+		return 0;
+	for (uint64_t r = 1; r <= rounds; r++) {
+		size_t rl = 0;
+		for (int k = 0; k < 512; k += 31)
+			a[k] = r * 100 + (uint64_t)k;
+		CALL(dsm_rpc_call(1, 7, &r, sizeof(r), NULL, &rl));
+		CHECK(a[600] == r * 5 && a[3] == r, "rpc round %lu: the handler's answer %lu %lu is not visible",
+		      (unsigned long)r, (unsigned long)a[600], (unsigned long)a[3]);
+	}
+	return 0;
+}
+
+static int fence(volatile uint64_t *a, uint64_t rounds)
+{
+	volatile uint64_t *flag = dsm_alloc_named("rc_litmus.flags", PAGE); /* SC */
+
+	CHECK(flag, "dsm_alloc_named: %s", strerror(errno));
+	CALL(dsm_barrier());
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			for (int k = 0; k < 512; k += 29)
+				a[k] = r * 11 + (uint64_t)k;
+			CALL(dsm_release());
+			__atomic_store_n(&flag[0], r, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&flag[1], __ATOMIC_SEQ_CST) < r)
+				;
+		} else if (me == 1) {
+			while (__atomic_load_n(&flag[0], __ATOMIC_SEQ_CST) < r)
+				;
+			CALL(dsm_acquire());
+			for (int k = 0; k < 512; k += 29)
+				CHECK(a[k] == r * 11 + (uint64_t)k, "fence round %lu: data[%d] is %lu", (unsigned long)r,
+				      k, (unsigned long)a[k]);
+			__atomic_store_n(&flag[1], r, __ATOMIC_SEQ_CST);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *test = argc > 1 ? argv[1] : "";
+	uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 200;
+	char *base;
+	void *a;
+	int rc = 0;
+
+	init_or_exit(&argc, &argv);
+	me = dsm_rank();
+	nr = dsm_size();
+	base = dsm_base();
+	if (!strcmp(test, "default")) {
+		a = dsm_alloc_named("rc_litmus.default", 4 * PAGE);
+		CHECK(a, "dsm_alloc_named: %s", strerror(errno));
+		CHECK((char *)a >= base + dsm_region_size() / 2 && (char *)a < base + dsm_region_size() / 4 * 3,
+		      "DSM_CONSISTENCY=release, but dsm_alloc_named gave %p, outside the arena", a);
+		CHECK(dsm_alloc_named_rc("rc_litmus.default", 4 * PAGE) == a,
+		      "dsm_alloc_named_rc of the same name gives another block");
+		test = "mp-lock";
+	} else {
+		a = dsm_alloc_named_rc("rc_litmus", 4 * PAGE);
+		CHECK(a, "dsm_alloc_named_rc: %s", strerror(errno));
+		CHECK((char *)a >= base + dsm_region_size() / 2 && (char *)a < base + dsm_region_size() / 4 * 3,
+		      "dsm_alloc_named_rc gave %p, outside the release-consistent arena", a);
+	}
+	CALL(dsm_barrier());
+	if (!strcmp(test, "mp-lock"))
+		rc = mp_lock(a, n);
+	else if (!strcmp(test, "mp-sem"))
+		rc = mp_sem(a, n);
+	else if (!strcmp(test, "chain"))
+		rc = chain(a, n);
+	else if (!strcmp(test, "writers"))
+		rc = writers(a, n);
+	else if (!strcmp(test, "fence"))
+		rc = fence(a, n);
+	else if (!strcmp(test, "rpc"))
+		rc = rpc(a, n);
+	else if (!strcmp(test, "counters"))
+		rc = counters(a, n);
+	else
+		CHECK(0, "unknown test '%s'", test);
+	CALL(dsm_barrier());
+	printf("rc_litmus: %s rank %d of %d: ok\n", test, me, nr);
+	return finish(me, rc);
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Description: release consistency (dsm_malloc_rc memory): message passing
+# through a lock and through semaphores, the transitive chain of 3 ranks
+# through two locks, many writers of one page (interleaved bytes), false
+# sharing by 4 ranks x 5000 increments of adjacent counters under one lock
+# each (with an SC array beside it in the same job), release and acquire
+# through an RPC call and its reply, dsm_release/dsm_acquire around a flag in
+# SC memory, DSM_CONSISTENCY=release
+# for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused.
+# Backends: uffd sigsegv
+# Timeout: 300
+. "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "4 counters 5000"; do
+	set -- $job
+	n=$1 t=$2 rounds=$3
+	run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"
+	cat "$TMP/out"
+	[ $rc -eq 0 ] || fail "rc_litmus $t on $n ranks: exit status $rc"
+	expect_eq "$(grep -c "^\[[0-9]\] rc_litmus: $t rank [0-9] of $n: ok$" "$TMP/out")" "$n" "rc_litmus $t verdicts"
+done
+
+DSM_CONSISTENCY=release run_job "$TMP/out" -t 120 -n 2 "$TBIN/rc_litmus" default 200
+cat "$TMP/out"
+[ $rc -eq 0 ] || fail "rc_litmus default (DSM_CONSISTENCY=release): exit status $rc"
+expect_eq "$(grep -c '^\[[0-9]\] rc_litmus: mp-lock rank [0-9] of 2: ok$' "$TMP/out")" 2 "DSM_CONSISTENCY=release verdicts"
+
+DSM_CONSISTENCY=relaxed run_job "$TMP/out" -t 60 -n 2 "$TBIN/rc_litmus" default 1
+[ $rc -ne 0 ] || fail "DSM_CONSISTENCY=relaxed was accepted"
+expect_grep 'DSM_CONSISTENCY=relaxed: expected release or sequential' "$TMP/out" "the refusal"
+exit 0
