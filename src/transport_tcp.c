@@ -61,8 +61,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "coherence.h"
@@ -1349,12 +1352,78 @@ static void mailbox_ready(void)
 	}
 }
 
+/*
+ * Answering while busy: the service thread answers for the whole rank, so a
+ * rank whose application threads fill every CPU must still let it run at
+ * once when a peer's request arrives, not after the scheduler's time slice
+ * (Jacobi's faults waited about 200 us on a busy peer).  DSM_SERVICE_PRIORITY:
+ * "nice" (default) runs it at nice -20, which the fair scheduler serves
+ * first on wake-up; "fifo" at SCHED_FIFO 1, ahead of every ordinary thread
+ * (its polling is bounded by DSM_SPIN_US, and the kernel's real-time
+ * throttling bounds the rest); "off" leaves it alone.  Where the process may
+ * not raise a priority the thread runs as before, saying so at DSM_LOG=info.
+ * Threads the service thread creates (RPC workers) run application code and
+ * drop back with tp_normal_priority().
+ */
+static int service_prio; /* 0 off, 1 nice, 2 fifo */
+static int app_nice;     /* the nice value of the thread that called tp_start() */
+
+static int read_service_priority(void)
+{
+	const char *v = getenv("DSM_SERVICE_PRIORITY");
+
+	errno = 0;
+	app_nice = getpriority(PRIO_PROCESS, 0); /* this thread's, on Linux */
+	if (app_nice == -1 && errno)
+		app_nice = 0;
+
+	if (!v || !*v || !strcmp(v, "nice"))
+		service_prio = 1;
+	else if (!strcmp(v, "fifo"))
+		service_prio = 2;
+	else if (!strcmp(v, "off"))
+		service_prio = 0;
+	else {
+		log_err("DSM_SERVICE_PRIORITY=%s: expected nice, fifo or off", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void raise_priority(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int rc;
+
+	if (service_prio == 2) {
+		rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+		if (rc == 0)
+			return;
+		log_info("service thread: SCHED_FIFO refused (%s); trying nice -20", strerror(rc));
+	}
+	if (service_prio >= 1 && setpriority(PRIO_PROCESS, (id_t)tid, -20) < 0)
+		log_info("service thread: nice -20 refused (%s): it runs at the application's priority",
+			 strerror(errno));
+}
+
+void tp_normal_priority(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (!service_prio)
+		return;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), app_nice); /* lowering is always allowed */
+}
+
 static void *service_main(void *arg)
 {
 	struct epoll_event evs[64];
 	int64_t busy_at = 0; /* when the last event came, while polling */
 
 	(void)arg;
+	raise_priority();
 	for (int r = 0; r < rt.size; r++) {
 		peers[r].last_rx = now_ns();
 		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
@@ -1444,6 +1513,8 @@ int tp_start(void)
 		return rc;
 	sealing = sealing && rt.size > 1;
 	if ((rc = derive_keys()))
+		return rc;
+	if ((rc = read_service_priority()))
 		return rc;
 	stopping = 0;
 	stop_requested = 0;
