@@ -1357,16 +1357,19 @@ static void mailbox_ready(void)
  * rank whose application threads fill every CPU must still let it run at
  * once when a peer's request arrives, not after the scheduler's time slice
  * (Jacobi's faults waited about 200 us on a busy peer).  DSM_SERVICE_PRIORITY:
- * "nice" (default) runs it at nice -20, which the fair scheduler serves
- * first on wake-up; "fifo" at SCHED_FIFO 1, ahead of every ordinary thread
- * (its polling is bounded by DSM_SPIN_US, and the kernel's real-time
- * throttling bounds the rest); "off" leaves it alone.  Where the process may
+ * "fifo" (default) runs it at SCHED_FIFO 1, ahead of every ordinary thread
+ * (it does not poll then, and the kernel's real-time throttling bounds the
+ * rest), else at nice -20; "nice" only tries nice -20, which the fair
+ * scheduler serves first on wake-up (measured: litmus ran 1.5x slower than
+ * with fifo, the fair scheduler's preemptions cost the spinning threads);
+ * "off" leaves it alone.  Where the process may
  * not raise a priority the thread runs as before, saying so at DSM_LOG=info.
  * Threads the service thread creates (RPC workers) run application code and
  * drop back with tp_normal_priority().
  */
 static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
+static int prio_raised;  /* the service thread runs above the application */
 
 static int read_service_priority(void)
 {
@@ -1377,10 +1380,10 @@ static int read_service_priority(void)
 	if (app_nice == -1 && errno)
 		app_nice = 0;
 
-	if (!v || !*v || !strcmp(v, "nice"))
-		service_prio = 1;
-	else if (!strcmp(v, "fifo"))
+	if (!v || !*v || !strcmp(v, "fifo"))
 		service_prio = 2;
+	else if (!strcmp(v, "nice"))
+		service_prio = 1;
 	else if (!strcmp(v, "off"))
 		service_prio = 0;
 	else {
@@ -1396,15 +1399,22 @@ static void raise_priority(void)
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	int rc;
 
+	prio_raised = 0;
 	if (service_prio == 2) {
 		rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-		if (rc == 0)
+		if (rc == 0) {
+			prio_raised = 1;
 			return;
+		}
 		log_info("service thread: SCHED_FIFO refused (%s); trying nice -20", strerror(rc));
 	}
-	if (service_prio >= 1 && setpriority(PRIO_PROCESS, (id_t)tid, -20) < 0)
+	if (service_prio == 0)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)tid, -20) < 0)
 		log_info("service thread: nice -20 refused (%s): it runs at the application's priority",
 			 strerror(errno));
+	else
+		prio_raised = 1;
 }
 
 void tp_normal_priority(void)
@@ -1440,8 +1450,10 @@ static void *service_main(void *arg)
 		 * waking a CPU that went idle costs more than the message itself
 		 * on a virtual machine (about 20 us here).  A rank that only
 		 * serves others does not spin: on a full machine its CPU is the
-		 * one another thread needs. */
-		if (rt.spin_ns && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
+		 * one another thread needs.  Nor does a service thread at a
+		 * raised priority: sched_yield() would give its CPU to nobody,
+		 * and a woken one runs at once anyway. */
+		if (rt.spin_ns && !prio_raised && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
 			n = epoll_wait(epfd, evs, 64, 0);
 			if (n == 0) {
 				if (mbox_yield())
