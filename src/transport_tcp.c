@@ -1357,13 +1357,16 @@ static void mailbox_ready(void)
  * rank whose application threads fill every CPU must still let it run at
  * once when a peer's request arrives, not after the scheduler's time slice
  * (Jacobi's faults waited about 200 us on a busy peer).  DSM_SERVICE_PRIORITY:
- * "fifo" (default) runs it at SCHED_FIFO 1, ahead of every ordinary thread
- * (it does not poll then, and the kernel's real-time throttling bounds the
- * rest), else at nice -20; "nice" only tries nice -20, which the fair
- * scheduler serves first on wake-up (measured: litmus ran 1.5x slower than
- * with fifo, the fair scheduler's preemptions cost the spinning threads);
- * "off" leaves it alone.  Where the process may
- * not raise a priority the thread runs as before, saying so at DSM_LOG=info.
+ * "nice" (default) runs it at nice -20, which the fair scheduler serves
+ * first on wake-up; "fifo" at SCHED_FIFO 1 (else nice -20), ahead of every
+ * ordinary thread, with the kernel's real-time throttling as the bound;
+ * "off" leaves it alone.  Measured on 2 CPUs: with a busy peer either takes
+ * a cold read from 12-21x its idle-peer time to under 1x; with an idle peer
+ * fifo made cold reads 1.5x slower (the woken real-time thread displaces
+ * the thread it woke for), nice did not.  While raised it does not poll
+ * (sched_yield() would hand its CPU to nobody, and a woken one runs at once
+ * anyway).  Where the process may not raise a priority the thread runs as
+ * before, saying so at DSM_LOG=info.
  * Threads the service thread creates (RPC workers) run application code and
  * drop back with tp_normal_priority().
  */
@@ -1380,10 +1383,10 @@ static int read_service_priority(void)
 	if (app_nice == -1 && errno)
 		app_nice = 0;
 
-	if (!v || !*v || !strcmp(v, "fifo"))
-		service_prio = 2;
-	else if (!strcmp(v, "nice"))
+	if (!v || !*v || !strcmp(v, "nice"))
 		service_prio = 1;
+	else if (!strcmp(v, "fifo"))
+		service_prio = 2;
 	else if (!strcmp(v, "off"))
 		service_prio = 0;
 	else {
