@@ -1363,16 +1363,16 @@ static void mailbox_ready(void)
  * "off" leaves it alone.  Measured on 2 CPUs: with a busy peer either takes
  * a cold read from 12-21x its idle-peer time to under 1x; with an idle peer
  * fifo made cold reads 1.5x slower (the woken real-time thread displaces
- * the thread it woke for), nice did not.  While raised it does not poll
- * (sched_yield() would hand its CPU to nobody, and a woken one runs at once
- * anyway).  Where the process may not raise a priority the thread runs as
- * before, saying so at DSM_LOG=info.
+ * the thread it woke for), nice did not.  At SCHED_FIFO it does not poll
+ * (sched_yield() would hand its CPU to nobody); at nice -20 it does (litmus
+ * ran 1.3x slower without).  Where the process may not raise a priority the
+ * thread runs as before, saying so at DSM_LOG=info.
  * Threads the service thread creates (RPC workers) run application code and
  * drop back with tp_normal_priority().
  */
 static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
-static int prio_raised;  /* the service thread runs above the application */
+static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
 
 static int read_service_priority(void)
 {
@@ -1406,7 +1406,7 @@ static void raise_priority(void)
 	if (service_prio == 2) {
 		rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 		if (rc == 0) {
-			prio_raised = 1;
+			prio_raised = 2;
 			return;
 		}
 		log_info("service thread: SCHED_FIFO refused (%s); trying nice -20", strerror(rc));
@@ -1453,10 +1453,9 @@ static void *service_main(void *arg)
 		 * waking a CPU that went idle costs more than the message itself
 		 * on a virtual machine (about 20 us here).  A rank that only
 		 * serves others does not spin: on a full machine its CPU is the
-		 * one another thread needs.  Nor does a service thread at a
-		 * raised priority: sched_yield() would give its CPU to nobody,
-		 * and a woken one runs at once anyway. */
-		if (rt.spin_ns && !prio_raised && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
+		 * one another thread needs.  Nor does a service thread at
+		 * SCHED_FIFO: its sched_yield() would give the CPU to nobody. */
+		if (rt.spin_ns && prio_raised != 2 && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
 			n = epoll_wait(epfd, evs, 64, 0);
 			if (n == 0) {
 				if (mbox_yield())
