@@ -1357,16 +1357,19 @@ static void mailbox_ready(void)
  * rank whose application threads fill every CPU must still let it run at
  * once when a peer's request arrives, not after the scheduler's time slice
  * (Jacobi's faults waited about 200 us on a busy peer).  DSM_SERVICE_PRIORITY:
- * "nice" (default) runs it at nice -20, which the fair scheduler serves
- * first on wake-up; "fifo" at SCHED_FIFO 1 (else nice -20), ahead of every
- * ordinary thread, with the kernel's real-time throttling as the bound;
- * "off" leaves it alone.  Measured on 2 CPUs: with a busy peer either takes
- * a cold read from 12-21x its idle-peer time to under 1x; with an idle peer
- * fifo made cold reads 1.5x slower (the woken real-time thread displaces
- * the thread it woke for), nice did not.  At SCHED_FIFO it does not poll
- * (sched_yield() would hand its CPU to nobody); at nice -20 it does (litmus
- * ran 1.3x slower without).  Where the process may not raise a priority the
- * thread runs as before, saying so at DSM_LOG=info.
+ * "nice" runs it at nice -20, which the fair scheduler serves first on
+ * wake-up; "fifo" at SCHED_FIFO 1 (else nice -20), ahead of every ordinary
+ * thread, with the kernel's real-time throttling as the bound; "off" (the
+ * default) leaves it alone.  Measured on a loaded 2-CPU VM: with a busy peer
+ * either takes a cold read from 12-21x its idle-peer time to under 1x; but
+ * with idle peers nice made a 2-rank barrier 2.7-3.2x slower and litmus
+ * about 1.15x, and fifo made cold reads 1.5x slower (the woken real-time
+ * thread displaces the thread it woke for): so it is a choice, not the
+ * default, until it is measured on a machine with spare cores.  At
+ * SCHED_FIFO it does not poll (sched_yield() would hand its CPU to nobody);
+ * at nice -20 it does (litmus ran 1.3x slower without).  Where the process
+ * may not raise a priority the thread runs as before, saying so at
+ * DSM_LOG=info.
  * Threads the service thread creates (RPC workers) run application code and
  * drop back with tp_normal_priority().
  */
@@ -1383,12 +1386,12 @@ static int read_service_priority(void)
 	if (app_nice == -1 && errno)
 		app_nice = 0;
 
-	if (!v || !*v || !strcmp(v, "nice"))
+	if (!v || !*v || !strcmp(v, "off"))
+		service_prio = 0;
+	else if (!strcmp(v, "nice"))
 		service_prio = 1;
 	else if (!strcmp(v, "fifo"))
 		service_prio = 2;
-	else if (!strcmp(v, "off"))
-		service_prio = 0;
 	else {
 		log_err("DSM_SERVICE_PRIORITY=%s: expected nice, fifo or off", v);
 		return -EINVAL;

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Description: DSM_SERVICE_PRIORITY: by default (nice) the service thread
-# runs at nice -20 where the process may raise it, and nothing else does (an
-# RPC handler runs at the application's priority); off leaves every thread
-# at the application's; fifo runs; a value it does not take is refused,
-# naming the variable.
+# Description: DSM_SERVICE_PRIORITY: with nice the service thread runs at
+# nice -20 where the process may raise it, and nothing else does (an RPC
+# handler runs at the application's priority); off (the default) leaves
+# every thread at the application's; fifo runs; a value it does not take is
+# refused, naming the variable.
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
@@ -21,11 +21,13 @@ field() {
 	sed -n "s/^\[$2\] prio: lowest \(-*[0-9]*\) main \(-*[0-9]*\) rpc \(-*[0-9]*\)$/\\$1/p" "$TMP/out"
 }
 
-run "DSM_SERVICE_PRIORITY=off" DSM_SERVICE_PRIORITY=off
-for r in 0 1; do
-	expect_eq "$(field 1 $r)" "$(field 2 $r)" "rank $r with off: the lowest nice value of its threads (its main thread's)"
+for how in off default; do
+	if [ $how = off ]; then run "DSM_SERVICE_PRIORITY=off" DSM_SERVICE_PRIORITY=off; else run "the default"; fi
+	for r in 0 1; do
+		expect_eq "$(field 1 $r)" "$(field 2 $r)" "rank $r, $how: the lowest nice value of its threads (its main thread's)"
+	done
+	expect_eq "$(field 3 0)" "$(field 2 0)" "$how: the RPC handler's nice value (the application's)"
 done
-expect_eq "$(field 3 0)" "$(field 2 0)" "with off: the RPC handler's nice value (the application's)"
 
 run "DSM_SERVICE_PRIORITY=fifo" DSM_SERVICE_PRIORITY=fifo
 
@@ -33,7 +35,7 @@ env DSM_SERVICE_PRIORITY=bogus "$BIN/dsmexec" -t 60 -n 1 "$TBIN/prio" >"$TMP/bad
 	fail "DSM_SERVICE_PRIORITY=bogus was accepted"
 expect_grep 'DSM_SERVICE_PRIORITY=bogus: expected nice, fifo or off' "$TMP/bad" "the refusal"
 
-run "the default"
+run "DSM_SERVICE_PRIORITY=nice" DSM_SERVICE_PRIORITY=nice
 expect_eq "$(field 3 0)" "$(field 2 1)" "the RPC handler's nice value on rank 1 (its main thread's)"
 if [ "$(id -u)" != 0 ]; then
 	[ "$(field 1 0)" = -20 ] || skip "this process may not raise a thread's priority (not root); the rest passed"
