@@ -572,11 +572,12 @@ static int hold_over(struct hold *h, int64_t now)
 		return 1; /* gone, or ran long enough to have made its access */
 	if (!thread_sleeps(h->tid))
 		return 0;
-	/* Asleep and never ran since the install: perhaps not woken yet (a
+	/* Asleep and never ran since the install (userfaultfd's thread mode;
+	 * a handler's thread said it was back): perhaps not woken yet (a
 	 * wake-up queued to another CPU leaves it 'S' until that CPU takes it,
 	 * and a service thread at a raised priority gets here first), so only
 	 * after HOLD_WAKE_NS is it taken to wait for something else. */
-	return cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
+	return h->in_handler || cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
 }
 
 /* This rank's hold on `page` that has not ended yet, or NULL. */
