@@ -15,7 +15,10 @@
  *   invalidate N      write, on its owner, a page that the N other ranks
  *                     hold read copies of (N = ranks - 1): the home revokes
  *                     N copies before the write proceeds
- * With more than 2 ranks only the round trip and the invalidation are
+ *   invalidate 1      (more than 2 ranks) the same with one reader, rank 1:
+ *                     against invalidate N it shows whether the readers are
+ *                     revoked in parallel
+ * With more than 2 ranks only the round trip and the invalidations are
  * measured.  Every repetition uses fresh pages.  Each figure's p50 is
  * printed over the round trip's p50 of the same run.
  */
@@ -52,7 +55,7 @@ static void timed_touch(size_t set, uint64_t *order, int n, int writing, double 
 
 int main(int argc, char **argv)
 {
-	struct bench_fig *rtt, *prtt, *cold = NULL, *miss = NULL, *upg = NULL, *inv;
+	struct bench_fig *rtt, *prtt, *cold = NULL, *miss = NULL, *upg = NULL, *inv, *inv1 = NULL;
 	struct header *h;
 	uint64_t *order, seed = 42;
 	double *t;
@@ -77,7 +80,7 @@ int main(int argc, char **argv)
 	base = dsm_base();
 	h = (struct header *)base;
 	base += ps; /* page 0 holds the header */
-	sets = nr == 2 ? 4 : 1;
+	sets = nr == 2 ? 4 : 2;
 	if ((size_t)bench.reps * sets * (size_t)n + 1 > dsm_region_size() / ps) {
 		fprintf(stderr, "fault_latency: %d repetitions of %zu x %d pages do not fit the region\n",
 			bench.reps, sets, n);
@@ -100,10 +103,15 @@ int main(int argc, char **argv)
 	snprintf(name, sizeof(name), "invalidate: write, %d reader%s", nr - 1, nr > 2 ? "s" : "");
 	inv = bench_fig("invalidate", name, "us", 0);
 	inv->limit = rtt;
+	if (nr > 2) {
+		inv1 = bench_fig("invalidate_1", "invalidate: write, 1 reader", "us", 0);
+		inv1->limit = rtt;
+	}
 
 	fd = bench_rank_pair(&h->rv, 1, 0);
 	for (int r = 0; r < bench.reps; r++) {
 		size_t a = next, b = a + (size_t)n, c = b + (size_t)n, d = nr == 2 ? c + (size_t)n : a;
+		size_t e = d + (size_t)n; /* nr > 2: the one-reader set */
 
 		next += sets * (size_t)n;
 		if (me <= 1)
@@ -119,7 +127,7 @@ int main(int argc, char **argv)
 			for (size_t i = a; i < d; i++)
 				*page(i) = (char)(i | 1);
 		if (me == 0)
-			for (size_t i = d; i < d + (size_t)n; i++)
+			for (size_t i = d; i < d + (size_t)n * (nr > 2 ? 2 : 1); i++)
 				*page(i) = (char)(i | 1);
 		dsm_barrier();
 		if (nr == 2 && me == 0) {
@@ -152,6 +160,18 @@ int main(int argc, char **argv)
 			bench_rep(inv, t, (size_t)n);
 		}
 		dsm_barrier();
+		if (!inv1)
+			continue;
+		if (me == 1)
+			for (size_t i = e; i < e + (size_t)n; i++)
+				sink = *page(i);
+		dsm_barrier();
+		if (me == 0) {
+			bench_shuffle(order, (size_t)n, &seed);
+			timed_touch(e, order, n, 1, t);
+			bench_rep(inv1, t, (size_t)n);
+		}
+		dsm_barrier();
 	}
 	(void)sink;
 	if (fd >= 0)
@@ -164,6 +184,9 @@ int main(int argc, char **argv)
 			bench_target("write upgrade fault p99 / p50", bench_p99(upg) / bench_p50(upg), 1, 3);
 		}
 		bench_report();
+		if (inv1 && !bench.json)
+			printf("invalidation of %d readers / of 1 reader: %.2fx (1.00x: fully parallel)\n", nr - 1,
+			       bench_p50(inv) / bench_p50(inv1));
 	}
 	free(order);
 	free(t);

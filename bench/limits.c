@@ -12,6 +12,9 @@
  *   uffd fault          a local userfaultfd fault: a thread touches a
  *                       missing page of its own registered anonymous range,
  *                       a handler thread resolves it with UFFDIO_COPY
+ *   uffd SIGBUS fault   the same range opened with UFFD_FEATURE_SIGBUS: the
+ *                       faulting thread takes SIGBUS and its handler resolves
+ *                       the page with UFFDIO_COPY itself (no thread hand-off)
  *   sigsegv fault       a local SIGSEGV whose handler mprotects the page
  *                       read-write
  *   memcpy 4KiB         hot (the same two buffers) and cold (random 4 KiB
@@ -132,6 +135,69 @@ static int uffd_faults(double *t, int n, const char **why)
 	return 0;
 }
 
+static int sigbus_fd = -1;
+static char *sigbus_src;
+
+static void sigbus_handler(int sig, siginfo_t *si, void *ctx)
+{
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)si->si_addr & ~(uint64_t)(PAGE - 1),
+		.src = (uintptr_t)sigbus_src,
+		.len = PAGE,
+	};
+
+	(void)sig;
+	(void)ctx;
+	if (ioctl(sigbus_fd, UFFDIO_COPY, &c) < 0 && errno != EEXIST)
+		_exit(98);
+}
+
+/* One repetition of n local faults in SIGBUS mode into t; 0, or -1 when the
+ * kernel or this process cannot (*why says so). */
+static int uffd_sigbus_faults(double *t, int n, const char **why)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_SIGBUS };
+	struct sigaction sa = { .sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO }, old;
+	volatile char sink;
+	char *p;
+
+	sigbus_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (sigbus_fd < 0 && errno == EPERM)
+		sigbus_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (sigbus_fd < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (ioctl(sigbus_fd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_SIGBUS)) {
+		*why = "no UFFD_FEATURE_SIGBUS";
+		close(sigbus_fd);
+		return -1;
+	}
+	p = mmap(NULL, (size_t)n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sigbus_src = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || sigbus_src == MAP_FAILED)
+		bench_die("mmap", errno);
+	memset(sigbus_src, 7, PAGE);
+	madvise(p, (size_t)n * PAGE, MADV_NOHUGEPAGE);
+	struct uffdio_register reg = { .range = { .start = (uintptr_t)p, .len = (uint64_t)n * PAGE },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	if (ioctl(sigbus_fd, UFFDIO_REGISTER, &reg) < 0)
+		bench_die("UFFDIO_REGISTER", errno);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	for (int i = 0; i < n; i++) {
+		double t0 = bench_now_us();
+		sink = p[(size_t)i * PAGE];
+		t[i] = bench_now_us() - t0;
+	}
+	(void)sink;
+	sigaction(SIGBUS, &old, NULL);
+	munmap(p, (size_t)n * PAGE);
+	munmap(sigbus_src, PAGE);
+	close(sigbus_fd);
+	return 0;
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *ctx)
 {
 	uintptr_t a = (uintptr_t)si->si_addr & ~(uintptr_t)(PAGE - 1);
@@ -202,9 +268,9 @@ static void copies(double *hot, double *cold, int n, char *spool, char *dpool, u
 
 int main(int argc, char **argv)
 {
-	struct bench_fig *rtt16, *rtt4k, *prtt16, *prtt4k, *stream, *uffd, *segv, *mhot, *mcold;
+	struct bench_fig *rtt16, *rtt4k, *prtt16, *prtt4k, *stream, *uffd, *ubus, *segv, *mhot, *mcold;
 	double *t = malloc(sizeof(double) * RTT_N * 2), *t2 = t + RTT_N;
-	const char *why = NULL;
+	const char *why = NULL, *why_bus = NULL;
 	uint64_t seed = 42;
 	char addr[64], *spool, *dpool;
 	int lfd, fd, port, status;
@@ -248,6 +314,7 @@ int main(int argc, char **argv)
 	stream = bench_fig("tcp_stream_4k", "tcp stream 4KiB msgs", "GB/s", 1);
 	bench_section("local faults and copies");
 	uffd = bench_fig("uffd_fault", "uffd fault + UFFDIO_COPY (local)", "us", 0);
+	ubus = bench_fig("uffd_sigbus_fault", "uffd SIGBUS fault + UFFDIO_COPY (local)", "us", 0);
 	segv = bench_fig("segv_fault", "SIGSEGV + mprotect fault (local)", "us", 0);
 	mhot = bench_fig("memcpy_4k_hot", "memcpy 4KiB, cache-hot", "us", 0);
 	mcold = bench_fig("memcpy_4k_cold", "memcpy 4KiB, cold (64MiB pools)", "us", 0);
@@ -267,6 +334,8 @@ int main(int argc, char **argv)
 		bench_rep_rate(stream, t, nchunk, CHUNK, 1e-3);
 		if (!why && uffd_faults(t, FAULT_N, &why) == 0)
 			bench_rep(uffd, t, FAULT_N);
+		if (!why_bus && uffd_sigbus_faults(t, FAULT_N, &why_bus) == 0)
+			bench_rep(ubus, t, FAULT_N);
 		segv_faults(t, FAULT_N);
 		bench_rep(segv, t, FAULT_N);
 		copies(t, t2, RTT_N, spool, dpool, &seed);
@@ -277,6 +346,8 @@ int main(int argc, char **argv)
 	waitpid(child, &status, 0);
 	if (why)
 		fprintf(stderr, "limits: skip: userfaultfd: %s\n", why);
+	else if (why_bus)
+		fprintf(stderr, "limits: skip: userfaultfd SIGBUS mode: %s\n", why_bus);
 	bench_report();
 	free(t);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;

@@ -364,6 +364,7 @@ static void two_ranks(int fd, long iters, double *t)
 		bench_target("lock+unlock p50 / tcp rtt 16B/16B", bench_p50(lock) / rtt, 1, 1.5);
 		bench_target("null rpc p50 / tcp rtt 16B/16B", bench_p50(rpc) / rtt, 1, 1.5);
 		bench_target("barrier (2 ranks) p50 / tcp rtt 16B/16B", bench_p50(barrier) / rtt, 1, 2);
+		bench_target("sem post+wait p50 / tcp rtt 16B/16B", bench_p50(sem) / rtt, 1, 2);
 		bench_target("lock+unlock (own lock, 2 ranks) p50 / pthread mutex", bench_p50(own) / bench_p50(mtx),
 			     1, 5);
 	}
@@ -418,7 +419,7 @@ static void four_ranks(int fd, long iters, double *t)
 	}
 	if (me == 0) {
 		snprintf(name, sizeof(name), "barrier (%d ranks) p50 / tcp rtt 16B/16B", nr);
-		bench_target(name, bench_p50(barrier) / bench_p50(tcp), 1, 2);
+		bench_target(name, bench_p50(barrier) / bench_p50(tcp), 1, nr <= 2 ? 2 : 3);
 	}
 }
 

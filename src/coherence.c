@@ -446,8 +446,9 @@ static void drop_copy(uint64_t page, int from)
  *   - userfaultfd: the thread slept in the kernel until the install, which
  *     made it runnable.  Once it sleeps again it went past the faulting
  *     instruction (the first thing it does) and blocked somewhere else; a
- *     thread found asleep that never ran since was waiting for something
- *     else (another page), not for this one.
+ *     thread still found asleep HOLD_WAKE_NS after the install without
+ *     having run since was waiting for something else (another page), not
+ *     for this one (sooner, its wake-up may not have reached its CPU yet).
  *   - SIGSEGV: the handler says when it returns (coh_fault_returned());
  *     once it has and the thread is no longer runnable, the same holds.
  * A thread that keeps running made its access within HOLD_CPU_NS of CPU
@@ -463,6 +464,7 @@ static void drop_copy(uint64_t page, int from)
 #define HOLD_CPU_NS 200000
 #define HOLD_NS 100000000
 #define HOLD_POLL_NS 50000
+#define HOLD_WAKE_NS 2000000
 
 struct hold {
 	uint64_t page;
@@ -572,7 +574,14 @@ static int hold_over(struct hold *h, int64_t now)
 	cpu = thread_cpu_ns(h->clk);
 	if (cpu < 0 || cpu - h->cpu0 >= HOLD_CPU_NS)
 		return 1; /* gone, or ran long enough to have made its access */
-	return thread_sleeps(h->tid);
+	if (!thread_sleeps(h->tid))
+		return 0;
+	/* Asleep and never ran since the install (userfaultfd's thread mode;
+	 * a handler's thread said it was back): perhaps not woken yet (a
+	 * wake-up queued to another CPU leaves it 'S' until that CPU takes it,
+	 * and a service thread at a raised priority gets here first), so only
+	 * after HOLD_WAKE_NS is it taken to wait for something else. */
+	return h->in_handler || cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
 }
 
 /* This rank's hold on `page` that has not ended yet, or NULL. */

@@ -7,7 +7,9 @@
  * coh_fault(); the engine answers by calling the operations below, always on
  * the service thread.  Two backends:
  *   - uffd:    userfaultfd, missing + write-protect modes; faults arrive on a
- *              file descriptor the service thread polls.
+ *              file descriptor the service thread polls, or, in SIGBUS mode
+ *              (DSM_BACKEND=uffd-sigbus), as SIGBUS on the faulting thread,
+ *              whose handler waits as the sigsegv backend's does.
  *   - sigsegv: mprotect + a SIGSEGV handler; pages are filled through a second,
  *              always-writable mapping of the same memory, so no thread ever
  *              sees a half-written page.
@@ -51,5 +53,18 @@ extern const struct fault_backend fault_uffd, fault_segv;
 
 /* Can userfaultfd be used here?  0, or -errno with `why` filled in. */
 int fault_uffd_probe(char *why, size_t len);
+
+/* Before map: ask for userfaultfd's SIGBUS mode (UFFD_FEATURE_SIGBUS);
+ * where the kernel lacks it the thread mode is used.  After map: 1 when the
+ * SIGBUS mode is on. */
+void fault_uffd_want_sigbus(int on);
+int fault_uffd_sigbus(void);
+
+/* From a fault signal's handler, for `addr` in page `page` (fault_segv.c):
+ * was it a write (from the CPU's error code where there is one), and post
+ * the fault to the service thread and sleep until the page is served.
+ * Async-signal-safe. */
+int fault_signal_is_write(void *uctx, uint64_t page);
+void fault_signal_wait(uintptr_t addr, uint64_t page, int write);
 
 #endif

@@ -11,7 +11,8 @@
  *
  * The SIGSEGV handler runs on the faulting thread: for an address inside the
  * region it posts a MBOX_FAULT request (signal-safe) and sleeps until the
- * service thread has served it, then returns so the access is retried.  For
+ * service thread has served it, then returns so the access is retried
+ * (fault_signal_wait(), which userfaultfd's SIGBUS mode shares).  For
  * any other address it hands the signal to the handler that was installed
  * before ours, or restores the default action so a real bug still crashes.
  */
@@ -39,19 +40,31 @@ static size_t ssize;
 static uint8_t *service_view;
 static struct sigaction old_segv;
 
-static int is_write_fault(const siginfo_t *si, void *uctx, uint64_t page)
+int fault_signal_is_write(void *uctx, uint64_t page)
 {
 #if defined(__x86_64__)
-	(void)si;
+	/* The page fault's error code; the kernel passes it with SIGBUS too. */
 	(void)page;
 	return (((ucontext_t *)uctx)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 #else
 	/* Without the CPU's error code: a fault on a page we hold read-only can
 	 * only be a write; otherwise ask for read and let a write fault again. */
-	(void)si;
 	(void)uctx;
 	return coh_ops_for(page)->holds_readable(page);
 #endif
+}
+
+void fault_signal_wait(uintptr_t addr, uint64_t page, int write)
+{
+	struct mbox_req req;
+
+	req.kind = MBOX_FAULT;
+	req.a = page;
+	req.b = (uint64_t)write;
+	req.p = (void *)(uintptr_t)stats_fault_tag(addr);
+	mbox_call(&req);
+	/* The access is retried as soon as this returns: the page may go. */
+	coh_fault_returned(req.b);
 }
 
 static void chain_segv(int sig, siginfo_t *si, void *uctx)
@@ -72,7 +85,6 @@ static void chain_segv(int sig, siginfo_t *si, void *uctx)
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
-	struct mbox_req req;
 	uint64_t page;
 
 	page = addr_page(a); /* the region, or DSM_SHARED globals */
@@ -80,13 +92,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		chain_segv(sig, si, uctx);
 		return;
 	}
-	req.kind = MBOX_FAULT;
-	req.a = page;
-	req.b = (uint64_t)is_write_fault(si, uctx, page);
-	req.p = (void *)(uintptr_t)stats_fault_tag(a);
-	mbox_call(&req);
-	/* The access is retried as soon as this returns: the page may go. */
-	coh_fault_returned(req.b);
+	fault_signal_wait(a, page, fault_signal_is_write(uctx, page));
 }
 
 static int segv_map(uintptr_t base, size_t size)

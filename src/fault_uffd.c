@@ -9,7 +9,16 @@
  * wake it.  Installing with UFFDIO_COPY is atomic: no thread sees a partial
  * page.  Dropping is MADV_DONTNEED, after which the next touch faults again.
  * Only the service thread calls the operations here.
+ *
+ * SIGBUS mode (DSM_BACKEND=uffd-sigbus, UFFD_FEATURE_SIGBUS): the kernel
+ * queues no fault message; the faulting thread takes SIGBUS, and its handler
+ * posts the fault to the service thread and sleeps in the mailbox exactly as
+ * the sigsegv backend's does (fault_signal_wait()); the installs are the
+ * same ioctls.  The kernel's own accesses to an absent page (a read(2) into
+ * the region) then fail with EFAULT instead of waiting, as on the sigsegv
+ * backend: that is why the thread mode stays the default.
  */
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -33,13 +42,16 @@
 #endif
 
 static int uffd = -1;
+static int want_sigbus, sigbus_on;
+static struct sigaction old_bus;
 static uintptr_t ubase;
 static size_t usize;
 static const uint8_t zero_page[DSM_PAGE_SIZE] __attribute__((aligned(4096)));
 
-static int open_uffd(char *why, size_t len)
+static int open_uffd(char *why, size_t len, uint64_t extra)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | stats_uffd_features() };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | stats_uffd_features() | extra };
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0 && errno == EPERM) /* unprivileged: user faults only */
@@ -64,12 +76,93 @@ static int open_uffd(char *why, size_t len)
 
 int fault_uffd_probe(char *why, size_t len)
 {
-	int fd = open_uffd(why, len);
+	int fd = open_uffd(why, len, 0);
 
 	if (fd < 0)
 		return fd;
 	close(fd);
 	return 0;
+}
+
+void fault_uffd_want_sigbus(int on)
+{
+	want_sigbus = on;
+}
+
+int fault_uffd_sigbus(void)
+{
+	return sigbus_on;
+}
+
+static void chain_bus(int sig, siginfo_t *si, void *uctx)
+{
+	if (old_bus.sa_flags & SA_SIGINFO) {
+		if (old_bus.sa_sigaction) {
+			old_bus.sa_sigaction(sig, si, uctx);
+			return;
+		}
+	} else if (old_bus.sa_handler != SIG_DFL && old_bus.sa_handler != SIG_IGN) {
+		old_bus.sa_handler(sig);
+		return;
+	}
+	/* Default action: return and let the access fault again, fatally. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+static void bus_handler(int sig, siginfo_t *si, void *uctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	uint64_t page = addr_page(a); /* the region, or DSM_SHARED globals */
+
+	/* userfaultfd's SIGBUS is BUS_ADRERR from the kernel (si_code > 0); one
+	 * sent by kill(2) or for a truncated file elsewhere is not ours. */
+	if (page == GLOBALS_NO_PAGE || si->si_code != BUS_ADRERR) {
+		chain_bus(sig, si, uctx);
+		return;
+	}
+	fault_signal_wait(a, page, fault_signal_is_write(uctx, page));
+}
+
+/* Open the userfaultfd, in SIGBUS mode when asked and offered. */
+static int open_for_map(void)
+{
+	struct sigaction sa;
+	char why[160];
+	int fd;
+
+	sigbus_on = 0;
+	if (want_sigbus) {
+		fd = open_uffd(why, sizeof(why), UFFD_FEATURE_SIGBUS);
+		if (fd >= 0) {
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_sigaction = bus_handler;
+			/* SA_ONSTACK: as for the sigsegv backend's SIGSEGV */
+			sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+			sigemptyset(&sa.sa_mask);
+			if (sigaction(SIGBUS, &sa, &old_bus) < 0) {
+				int err = errno;
+				log_err("sigaction(SIGBUS): %s", strerror(err));
+				close(fd);
+				return -err;
+			}
+			sigbus_on = 1;
+			return fd;
+		}
+		log_info("userfaultfd without SIGBUS mode (%s): faults go through the service thread", why);
+	}
+	fd = open_uffd(why, sizeof(why), 0);
+	if (fd < 0)
+		log_err("%s", why);
+	return fd;
+}
+
+static void close_uffd(void)
+{
+	if (sigbus_on)
+		sigaction(SIGBUS, &old_bus, NULL);
+	sigbus_on = 0;
+	close(uffd);
+	uffd = -1;
 }
 
 static int uffd_map(uintptr_t base, size_t size)
@@ -78,14 +171,11 @@ static int uffd_map(uintptr_t base, size_t size)
 		.range = { .start = base, .len = size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
 	};
-	char why[160];
 	void *p;
 
-	uffd = open_uffd(why, sizeof(why));
-	if (uffd < 0) {
-		log_err("%s", why);
+	uffd = open_for_map();
+	if (uffd < 0)
 		return uffd;
-	}
 	p = mmap((void *)base, size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED || p != (void *)base) {
@@ -94,7 +184,7 @@ static int uffd_map(uintptr_t base, size_t size)
 			strerror(err), err == EEXIST ? "; the range is taken: choose another DSM_BASE" : "");
 		if (p != MAP_FAILED)
 			munmap(p, size);
-		close(uffd);
+		close_uffd();
 		return -err;
 	}
 	madvise(p, size, MADV_NOHUGEPAGE);
@@ -102,7 +192,7 @@ static int uffd_map(uintptr_t base, size_t size)
 		int err = errno;
 		log_err("UFFDIO_REGISTER of the region: %s", strerror(err));
 		munmap(p, size);
-		close(uffd);
+		close_uffd();
 		return -err;
 	}
 	ubase = base;
@@ -115,8 +205,7 @@ static void uffd_unmap(void)
 	if (uffd < 0)
 		return;
 	munmap((void *)ubase, usize);
-	close(uffd);
-	uffd = -1;
+	close_uffd();
 }
 
 /* UFFDIO_COPY of `len` bytes from `src` to page `page` and on. */
@@ -207,13 +296,15 @@ static void uffd_wake(uint64_t page)
 {
 	struct uffdio_range r = { .start = (uintptr_t)page_addr(page), .len = DSM_PAGE_SIZE };
 
+	if (sigbus_on)
+		return; /* nobody sleeps in the kernel: waiters are mailbox requests */
 	if (ioctl(uffd, UFFDIO_WAKE, &r) < 0)
 		log_err("UFFDIO_WAKE of page %lu: %s", (unsigned long)page, strerror(errno));
 }
 
 static int uffd_event_fd(void)
 {
-	return uffd;
+	return sigbus_on ? -1 : uffd; /* SIGBUS mode queues no messages */
 }
 
 static void uffd_handle_events(void)

@@ -179,6 +179,7 @@ static void *worker_main(void *unused)
 	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
 		sigaddset(&set, sync_sigs[i]);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	tp_normal_priority(); /* handlers are application code */
 	pthread_mutex_lock(&pool_lock);
 	for (;;) {
 		struct rpc_job *job;

@@ -266,16 +266,17 @@ static int choose_backend(void)
 		rt.be = &fault_segv;
 		return 0;
 	}
-	if (v && *v && strcmp(v, "uffd") && strcmp(v, "auto")) {
-		log_err("DSM_BACKEND=%s: expected uffd, sigsegv or auto", v);
+	if (v && *v && strcmp(v, "uffd") && strcmp(v, "uffd-sigbus") && strcmp(v, "auto")) {
+		log_err("DSM_BACKEND=%s: expected uffd, uffd-sigbus, sigsegv or auto", v);
 		return -EINVAL;
 	}
+	fault_uffd_want_sigbus(v && !strcmp(v, "uffd-sigbus"));
 	if (fault_uffd_probe(why, sizeof(why)) == 0) {
 		rt.be = &fault_uffd;
 		return 0;
 	}
-	if (v && !strcmp(v, "uffd")) {
-		log_err("DSM_BACKEND=uffd, but %s", why);
+	if (v && !strncmp(v, "uffd", 4)) {
+		log_err("DSM_BACKEND=%s, but %s", v, why);
 		return -ENOTSUP;
 	}
 	log_info("using the sigsegv backend: %s", why);
@@ -561,8 +562,9 @@ int dsm_init(int *argc, char ***argv)
 	life = LIFE_LIVE;
 	init_pid = getpid();
 	stats_start();
-	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s", rt.rank, rt.size,
+	log_info("rank %d of %d joined; region %#lx + %zu bytes, %s backend%s%s", rt.rank, rt.size,
 		 (unsigned long)rt.base, rt.region_size, rt.be->name,
+		 rt.be == &fault_uffd && fault_uffd_sigbus() ? " (SIGBUS mode)" : "",
 		 dsm_is_server(rt.rank) ? "; serving only" : "");
 	rc = call(MBOX_BARRIER);
 	if (rc || !dsm_is_server(rt.rank))

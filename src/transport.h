@@ -27,6 +27,9 @@ void tp_join(void);
 void tp_send(int to, struct wire_hdr *h, const void *payload);
 /* Leave the service loop once the current events are handled. */
 void tp_stop(void);
+/* A thread the service thread created (it inherits the service thread's
+ * raised priority, DSM_SERVICE_PRIORITY) goes back to the application's. */
+void tp_normal_priority(void);
 
 /* A protocol's handler of the messages it owns, run by the service thread. */
 typedef void (*tp_handler)(const struct wire_hdr *h, const uint8_t *payload);

@@ -2,7 +2,7 @@
 # Description: false sharing: 2 and 4 ranks each increment their own word of
 # one page thousands of times, never more than a few increments ahead of the
 # next rank, so the page changes hands constantly; every write must survive.
-# Backends: uffd sigsegv
+# Backends: uffd sigsegv uffd-sigbus
 # Timeout: 320
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 

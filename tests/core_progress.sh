@@ -4,7 +4,7 @@
 # reads a word of the next rank's page; no round may take a rank more than 2
 # faults (a page granted to a faulting thread is not taken back before the
 # thread has used it).  On 2 and on 4 ranks.
-# Backends: uffd sigsegv
+# Backends: uffd sigsegv uffd-sigbus
 # Timeout: 150
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 

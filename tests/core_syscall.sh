@@ -5,7 +5,7 @@
 # inside the kernel cannot be served (the sigsegv backend, userfaultfd in
 # user-mode-only mode) both must fail cleanly with EFAULT, and the test skips
 # saying so.
-# Backends: uffd sigsegv
+# Backends: uffd sigsegv uffd-sigbus
 # Timeout: 60
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 

@@ -3,7 +3,7 @@
 # thread of every rank and on pages only one thread writes; after each round
 # every thread checks every word.  2 ranks, and 3 ranks with pages' homes
 # cyclic and in blocks.
-# Backends: uffd sigsegv
+# Backends: uffd sigsegv uffd-sigbus
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
