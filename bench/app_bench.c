@@ -337,13 +337,10 @@ int main(int argc, char **argv)
 	const char *list = NULL, *vars = NULL, *env = getenv("BENCH_CLASS");
 	char cls = env && *env ? *env : 'W', *copy;
 	struct rank_stats *rs;
-	int rc, nr;
+	int nr;
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "app_bench: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("app_bench", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("app_bench", argc, argv);
 	opt.threads = 2;
 	opt.cap = getenv("BENCH_APPS_CAP") ? atof(getenv("BENCH_APPS_CAP")) : 3;
 	for (int i = 1; i < argc; i++) {

@@ -164,6 +164,19 @@ static inline int bench_args(const char *program, int argc, char **argv)
 	return out;
 }
 
+/* dsm_init, then bench_args: 0, or -1 after saying why dsm_init failed. */
+static inline int bench_init(const char *program, int *argc, char ***argv)
+{
+	int rc = dsm_init(argc, argv);
+
+	if (rc) {
+		fprintf(stderr, "%s: dsm_init: %s\n", program, strerror(-rc));
+		return -1;
+	}
+	*argc = bench_args(program, *argc, *argv);
+	return 0;
+}
+
 static inline void bench_context(const char *fmt, ...)
 {
 	va_list ap;

@@ -84,17 +84,14 @@ int main(int argc, char **argv)
 	cpu_set_t all, mine;
 	pthread_t th[CPU_SETSIZE];
 	uint64_t *order, seed = 7;
-	int n, rc, me, ncpu, nspin = 0, pin;
+	int n, me, ncpu, nspin = 0, pin;
 	const char *pe = getenv("BUSY_PIN");
 	size_t next = 0;
 	double *t;
 	char name[80];
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "busy_bench: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("busy_bench", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("busy_bench", argc, argv);
 	n = argc > 1 ? atoi(argv[1]) : 500;
 	me = dsm_rank();
 	if (dsm_size() != 2 || n < 10) {

@@ -60,15 +60,12 @@ int main(int argc, char **argv)
 	uint64_t *order, seed = 42;
 	double *t;
 	size_t sets, next = 0;
-	int n, rc, me, nr, fd;
+	int n, me, nr, fd;
 	char name[64];
 	volatile char sink;
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "fault_latency: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("fault_latency", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("fault_latency", argc, argv);
 	n = argc > 1 ? atoi(argv[1]) : 2000;
 	me = dsm_rank();
 	nr = dsm_size();

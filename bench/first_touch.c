@@ -32,13 +32,9 @@ int main(int argc, char **argv)
 	struct bench_fig *fdsm, *fmmap;
 	size_t bytes, ps, nchunk;
 	double *t;
-	int rc;
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "first_touch: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("first_touch", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("first_touch", argc, argv);
 	bytes = (size_t)(argc > 1 ? atol(argv[1]) : 64) * MIB;
 	nchunk = bytes / MIB;
 	ps = dsm_page_size();

@@ -36,13 +36,10 @@ int main(int argc, char **argv)
 {
 	struct bench_fig *fig[2];
 	double *pct, secs, c0;
-	int rc, me, nr;
+	int me, nr;
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "idle_cpu: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("idle_cpu", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("idle_cpu", argc, argv);
 	secs = argc > 1 ? atof(argv[1]) : 5;
 	me = dsm_rank();
 	nr = dsm_size();

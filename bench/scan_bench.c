@@ -31,14 +31,11 @@ int main(int argc, char **argv)
 	uint64_t *order = NULL, seed = 7, sum = 0;
 	double *t, *tc;
 	size_t bytes, npages, nrand, ps, nchunk;
-	int rc, me, fd;
+	int me, fd;
 	char *a;
 
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "scan_bench: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("scan_bench", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("scan_bench", argc, argv);
 	bytes = (size_t)(argc > 1 ? atol(argv[1]) : 256) * MIB;
 	nrand = (size_t)(argc > 2 ? atol(argv[2]) : 16384);
 	me = dsm_rank();

@@ -428,14 +428,11 @@ int main(int argc, char **argv)
 	struct shared *sh;
 	long iters;
 	double *t;
-	int rc, fd;
+	int fd;
 
 	dsm_rpc_register(NULL_RPC, null_rpc);
-	if ((rc = dsm_init(&argc, &argv))) {
-		fprintf(stderr, "sync_bench: dsm_init: %s\n", strerror(-rc));
+	if (bench_init("sync_bench", &argc, &argv))
 		return 1;
-	}
-	argc = bench_args("sync_bench", argc, argv);
 	iters = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
 	if (iters < 10) {
 		fprintf(stderr, "sync_bench: run it with at least 10 iterations\n");

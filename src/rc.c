@@ -738,25 +738,26 @@ static void invalidate(uint64_t page)
 	stat_bump(ST_INV_RECEIVED, 1);
 }
 
-/* Apply what this rank learned, once no page it would drop is dirty;
- * 1 when done (req completed), 0 when it waits for a flush. */
-static int do_acquire(struct mbox_req *req)
+/* An acquire must first flush this rank's dirty pages: it waits for the
+ * flush (acq_waiters) and runs again when the homes have acknowledged. */
+static int wait_for_flush(struct mbox_req *req)
+{
+	start_flush();
+	req->next = acq_waiters;
+	acq_waiters = req;
+	if (acks_out == 0)
+		finish_flush();
+	return 0;
+}
+
+/* Every interval learned is applied now (its pages invalidated, or, with
+ * `drop`, the caller dropped everything): the acquire is complete. */
+static int acquire_done(struct mbox_req *req, int drop)
 {
 	size_t k = n_unapplied;
 
-	for (size_t j = 0; j < k; j++)
-		for (uint32_t p = 0; p < unapplied[j]->n; p++)
-			if (rstate[unapplied[j]->pages[p] - rc_first] == R_WRITE) {
-				start_flush();
-				req->next = acq_waiters;
-				acq_waiters = req;
-				if (acks_out == 0)
-					finish_flush();
-				return 0;
-			}
-	log_debug("rc: acquire applies %zu intervals", k);
 	for (size_t j = 0; j < k; j++) {
-		for (uint32_t p = 0; p < unapplied[j]->n; p++)
+		for (uint32_t p = 0; drop && p < unapplied[j]->n; p++)
 			invalidate(unapplied[j]->pages[p]);
 		unapplied[j]->applied = 1;
 	}
@@ -765,6 +766,18 @@ static int do_acquire(struct mbox_req *req)
 	req->next = NULL;
 	complete_all(req);
 	return 1;
+}
+
+/* Apply what this rank learned, once no page it would drop is dirty;
+ * 1 when done (req completed), 0 when it waits for a flush. */
+static int do_acquire(struct mbox_req *req)
+{
+	for (size_t j = 0; j < n_unapplied; j++)
+		for (uint32_t p = 0; p < unapplied[j]->n; p++)
+			if (rstate[unapplied[j]->pages[p] - rc_first] == R_WRITE)
+				return wait_for_flush(req);
+	log_debug("rc: acquire applies %zu intervals", n_unapplied);
+	return acquire_done(req, 1);
 }
 
 /*
@@ -776,26 +789,13 @@ static int do_acquire(struct mbox_req *req)
 static int do_fence(struct mbox_req *req)
 {
 	uint64_t np = rc_end - rc_first;
-	size_t k = n_unapplied;
 
-	if (dirty.n) {
-		start_flush();
-		req->next = acq_waiters;
-		acq_waiters = req;
-		if (acks_out == 0)
-			finish_flush();
-		return 0;
-	}
+	if (dirty.n)
+		return wait_for_flush(req);
 	for (uint64_t i = 0; i < np; i++)
 		if (rstate[i] == R_READ || fetching[i])
 			invalidate(rc_first + i);
-	for (size_t j = 0; j < k; j++)
-		unapplied[j]->applied = 1;
-	n_unapplied = 0;
-	atomic_fetch_sub(&a_unapplied, k);
-	req->next = NULL;
-	complete_all(req);
-	return 1;
+	return acquire_done(req, 0);
 }
 
 void rc_request(struct mbox_req *req)
