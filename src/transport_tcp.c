@@ -1024,7 +1024,8 @@ static void *linkmgr_main(void *arg)
 
 static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 {
-	if (h->type >= WIRE_READ_REQ && h->type <= WIRE_DONE)
+	if ((h->type >= WIRE_READ_REQ && h->type <= WIRE_DONE) ||
+	    (h->type >= WIRE_COH2_FIRST && h->type <= WIRE_COH2_LAST))
 		coh_handle(h, payload);
 	else if (h->type >= WIRE_SYNC_FIRST && h->type <= WIRE_SYNC_LAST)
 		sync_handle(h, payload);

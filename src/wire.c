@@ -56,6 +56,7 @@ static const struct wire_rule {
 	[WIRE_COND_SIGNAL] = { "COND_SIGNAL", 0, 0 },
 	[WIRE_COND_WAKE] = { "COND_WAKE", 0, 0 },
 	[WIRE_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
+	[WIRE_COH_BUNDLE] = { "COH_BUNDLE", 2 * WIRE_HDR_SIZE, WIRE_MAX_PAYLOAD },
 };
 
 _Static_assert(WIRE_HDR_SIZE == 40, "wire header is 40 bytes");

@@ -116,6 +116,15 @@ enum wire_type {
 	WIRE_HEARTBEAT = 120,    /* link level, unsequenced, no payload: "alive";
 	                          * sent on a link that carried nothing for
 	                          * DSM_TIMEOUT / 4 */
+
+	/* page coherence, continued (coherence.c): 150..159 */
+	WIRE_COH2_FIRST = 150,
+	WIRE_COH2_LAST = 159,
+	WIRE_COH_BUNDLE = 150,   /* several coherence messages (READ_REQ..DONE) to
+	                          * one rank in one: payload = each one encoded
+	                          * whole (header and payload), in order; arg =
+	                          * their number.  Handled as if they had come one
+	                          * by one */
 };
 
 /* flags */
