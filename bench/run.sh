@@ -54,17 +54,19 @@ rc_phases=200 rc_items=1000
 apps=${BENCH_APPS:-jacobi,matmul,sort,cg:W,ft:W,is:W,ep:W}
 apps4=${BENCH_APPS4:-$apps}
 apps_reps=${BENCH_APPS_REPS:-3}
+hb_reps=${BENCH_HB_REPS:-3} hb_iters=2000 hb_idle=2
 apps4_reps=${BENCH_APPS4_REPS:-1}
 if [ $quick = 1 ]; then
 	reps=2 scan_reps=1 fl_pages=300 busy_pages=100 idle_s=2 inv4_pages=200 inv8_pages=100 scan_mib=32 scan_rand=1024 sync_iters=300 ft_mib=16
 	rc_phases=50 rc_items=200
+	hb_reps=1 hb_iters=500 hb_idle=1
 	apps_reps=1 apps4_reps=1 apps=${BENCH_APPS:-all} apps4=${BENCH_APPS4:-all}
 	export BENCH_CLASS=S
 	export BENCH_JACOBI_N=${BENCH_JACOBI_N:-512} BENCH_JACOBI_ITERS=${BENCH_JACOBI_ITERS:-20}
 	export BENCH_MATMUL_N=${BENCH_MATMUL_N:-256} BENCH_SORT_N=${BENCH_SORT_N:-262144}
 fi
 
-for p in limits fault_latency scan_bench sync_bench first_touch busy_bench idle_cpu app_bench rc_bench; do
+for p in limits fault_latency scan_bench sync_bench first_touch busy_bench idle_cpu heartbeat app_bench rc_bench; do
 	[ -x bin/$p ] || { echo "bench/run.sh: bin/$p is missing: run make first" >&2; exit 1; }
 done
 rm -rf "$out"
@@ -97,6 +99,49 @@ elapsed() {
 }
 
 dsmexec="bin/dsmexec --no-prefix --timeout 240"
+
+# heartbeats: bin/heartbeat's chatty and idle-ish jobs with the detector on
+# and off, one after the other, hb_reps times; prints medians per setting
+# against the detector off: the time's ratio (1.00: no cost) and the bytes
+# more (a heartbeat is one message header on a link quiet for
+# DSM_TIMEOUT / 4; the default DSM_TIMEOUT sends one at the start).
+heartbeats() {
+	hb=$out/log/heartbeat.txt
+	: >"$hb"
+	for i in $(seq "$hb_reps"); do
+		for t in default 1 inf; do
+			for m in chatty idle; do
+				arg=$hb_iters
+				[ $m = idle ] && arg=$hb_idle
+				if [ $t = default ]; then
+					env -u DSM_TIMEOUT DSM_BACKEND=$be $dsmexec -n 2 bin/heartbeat $m $arg
+				else
+					env DSM_TIMEOUT=$t DSM_BACKEND=$be $dsmexec -n 2 bin/heartbeat $m $arg
+				fi | sed "s/^/$t /" >>"$hb" || status=1
+			done
+		done
+	done
+	[ $json = 1 ] || awk '
+	function med(k, n,   a, i, j, t) {
+		for (i = 1; i <= n; i++) a[i] = v[k, i]
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	$2 == "heartbeat" { k = $3 SUBSEP $1; c[k]++; v[k "s", c[k]] = $5; v[k "b", c[k]] = $7 }
+	END {
+		printf "  %-7s %-16s %5s %9s %11s %9s %9s\n", "job", "DSM_TIMEOUT", "jobs", "p50 s", "p50 bytes", "time/off", "bytes-off"
+		split("chatty idle", ms, " "); split("default 1 inf", ts, " ")
+		for (i = 1; i <= 2; i++) for (j = 1; j <= 3; j++) {
+			k = ms[i] SUBSEP ts[j]; o = ms[i] SUBSEP "inf"
+			if (!c[k] || !c[o]) { printf "  %-7s %-16s  (failed: see the log)\n", ms[i], ts[j]; continue }
+			s = med(k "s", c[k]); b = med(k "b", c[k]); so = med(o "s", c[o]); bo = med(o "b", c[o])
+			printf "  %-7s %-16s %5d %9.3f %11d %9.2f %+9d\n", ms[i],
+				ts[j] == "default" ? "default (on)" : ts[j] == "inf" ? "inf (off)" : ts[j] " (on)",
+				c[k], s, b, s / so, b - bo
+		}
+	}' "$hb"
+	say ""
+}
 
 say "dsm benchmarks, $(date '+%Y-%m-%d %H:%M:%S %Z'), $(uname -n), $(nproc) cores, $(uname -sr)"
 say "load average at the start: $load_start"
@@ -150,6 +195,9 @@ say "== first touch of fresh memory on one rank, each backend: dsm region agains
 for b in $backends; do
 	run first-touch-$b env DSM_BACKEND=$b $dsmexec -n 1 bin/first_touch $ft_mib
 done
+say "== the failure detector (issue 19): heartbeats on (default DSM_TIMEOUT, and DSM_TIMEOUT=1) against off"
+say "   (DSM_TIMEOUT=inf), 2 ranks; $hb_reps jobs of each, alternating; medians; bytes: sent by every rank"
+heartbeats
 elif [ -z "${BENCH_BACKEND:-}" ] && ! DSM_BACKEND=uffd bin/dsmexec -n 1 bin/hello >/dev/null 2>&1; then
 	be=sigsegv
 	say "userfaultfd is not permitted here: every job uses the sigsegv backend"

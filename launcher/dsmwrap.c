@@ -127,13 +127,16 @@ static int stdin_alive(void)
 }
 
 /* Connect to dsmexec.  Retries refused connections until the deadline, but
- * gives up at once when stdin says dsmexec has gone. */
+ * gives up at once when stdin says dsmexec has gone.  A connection closed
+ * before dsmexec's CHALLENGE was pushed out by a crowd of strangers at the
+ * control port (ctl_pending_add()): connect again. */
 static int connect_back(void)
 {
 	int64_t deadline = now_ns() + START_WAIT_NS;
 	char why[256];
 	int fd, rc;
 
+again:
 	for (;;) {
 		int64_t step = now_ns() + 1000000000;
 
@@ -153,6 +156,12 @@ static int connect_back(void)
 	}
 	rc = net_auth_connect(fd, &w.auth, (uint32_t)w.rank, WIRE_SRC_LAUNCHER, now_ns() + START_WAIT_NS,
 			      why, sizeof(why));
+	if ((rc == -EPIPE || rc == -ECONNRESET) && now_ns() + 50000000 < deadline && stdin_alive()) {
+		log_debug("authentication with dsmexec at %s:%d: %s; connecting again", w.host, w.port, why);
+		close(fd);
+		usleep(20000);
+		goto again;
+	}
 	if (rc) {
 		log_err("authentication with dsmexec at %s:%d failed: %s", w.host, w.port, why);
 		close(fd);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # chaos-soak.sh [JOBS]: the attacks of issue 19, JOBS jobs each (default 5),
 # with random victims, moments, errnos and damage; prints one table:
-#   attack  jobs  exact  named  wrong  hung
+#   attack  jobs  exact  named  wrong  hung  secs
 # exact: the job's result is that of an undisturbed run (attacks the job must
 # survive); named: the job ended and named the right cause (the rank killed
 # or stopped, the damaged file, the bad setting); wrong: anything else; hung:
@@ -13,7 +13,8 @@ TBIN=$top/build/tests
 JOBS=${1:-5}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dsmchaos.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-for p in "$BIN/dsmexec" "$BIN/counter" "$BIN/ckpt_demo" "$TBIN/silent" "$TBIN/launcher_prog" "$TBIN/idleconn" "$TBIN/single"; do
+for p in "$BIN/dsmexec" "$BIN/counter" "$BIN/ckpt_demo" "$TBIN/silent" "$TBIN/launcher_prog" "$TBIN/idleconn" "$TBIN/single" \
+	"$TBIN/stripe"; do
 	[ -x "$p" ] || { echo "chaos-soak: build first: make tests ($p is missing)"; exit 2; }
 done
 export DSM_LOG=warn
@@ -39,9 +40,10 @@ count() {
 	fi
 }
 
-attack_begin() { attack=$1 exact=0 named=0 wrong=0 hung=0; }
+attack_begin() { attack=$1 exact=0 named=0 wrong=0 hung=0 t0=$(date +%s); }
 attack_end() {
-	table="$table$(printf '%-26s %5d %6d %6d %6d %5d' "$attack" "$JOBS" $exact $named $wrong $hung)
+	table="$table$(printf '%-26s %5d %6d %6d %6d %5d %6d' "$attack" "$JOBS" $exact $named $wrong $hung \
+		$(($(date +%s) - t0)))
 "
 	total_bad=$((total_bad + wrong + hung))
 }
@@ -71,7 +73,7 @@ for what in barrier lock; do
 	attack_begin "SIGSTOP in $what"
 	v=2; [ $what = lock ] && v=1
 	for i in $(seq "$JOBS"); do
-		DSM_TIMEOUT=2 job 60 "$TMP/o" --grace 1 -n 3 "$TBIN/silent" $what
+		DSM_TIMEOUT=1 job 60 "$TMP/o" --grace 1 -n 3 "$TBIN/silent" $what
 		if [ $rc != 0 ] && grep -q "rank $v silent for" "$TMP/o" && ! grep -q "passed\|got the lock" "$TMP/o"
 		then count named; else count wrong; fi
 	done
@@ -93,8 +95,11 @@ set -- ECONNRESET ECONNABORTED EPIPE ETIMEDOUT EHOSTUNREACH ENETUNREACH ENETDOWN
 errs="$*"
 for i in $(seq "$JOBS"); do
 	set -- $errs; shift $(rnd $#); e=$1
-	DSM_TIMEOUT=20 DSM_FAULTS="cut=$(rnd 2)-2@0.$(rnd 3)s/$e" job 120 "$TMP/o" -n 3 "$BIN/counter" 500
-	grep -q "expected 1500, 0 overlaps: OK" "$TMP/o" && [ $rc = 0 ] && count exact || count wrong
+	# (DSM_LOG=info says "link to rank N lost ...": a job that ended before
+	# its cut tested nothing, and counts as wrong)
+	DSM_LOG=info DSM_TIMEOUT=20 DSM_FAULTS="cut=$(rnd 2)-2@0.$(rnd 3)s/$e" job 120 "$TMP/o" -n 3 "$BIN/counter" 300
+	grep -q "expected 900, 0 overlaps: OK" "$TMP/o" && [ $rc = 0 ] && grep -q "link to rank . lost" "$TMP/o" &&
+		count exact || count wrong
 done
 attack_end
 
@@ -178,6 +183,39 @@ for i in $(seq "$JOBS"); do
 done
 attack_end
 
-printf '%-26s %5s %6s %6s %6s %5s\n' attack jobs exact named wrong hung
+# 11. idle strangers at the rendezvous port of ranks started by hand
+attack_begin "strangers at rendezvous"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/secret"
+chmod 600 "$TMP/secret"
+for i in $(seq "$JOBS"); do
+	for try in 1 2 3; do
+		port=$((20000 + $(rnd 12000)))
+		pids=
+		for r in 0 1 2; do
+			env -u DSM_RENDEZVOUS -u DSM_SECRET_FD DSM_RANK=$r DSM_NRANKS=3 DSM_ROOT=127.0.0.1:$port \
+				DSM_SECRET_FILE="$TMP/secret" DSM_TIMEOUT=30 timeout -k 5 60 "$TBIN/stripe" 2 \
+				>"$TMP/r.$r" 2>&1 &
+			pids="$pids $!"
+			if [ $r = 0 ]; then # the crowd arrives before ranks 1 and 2
+				for k in $(seq 100); do
+					"$TBIN/idleconn" 127.0.0.1 $port 1 0 2>/dev/null | grep -q "1 open" && break
+					sleep 0.02
+				done
+				"$TBIN/idleconn" 127.0.0.1 $port $((1 + $(rnd 200))) 30 >/dev/null 2>&1 &
+				s=$!
+				sleep 0.1
+			fi
+		done
+		rc=0
+		for p in $pids; do wait $p || rc=$?; done
+		kill $s 2>/dev/null; wait $s 2>/dev/null
+		grep -q "cannot listen" "$TMP/r.0" || break
+	done
+	cat "$TMP/r.0" "$TMP/r.1" "$TMP/r.2" >"$TMP/o"
+	[ $rc = 0 ] && [ "$(grep -c '^stripe: rank . checked .* rounds: ok$' "$TMP/o")" = 3 ] && count exact || count wrong
+done
+attack_end
+
+printf '%-26s %5s %6s %6s %6s %5s %6s\n' attack jobs exact named wrong hung secs
 printf '%s' "$table"
 [ $total_bad = 0 ]

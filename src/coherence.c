@@ -35,6 +35,13 @@
  * ordinary read (write) requests whose pages are installed when they come,
  * with no thread waiting; the protocol is the same.
  *
+ * Bulk movement (bundles): what one fault (with its fetch-ahead), or one
+ * received bundle, makes this rank send to one peer goes as one COH_BUNDLE
+ * message, in order: a run's requests to its home, the pages the home
+ * serves, the FWDs it sends one owner, that owner's pages, the DONEs.  A
+ * bundle only delays messages on their own channel, in order, until its
+ * handler ends, so every rule above holds as if they had gone one by one.
+ *
  * Forward progress (holds): a page installed for a thread that faulted on
  * it stays until that thread has used it; see "holds" below.
  *
@@ -128,6 +135,21 @@ static struct pending active_head = { .prev = &active_head, .next = &active_head
 static struct dirent busy_head = { .prev = &busy_head, .next = &busy_head };
 static uint64_t next_id;
 static unsigned n_active, n_busy;
+
+/* Bundles (see "sending, and bundles"). */
+#define BUNDLE_MSGS 32
+#define BUNDLE_BYTES (BUNDLE_MSGS * (WIRE_HDR_SIZE + DSM_PAGE_SIZE))
+
+struct bundle {
+	uint8_t *buf;       /* BUNDLE_BYTES once used */
+	size_t len;
+	uint32_t n;
+};
+
+static struct bundle *bundles; /* one per rank */
+static int32_t *bundle_dirty;  /* ranks with n > 0 */
+static int n_dirty, bundling;
+
 
 /* ---- small containers ------------------------------------------------ */
 
@@ -252,7 +274,7 @@ int coh_init(void)
 {
 	int rc = tp_register(WIRE_READ_REQ, WIRE_DONE, coh_handle);
 
-	if (rc)
+	if (rc || (rc = tp_register(WIRE_COH2_FIRST, WIRE_COH2_LAST, coh_handle)))
 		return rc;
 	pstate = mmap(NULL, rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		      -1, 0);
@@ -264,6 +286,18 @@ int coh_init(void)
 	}
 	next_id = 0;
 	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
+	bundles = calloc((size_t)rt.size, sizeof(*bundles));
+	bundle_dirty = calloc((size_t)rt.size, sizeof(*bundle_dirty));
+	if (!bundles || !bundle_dirty) {
+		free(bundles);
+		free(bundle_dirty);
+		bundles = NULL;
+		bundle_dirty = NULL;
+		munmap(pstate, rt.npages);
+		pstate = NULL;
+		return -ENOMEM;
+	}
+	n_dirty = bundling = 0;
 	return 0;
 }
 
@@ -281,6 +315,12 @@ void coh_fini(void)
 			}
 		}
 	holds_fini();
+	for (int i = 0; bundles && i < rt.size; i++)
+		free(bundles[i].buf);
+	free(bundles);
+	free(bundle_dirty);
+	bundles = NULL;
+	bundle_dirty = NULL;
 	pmap_free_all(&pending_map, offsetof(struct pending, hnext));
 	pmap_free_all(&dir_map, offsetof(struct dirent, hnext));
 	active_head.prev = active_head.next = &active_head;
@@ -301,7 +341,82 @@ const uint8_t *coh_page_states(void)
 	return pstate;
 }
 
-/* ---- sending --------------------------------------------------------- */
+/* ---- sending, and bundles ---------------------------------------------- */
+
+/*
+ * Bundles: while a fault (with its fetch-ahead) or a received bundle is
+ * handled, what this rank sends to each other rank is gathered, in order,
+ * and goes out as one COH_BUNDLE when the handler ends (or when a bundle is
+ * full: BUNDLE_MSGS messages, or as many bytes as that many pages).  The
+ * requests of a run of pages with one home travel as one message, the
+ * home's answers (the pages it serves itself, and those it forwards to one
+ * owner) as one, and so do the owner's pages and the DONEs that follow.
+ * Each channel keeps its order, and a message is only held until its
+ * handler ends: to the protocol this is a network delay, so none of its
+ * invariants (home ordering, DONE, INV after the page, holds) changes.
+ * Messages to this rank itself are never bundled.
+ */
+static void bundle_flush(int to)
+{
+	struct bundle *b = &bundles[to];
+	struct wire_hdr h;
+
+	if (b->n == 1) {
+		if (wire_decode_hdr(b->buf, b->len, &h))
+			rt_fatal("a bundled message to rank %d does not decode (bug)", to);
+		tp_send(to, &h, b->buf + WIRE_HDR_SIZE);
+	} else if (b->n > 1) {
+		h = (struct wire_hdr){ .type = WIRE_COH_BUNDLE, .len = (uint32_t)b->len, .arg = b->n };
+		tp_send(to, &h, b->buf);
+	}
+	b->n = 0;
+	b->len = 0;
+}
+
+static void bundle_begin(void)
+{
+	bundling++;
+}
+
+static void bundle_end(void)
+{
+	if (--bundling)
+		return;
+	for (int i = 0; i < n_dirty; i++)
+		bundle_flush(bundle_dirty[i]);
+	n_dirty = 0;
+}
+
+/* Every coherence message leaves through here. */
+static void coh_send(int to, struct wire_hdr *h, const void *payload)
+{
+	size_t need = WIRE_HDR_SIZE + h->len;
+	struct bundle *b;
+
+	if (!bundling || to == rt.rank || !bundles) {
+		tp_send(to, h, payload);
+		return;
+	}
+	b = &bundles[to];
+	if (b->n && (b->n >= BUNDLE_MSGS || b->len + need > BUNDLE_BYTES))
+		bundle_flush(to);
+	if (!b->buf && !(b->buf = malloc(BUNDLE_BYTES)))
+		rt_fatal("out of memory for a bundle of messages to rank %d", to);
+	if (b->n == 0 && b->len == 0) {
+		int listed = 0;
+		for (int i = 0; i < n_dirty && !listed; i++)
+			listed = bundle_dirty[i] == to;
+		if (!listed)
+			bundle_dirty[n_dirty++] = to;
+	}
+	h->src = (uint32_t)rt.rank;
+	h->seq = 0;
+	wire_encode_hdr(b->buf + b->len, h);
+	if (h->len)
+		memcpy(b->buf + b->len + WIRE_HDR_SIZE, payload, h->len);
+	b->len += need;
+	b->n++;
+}
 
 static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
 {
@@ -309,7 +424,7 @@ static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
 
 	if (type == WIRE_INV)
 		stat_bump(ST_INV_SENT, 1);
-	tp_send(to, &h, NULL);
+	coh_send(to, &h, NULL);
 }
 
 /*
@@ -343,7 +458,7 @@ static void deliver_page(int to, struct wire_hdr *h, const uint8_t *data)
 		h->src = (uint32_t)rt.rank;
 		got_page(h, data);
 	} else {
-		tp_send(to, h, data);
+		coh_send(to, h, data);
 	}
 }
 
@@ -989,7 +1104,17 @@ static void fetch_ahead(uint64_t page, int write)
 	ra->next = q;
 }
 
+static void fault(uint64_t page, int write, struct mbox_req *waiter);
+
+/* The fault's request and the fetch-ahead's go out bundled per home. */
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter)
+{
+	bundle_begin();
+	fault(page, write, waiter);
+	bundle_end();
+}
+
+static void fault(uint64_t page, int write, struct mbox_req *waiter)
 {
 	uint8_t st = pstate[page];
 	struct pending *p;
@@ -1074,12 +1199,45 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 
 /* ---- dispatch -------------------------------------------------------- */
 
+/* A COH_BUNDLE: each message in it handled as if it had come alone, and
+ * what they make this rank send bundled in turn. */
+static void handle_bundle(const struct wire_hdr *h, const uint8_t *payload)
+{
+	size_t off = 0;
+	uint64_t n = 0;
+
+	bundle_begin();
+	while (off < h->len) {
+		struct wire_hdr in;
+		int rc = wire_decode_hdr(payload + off, h->len - off, &in);
+
+		if (rc || in.type < WIRE_READ_REQ || in.type > WIRE_DONE ||
+		    in.len > h->len - off - WIRE_HDR_SIZE)
+			rt_fatal("rank %u sent a malformed bundle: message %lu (%s) %s", h->src, (unsigned long)n,
+				 rc ? "?" : wire_type_name(in.type),
+				 rc ? wire_strerror(rc) : in.len > h->len - off - WIRE_HDR_SIZE ?
+				 "runs past its end" : "may not be bundled");
+		in.src = h->src;
+		coh_handle(&in, payload + off + WIRE_HDR_SIZE);
+		off += WIRE_HDR_SIZE + in.len;
+		n++;
+	}
+	if (n != h->arg)
+		rt_fatal("rank %u sent a bundle of %lu messages that says %lu", h->src, (unsigned long)n,
+			 (unsigned long)h->arg);
+	bundle_end();
+}
+
 void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 {
 	uint64_t page = h->arg;
 	int32_t src = (int32_t)h->src;
 	int home;
 
+	if (h->type == WIRE_COH_BUNDLE) {
+		handle_bundle(h, payload);
+		return;
+	}
 	if (page >= rt.npages)
 		rt_fatal("rank %d sent %s for page %lu, beyond the region's %lu pages", src,
 			 wire_type_name(h->type), (unsigned long)page, (unsigned long)rt.npages);

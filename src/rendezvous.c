@@ -10,19 +10,36 @@
  * the job goes on.  The server keeps the connections open until it answers, so
  * a rank that exits early is noticed by nobody here: the mesh set-up fails
  * instead, with the rank named.
+ *
+ * The server never waits on one client: every connection is a small state
+ * machine (handshake with net_auth_step(), then RDV_REGISTER read as it
+ * arrives) over a non-blocking socket in one poll loop.  At most
+ * RDV_PENDING_MAX connections are in progress (a newcomer pushes out the
+ * oldest that has sent nothing, else the oldest), each dropped after
+ * RDV_PENDING_NS, so idle or slow strangers at the port (the port of rank 0
+ * with DSM_ROOT is as open as the network) delay no rank.  A rank whose
+ * connection is dropped before the handshake's challenge connects again.
  */
 #include "rendezvous.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+
+/* Connections still authenticating or registering: at most this many at
+ * once, each for at most this long (a rank needs a round trip or two). */
+#define RDV_PENDING_MAX 128
+#define RDV_PENDING_NS  (5LL * 1000000000)
 
 struct rdv_server {
 	int lfd;
@@ -61,90 +78,251 @@ static int decode_addr(const uint8_t *p, size_t avail, struct rdv_entry *e)
 	return (int)(3 + len);
 }
 
+/*
+ * One connection that has not registered yet: its handshake, then its
+ * RDV_REGISTER, read as they arrive (the socket is non-blocking), so a
+ * stranger that sends nothing, or a byte a minute, holds up nobody.
+ */
+struct rdv_pending {
+	int fd;                     /* -1: free */
+	int authed;                 /* handshake done, RDV_REGISTER next */
+	int64_t since;
+	uint32_t rank;              /* claimed in the handshake */
+	size_t have;                /* bytes of RDV_REGISTER read */
+	struct net_auth_srv hs;
+	uint8_t buf[WIRE_HDR_SIZE + 3 + RDV_ADDR_MAX];
+};
+
+static void pending_drop(struct rdv_pending *q)
+{
+	close(q->fd);
+	q->fd = -1;
+}
+
+/* A new connection takes a free slot, else that of the oldest one that has
+ * sent nothing, else the oldest: a flood of strangers pushes out strangers,
+ * and a rank retries (its connect succeeds at once, its handshake then
+ * takes a round trip). */
+static void pending_add(struct rdv_pending *pend, int fd, int64_t now)
+{
+	struct rdv_pending *slot = NULL, *silent = NULL, *oldest = NULL;
+
+	for (int i = 0; i < RDV_PENDING_MAX && !slot; i++) {
+		struct rdv_pending *q = &pend[i];
+		if (q->fd < 0)
+			slot = q;
+		else if (!q->authed && q->hs.state == 0 && q->hs.have == 0 && (!silent || q->since < silent->since))
+			silent = q;
+		else if (!oldest || q->since < oldest->since)
+			oldest = q;
+	}
+	if (!slot) {
+		slot = silent ? silent : oldest;
+		log_debug("rendezvous: dropped a connection pushed out by a newer one");
+		pending_drop(slot);
+	}
+	slot->fd = fd;
+	slot->authed = 0;
+	slot->since = now;
+	slot->have = 0;
+	net_auth_srv_init(&slot->hs);
+}
+
+/*
+ * Read what has arrived of q's RDV_REGISTER: 0 (more is needed), 1 (complete:
+ * h and the payload in q->buf) or a negative errno with the reason in why.
+ */
+static int register_step(struct rdv_pending *q, struct wire_hdr *h, char *why, size_t whylen)
+{
+	for (;;) {
+		size_t want = WIRE_HDR_SIZE;
+		ssize_t n;
+		int rc;
+
+		if (q->have >= WIRE_HDR_SIZE) {
+			rc = wire_decode_hdr(q->buf, q->have, h);
+			if (rc) {
+				snprintf(why, whylen, "malformed message (%s)", strerror(-rc));
+				return rc;
+			}
+			if (h->len > sizeof(q->buf) - WIRE_HDR_SIZE) {
+				snprintf(why, whylen, "%s of %u bytes is too long", wire_type_name(h->type), h->len);
+				return -EMSGSIZE;
+			}
+			want = WIRE_HDR_SIZE + h->len;
+		}
+		if (q->have == want)
+			return 1;
+		n = recv(q->fd, q->buf + q->have, want - q->have, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			rc = n == 0 ? -ECONNRESET : -errno;
+			snprintf(why, whylen, "%s", strerror(-rc));
+			return rc;
+		}
+		q->have += (size_t)n;
+	}
+}
+
+struct rdv_state {
+	struct rdv_server *s;
+	int *fds;
+	struct rdv_entry *tab;
+	int joined;
+};
+
+/* q has something to read: advance its handshake or its registration. */
+static void pending_step(struct rdv_state *st, struct rdv_pending *q)
+{
+	struct rdv_server *s = st->s;
+	struct wire_hdr h;
+	char why[256];
+	uint32_t rank;
+	int rc;
+
+	if (!q->authed) {
+		rc = net_auth_step(&q->hs, q->fd, &s->auth, WIRE_SRC_LAUNCHER, &q->rank, why, sizeof(why));
+		if (rc < 0) {
+			if (rc == -ECONNRESET)
+				log_debug("rendezvous: a connection closed before its handshake: %s", why);
+			else
+				log_warn("rendezvous: refused a connection: %s", why);
+			pending_drop(q);
+			return;
+		}
+		if (rc == 0)
+			return;
+		q->authed = 1;
+	}
+	rc = register_step(q, &h, why, sizeof(why));
+	if (rc == 0)
+		return;
+	rank = q->rank;
+	if (rc < 0 || h.type != WIRE_RDV_REGISTER || h.src != rank || rank >= (uint32_t)s->size ||
+	    h.arg != (uint64_t)s->size || st->fds[rank] >= 0 ||
+	    decode_addr(q->buf + WIRE_HDR_SIZE, h.len, &st->tab[rank]) < 0) {
+		log_warn("rendezvous: bad registration from rank %u (%s)", rank,
+			 rc < 0 ? why :
+			 rank >= (uint32_t)s->size ? "rank out of range" :
+			 h.arg != (uint64_t)s->size ? "job size differs" :
+			 h.type == WIRE_RDV_REGISTER && st->fds[rank] >= 0 ? "rank registered twice" :
+			 "malformed message");
+		pending_drop(q);
+		return;
+	}
+	/* registered: the table goes out with blocking sends, with a deadline */
+	fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) & ~O_NONBLOCK);
+	st->fds[rank] = q->fd;
+	st->joined++;
+	q->fd = -1;
+}
+
 static void *server_main(void *arg)
 {
 	struct rdv_server *s = arg;
-	int *fds = calloc((size_t)s->size, sizeof(int));
-	struct rdv_entry *tab = calloc((size_t)s->size, sizeof(*tab));
-	uint8_t *out = NULL, buf[4 + 255];
+	struct rdv_state st = { .s = s };
+	struct rdv_pending *pend = calloc(RDV_PENDING_MAX, sizeof(*pend));
+	struct pollfd *p = calloc(2 + RDV_PENDING_MAX, sizeof(*p));
+	uint8_t *out = NULL;
 	int64_t deadline = s->timeout_ms > 0 ? now_ns() + (int64_t)s->timeout_ms * 1000000 : INT64_MAX;
-	int joined = 0;
 	size_t off = 0;
-	char why[256];
 
-	if (!fds || !tab)
+	st.fds = calloc((size_t)s->size, sizeof(int));
+	st.tab = calloc((size_t)s->size, sizeof(*st.tab));
+	if (!st.fds || !st.tab || !pend || !p)
 		goto out;
 	for (int i = 0; i < s->size; i++)
-		fds[i] = -1;
-	while (joined < s->size) {
-		struct pollfd p[2] = { { .fd = s->lfd, .events = POLLIN },
-				       { .fd = s->stop_pipe[0], .events = POLLIN } };
-		int64_t left = (deadline - now_ns()) / 1000000;
-		struct wire_hdr h;
-		uint32_t rank;
-		int fd, rc;
+		st.fds[i] = -1;
+	for (int i = 0; i < RDV_PENDING_MAX; i++)
+		pend[i].fd = -1;
+	/* accept until the backlog is empty, never waiting for one more */
+	fcntl(s->lfd, F_SETFL, fcntl(s->lfd, F_GETFL) | O_NONBLOCK);
+	while (st.joined < s->size) {
+		int64_t now = now_ns(), left = (deadline - now) / 1000000, next = deadline;
+		int np = 2, fd;
 
 		if (left <= 0) {
 			char missing[256] = "";
 			for (int i = 0, n = 0; i < s->size && n < 16; i++)
-				if (fds[i] < 0)
+				if (st.fds[i] < 0)
 					n++, snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
 						      " %d", i);
-			log_err("rendezvous: %d of %d ranks joined within %d ms; missing:%s", joined, s->size,
+			log_err("rendezvous: %d of %d ranks joined within %d ms; missing:%s", st.joined, s->size,
 				s->timeout_ms, missing);
 			goto out;
 		}
-		if (poll(p, 2, (int)(left > 1000 ? 1000 : left + 1)) <= 0)
+		/* each connection has its own deadline to register */
+		for (int i = 0; i < RDV_PENDING_MAX; i++) {
+			struct rdv_pending *q = &pend[i];
+			if (q->fd < 0)
+				continue;
+			if (now - q->since >= RDV_PENDING_NS) {
+				log_debug("rendezvous: dropped a connection that did not register within %lld ms",
+					  RDV_PENDING_NS / 1000000);
+				pending_drop(q);
+				continue;
+			}
+			if (q->since + RDV_PENDING_NS < next)
+				next = q->since + RDV_PENDING_NS;
+			p[np++] = (struct pollfd){ .fd = q->fd, .events = POLLIN };
+		}
+		p[0] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = s->stop_pipe[0], .events = POLLIN };
+		left = (next - now) / 1000000 + 1;
+		if (poll(p, (nfds_t)np, (int)(left > 1000 ? 1000 : left)) <= 0)
 			continue;
 		if (p[1].revents)
 			goto out;
-		fd = net_accept(s->lfd, deadline);
-		if (fd < 0)
-			continue;
-		/* One slow or hostile client must not stall the others for long. */
-		rc = net_auth_accept(fd, &s->auth, WIRE_SRC_LAUNCHER, &rank, now_ns() + 5000000000LL, why,
-				     sizeof(why));
-		if (rc) {
-			log_warn("rendezvous: refused a connection: %s", why);
-			close(fd);
-			continue;
+		for (int k = 2; k < np; k++) {
+			if (!p[k].revents)
+				continue;
+			for (int i = 0; i < RDV_PENDING_MAX; i++)
+				if (pend[i].fd == p[k].fd) {
+					pending_step(&st, &pend[i]);
+					break;
+				}
 		}
-		rc = net_recv_msg(fd, &h, buf, sizeof(buf), now_ns() + 5000000000LL);
-		if (rc || h.type != WIRE_RDV_REGISTER || h.src != rank || rank >= (uint32_t)s->size ||
-		    h.arg != (uint64_t)s->size || fds[rank] >= 0 || decode_addr(buf, h.len, &tab[rank]) < 0) {
-			log_warn("rendezvous: bad registration from rank %u (%s)", rank,
-				 rc ? strerror(-rc) :
-				 rank >= (uint32_t)s->size ? "rank out of range" :
-				 h.arg != (uint64_t)s->size ? "job size differs" :
-				 h.type == WIRE_RDV_REGISTER && fds[rank] >= 0 ? "rank registered twice" :
-				 "malformed message");
-			close(fd);
-			continue;
+		/* then the newcomers, so none pushes out one just served */
+		for (int n = 0; p[0].revents && n < RDV_PENDING_MAX; n++) {
+			fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd < 0) {
+				if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+					log_warn("rendezvous: accept: %s", strerror(errno));
+				break;
+			}
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+			pending_add(pend, fd, now_ns());
 		}
-		fds[rank] = fd;
-		joined++;
 	}
 	out = malloc((size_t)s->size * (3 + RDV_ADDR_MAX));
 	if (!out)
 		goto out;
 	for (int i = 0; i < s->size; i++)
-		off += (size_t)encode_addr(out + off, tab[i].addr, tab[i].port);
+		off += (size_t)encode_addr(out + off, st.tab[i].addr, st.tab[i].port);
 	for (int i = 0; i < s->size; i++) {
 		struct wire_hdr h = { .type = WIRE_RDV_TABLE, .len = (uint32_t)off, .src = WIRE_SRC_LAUNCHER,
 				      .arg = (uint64_t)s->size };
-		if (net_send_msg(fds[i], &h, out, now_ns() + 5000000000LL))
+		if (net_send_msg(st.fds[i], &h, out, now_ns() + 5000000000LL))
 			log_warn("rendezvous: could not send the address table to rank %d", i);
 	}
 out:
 	/* Nobody is answered here any more: stop listening. */
 	close(s->lfd);
 	s->lfd = -1;
-	for (int i = 0; fds && i < s->size; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (int i = 0; pend && i < RDV_PENDING_MAX; i++)
+		if (pend[i].fd >= 0)
+			close(pend[i].fd);
+	for (int i = 0; st.fds && i < s->size; i++)
+		if (st.fds[i] >= 0)
+			close(st.fds[i]);
 	free(out);
-	free(tab);
-	free(fds);
+	free(st.tab);
+	free(st.fds);
+	free(p);
+	free(pend);
 	return NULL;
 }
 
@@ -214,14 +392,24 @@ int rdv_register(const char *host, int port, const struct job_auth *a, int rank,
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
-	fd = net_connect(host, port, deadline);
-	if (fd < 0) {
-		log_err("cannot reach the rendezvous at %s:%d: %s", host, port, strerror(-fd));
-		rc = fd;
-		goto out;
-	}
-	rc = net_auth_connect(fd, a, (uint32_t)rank, WIRE_SRC_LAUNCHER, deadline, why, sizeof(why));
-	if (rc) {
+	for (;;) {
+		fd = net_connect(host, port, deadline);
+		if (fd < 0) {
+			log_err("cannot reach the rendezvous at %s:%d: %s", host, port, strerror(-fd));
+			rc = fd;
+			goto out;
+		}
+		rc = net_auth_connect(fd, a, (uint32_t)rank, WIRE_SRC_LAUNCHER, deadline, why, sizeof(why));
+		if (rc == 0)
+			break;
+		/* closed before the challenge: pushed out by a crowd of strangers
+		 * (see the Design comment), so try again while time is left */
+		if ((rc == -ECONNRESET || rc == -EPIPE) && now_ns() + 50000000 < deadline) {
+			log_debug("rendezvous at %s:%d: %s; connecting again", host, port, why);
+			close(fd);
+			usleep(20000);
+			continue;
+		}
 		log_err("rendezvous at %s:%d: %s", host, port, why);
 		goto out_close;
 	}

@@ -61,6 +61,7 @@ static const struct wire_rule {
 	[WIRE_RC_DIFF] = { "RC_DIFF", 10, WIRE_MAX_PAYLOAD },
 	[WIRE_RC_DIFF_ACK] = { "RC_DIFF_ACK", 0, 0 },
 	[WIRE_RC_NOTICES] = { "RC_NOTICES", 4, WIRE_MAX_PAYLOAD },
+	[WIRE_COH_BUNDLE] = { "COH_BUNDLE", 2 * WIRE_HDR_SIZE, WIRE_MAX_PAYLOAD },
 };
 
 _Static_assert(WIRE_HDR_SIZE == 40, "wire header is 40 bytes");

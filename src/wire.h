@@ -127,6 +127,15 @@ enum wire_type {
 	WIRE_RC_DIFF_ACK = 133,  /* home -> releaser: applied */
 	WIRE_RC_NOTICES = 134,   /* write notices alone, ahead of a message that
 	                          * has a payload of its own (RPC call, reply) */
+
+	/* page coherence, continued (coherence.c): 150..159 */
+	WIRE_COH2_FIRST = 150,
+	WIRE_COH2_LAST = 159,
+	WIRE_COH_BUNDLE = 150,   /* several coherence messages (READ_REQ..DONE) to
+	                          * one rank in one: payload = each one encoded
+	                          * whole (header and payload), in order; arg =
+	                          * their number.  Handled as if they had come one
+	                          * by one */
 };
 
 /* flags */

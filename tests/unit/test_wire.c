@@ -275,6 +275,29 @@ static void test_refused(void)
 	}
 }
 
+/* A bundle of coherence messages holds at least two whole headers and at
+ * most what any message may carry. */
+static void test_bundle_lengths(void)
+{
+	static const struct { uint32_t len; int rc; } cases[] = {
+		{ 0, -EBADMSG }, { WIRE_HDR_SIZE, -EBADMSG }, { 2 * WIRE_HDR_SIZE - 1, -EBADMSG },
+		{ 2 * WIRE_HDR_SIZE, 0 }, { 32 * (WIRE_HDR_SIZE + 4096), 0 }, { WIRE_MAX_PAYLOAD, 0 },
+		{ WIRE_MAX_PAYLOAD + 1, -EBADMSG },
+	};
+	uint8_t buf[WIRE_HDR_SIZE];
+	struct wire_hdr out;
+
+	CHECK(strcmp(wire_type_name(WIRE_COH_BUNDLE), "COH_BUNDLE") == 0, "COH_BUNDLE's name");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wire_hdr in = sample(WIRE_COH_BUNDLE, cases[i].len);
+		char what[64];
+		in.flags = 0;
+		wire_encode_hdr(buf, &in);
+		snprintf(what, sizeof(what), "COH_BUNDLE of %u bytes", cases[i].len);
+		CHECK_RC(wire_decode_hdr(buf, sizeof(buf), &out), cases[i].rc, what);
+	}
+}
+
 static void test_le_helpers(void)
 {
 	uint8_t b[8];
@@ -320,6 +343,7 @@ int main(void)
 	test_truncated();
 	test_sealed();
 	test_refused();
+	test_bundle_lengths();
 	test_le_helpers();
 	return unit_result("test_wire: ", "test_wire: ok");
 }
