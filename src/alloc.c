@@ -37,6 +37,7 @@
 
 #include <dsm.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -253,9 +254,21 @@ static struct blk *blk_find(uint64_t off)
 	return NULL;
 }
 
+/* Has rank 0's heap ever handed out release-consistent memory?  Read by
+ * dsm_checkpoint() in an application thread. */
+static _Atomic int rc_handed_out;
+
+int alloc_rc_used(void)
+{
+	return atomic_load(&rc_handed_out);
+}
+
 static struct blk *blk_add(uint64_t off, uint64_t size, int cls)
 {
 	struct blk *b;
+
+	if (rc_page(off >> DSM_PAGE_SHIFT))
+		atomic_store(&rc_handed_out, 1);
 
 	if (htab_reserve(&blks))
 		rt_fatal("out of memory for the heap's block table");

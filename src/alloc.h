@@ -86,6 +86,9 @@ int heap_give(struct heap *hp, uint64_t off, uint64_t size);
  *   cache: this rank's free small objects and the slabs it knows.  Any
  *          thread; load before the application runs.
  */
+/* 1 once rank 0 has handed out release-consistent memory (only rank 0
+ * knows): checkpoints do not save it yet. */
+int alloc_rc_used(void);
 int alloc_heap_save(uint8_t **buf, size_t *len);
 int alloc_heap_load(const uint8_t *buf, size_t len, const char *file);
 int alloc_cache_save(uint8_t **buf, size_t *len);

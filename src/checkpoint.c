@@ -981,6 +981,14 @@ int dsm_checkpoint(const char *dir)
 	ncalls++;
 	if (rt.rank == 0)
 		rc = prepare(dir, &gen);
+	if (rt.rank == 0 && rc == 0 && alloc_rc_used()) {
+		/* Every rank still takes part (the generation's directory is
+		 * there for them); none commits, and the others say so. */
+		log_err("dsm_checkpoint: this job uses release-consistent memory (dsm_malloc_rc, "
+			"dsm_alloc_named_rc or DSM_CONSISTENCY=release), which checkpoints do not save yet: "
+			"not committing one that would lose it");
+		rc = -ENOTSUP;
+	}
 	if ((brc = dsm_barrier()))
 		return brc;
 	/* current does not move until every rank is past the next barrier. */

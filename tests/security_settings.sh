@@ -58,6 +58,8 @@ refuse1 DSM_ENCRYPT 2 -1 garbage yess 01 " 1"
 refuse1 DSM_COMPRESSION 2 -1 garbage oui
 refuse1 DSM_STATS 2 -1 garbage
 refuse1 DSM_INSECURE 2 -1 garbage
+refuse1 DSM_CONSISTENCY garbage releas " release" 1 sequentiall
+refuse1 DSM_SERVICE_PRIORITY garbage -20 " nice" fifo1
 refuse1 DSM_PMIX 2 garbage
 refuse1 DSM_FAULTS drop=nan drop=-nan drop=-0.1 drop=1.5 drop=inf dup=nan reorder=2 \
 	"delay=1e308s..1e308s" "delay=nan..1ms" "delay=1ms..inf" "delay=-1ms..1ms" "delay=11s..12s" \
