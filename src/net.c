@@ -477,6 +477,50 @@ static void refuse_now(int fd, uint32_t self, const char *reason)
 	send_now(fd, &h, reason);
 }
 
+/*
+ * Read, without blocking, what has arrived of one message into buf (cap
+ * bytes, *have of them read so far): the header first, then exactly its
+ * payload, never past the message (nothing else may come before the reader
+ * answers).  1 when it is complete (h decoded, *have its length), 0 when more
+ * must come, or -errno with the reason in why, naming `what` was read.
+ */
+int net_msg_step(int fd, uint8_t *buf, size_t cap, size_t *have, struct wire_hdr *h, const char *what,
+		 char *why, size_t whylen)
+{
+	for (;;) {
+		size_t want = WIRE_HDR_SIZE;
+		ssize_t n;
+		int rc;
+
+		if (*have >= WIRE_HDR_SIZE) {
+			rc = wire_decode_hdr(buf, *have, h);
+			if (rc) {
+				snprintf(why, whylen, "reading %s: %s", what, errtext(rc));
+				return rc;
+			}
+			if (h->len > cap - WIRE_HDR_SIZE) {
+				snprintf(why, whylen, "reading %s: %s of %u bytes is too long", what,
+					 wire_type_name(h->type), h->len);
+				return -EMSGSIZE;
+			}
+			want = WIRE_HDR_SIZE + h->len;
+		}
+		if (*have == want)
+			return 1;
+		n = recv(fd, buf + *have, want - *have, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			rc = n == 0 ? -ECONNRESET : -errno;
+			snprintf(why, whylen, "reading %s: %s", what, errtext(rc));
+			return rc;
+		}
+		*have += (size_t)n;
+	}
+}
+
 int net_auth_step(struct net_auth_srv *s, int fd, const struct job_auth *a, uint32_t self, uint32_t *peer,
 		  char *why, size_t whylen)
 {
@@ -487,44 +531,13 @@ int net_auth_step(struct net_auth_srv *s, int fd, const struct job_auth *a, uint
 
 	if (sodium_init() < 0)
 		return -EIO;
-	for (;;) {
-		/* the header first, then exactly its payload: never read past
-		 * the message (nothing else may come before we answer) */
-		size_t want = WIRE_HDR_SIZE;
-		ssize_t n;
-
-		if (s->have >= WIRE_HDR_SIZE) {
-			rc = wire_decode_hdr(s->buf, s->have, &h);
-			if (rc == -EPROTONOSUPPORT) {
-				snprintf(why, whylen, "peer speaks another protocol version (we speak %d)", WIRE_VERSION);
-				refuse_now(fd, self, "protocol version mismatch");
-				return rc;
-			}
-			if (rc) {
-				snprintf(why, whylen, "reading %s: %s", expect, errtext(rc));
-				return rc;
-			}
-			if (h.len > sizeof(s->buf) - WIRE_HDR_SIZE) {
-				snprintf(why, whylen, "reading %s: %s of %u bytes is too long", expect,
-					 wire_type_name(h.type), h.len);
-				return -EMSGSIZE;
-			}
-			want = WIRE_HDR_SIZE + h.len;
-		}
-		if (s->have == want)
-			break;
-		n = recv(fd, s->buf + s->have, want - s->have, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0) {
-			rc = n == 0 ? -ECONNRESET : -errno;
-			snprintf(why, whylen, "reading %s: %s", expect, errtext(rc));
-			return rc;
-		}
-		s->have += (size_t)n;
+	rc = net_msg_step(fd, s->buf, sizeof(s->buf), &s->have, &h, expect, why, whylen);
+	if (rc == -EPROTONOSUPPORT) {
+		snprintf(why, whylen, "peer speaks another protocol version (we speak %d)", WIRE_VERSION);
+		refuse_now(fd, self, "protocol version mismatch");
 	}
+	if (rc <= 0)
+		return rc;
 	s->have = 0;
 	if (s->state == 0) {
 		if (h.type != WIRE_HELLO || h.len != 40) {

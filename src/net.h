@@ -85,6 +85,10 @@ struct net_auth_srv {
 	uint8_t nc[32], na[32];
 	uint32_t peer;
 };
+/* One message read without blocking (net.c): 1 complete, 0 more to come,
+ * or -errno with the reason in why. */
+int net_msg_step(int fd, uint8_t *buf, size_t cap, size_t *have, struct wire_hdr *h, const char *what,
+		 char *why, size_t whylen);
 void net_auth_srv_init(struct net_auth_srv *s);
 int net_auth_step(struct net_auth_srv *s, int fd, const struct job_auth *a, uint32_t self, uint32_t *peer,
 		  char *why, size_t whylen);

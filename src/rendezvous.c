@@ -128,45 +128,6 @@ static void pending_add(struct rdv_pending *pend, int fd, int64_t now)
 	net_auth_srv_init(&slot->hs);
 }
 
-/*
- * Read what has arrived of q's RDV_REGISTER: 0 (more is needed), 1 (complete:
- * h and the payload in q->buf) or a negative errno with the reason in why.
- */
-static int register_step(struct rdv_pending *q, struct wire_hdr *h, char *why, size_t whylen)
-{
-	for (;;) {
-		size_t want = WIRE_HDR_SIZE;
-		ssize_t n;
-		int rc;
-
-		if (q->have >= WIRE_HDR_SIZE) {
-			rc = wire_decode_hdr(q->buf, q->have, h);
-			if (rc) {
-				snprintf(why, whylen, "malformed message (%s)", strerror(-rc));
-				return rc;
-			}
-			if (h->len > sizeof(q->buf) - WIRE_HDR_SIZE) {
-				snprintf(why, whylen, "%s of %u bytes is too long", wire_type_name(h->type), h->len);
-				return -EMSGSIZE;
-			}
-			want = WIRE_HDR_SIZE + h->len;
-		}
-		if (q->have == want)
-			return 1;
-		n = recv(q->fd, q->buf + q->have, want - q->have, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0) {
-			rc = n == 0 ? -ECONNRESET : -errno;
-			snprintf(why, whylen, "%s", strerror(-rc));
-			return rc;
-		}
-		q->have += (size_t)n;
-	}
-}
-
 struct rdv_state {
 	struct rdv_server *s;
 	int *fds;
@@ -197,7 +158,7 @@ static void pending_step(struct rdv_state *st, struct rdv_pending *q)
 			return;
 		q->authed = 1;
 	}
-	rc = register_step(q, &h, why, sizeof(why));
+	rc = net_msg_step(q->fd, q->buf, sizeof(q->buf), &q->have, &h, "RDV_REGISTER", why, sizeof(why));
 	if (rc == 0)
 		return;
 	rank = q->rank;

@@ -24,32 +24,33 @@ static void h2(const struct wire_hdr *h, const uint8_t *payload)
 	(void)payload;
 }
 
+/* Each call in order, with the result it must have. */
+static const struct {
+	uint16_t first, last;
+	tp_handler fn;
+	int want;
+	const char *what;
+} calls[] = {
+	{ 200, 209, h1, 0, "register 200..209" },
+	{ 210, 219, h2, 0, "register the adjacent 210..219 to another handler" },
+	{ 205, 212, h2, -EEXIST, "205..212 overlaps h1's 200..209" },
+	{ 209, 209, h2, -EEXIST, "209 alone is h1's" },
+	/* the refused ranges changed nothing: h1 still owns 200..209, h2 210..219 */
+	{ 200, 209, h1, 0, "h1 registering its own range again" },
+	{ 210, 219, h2, 0, "h2 registering its own range again" },
+	{ 219, 220, h1, -EEXIST, "219..220 overlaps h2's 219" },
+	{ 220, 220, h1, 0, "220 was left free by the refused 219..220" },
+	{ 250, 256, h1, -EINVAL, "250..256 passes the one-byte type" },
+	{ 240, 230, h1, -EINVAL, "a reversed range" },
+	{ 230, 231, NULL, -EINVAL, "no handler" },
+};
+
 int main(void)
 {
-	int rc;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		int rc = tp_register(calls[i].first, calls[i].last, calls[i].fn);
 
-	rc = tp_register(200, 209, h1);
-	CHECK(rc == 0, "register 200..209: got %d", rc);
-	rc = tp_register(210, 219, h2);
-	CHECK(rc == 0, "register the adjacent 210..219 to another handler: got %d", rc);
-	rc = tp_register(205, 212, h2);
-	CHECK(rc == -EEXIST, "205..212 overlaps h1's 200..209: expected -EEXIST, got %d", rc);
-	rc = tp_register(209, 209, h2);
-	CHECK(rc == -EEXIST, "209 alone is h1's: expected -EEXIST, got %d", rc);
-	/* the refused range changed nothing: h1 still owns 200..209, h2 210..219 */
-	rc = tp_register(200, 209, h1);
-	CHECK(rc == 0, "h1 registering its own range again: got %d", rc);
-	rc = tp_register(210, 219, h2);
-	CHECK(rc == 0, "h2 registering its own range again: got %d", rc);
-	rc = tp_register(219, 220, h1);
-	CHECK(rc == -EEXIST, "219..220 overlaps h2's 219: expected -EEXIST, got %d", rc);
-	rc = tp_register(220, 220, h1);
-	CHECK(rc == 0, "220 was left free by the refused 219..220: got %d", rc);
-	rc = tp_register(250, 256, h1);
-	CHECK(rc == -EINVAL, "250..256 passes the one-byte type: expected -EINVAL, got %d", rc);
-	rc = tp_register(240, 230, h1);
-	CHECK(rc == -EINVAL, "a reversed range: expected -EINVAL, got %d", rc);
-	rc = tp_register(230, 231, NULL);
-	CHECK(rc == -EINVAL, "no handler: expected -EINVAL, got %d", rc);
+		CHECK(rc == calls[i].want, "%s: expected %d, got %d", calls[i].what, calls[i].want, rc);
+	}
 	return unit_result("test_dispatch: ", "test_dispatch: ok");
 }
