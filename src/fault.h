@@ -18,6 +18,7 @@
 #ifndef DSM_FAULT_H
 #define DSM_FAULT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +67,7 @@ int fault_uffd_sigbus(void);
  * Async-signal-safe. */
 int fault_signal_is_write(void *uctx, uint64_t page);
 void fault_signal_wait(uintptr_t addr, uint64_t page, int write);
+/* A fault outside the region goes to the handler that was there before. */
+void fault_signal_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uctx);
 
 #endif

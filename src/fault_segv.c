@@ -67,19 +67,21 @@ void fault_signal_wait(uintptr_t addr, uint64_t page, int write)
 	coh_fault_returned(req.b);
 }
 
-static void chain_segv(int sig, siginfo_t *si, void *uctx)
+/* A fault outside the region: hand it to the handler that was there before
+ * ours (`old`), or, for the default action, return and let the access fault
+ * again, fatally.  Shared with userfaultfd's SIGBUS mode. */
+void fault_signal_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uctx)
 {
-	if (old_segv.sa_flags & SA_SIGINFO) {
-		if (old_segv.sa_sigaction) {
-			old_segv.sa_sigaction(sig, si, uctx);
+	if (old->sa_flags & SA_SIGINFO) {
+		if (old->sa_sigaction) {
+			old->sa_sigaction(sig, si, uctx);
 			return;
 		}
-	} else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
-		old_segv.sa_handler(sig);
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
 		return;
 	}
-	/* Default action: return and let the access fault again, fatally. */
-	signal(SIGSEGV, SIG_DFL);
+	signal(sig, SIG_DFL);
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
@@ -89,7 +91,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 
 	page = addr_page(a); /* the region, or DSM_SHARED globals */
 	if (page == GLOBALS_NO_PAGE || si->si_code != SEGV_ACCERR) {
-		chain_segv(sig, si, uctx);
+		fault_signal_chain(&old_segv, sig, si, uctx);
 		return;
 	}
 	fault_signal_wait(a, page, fault_signal_is_write(uctx, page));

@@ -94,21 +94,6 @@ int fault_uffd_sigbus(void)
 	return sigbus_on;
 }
 
-static void chain_bus(int sig, siginfo_t *si, void *uctx)
-{
-	if (old_bus.sa_flags & SA_SIGINFO) {
-		if (old_bus.sa_sigaction) {
-			old_bus.sa_sigaction(sig, si, uctx);
-			return;
-		}
-	} else if (old_bus.sa_handler != SIG_DFL && old_bus.sa_handler != SIG_IGN) {
-		old_bus.sa_handler(sig);
-		return;
-	}
-	/* Default action: return and let the access fault again, fatally. */
-	signal(SIGBUS, SIG_DFL);
-}
-
 static void bus_handler(int sig, siginfo_t *si, void *uctx)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
@@ -117,7 +102,7 @@ static void bus_handler(int sig, siginfo_t *si, void *uctx)
 	/* userfaultfd's SIGBUS is BUS_ADRERR from the kernel (si_code > 0); one
 	 * sent by kill(2) or for a truncated file elsewhere is not ours. */
 	if (page == GLOBALS_NO_PAGE || si->si_code != BUS_ADRERR) {
-		chain_bus(sig, si, uctx);
+		fault_signal_chain(&old_bus, sig, si, uctx);
 		return;
 	}
 	fault_signal_wait(a, page, fault_signal_is_write(uctx, page));
