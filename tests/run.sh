@@ -3,7 +3,8 @@
 #
 # Runs every compiled unit test (build/tests/test_*) and every script
 # tests/*.sh, each under a timeout.  A script whose header has a line
-# "# Backends: uffd sigsegv" runs once per fault backend with DSM_BACKEND set.
+# "# Backends: uffd sigsegv" runs once per fault backend with DSM_BACKEND set
+# (DSM_BACKENDS="uffd", for example, replaces that list for every such script).
 # Exit 0 passes, 77 skips (the script prints why), anything else fails.
 # Arguments, if any, are name filters (substrings).  Ends with the line
 # "N passed, N failed, N skipped".
