@@ -33,7 +33,9 @@
  * Read-ahead and write-ahead (fetch_ahead()): a sequential or strided
  * reader's (writer's) fault also requests the pages that follow, as
  * ordinary read (write) requests whose pages are installed when they come,
- * with no thread waiting; the protocol is the same.
+ * with no thread waiting; the protocol is the same.  Regain (regain()): a
+ * reader's fault on a page a writer took from it also asks again for the
+ * nearby pages it lost the same way, in this phase or the last.
  *
  * Bulk movement (bundles): what one fault (with its fetch-ahead), or one
  * received bundle, makes this rank send to one peer goes as one COH_BUNDLE
@@ -129,6 +131,17 @@ struct pmap {
 };
 
 static uint8_t *pstate;
+/* regain(): per page the flags below and the phase its copy went in */
+static uint8_t *lost, *lost_when;
+enum {
+	LOST_COPY = 1,     /* a read copy taken by an invalidation */
+	WROTE_HERE = 2,    /* this rank wrote the page once: never regained */
+	REGAINED = 4,      /* the copy came by regain() and no thread faulted on it */
+	STRIKE = 8,        /* one regained copy lost again unasked (3 bits) */
+	STRIKES = 7 * STRIKE,
+};
+#define STRIKE_LIMIT 4
+static uint8_t phase; /* barriers left, modulo 256 */
 static int compress;  /* DSM_COMPRESSION=1: LZ4 for page payloads */
 static struct pmap pending_map, dir_map;
 static struct pending active_head = { .prev = &active_head, .next = &active_head };
@@ -276,7 +289,9 @@ int coh_init(void)
 
 	if (rc || (rc = tp_register(WIRE_COH2_FIRST, WIRE_COH2_LAST, coh_handle)))
 		return rc;
-	pstate = mmap(NULL, rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	/* pstate, `lost`, `lost_when`: one byte per page each, touched where
+	 * used */
+	pstate = mmap(NULL, 3 * rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		      -1, 0);
 	if (pstate == MAP_FAILED) {
 		pstate = NULL;
@@ -284,6 +299,9 @@ int coh_init(void)
 			strerror(errno));
 		return -ENOMEM;
 	}
+	lost = pstate + rt.npages;
+	lost_when = lost + rt.npages;
+	phase = 0;
 	next_id = 0;
 	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
 	bundles = calloc((size_t)rt.size, sizeof(*bundles));
@@ -293,7 +311,7 @@ int coh_init(void)
 		free(bundle_dirty);
 		bundles = NULL;
 		bundle_dirty = NULL;
-		munmap(pstate, rt.npages);
+		munmap(pstate, 3 * rt.npages);
 		pstate = NULL;
 		return -ENOMEM;
 	}
@@ -327,8 +345,8 @@ void coh_fini(void)
 	busy_head.prev = busy_head.next = &busy_head;
 	n_active = n_busy = 0;
 	if (pstate)
-		munmap(pstate, rt.npages);
-	pstate = NULL;
+		munmap(pstate, 3 * rt.npages);
+	pstate = lost = lost_when = NULL;
 }
 
 int coh_holds_readable(uint64_t page)
@@ -538,6 +556,14 @@ static void drop_copy(uint64_t page, int from)
 	if (st != P_INVALID) {
 		rt.be->drop(page);
 		pstate[page] = P_INVALID;
+		/* only read here, now written there: likely read here again */
+		uint8_t f = lost[page];
+		if (!(f & WROTE_HERE)) {
+			if ((f & REGAINED) && (f & STRIKES) != STRIKES)
+				f = (uint8_t)(f + STRIKE); /* no thread asked for it */
+			lost[page] = (uint8_t)((f & STRIKES) | LOST_COPY);
+			lost_when[page] = phase;
+		}
 	}
 }
 
@@ -1104,6 +1130,57 @@ static void fetch_ahead(uint64_t page, int write)
 	ra->next = q;
 }
 
+/*
+ * Regain.  A read fault on a page whose read copy a writer took away also
+ * asks again for the other such pages near it that went in the same phase
+ * or the one before (a phase: from one barrier's exit to the next), as
+ * read-ahead requests.  A consumer that reads again what producers rewrote
+ * in the last phase (a vector after each iteration's update, a halo, a
+ * block of a transpose), in whatever order, then gets those pages in one
+ * bundle per home instead of a round trip each.
+ *
+ * What it must not do is fetch, with every rewrite, pages that nobody reads
+ * any more.  So: older losses are left alone; only copies taken by an
+ * invalidation count, and only of pages this rank never wrote (WROTE_HERE:
+ * a falsely shared page would only bounce more); and a regained copy that
+ * goes again before any thread faulted on it is a strike against the page
+ * (a thread that reads a copy already there leaves no trace), which is not
+ * regained after STRIKE_LIMIT strikes until a thread faults on it again.
+ * A reader that uses every page, arriving in time, thus pays one round of
+ * page-by-page faults every STRIKE_LIMIT + 1 rounds; a page read once is
+ * fetched again at most STRIKE_LIMIT times.  Within REGAIN_SPAN pages either
+ * side, at most rt.readahead pages; DSM_READAHEAD=0 turns it off with
+ * read-ahead.  The protocol does not change: these are ordinary read
+ * requests.
+ */
+#define REGAIN_SPAN 64
+
+void coh_barrier_left(void)
+{
+	phase++;
+}
+
+static void regain(uint64_t page)
+{
+	uint64_t lo = page > REGAIN_SPAN ? page - REGAIN_SPAN : 0, hi = page + REGAIN_SPAN + 1;
+	uint32_t n = 0;
+
+	if (hi > rt.region_pages)
+		hi = rt.region_pages;
+	for (uint64_t q = lo; q < hi && n < rt.readahead; q++) {
+		uint8_t f = lost[q];
+
+		if ((f & ~STRIKES) != LOST_COPY || (f & STRIKES) >= STRIKE_LIMIT * STRIKE || q == page ||
+		    (uint8_t)(phase - lost_when[q]) > 1)
+			continue;
+		lost[q] = (uint8_t)((f & STRIKES) | REGAINED);
+		if (pstate[q] == P_INVALID && !pending_find(q)) {
+			request(q, 0, NULL, 1);
+			n++;
+		}
+	}
+}
+
 static void fault(uint64_t page, int write, struct mbox_req *waiter);
 
 /* The fault's request and the fetch-ahead's go out bundled per home. */
@@ -1118,7 +1195,10 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 {
 	uint8_t st = pstate[page];
 	struct pending *p;
+	int again;
 
+	/* a thread wants this page: no strikes, nor a regained copy unasked */
+	lost[page] &= (uint8_t)~(REGAINED | STRIKES);
 	if (st == P_WRITE || (st == P_READ && !write)) {
 		/* Served while this fault was on its way. */
 		rt.be->wake(page);
@@ -1129,6 +1209,8 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 		fetch_ahead(page, write);
 		return;
 	}
+	again = lost[page] == LOST_COPY && !write && rt.readahead;
+	lost[page] &= (uint8_t)~LOST_COPY;
 	p = pending_find(page);
 	if (!p) {
 		p = request(page, write, waiter, 0);
@@ -1143,6 +1225,8 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 		waiter->next = p->waiters;
 		p->waiters = waiter;
 	}
+	if (again)
+		regain(page); /* after the fault's own request, in its bundle */
 	fetch_ahead(page, write);
 }
 
@@ -1181,6 +1265,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	if (rc)
 		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
 	pstate[page] = write ? P_WRITE : P_READ;
+	lost[page] = (uint8_t)((lost[page] & ~LOST_COPY) | (write ? WROTE_HERE : 0));
 	if ((int)h->src != page_home(page))
 		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
 	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && page < rt.region_pages)

@@ -21,6 +21,8 @@ void coh_fini(void);
 /* The application touched `page` (write: wants to write).  `waiter`, when
  * not NULL, is completed once the access is allowed. */
 void coh_fault(uint64_t page, int write, struct mbox_req *waiter);
+/* The service thread has let this rank out of a barrier (regain's phases). */
+void coh_barrier_left(void);
 
 /* SIGSEGV handler, back from the wait for its fault (signal-safe): its
  * request's `b` as the engine left it.  Ends the page's hold (coherence.c). */

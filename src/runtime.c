@@ -741,6 +741,7 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 				 (unsigned long)h->arg, (unsigned long)bar_epoch);
 		rc_notices_in(h, payload); /* the union of what every rank knew */
 		rc_barrier_left();
+		coh_barrier_left();
 		mbox_complete(bar_req, 0);
 		bar_req = NULL;
 		break;

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Description: regain (coherence.c): a rank that rereads, in random order,
+# pages that others rewrote since gets most of them in the bundle of its
+# first fault: over 99 rounds of 32 pages, at most half the read faults of
+# page-by-page fetching, every value right; pages read once and rewritten
+# every round are fetched again at most a few times (pages in <= the hot
+# pages + 6 per once page); with DSM_READAHEAD=0 (regain off) exactly one
+# fault and one page per hot page per round.  On 2 and 3 ranks.
+# Backends: uffd sigsegv
+# Timeout: 150
+. "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+rounds=100 hot=32 once=32
+full=$(( (rounds - 1) * hot ))
+figures() { # FILE: "faults pages" from rank 0's line
+	sed -n 's/^\[0\] regain: [0-9]* rounds of [0-9]* pages: \([0-9]*\) read faults, \([0-9]*\) pages in$/\1 \2/p' "$1"
+}
+for n in 2 3; do
+	"$BIN/dsmexec" -t 120 -n "$n" "$TBIN/regain" $rounds >"$TMP/out" 2>&1
+	rc=$?
+	cat "$TMP/out"
+	[ $rc -eq 0 ] || fail "regain on $n ranks: exit status $rc"
+	set -- $(figures "$TMP/out")
+	[ $# -eq 2 ] || fail "regain on $n ranks: no figures"
+	[ "$1" -le $((full / 2)) ] || fail "$n ranks: $1 read faults for $full pages reread (regain should save half or more)"
+	[ "$2" -ge $full ] && [ "$2" -le $((full + 6 * once)) ] ||
+		fail "$n ranks: $2 pages in, expected $full to $((full + 6 * once)) (once pages fetched again and again?)"
+
+	DSM_READAHEAD=0 "$BIN/dsmexec" -t 120 -n "$n" "$TBIN/regain" $rounds >"$TMP/out" 2>&1
+	rc=$?
+	cat "$TMP/out"
+	[ $rc -eq 0 ] || fail "regain with DSM_READAHEAD=0 on $n ranks: exit status $rc"
+	expect_eq "$(figures "$TMP/out")" "$full $full" "DSM_READAHEAD=0 on $n ranks: read faults and pages in"
+done
+exit 0
