@@ -170,6 +170,15 @@ static struct stripe {
 static struct mbox_req *waiting, *cwaiting;
 static uint64_t next_req;
 
+/* The application barrier: the epoch this rank is in or left last (1:
+ * dsm_init's, which runtime.c runs through rank 0), the request waiting in
+ * it and the round it waits in; per epoch parity, the rounds whose message
+ * came and was not taken yet (those of the next epoch come early). */
+static uint64_t bar_epoch;
+static struct mbox_req *bar_req;
+static unsigned bar_round;
+static uint64_t bar_got[2];
+
 static uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 30;
@@ -357,6 +366,10 @@ int sync_init(void)
 	}
 	waiting = cwaiting = NULL;
 	next_req = 0;
+	bar_epoch = 1;
+	bar_req = NULL;
+	bar_round = 0;
+	bar_got[0] = bar_got[1] = 0;
 	return alloc_init();
 }
 
@@ -707,6 +720,108 @@ static void got_cond_reply(const struct wire_hdr *h)
 	mbox_complete(w, 0);
 }
 
+/* ---- application barriers (service thread) ----------------------------------- */
+
+/* The number of ranks in an application barrier (servers take no part) and
+ * its rounds: ceil(log2 n). */
+static int bar_ranks(void)
+{
+	return rt.size - dsm_num_servers();
+}
+
+static unsigned bar_rounds(void)
+{
+	unsigned k = 0;
+
+	while ((1ULL << k) < (uint64_t)bar_ranks())
+		k++;
+	return k;
+}
+
+/* The rank that sends this rank its message of round k (r - 2^k), and the
+ * one this rank sends its own to (r + 2^k), modulo the barrier's ranks. */
+static int bar_from(unsigned k)
+{
+	uint64_t n = (uint64_t)bar_ranks();
+
+	return (int)(((uint64_t)rt.rank + n - ((1ULL << k) % n)) % n);
+}
+
+static int bar_to(unsigned k)
+{
+	uint64_t n = (uint64_t)bar_ranks();
+
+	return (int)(((uint64_t)rt.rank + (1ULL << k)) % n);
+}
+
+static void bar_send(unsigned k)
+{
+	send_msg(bar_to(k), WIRE_BARRIER_ROUND, bar_epoch, 0, k);
+}
+
+/* Take the rounds whose messages are in, sending each next round's message
+ * as the one before arrives; leave once the last round's is in. */
+static void bar_advance(void)
+{
+	unsigned rounds = bar_rounds();
+	uint64_t *got = &bar_got[bar_epoch & 1];
+	struct mbox_req *req;
+
+	while (bar_round < rounds && (*got >> bar_round & 1)) {
+		*got &= ~(1ULL << bar_round);
+		if (++bar_round < rounds)
+			bar_send(bar_round);
+	}
+	if (bar_round < rounds)
+		return;
+	/* Every rank entered this epoch: each rank's entry reached this one
+	 * through a chain of rounds, and so did what each knew then. */
+	rc_barrier_left();
+	req = bar_req;
+	bar_req = NULL;
+	mbox_complete(req, 0);
+}
+
+void sync_barrier(struct mbox_req *req)
+{
+	if (bar_req) {
+		log_err("dsm_barrier called by two threads of this rank at once (one at a time may)");
+		mbox_complete(req, -EBUSY);
+		return;
+	}
+	bar_req = req;
+	bar_epoch++;
+	bar_round = 0;
+	if (bar_rounds() > 0)
+		bar_send(0);
+	bar_advance();
+}
+
+static void got_round(const struct wire_hdr *h)
+{
+	int src = (int)h->src, n = bar_ranks();
+	unsigned k = h->aux, rounds = bar_rounds();
+	uint64_t e = h->arg;
+
+	if (rt.rank >= n || src >= n)
+		rt_fatal("rank %d sent BARRIER_ROUND to rank %d, but %s a server, in no application barrier",
+			 src, rt.rank, rt.rank >= n ? "this rank is" : "the sender is");
+	if (k >= rounds || src != bar_from(k))
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " to rank %d, which expects round %u "
+			 "from rank %d (protocol error)", src, k, e, rt.rank, k < rounds ? k : rounds - 1,
+			 bar_from(k < rounds ? k : rounds - 1));
+	/* A rank leaves epoch e only once every rank entered it: a message is
+	 * for the epoch this rank is in (a round not taken yet) or the next. */
+	if (!(e == bar_epoch + 1 || (e == bar_epoch && bar_req && k >= bar_round)))
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank is %s barrier %" PRIu64
+			 " (protocol error)", src, k, e, bar_req ? "in round " : "past", bar_epoch);
+	if (bar_got[e & 1] >> k & 1)
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " twice (protocol error)", src, k, e);
+	bar_got[e & 1] |= 1ULL << k;
+	if (e == bar_epoch && bar_req)
+		bar_advance();
+}
+
 static int msg_kind(int type)
 {
 	switch (type) {
@@ -793,6 +908,9 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 	case WIRE_ALLOC_REQ:
 	case WIRE_ALLOC_REPLY:
 		alloc_handle(h, payload);
+		break;
+	case WIRE_BARRIER_ROUND:
+		got_round(h);
 		break;
 	default:
 		rt_fatal("rank %d sent an unexpected %s message", src, wire_type_name(h->type));
