@@ -1,6 +1,6 @@
 /*
  * sync.c - locks, counting semaphores and condition variables named by any
- * 64-bit id.
+ * 64-bit id, and the application's barriers.
  *
  * Design.  Each lock, semaphore and condition variable has a home rank, a
  * hash of its id over all ranks (serve-only ranks included; lock 5,
@@ -85,6 +85,27 @@
  * that dies ends the job through the transport (its connection is lost), so
  * no wait outlives it.
  *
+ * Barriers.  dsm_barrier() after dsm_init's (which runtime.c runs through
+ * rank 0) is a dissemination barrier over the n ranks that are not servers,
+ * with no rank in the middle: ceil(log2 n) rounds; in round k rank r sends
+ * BARRIER_ROUND(epoch, k) to r + 2^k and waits for the one from r - 2^k (mod
+ * n), and only then sends round k + 1.  After round k a rank has heard,
+ * through chains of rounds, from the 2^(k+1) - 1 ranks before it, so after
+ * the last every rank entered.  Each round's message carries the write
+ * notices its sender knows by then (rc_notices_out; taken in at arrival by
+ * rc_notices_in), so the last round leaves every rank with the union of what
+ * every rank knew at its entry, which release consistency needs of a
+ * barrier.  On 2 ranks both send at once: one one-way trip, where a central
+ * barrier needs two.  Epochs do not mix: a rank that left epoch e may send
+ * round k of e + 1 while its receiver still waits in e; rounds are kept per
+ * epoch parity until their epoch's turn (a rank cannot be two epochs ahead:
+ * leaving e + 1 needs every rank in e + 1).  Round k always comes from the
+ * same rank over one in-order link, so a message of the wrong epoch, round
+ * or sender, or a second one, is a protocol error.  A rank that dies ends
+ * the job through the transport, as in every other wait.  The waiting
+ * thread waits in mbox_call() like any request (DSM_SPIN_US).
+ * verify/barrier.pml models it.
+ *
  * The shared heap's messages come through here too and go to alloc.c.
  *
  * Locking: stripe[i].mu guards that stripe's cache entries (struct lentry:
@@ -92,7 +113,8 @@
  * home's entries, their queues, and local_grants.  Order: a stripe's mu
  * before home_mu (take_at_home()).  `waiting`, `cwaiting` and `next_req` belong to
  * the service thread.  A request's `done` word is written once, by whoever
- * completes it, after it left every queue.
+ * completes it, after it left every queue.  The barrier's state (bar_*)
+ * belongs to the service thread.
  */
 #include "sync.h"
 
@@ -806,15 +828,21 @@ static void got_round(const struct wire_hdr *h)
 	if (rt.rank >= n || src >= n)
 		rt_fatal("rank %d sent BARRIER_ROUND to rank %d, but %s a server, in no application barrier",
 			 src, rt.rank, rt.rank >= n ? "this rank is" : "the sender is");
-	if (k >= rounds || src != bar_from(k))
-		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " to rank %d, which expects round %u "
-			 "from rank %d (protocol error)", src, k, e, rt.rank, k < rounds ? k : rounds - 1,
-			 bar_from(k < rounds ? k : rounds - 1));
+	if (k >= rounds)
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but a barrier of %d ranks has %u "
+			 "(protocol error)", src, k, e, n, rounds);
+	if (src != bar_from(k))
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " to rank %d, which expects it from rank "
+			 "%d (protocol error)", src, k, e, rt.rank, bar_from(k));
 	/* A rank leaves epoch e only once every rank entered it: a message is
 	 * for the epoch this rank is in (a round not taken yet) or the next. */
-	if (!(e == bar_epoch + 1 || (e == bar_epoch && bar_req && k >= bar_round)))
-		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank is %s barrier %" PRIu64
-			 " (protocol error)", src, k, e, bar_req ? "in round " : "past", bar_epoch);
+	if (!(e == bar_epoch + 1 || (e == bar_epoch && bar_req && k >= bar_round))) {
+		if (bar_req)
+			rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank waits in round %u "
+				 "of barrier %" PRIu64 " (protocol error)", src, k, e, bar_round, bar_epoch);
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank has left barrier %" PRIu64
+			 " and not entered the next (protocol error)", src, k, e, bar_epoch);
+	}
 	if (bar_got[e & 1] >> k & 1)
 		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " twice (protocol error)", src, k, e);
 	bar_got[e & 1] |= 1ULL << k;
