@@ -44,7 +44,9 @@ size_t dsm_page_size(void);
 
 /* Collective: returns when every rank has entered it.  With serve-only ranks
  * (below) "every rank" means every rank that is not a server; a server gets
- * -EPERM. */
+ * -EPERM.  One thread of a rank at a time: a second gets -EBUSY.  A
+ * dissemination barrier, ceil(log2 n) rounds of one message per rank
+ * (dsm_barrier(3)). */
 int dsm_barrier(void);
 
 /*

@@ -46,7 +46,9 @@
  * it).  Every message of a release or an acquire carries the intervals
  * newer than that (rc_notices_out/in): UNLOCK and SEM_POST to the object's
  * home, LOCK_GRANT and SEM_GRANT from it, BARRIER_ENTER to rank 0 and
- * BARRIER_RELEASE from it.  So the home of a lock knows what its previous
+ * BARRIER_RELEASE from it (dsm_init's barrier), and each BARRIER_ROUND of
+ * an application barrier (sync.c: each round's message carries what its
+ * sender knows by then, so the last round leaves every rank the union).  So the home of a lock knows what its previous
  * holders knew at their release, and its grant passes that on; knowledge is
  * forwarded whole, so visibility is transitive (A releases L1, B acquires L1
  * and releases L2, C acquires L2: C learns A's interval from L2's home,
@@ -871,6 +873,7 @@ static int carries_notices(int type)
 	case WIRE_SEM_POST:
 	case WIRE_BARRIER_ENTER:
 	case WIRE_BARRIER_RELEASE:
+	case WIRE_BARRIER_ROUND:
 	case WIRE_RC_NOTICES:
 		return 1;
 	}

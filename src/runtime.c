@@ -4,16 +4,18 @@
  * collectives the runtime itself needs (barrier, finalize).
  *
  * Design of the collectives (service thread):
- *   barrier:  each rank sends BARRIER_ENTER(epoch) to rank 0; when rank 0 has
- *             all `size` enters of an epoch it sends BARRIER_RELEASE(epoch) to
- *             every rank.  A rank cannot enter epoch e+1 before e is released,
- *             so rank 0 needs counters for two epochs only.
+ *   barrier:  dsm_init's barrier (epoch 1) goes through rank 0: each rank
+ *             sends BARRIER_ENTER to rank 0, which checks what every rank
+ *             must agree on (DSM_SERVERS, the DSM_SHARED layout) and, once
+ *             it has all `size` enters, sends BARRIER_RELEASE to every rank.
+ *             The application's barriers (dsm_barrier, dsm_finalize's) are
+ *             sync.c's dissemination barrier: no rank in the middle.
  *   finalize: after a barrier, each rank sends BYE to every peer and waits for
  *             every peer's BYE; a peer's end of stream after its BYE is
  *             expected, before it is a failure.
  *   servers:  with DSM_SERVERS=N the last N ranks only serve.  The barrier in
  *             dsm_init (epoch 1) counts every rank; later barriers are the
- *             application's and count the other ranks only.  A server's
+ *             application's and count (and involve) the other ranks only.  A server's
  *             dsm_init goes straight on to finalize, where it says BYE only
  *             once every application rank has (they may need it until then),
  *             and then exits the process.
@@ -78,9 +80,9 @@ static struct launch_env lenv;       /* who started this rank (launch_env.c) */
 static int secret_via_pmix;          /* the job secret comes from rank 0 through PMIx */
 
 /* collective state: service thread only */
-static uint64_t bar_epoch;           /* this rank's current barrier */
+static int bar_done;                 /* dsm_init's barrier is behind this rank */
 static struct mbox_req *bar_req;
-static uint32_t bar_count[2];        /* rank 0: enters per epoch parity */
+static uint32_t bar_count;           /* rank 0: enters of dsm_init's barrier */
 static struct mbox_req *fin_req;
 static int byes;
 static int app_byes;                 /* of those, from ranks that are not servers */
@@ -545,8 +547,8 @@ int dsm_init(int *argc, char ***argv)
 		goto err_coh;
 	if ((rc = rpc_init()))
 		goto err_sync;
-	bar_epoch = 0;
-	bar_count[0] = bar_count[1] = 0;
+	bar_done = 0;
+	bar_count = 0;
 	byes = app_byes = bye_sent = 0;
 	if (rt.size > 1 && (rc = join_job()))
 		goto err_rpc;
@@ -682,12 +684,15 @@ void rt_request(struct mbox_req *req)
 
 	switch (req->kind) {
 	case MBOX_BARRIER:
+		if (bar_done) {
+			sync_barrier(req);
+			break;
+		}
 		bar_req = req;
 		h.type = WIRE_BARRIER_ENTER;
-		h.arg = ++bar_epoch;
+		h.arg = 1;
 		h.aux = (uint32_t)n_servers; /* rank 0 checks that every rank agrees */
-		if (bar_epoch == 1)
-			globals_send_layout(); /* rank 0 checks it before it can release */
+		globals_send_layout(); /* rank 0 checks it before it can release */
 		tp_send(0, &h, rc_notices_out(0, WIRE_BARRIER_ENTER, &h.len));
 		break;
 	case MBOX_FINALIZE:
@@ -710,38 +715,34 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 	struct wire_hdr out = { 0 };
 
 	switch (h->type) {
-	case WIRE_BARRIER_ENTER: {
-		/* dsm_init's barrier (epoch 1) counts every rank, the rest the
-		 * ranks that are not servers. */
-		int n = h->arg == 1 ? rt.size : rt.size - n_servers;
-
+	case WIRE_BARRIER_ENTER:
+		/* dsm_init's barrier counts every rank, servers included. */
 		if (rt.rank != 0)
 			rt_fatal("rank %u sent BARRIER_ENTER to rank %d, not to rank 0", h->src, rt.rank);
+		if (h->arg != 1)
+			rt_fatal("rank %u entered barrier %lu through rank 0: only dsm_init's (1) goes there "
+				 "(protocol error)", h->src, (unsigned long)h->arg);
 		if (h->aux != (uint32_t)n_servers)
 			rt_fatal("rank %u runs with DSM_SERVERS=%u, rank 0 with %d: every rank must have the same",
 				 h->src, h->aux, n_servers);
-		if ((int)h->src >= n)
-			rt_fatal("rank %u, a server, entered application barrier %lu", h->src,
-				 (unsigned long)h->arg);
 		rc_notices_in(h, payload); /* what the rank knew at its release */
-		if (++bar_count[h->arg & 1] > (uint32_t)n)
-			rt_fatal("rank %u entered barrier %lu twice", h->src, (unsigned long)h->arg);
-		if (bar_count[h->arg & 1] == (uint32_t)n) {
-			bar_count[h->arg & 1] = 0;
+		if (++bar_count > (uint32_t)rt.size)
+			rt_fatal("rank %u entered barrier 1 twice", h->src);
+		if (bar_count == (uint32_t)rt.size) {
 			out.type = WIRE_BARRIER_RELEASE;
-			out.arg = h->arg;
-			for (int i = 0; i < n; i++)
+			out.arg = 1;
+			for (int i = 0; i < rt.size; i++)
 				tp_send(i, &out, rc_notices_out(i, WIRE_BARRIER_RELEASE, &out.len));
 		}
 		break;
-	}
 	case WIRE_BARRIER_RELEASE:
-		if (!bar_req || h->arg != bar_epoch)
-			rt_fatal("rank %u released barrier %lu, but this rank waits in barrier %lu", h->src,
-				 (unsigned long)h->arg, (unsigned long)bar_epoch);
+		if (!bar_req || h->arg != 1 || bar_done)
+			rt_fatal("rank %u released barrier %lu, but this rank waits in none of rank 0's (protocol "
+				 "error)", h->src, (unsigned long)h->arg);
 		rc_notices_in(h, payload); /* the union of what every rank knew */
 		rc_barrier_left();
 		coh_barrier_left();
+		bar_done = 1;
 		mbox_complete(bar_req, 0);
 		bar_req = NULL;
 		break;

@@ -1,6 +1,6 @@
 /*
  * sync.c - locks, counting semaphores and condition variables named by any
- * 64-bit id.
+ * 64-bit id, and the application's barriers.
  *
  * Design.  Each lock, semaphore and condition variable has a home rank, a
  * hash of its id over all ranks (serve-only ranks included; lock 5,
@@ -85,6 +85,27 @@
  * that dies ends the job through the transport (its connection is lost), so
  * no wait outlives it.
  *
+ * Barriers.  dsm_barrier() after dsm_init's (which runtime.c runs through
+ * rank 0) is a dissemination barrier over the n ranks that are not servers,
+ * with no rank in the middle: ceil(log2 n) rounds; in round k rank r sends
+ * BARRIER_ROUND(epoch, k) to r + 2^k and waits for the one from r - 2^k (mod
+ * n), and only then sends round k + 1.  After round k a rank has heard,
+ * through chains of rounds, from the 2^(k+1) - 1 ranks before it, so after
+ * the last every rank entered.  Each round's message carries the write
+ * notices its sender knows by then (rc_notices_out; taken in at arrival by
+ * rc_notices_in), so the last round leaves every rank with the union of what
+ * every rank knew at its entry, which release consistency needs of a
+ * barrier.  On 2 ranks both send at once: one one-way trip, where a central
+ * barrier needs two.  Epochs do not mix: a rank that left epoch e may send
+ * round k of e + 1 while its receiver still waits in e; rounds are kept per
+ * epoch parity until their epoch's turn (a rank cannot be two epochs ahead:
+ * leaving e + 1 needs every rank in e + 1).  Round k always comes from the
+ * same rank over one in-order link, so a message of the wrong epoch, round
+ * or sender, or a second one, is a protocol error.  A rank that dies ends
+ * the job through the transport, as in every other wait.  The waiting
+ * thread waits in mbox_call() like any request (DSM_SPIN_US).
+ * verify/barrier.pml models it.
+ *
  * The shared heap's messages come through here too and go to alloc.c.
  *
  * Locking: stripe[i].mu guards that stripe's cache entries (struct lentry:
@@ -92,7 +113,8 @@
  * home's entries, their queues, and local_grants.  Order: a stripe's mu
  * before home_mu (take_at_home()).  `waiting`, `cwaiting` and `next_req` belong to
  * the service thread.  A request's `done` word is written once, by whoever
- * completes it, after it left every queue.
+ * completes it, after it left every queue.  The barrier's state (bar_*)
+ * belongs to the service thread.
  */
 #include "sync.h"
 
@@ -104,6 +126,7 @@
 
 #include "alloc.h"
 #include "htab.h"
+#include "coherence.h"
 #include "log.h"
 #include "mailbox.h"
 #include "rc.h"
@@ -169,6 +192,15 @@ static struct stripe {
  * p: the request waiting for COND_QUEUED, NULL once queued). */
 static struct mbox_req *waiting, *cwaiting;
 static uint64_t next_req;
+
+/* The application barrier: the epoch this rank is in or left last (1:
+ * dsm_init's, which runtime.c runs through rank 0), the request waiting in
+ * it and the round it waits in; per epoch parity, the rounds whose message
+ * came and was not taken yet (those of the next epoch come early). */
+static uint64_t bar_epoch;
+static struct mbox_req *bar_req;
+static unsigned bar_round;
+static uint64_t bar_got[2];
 
 static uint64_t mix64(uint64_t x)
 {
@@ -357,6 +389,10 @@ int sync_init(void)
 	}
 	waiting = cwaiting = NULL;
 	next_req = 0;
+	bar_epoch = 1;
+	bar_req = NULL;
+	bar_round = 0;
+	bar_got[0] = bar_got[1] = 0;
 	return alloc_init();
 }
 
@@ -707,6 +743,115 @@ static void got_cond_reply(const struct wire_hdr *h)
 	mbox_complete(w, 0);
 }
 
+/* ---- application barriers (service thread) ----------------------------------- */
+
+/* The number of ranks in an application barrier (servers take no part) and
+ * its rounds: ceil(log2 n). */
+static int bar_ranks(void)
+{
+	return rt.size - dsm_num_servers();
+}
+
+static unsigned bar_rounds(void)
+{
+	unsigned k = 0;
+
+	while ((1ULL << k) < (uint64_t)bar_ranks())
+		k++;
+	return k;
+}
+
+/* The rank that sends this rank its message of round k (r - 2^k), and the
+ * one this rank sends its own to (r + 2^k), modulo the barrier's ranks. */
+static int bar_from(unsigned k)
+{
+	uint64_t n = (uint64_t)bar_ranks();
+
+	return (int)(((uint64_t)rt.rank + n - ((1ULL << k) % n)) % n);
+}
+
+static int bar_to(unsigned k)
+{
+	uint64_t n = (uint64_t)bar_ranks();
+
+	return (int)(((uint64_t)rt.rank + (1ULL << k)) % n);
+}
+
+static void bar_send(unsigned k)
+{
+	send_msg(bar_to(k), WIRE_BARRIER_ROUND, bar_epoch, 0, k);
+}
+
+/* Take the rounds whose messages are in, sending each next round's message
+ * as the one before arrives; leave once the last round's is in. */
+static void bar_advance(void)
+{
+	unsigned rounds = bar_rounds();
+	uint64_t *got = &bar_got[bar_epoch & 1];
+	struct mbox_req *req;
+
+	while (bar_round < rounds && (*got >> bar_round & 1)) {
+		*got &= ~(1ULL << bar_round);
+		if (++bar_round < rounds)
+			bar_send(bar_round);
+	}
+	if (bar_round < rounds)
+		return;
+	/* Every rank entered this epoch: each rank's entry reached this one
+	 * through a chain of rounds, and so did what each knew then. */
+	rc_barrier_left();
+	coh_barrier_left(); /* regain's phases */
+	req = bar_req;
+	bar_req = NULL;
+	mbox_complete(req, 0);
+}
+
+void sync_barrier(struct mbox_req *req)
+{
+	if (bar_req) {
+		log_err("dsm_barrier called by two threads of this rank at once (one at a time may)");
+		mbox_complete(req, -EBUSY);
+		return;
+	}
+	bar_req = req;
+	bar_epoch++;
+	bar_round = 0;
+	if (bar_rounds() > 0)
+		bar_send(0);
+	bar_advance();
+}
+
+static void got_round(const struct wire_hdr *h)
+{
+	int src = (int)h->src, n = bar_ranks();
+	unsigned k = h->aux, rounds = bar_rounds();
+	uint64_t e = h->arg;
+
+	if (rt.rank >= n || src >= n)
+		rt_fatal("rank %d sent BARRIER_ROUND to rank %d, but %s a server, in no application barrier",
+			 src, rt.rank, rt.rank >= n ? "this rank is" : "the sender is");
+	if (k >= rounds)
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but a barrier of %d ranks has %u "
+			 "(protocol error)", src, k, e, n, rounds);
+	if (src != bar_from(k))
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " to rank %d, which expects it from rank "
+			 "%d (protocol error)", src, k, e, rt.rank, bar_from(k));
+	/* A rank leaves epoch e only once every rank entered it: a message is
+	 * for the epoch this rank is in (a round not taken yet) or the next. */
+	if (!(e == bar_epoch + 1 || (e == bar_epoch && bar_req && k >= bar_round))) {
+		if (bar_req)
+			rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank waits in round %u "
+				 "of barrier %" PRIu64 " (protocol error)", src, k, e, bar_round, bar_epoch);
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 ", but this rank has left barrier %" PRIu64
+			 " and not entered the next (protocol error)", src, k, e, bar_epoch);
+	}
+	if (bar_got[e & 1] >> k & 1)
+		rt_fatal("rank %d sent round %u of barrier %" PRIu64 " twice (protocol error)", src, k, e);
+	bar_got[e & 1] |= 1ULL << k;
+	if (e == bar_epoch && bar_req)
+		bar_advance();
+}
+
 static int msg_kind(int type)
 {
 	switch (type) {
@@ -793,6 +938,9 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 	case WIRE_ALLOC_REQ:
 	case WIRE_ALLOC_REPLY:
 		alloc_handle(h, payload);
+		break;
+	case WIRE_BARRIER_ROUND:
+		got_round(h);
 		break;
 	default:
 		rt_fatal("rank %d sent an unexpected %s message", src, wire_type_name(h->type));

@@ -15,6 +15,9 @@ int sync_init(void);
 void sync_fini(void);
 /* Service thread: an application request (kind MBOX_SYNC_FIRST..LAST). */
 void sync_request(struct mbox_req *req);
+/* Service thread: an application barrier (dsm_barrier after dsm_init's):
+ * req is completed once every rank that is not a server entered it. */
+void sync_barrier(struct mbox_req *req);
 /* Service thread: a message of type WIRE_SYNC_FIRST..LAST. */
 void sync_handle(const struct wire_hdr *h, const uint8_t *payload);
 

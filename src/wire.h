@@ -54,7 +54,9 @@ enum wire_type {
 	WIRE_DONE = 27,          /* requester -> home: installed */
 
 	/* collectives and lifetime (runtime.c) */
-	WIRE_BARRIER_ENTER = 40, /* -> rank 0; arg = epoch */
+	WIRE_BARRIER_ENTER = 40, /* -> rank 0; arg = epoch (1: dsm_init's barrier,
+	                          * the only one that goes through rank 0; the
+	                          * application's are BARRIER_ROUND) */
 	WIRE_BARRIER_RELEASE = 41,
 	WIRE_BYE = 42,           /* sender has finalized; its EOF is expected */
 	WIRE_ABORT = 43,         /* payload: reason text; the job is ending */
@@ -80,6 +82,9 @@ enum wire_type {
 	                          * offset; payload: a name for named allocations */
 	WIRE_ALLOC_REPLY = 57,   /* rank 0 -> requester; aux = errno, arg = offset;
 	                          * payload: u64 x 2, op-specific */
+	WIRE_BARRIER_ROUND = 58, /* an application barrier's round (sync.c):
+	                          * rank r -> r + 2^aux; arg = epoch, aux = round;
+	                          * payload: write notices (rc.c) */
 	WIRE_RPC_CALL = 60,      /* caller -> target; arg = function id, aux = reply
 	                          * capacity; payload: argument */
 	WIRE_RPC_REPLY = 61,     /* target -> caller; aux = handler result (s32);

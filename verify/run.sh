@@ -1,8 +1,9 @@
 #!/bin/sh
 # Description: `make verify`: model-checks verify/coherence.pml (pages),
 # verify/lock.pml (locks cached at their last holder), verify/cond.pml
-# (condition variables: the wait/signal race) and verify/rc.pml (release
-# consistency: twins, diffs, write notices) with spin.
+# (condition variables: the wait/signal race), verify/rc.pml (release
+# consistency: twins, diffs, write notices) and verify/barrier.pml (the
+# dissemination barrier: epochs, the union of write notices) with spin.
 #   verify/run.sh [-k] [NAME...]     (-k: keep the work directory)
 # Runs every check below, or those whose name contains one of NAMEs, and
 # prints for each one the states spin stored and matched and the depth it
@@ -210,6 +211,24 @@ check mutant-rc-not-transitive fail safety "$r -DMUTANT_NOT_TRANSITIVE" \
 	"a lock grant carries only its releaser's own write notices" rc.pml
 check mutant-rc-chain-not-transitive fail safety "-DCHAIN -DMUTANT_NOT_TRANSITIVE" \
 	"the same, on the chain across two locks" rc.pml
+
+# Application barriers (barrier.pml): the dissemination barrier of sync.c,
+# NR ranks x NE consecutive barriers, write notices carried by its rounds.
+check barrier-3x3    pass safety "-DNR=3 -DNE=3" \
+	"dissemination barrier, 3 ranks x 3 barriers: nobody early, the union of notices" barrier.pml
+check barrier-4x3    pass safety "-DNR=4 -DNE=3" \
+	"dissemination barrier, 4 ranks x 3 barriers: nobody early, the union of notices" barrier.pml
+check barrier-5x3    pass safety "-DNR=5 -DNE=3" \
+	"dissemination barrier, 5 ranks x 3 barriers (3 rounds that wrap around)" barrier.pml
+b="-DNR=4 -DNE=2 -DLAX"
+check mutant-barrier-drop-early fail safety "$b -DMUTANT_DROP_EARLY" \
+	"a round of the next barrier that comes early is dropped" barrier.pml
+check mutant-barrier-any-round  fail safety "$b -DMUTANT_ANY_ROUND" \
+	"messages counted, not keyed by round" barrier.pml
+check mutant-barrier-own-only   fail safety "$b -DMUTANT_OWN_ONLY" \
+	"a round carries only its sender's own write notices" barrier.pml
+check mutant-barrier-send-ahead fail safety "$b -DMUTANT_SEND_AHEAD" \
+	"every round sent at entry, not after the round before" barrier.pml
 
 echo "verify: $pass passed, $fail failed"
 [ $fail = 0 ]

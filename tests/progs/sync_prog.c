@@ -14,6 +14,8 @@
  *   trylock           dsm_trylock on free and held locks, and against dsm_lock
  *   unlock            dsm_unlock of locks this rank does not hold: -EPERM
  *   barrier ROUNDS    no rank leaves barrier i before every rank has entered it
+ *   barrier-rc ROUNDS each rank writes its word of a release-consistent page,
+ *                     then a barrier: every rank must read every word written
  *   sem ITEMS         producers and consumers through a ring buffer, with
  *                     semaphores keyed 0, 1 and UINT64_MAX; every item is
  *                     received exactly once
@@ -220,6 +222,31 @@ static int test_barrier(long rounds)
 	dsm_barrier();
 	if (me == 0)
 		printf("barrier: %ld barriers, nobody early: OK\n", rounds);
+	return 0;
+}
+
+/* Release-consistent memory: the write notices of every rank reach every
+ * rank through the barrier alone (with 3 or more ranks, most of them through
+ * another rank's round).  Each rank writes its own word of one shared page
+ * before barrier i; after it, a stale copy would still show i - 1. */
+static int test_barrier_rc(long rounds)
+{
+	volatile int64_t *phase = dsm_alloc_named_rc("phase-rc", (size_t)n * sizeof(int64_t));
+
+	CHECK(phase, "dsm_alloc_named_rc: %s", strerror(errno));
+	dsm_barrier();
+	for (long i = 1; i <= rounds; i++) {
+		phase[me] = i;
+		CALL(dsm_barrier());
+		for (int r = 0; r < n; r++) {
+			int64_t p = phase[r];
+			CHECK(p == i, "release consistency: after barrier %ld rank %d's word reads %lld here", i, r,
+			      (long long)p);
+		}
+		CALL(dsm_barrier()); /* nobody writes i + 1 before everyone read i */
+	}
+	if (me == 0)
+		printf("barrier-rc: %ld barriers on %d ranks, every write seen: OK\n", rounds, n);
 	return 0;
 }
 
@@ -522,6 +549,8 @@ int main(int argc, char **argv)
 		rc = test_unlock();
 	else if (!strcmp(what, "barrier"))
 		rc = test_barrier(count);
+	else if (!strcmp(what, "barrier-rc"))
+		rc = test_barrier_rc(count);
 	else if (!strcmp(what, "sem"))
 		rc = test_sem(count);
 	else if (!strcmp(what, "threads"))

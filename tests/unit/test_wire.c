@@ -210,6 +210,7 @@ static void test_refused(void)
 		{ WIRE_REFUSE, 0, 256 },    { WIRE_READ_REQ, 0, 0 },    { WIRE_INV, 0, 0 },
 		{ WIRE_PAGE, 0, 4096 },     { WIRE_DONE, 0, 0 },
 		{ WIRE_BARRIER_ENTER, 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
+		{ WIRE_BARRIER_ROUND, 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 		{ WIRE_ABORT, 0, 512 },     { WIRE_RDV_REGISTER, 4, 259 },
 		{ WIRE_RDV_TABLE, 0, WIRE_MAX_PAYLOAD },
 		{ WIRE_RC_FETCH, 0, 0 },    { WIRE_RC_PAGE, 0, 4096 },  { WIRE_RC_DIFF, 10, WIRE_MAX_PAYLOAD },
