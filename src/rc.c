@@ -121,6 +121,7 @@ struct pvec {
 	size_t n, cap;
 };
 static struct pvec dirty, flushed;
+static struct pvec mastered; /* the pages homed here that have a master */
 static unsigned acks_out;
 static struct mbox_req *rel_waiters, *acq_waiters;
 static atomic_uint_fast64_t a_dirty;    /* WRITE pages + flushed, not yet logged */
@@ -297,6 +298,7 @@ void rc_fini(void)
 	free(unapplied);
 	free(dirty.v);
 	free(flushed.v);
+	free(mastered.v);
 	while (deferred) {
 		struct deferred_msg *d = deferred;
 		deferred = d->next;
@@ -308,7 +310,7 @@ void rc_fini(void)
 	batches = NULL;
 	unapplied = NULL;
 	n_unapplied = cap_unapplied = 0;
-	dirty = flushed = (struct pvec){ 0 };
+	dirty = flushed = mastered = (struct pvec){ 0 };
 }
 
 /* ---- the fault path ----------------------------------------------------- */
@@ -517,8 +519,11 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 		rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not a release-consistent page "
 			 "homed here", from, page);
 	m = master[page - rc_first];
-	if (!m && !(m = master[page - rc_first] = calloc(1, DSM_PAGE_SIZE)))
-		rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+	if (!m) {
+		if (!(m = master[page - rc_first] = calloc(1, DSM_PAGE_SIZE)))
+			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+		pvec_push(&mastered, page);
+	}
 	for (uint16_t r = 0; r < runs; r++) {
 		uint16_t off, l;
 		if (n + 4 > len)
@@ -1046,6 +1051,43 @@ void rc_barrier_left(void)
 		if (c == rt.rank && my_idx > gc_bound[c])
 			gc_bound[c] = my_idx;
 	}
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/*
+ * The home's master copies hold every write released before the
+ * checkpoint's first barrier (each rank's release there waited for its
+ * homes' acknowledgements), so a page homed here that has no master is all
+ * zeros, and one that has is read back through the region, like the
+ * sequentially consistent pages (after the barrier's acquire this rank's
+ * copy, or the one a fault installs from the master, is the master's).
+ */
+int rc_ckpt_list(uint64_t **pages, size_t *n)
+{
+	uint64_t *v = malloc((mastered.n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, mastered.v, mastered.n * sizeof(*v));
+	*pages = v;
+	*n = mastered.n;
+	return 0;
+}
+
+int rc_ckpt_install(uint64_t page, const void *data)
+{
+	uint64_t i = page - rc_first;
+
+	if (!rc_page(page) || page_home(page) != rt.rank)
+		return -EINVAL;
+	if (master[i])
+		return -EEXIST;
+	if (!(master[i] = malloc(DSM_PAGE_SIZE)))
+		return -ENOMEM;
+	memcpy(master[i], data, DSM_PAGE_SIZE);
+	pvec_push(&mastered, page);
+	return 0;
 }
 
 /* ---- messages ----------------------------------------------------------- */

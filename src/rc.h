@@ -79,4 +79,17 @@ void rc_barrier_left(void);
 int rc_release(void);
 int rc_acquire(void);
 
+/*
+ * Checkpoint support (checkpoint.c), like coh_ckpt_list/coh_ckpt_install.
+ * rc_ckpt_list: service thread.  The release-consistent pages homed here
+ *   that have a master copy (every other one is all zeros), unsorted, in a
+ *   malloc'd array.
+ * rc_ckpt_install: before the service thread starts.  `page`'s master copy
+ *   (this rank is its home) begins as `data`; every rank's first touch
+ *   fetches it.  -EINVAL for a page that is not release-consistent or homed
+ *   elsewhere, -EEXIST for one installed already.
+ */
+int rc_ckpt_list(uint64_t **pages, size_t *n);
+int rc_ckpt_install(uint64_t page, const void *data);
+
 #endif
