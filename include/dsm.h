@@ -265,7 +265,15 @@ struct dsm_stats {
 	uint64_t rpc_ns;         /* waiting for replies */
 	uint64_t rpc_served;     /* calls this rank's handlers ran */
 	uint64_t prefetched;     /* pages requested ahead of a sequential reader or writer */
-	uint64_t reserved[11];   /* zero */
+	/* release-consistent memory (dsm_malloc_rc): */
+	uint64_t twins;          /* copies kept of pages about to be written */
+	uint64_t diffs_sent;     /* diffs made at releases (one per page written; those of
+				    pages homed here are applied without a message) */
+	uint64_t diff_bytes_sent;
+	uint64_t diffs_applied;  /* diffs applied to the master copies of pages homed here */
+	uint64_t diff_bytes_applied;
+	uint64_t notices_applied; /* other ranks' write notices (intervals) that dropped copies here */
+	uint64_t reserved[5];    /* zero */
 };
 int dsm_stats(struct dsm_stats *st);
 

@@ -89,6 +89,7 @@
 #include "mailbox.h"
 #include "runtime.h"
 #include "stats.h"
+#include "trace.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -110,6 +111,8 @@ struct fetch {
 	uint64_t id;
 	int write;
 	int stale;
+	int64_t t0;    /* for the statistics and the trace */
+	uint64_t tag;
 	struct mbox_req *waiters;
 };
 
@@ -342,6 +345,11 @@ static void make_twin(uint64_t page, const void *data)
 		memset(twin[i], 0, DSM_PAGE_SIZE);
 	pvec_push(&dirty, page);
 	atomic_fetch_add(&a_dirty, 1);
+	stat_bump(ST_TWINS, 1);
+	if (trace_on) {
+		int64_t t = trace_clock();
+		trace_rec(TR_RC_TWIN, 0, t, t, page, 0, 0);
+	}
 }
 
 /* The page's data arrived (NULL: zeros): install it for reading, or for
@@ -392,17 +400,19 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		complete_all(waiter);
 		return;
 	}
-	stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
 	if (page_home(page) == rt.rank) {
+		stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
+		stats_home_request(page, rt.rank, write, 0);
 		install(page, master[i], write);
 		complete_all(waiter);
 		return;
 	}
 	f = fetching[i];
-	if (!f) {
+	if (!f) { /* threads that fault on the page meanwhile share it */
 		if (!(f = calloc(1, sizeof(*f))))
 			rt_fatal("out of memory for a page request");
 		f->write = write;
+		f->tag = stats_fault_begin(waiter, write, &f->t0);
 		fetching[i] = f;
 		send_fetch(page, f);
 	}
@@ -433,7 +443,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		rt_fatal("rank %u sent page %" PRIu64 " which this rank already holds (protocol error)", h->src,
 			 page);
 	install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, f->write);
-	stat_bump(ST_PAGES_IN, 1);
+	stats_fault_done(h, f->write, f->t0, f->tag, 0);
 	complete_all(f->waiters);
 	free(f);
 }
@@ -443,13 +453,15 @@ static void serve_fetch(int to, uint64_t page, uint64_t id)
 {
 	struct wire_hdr h = { .type = WIRE_RC_PAGE, .arg = page, .id = id };
 	const uint8_t *m = master[page - rc_first];
+	int64_t t0 = trace_clock();
 
 	if (m)
 		h.len = DSM_PAGE_SIZE;
 	else
 		h.flags = WIRE_F_ZERO;
+	stats_home_request(page, to, 0, 0);
 	tp_send(to, &h, m);
-	stat_bump(ST_PAGES_OUT, 1);
+	stats_page_sent(to, page, id, h.len, 0, t0);
 }
 
 /* ---- diffs -------------------------------------------------------------- */
@@ -506,10 +518,11 @@ static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const
  * or 0 when malformed. */
 static size_t apply_diff(const uint8_t *p, size_t len, int from)
 {
-	uint64_t page;
+	uint64_t page, lines = 0;
 	uint16_t runs;
 	size_t n = 10;
 	uint8_t *m;
+	int64_t t0 = trace_clock();
 
 	if (len < 10)
 		return 0;
@@ -534,7 +547,14 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 			return 0;
 		memcpy(m + off, p + n + 4, l);
 		n += 4 + (size_t)l;
+		for (unsigned k = off / 64; k <= (off + l - 1u) / 64u; k++)
+			lines |= 1ULL << k;
 	}
+	stat_bump(ST_DIFFS_APPLIED, 1);
+	stat_bump(ST_DIFF_BYTES_APPLIED, n);
+	stats_home_diff(page, from, lines);
+	if (trace_on)
+		trace_rec(TR_RC_APPLY, 0, t0, trace_clock(), page, (uint64_t)from, 0);
 	return n;
 }
 
@@ -575,7 +595,8 @@ static void start_flush(void)
 		uint64_t page = dirty.v[k], i = page - rc_first;
 		int home = page_home(page), rc;
 		struct batch *b;
-		size_t changed;
+		size_t changed, bytes;
+		int64_t t0 = trace_clock();
 
 		if ((rc = rt.be->downgrade(page))) /* stop writers before the diff */
 			rt_fatal("cannot write-protect page %" PRIu64 ": %s", page, strerror(-rc));
@@ -583,6 +604,7 @@ static void start_flush(void)
 		if (home == rt.rank) {
 			struct batch local = { 0 };
 			changed = diff_page(&local, page, twin[i], rt.be->peek(page));
+			bytes = local.n;
 			if (changed && !apply_diff(local.b, local.n, rt.rank))
 				rt_fatal("a diff of this rank's own does not apply (internal error)");
 			free(local.b);
@@ -590,7 +612,15 @@ static void start_flush(void)
 			b = &batches[home];
 			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
 				send_batch(home);
+			bytes = b->n;
 			changed = diff_page(b, page, twin[i], rt.be->peek(page));
+			bytes = b->n - bytes;
+		}
+		if (changed) {
+			stat_bump(ST_DIFFS_SENT, 1);
+			stat_bump(ST_DIFF_BYTES_SENT, bytes);
+			if (trace_on)
+				trace_rec(TR_RC_DIFF, 0, t0, trace_clock(), page, (uint64_t)home, 0);
 		}
 		free(twin[i]);
 		twin[i] = NULL;
@@ -743,6 +773,17 @@ static void invalidate(uint64_t page)
 	stat_bump(ST_INV_RECEIVED, 1);
 }
 
+/* Another rank's interval is applied here: its pages' copies are gone. */
+static void notice_applied(struct ivl *v)
+{
+	v->applied = 1;
+	stat_bump(ST_NOTICES_APPLIED, 1);
+	if (trace_on) {
+		int64_t t = trace_clock();
+		trace_rec(TR_RC_NOTICE, 0, t, t, v->creator, v->n, 0);
+	}
+}
+
 /* An acquire must first flush this rank's dirty pages: it waits for the
  * flush (acq_waiters) and runs again when the homes have acknowledged. */
 static int wait_for_flush(struct mbox_req *req)
@@ -764,7 +805,7 @@ static int acquire_done(struct mbox_req *req, int drop)
 	for (size_t j = 0; j < k; j++) {
 		for (uint32_t p = 0; drop && p < unapplied[j]->n; p++)
 			invalidate(unapplied[j]->pages[p]);
-		unapplied[j]->applied = 1;
+		notice_applied(unapplied[j]);
 	}
 	n_unapplied = 0;
 	atomic_fetch_sub(&a_unapplied, k);
@@ -952,7 +993,7 @@ static int apply_now(struct ivl *v)
 			return 0;
 	for (uint32_t p = 0; p < v->n; p++)
 		invalidate(v->pages[p]);
-	v->applied = 1;
+	notice_applied(v);
 	return 1;
 }
 
