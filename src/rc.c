@@ -328,6 +328,11 @@ static void complete_all(struct mbox_req *w)
 	}
 }
 
+const uint8_t *rc_page_states(void)
+{
+	return rc_end > rc_first ? rstate : NULL;
+}
+
 static int rc_holds_readable(uint64_t page)
 {
 	return rstate && __atomic_load_n(&rstate[page - rc_first], __ATOMIC_RELAXED) != R_INVALID;

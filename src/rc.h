@@ -42,6 +42,12 @@ static inline const struct coh_ops *coh_ops_for(uint64_t page)
 	return rc_page(page) ? &coh_rc_ops : &coh_sc_ops;
 }
 
+/* This rank's view of each page of the arena (index page - rc_first), in
+ * coh_page_states()'s code: 0 invalid, 1 read-only, 2 writable; NULL when
+ * there is no arena.  The service thread writes it; stats.c's snapshots read
+ * it without a lock. */
+const uint8_t *rc_page_states(void);
+
 /* dsm_init, after the configuration was read: DSM_CONSISTENCY, the arena.
  * 0 or -EINVAL after a message. */
 int rc_init(void);

@@ -746,15 +746,15 @@ static uint32_t *blk_w, *blk_r;
 static unsigned blk_shift;
 static size_t n_blocks;
 
-/* pstate is the service thread's; a snapshot may read a byte as it changes,
- * which only makes it a moment stale.  Word loads skip untouched stretches. */
+/* Add the states st[0 .. npages) of pages first ... to the blocks.  pstate
+ * (and rc.c's table of the release-consistent arena, in the same code) is
+ * the service thread's; a snapshot may read a byte as it changes, which only
+ * makes it a moment stale.  Word loads skip untouched stretches. */
 __attribute__((no_sanitize("thread"), noinline))
-static void count_blocks(const uint8_t *st, uint64_t npages)
+static void count_blocks(const uint8_t *st, uint64_t first, uint64_t npages)
 {
 	uint64_t p = 0;
 
-	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
-	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
 	for (; p + 8 <= npages; p += 8) {
 		uint64_t w;
 		memcpy(&w, st + p, 8);
@@ -763,30 +763,34 @@ static void count_blocks(const uint8_t *st, uint64_t npages)
 		for (unsigned i = 0; i < 8; i++) {
 			uint8_t s = (uint8_t)(w >> (8 * i));
 			if (s == 2)
-				blk_w[(p + i) >> blk_shift]++;
+				blk_w[(first + p + i) >> blk_shift]++;
 			else if (s == 1)
-				blk_r[(p + i) >> blk_shift]++;
+				blk_r[(first + p + i) >> blk_shift]++;
 		}
 	}
 	for (; p < npages; p++) {
 		if (st[p] == 2)
-			blk_w[p >> blk_shift]++;
+			blk_w[(first + p) >> blk_shift]++;
 		else if (st[p] == 1)
-			blk_r[p >> blk_shift]++;
+			blk_r[(first + p) >> blk_shift]++;
 	}
 }
 
 static void snapshot(void)
 {
 	char line[LINE_MAX_BYTES + 128];
-	const uint8_t *st = coh_page_states();
+	const uint8_t *st = coh_page_states(), *rs = rc_page_states();
 	size_t o, hdr;
 
 	o = put_counters(line, sizeof(line), 'S');
 	emit(line, o);
 	if (!st || !blk_w)
 		return;
-	count_blocks(st, rt.npages);
+	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
+	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
+	count_blocks(st, 0, rt.npages);
+	if (rs) /* the release-consistent arena: its pages are never in pstate */
+		count_blocks(rs, rc_first, rc_end - rc_first);
 	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d base=0x%lx bp=%u nb=%zu first=", rt.rank,
 			       (unsigned long)rt.base, 1u << blk_shift, n_blocks);
 	o = hdr;
