@@ -465,9 +465,10 @@ static int lvar_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The symbols in the module's "dsm_shared" section, sorted by offset: *out
- * (malloc'd) and *n; *n = 0 when the file has no symbol table. */
-static int section_symbols(const char *file, struct lvar **out, size_t *n)
+/* The symbols in the module's section `secname` ("dsm_shared" or
+ * "dsm_shared_rc"), sorted by offset: *out (malloc'd) and *n; *n = 0 when the
+ * file has no symbol table. */
+static int section_symbols(const char *file, const char *secname, struct lvar **out, size_t *n)
 {
 	ElfW(Ehdr) eh;
 	ElfW(Shdr) *sh = NULL;
@@ -494,7 +495,7 @@ static int section_symbols(const char *file, struct lvar **out, size_t *n)
 		goto out;
 	shnames[sh[eh.e_shstrndx].sh_size] = '\0';
 	for (unsigned i = 1; i < eh.e_shnum; i++) {
-		if (sh[i].sh_name < sh[eh.e_shstrndx].sh_size && !strcmp(shnames + sh[i].sh_name, "dsm_shared"))
+		if (sh[i].sh_name < sh[eh.e_shstrndx].sh_size && !strcmp(shnames + sh[i].sh_name, secname))
 			sec = i;
 		if (sh[i].sh_type == SHT_SYMTAB || (sh[i].sh_type == SHT_DYNSYM && !tab))
 			tab = i;
@@ -565,7 +566,7 @@ static int write_layout(FILE *f)
 		fputc('\n', f);
 		if (!len)
 			continue;
-		if ((rc = section_symbols(file, &v, &n)) < 0) {
+		if ((rc = section_symbols(file, m.section, &v, &n)) < 0) {
 			log_err("dsm_checkpoint: cannot read the symbols of %s: %s", path, strerror(-rc));
 			return rc;
 		}

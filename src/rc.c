@@ -85,6 +85,7 @@
 #include <sys/mman.h>
 
 #include "coherence.h"
+#include "globals.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
@@ -98,10 +99,22 @@ enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 /* The most pages of one interval: its notice fits a message. */
 #define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
 
-uint64_t rc_first, rc_end;
+uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
+/* Entries of the per-page tables: the arena's pages, then the globals'. */
+static uint64_t n_rc;
+
+static inline uint64_t ix(uint64_t page)
+{
+	return page < rc_end ? page - rc_first : (rc_end - rc_first) + (page - rc_gfirst);
+}
+
+static inline uint64_t page_of(uint64_t i)
+{
+	return i < rc_end - rc_first ? rc_first + i : rc_gfirst + (i - (rc_end - rc_first));
+}
 static int consistency_release;
 
-/* Per arena page (index page - rc_first), NORESERVE: only touched entries
+/* Per page (index ix(page)), NORESERVE: only touched entries
  * cost memory. */
 static uint8_t *rstate;
 static uint8_t **twin, **master;
@@ -185,7 +198,7 @@ static void pvec_push(struct pvec *v, uint64_t x)
 
 static void *arena_table(size_t elem)
 {
-	size_t n = (size_t)(rc_end - rc_first) * elem;
+	size_t n = (size_t)n_rc * elem;
 	void *p;
 
 	if (n == 0)
@@ -197,7 +210,7 @@ static void *arena_table(size_t elem)
 static void arena_table_free(void *p, size_t elem)
 {
 	if (p)
-		munmap(p, (size_t)(rc_end - rc_first) * elem);
+		munmap(p, (size_t)n_rc * elem);
 }
 
 static void batch_put(struct batch *b, const void *p, size_t n)
@@ -241,6 +254,8 @@ int rc_init(void)
 	rc_end = rt.region_pages / 4 * 3;
 	if (rt.region_pages < 8)
 		rc_end = rc_first;
+	globals_rc_range(&rc_gfirst, &rc_gend); /* DSM_SHARED_RC variables */
+	n_rc = (rc_end - rc_first) + (rc_gend - rc_gfirst);
 	rstate = arena_table(1);
 	twin = arena_table(sizeof(*twin));
 	master = arena_table(sizeof(*master));
@@ -249,9 +264,9 @@ int rc_init(void)
 	known = calloc(n * n, sizeof(*known));
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
-	if ((rc_end > rc_first && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
+	if ((n_rc && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
 	    !batches) {
-		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", rc_end - rc_first);
+		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
 		rc_fini();
 		return -ENOMEM;
 	}
@@ -270,7 +285,7 @@ int rc_init(void)
 
 void rc_fini(void)
 {
-	uint64_t np = rc_end - rc_first;
+	uint64_t np = n_rc;
 
 	for (uint64_t i = 0; i < np && twin; i++)
 		if (twin[i] || master[i] || fetching[i]) {
@@ -330,17 +345,17 @@ static void complete_all(struct mbox_req *w)
 
 const uint8_t *rc_page_states(void)
 {
-	return rc_end > rc_first ? rstate : NULL;
+	return n_rc ? rstate : NULL;
 }
 
 static int rc_holds_readable(uint64_t page)
 {
-	return rstate && __atomic_load_n(&rstate[page - rc_first], __ATOMIC_RELAXED) != R_INVALID;
+	return rstate && __atomic_load_n(&rstate[ix(page)], __ATOMIC_RELAXED) != R_INVALID;
 }
 
 static void make_twin(uint64_t page, const void *data)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 
 	if (!twin[i] && !(twin[i] = malloc(DSM_PAGE_SIZE)))
 		rt_fatal("out of memory for a twin of page %" PRIu64, page);
@@ -367,7 +382,7 @@ static void install(uint64_t page, const void *data, int write)
 	 * find the page. */
 	if (write)
 		make_twin(page, data);
-	__atomic_store_n(&rstate[page - rc_first], write ? R_WRITE : R_READ, __ATOMIC_RELAXED);
+	__atomic_store_n(&rstate[ix(page)], write ? R_WRITE : R_READ, __ATOMIC_RELAXED);
 	if ((rc = rt.be->install(page, data, write)))
 		rt_fatal("cannot install page %" PRIu64 ": %s", page, strerror(-rc));
 }
@@ -383,7 +398,7 @@ static void send_fetch(uint64_t page, struct fetch *f)
 
 static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 	uint8_t st = rstate[i];
 	struct fetch *f;
 
@@ -407,7 +422,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 	}
 	if (page_home(page) == rt.rank) {
 		stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
-		stats_home_request(page, rt.rank, write, 0);
+		stats_home_request(page, rt.rank, 0, 0); /* a copy of the master: a fetch */
 		install(page, master[i], write);
 		complete_all(waiter);
 		return;
@@ -429,7 +444,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 
 static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 {
-	uint64_t page = h->arg, i = page - rc_first;
+	uint64_t page = h->arg, i = ix(page);
 	struct fetch *f = fetching[i];
 
 	if (!f || f->id != h->id) {
@@ -457,7 +472,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 static void serve_fetch(int to, uint64_t page, uint64_t id)
 {
 	struct wire_hdr h = { .type = WIRE_RC_PAGE, .arg = page, .id = id };
-	const uint8_t *m = master[page - rc_first];
+	const uint8_t *m = master[ix(page)];
 	int64_t t0 = trace_clock();
 
 	if (m)
@@ -536,9 +551,9 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 	if (!rc_page(page) || page_home(page) != rt.rank)
 		rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not a release-consistent page "
 			 "homed here", from, page);
-	m = master[page - rc_first];
+	m = master[ix(page)];
 	if (!m) {
-		if (!(m = master[page - rc_first] = calloc(1, DSM_PAGE_SIZE)))
+		if (!(m = master[ix(page)] = calloc(1, DSM_PAGE_SIZE)))
 			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
 		pvec_push(&mastered, page);
 	}
@@ -597,7 +612,7 @@ static void start_flush(void)
 	size_t n = dirty.n;
 
 	for (size_t k = 0; k < n; k++) {
-		uint64_t page = dirty.v[k], i = page - rc_first;
+		uint64_t page = dirty.v[k], i = ix(page);
 		int home = page_home(page), rc;
 		struct batch *b;
 		size_t changed, bytes;
@@ -765,7 +780,7 @@ static void got_ack(const struct wire_hdr *h)
 
 static void invalidate(uint64_t page)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 	int rc;
 
 	if (fetching[i])
@@ -825,7 +840,7 @@ static int do_acquire(struct mbox_req *req)
 {
 	for (size_t j = 0; j < n_unapplied; j++)
 		for (uint32_t p = 0; p < unapplied[j]->n; p++)
-			if (rstate[unapplied[j]->pages[p] - rc_first] == R_WRITE)
+			if (rstate[ix(unapplied[j]->pages[p])] == R_WRITE)
 				return wait_for_flush(req);
 	log_debug("rc: acquire applies %zu intervals", n_unapplied);
 	return acquire_done(req, 1);
@@ -839,13 +854,13 @@ static int do_acquire(struct mbox_req *req)
  */
 static int do_fence(struct mbox_req *req)
 {
-	uint64_t np = rc_end - rc_first;
+	uint64_t np = n_rc;
 
 	if (dirty.n)
 		return wait_for_flush(req);
 	for (uint64_t i = 0; i < np; i++)
 		if (rstate[i] == R_READ || fetching[i])
-			invalidate(rc_first + i);
+			invalidate(page_of(i));
 	return acquire_done(req, 0);
 }
 
@@ -906,7 +921,7 @@ int dsm_acquire(void)
 
 	if (!rt_live("dsm_acquire"))
 		return -EINVAL;
-	if (rc_end == rc_first)
+	if (n_rc == 0)
 		return 0;
 	return mbox_call(&req);
 }
@@ -994,7 +1009,7 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 static int apply_now(struct ivl *v)
 {
 	for (uint32_t p = 0; p < v->n; p++)
-		if (rstate[v->pages[p] - rc_first] == R_WRITE)
+		if (rstate[ix(v->pages[p])] == R_WRITE)
 			return 0;
 	for (uint32_t p = 0; p < v->n; p++)
 		invalidate(v->pages[p]);
@@ -1123,7 +1138,7 @@ int rc_ckpt_list(uint64_t **pages, size_t *n)
 
 int rc_ckpt_install(uint64_t page, const void *data)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 
 	if (!rc_page(page) || page_home(page) != rt.rank)
 		return -EINVAL;

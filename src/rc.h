@@ -27,14 +27,16 @@ struct coh_ops {
 
 extern const struct coh_ops coh_sc_ops, coh_rc_ops;
 
-/* The release-consistent arena: pages [rc_first, rc_end) of the region,
- * the same on every rank (derived from the region's size).  Set by
- * rc_init(); read by signal handlers, so plain globals. */
-extern uint64_t rc_first, rc_end;
+/* The release-consistent pages: the arena, pages [rc_first, rc_end) of the
+ * region, the same on every rank (derived from the region's size), and the
+ * pages of the DSM_SHARED_RC variables, [rc_gfirst, rc_gend) (numbered after
+ * the region's, globals.c).  Set by rc_init(); read by signal handlers, so
+ * plain globals. */
+extern uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
 
 static inline int rc_page(uint64_t page)
 {
-	return page >= rc_first && page < rc_end;
+	return (page >= rc_first && page < rc_end) || (page >= rc_gfirst && page < rc_gend);
 }
 
 static inline const struct coh_ops *coh_ops_for(uint64_t page)
@@ -42,7 +44,9 @@ static inline const struct coh_ops *coh_ops_for(uint64_t page)
 	return rc_page(page) ? &coh_rc_ops : &coh_sc_ops;
 }
 
-/* This rank's view of each page of the arena (index page - rc_first), in
+/* This rank's view of each release-consistent page (the arena's, index
+ * page - rc_first, then the globals', index (rc_end - rc_first) + page -
+ * rc_gfirst), in
  * coh_page_states()'s code: 0 invalid, 1 read-only, 2 writable; NULL when
  * there is no arena.  The service thread writes it; stats.c's snapshots read
  * it without a lock. */

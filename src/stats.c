@@ -789,8 +789,10 @@ static void snapshot(void)
 	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
 	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
 	count_blocks(st, 0, rt.npages);
-	if (rs) /* the release-consistent arena: its pages are never in pstate */
+	if (rs) { /* release-consistent pages are never in pstate */
 		count_blocks(rs, rc_first, rc_end - rc_first);
+		count_blocks(rs + (rc_end - rc_first), rc_gfirst, rc_gend - rc_gfirst);
+	}
 	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d base=0x%lx bp=%u nb=%zu first=", rt.rank,
 			       (unsigned long)rt.base, 1u << blk_shift, n_blocks);
 	o = hdr;

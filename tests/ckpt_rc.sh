@@ -1,7 +1,7 @@
 #!/bin/sh
 # Description: checkpoints save release-consistent memory.  Three ranks write
-# disjoint words of one page of a dsm_malloc_rc block and of a named
-# release-consistent block, add to a counter under a lock, and write once
+# disjoint words of one page of a dsm_malloc_rc block, of a named
+# release-consistent block and of a DSM_SHARED_RC array, add to a counter under a lock, and write once
 # more just before dsm_checkpoint (no barrier between: the checkpoint flushes
 # it); a job restarted from it reads every saved word on every rank, finds
 # its blocks where they were, and can write and checkpoint again.  Then
@@ -19,7 +19,7 @@ ck=$TMP/ck
 run_job "$TMP/out" -n 3 "$P" save "$ck"
 cat "$TMP/out"
 [ $rc -eq 0 ] || fail "save exited $rc"
-expect_grep "save: 3 ranks wrote one page of each block, 100 adds each, checkpoint written: OK" "$TMP/out" "save"
+expect_grep "save: 3 ranks wrote one page of each block and global, 100 adds each, checkpoint written: OK" "$TMP/out" "save"
 expect_eq "$(readlink "$ck/current")" gen.1 "the checkpoint's generation"
 expect_grep "^dsm-checkpoint 2$" "$ck/gen.1/MANIFEST" "the checkpoint's format"
 

@@ -2,7 +2,8 @@
  * Description: release-consistent memory across a checkpoint and a restart.
  *   ckpt_rc save DIR    every rank writes its own words of one page of a
  *                       dsm_malloc_rc block and of a dsm_alloc_named_rc block
- *                       (several writers on each page, no lock), adds to a
+ *                       and of a DSM_SHARED_RC array (several writers on
+ *                       each page, no lock), adds to a
  *                       counter under a lock, and writes one more word just
  *                       before dsm_checkpoint(DIR), with no barrier between
  *                       (the checkpoint must flush it).  After the checkpoint
@@ -35,6 +36,7 @@ struct table {
 };
 
 static int me, nr;
+DSM_SHARED_RC uint64_t g_words[WORDS];
 
 static uint64_t val(int r, int k)
 {
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 		blk = (uint64_t *)(uintptr_t)t->blk;
 		write_mine(blk, 0);
 		write_mine(named, 0);
+		write_mine(g_words, 0);
 		for (int i = 0; i < ADDS; i++) {
 			CALL(dsm_lock(LOCK_COUNT));
 			named[WORDS]++; /* the second page: one counter */
@@ -99,9 +102,11 @@ int main(int argc, char **argv)
 		CALL(dsm_checkpoint(dir));
 		write_mine(blk, 0xdeadULL);
 		write_mine(named, 0xdeadULL);
+		write_mine(g_words, 0xdeadULL);
 		CALL(dsm_barrier());
 		if (me == 0)
-			printf("save: %d ranks wrote one page of each block, %d adds each, checkpoint written: OK\n",
+			printf("save: %d ranks wrote one page of each block and global, %d adds each, checkpoint "
+			       "written: OK\n",
 			       nr, ADDS);
 		return finish(me, 0);
 	}
@@ -111,6 +116,7 @@ int main(int argc, char **argv)
 	      (unsigned long long)t->named);
 	check_words(blk, "dsm_malloc_rc block");
 	check_words(named, "named block");
+	check_words(g_words, "DSM_SHARED_RC array");
 	CHECK(named[WORDS] == (uint64_t)ADDS * (uint64_t)nr, "the counter is %llu, expected %llu",
 	      (unsigned long long)named[WORDS], (unsigned long long)ADDS * (uint64_t)nr);
 	for (int r = 0; r < nr; r++)
