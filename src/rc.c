@@ -1,11 +1,15 @@
 /*
  * rc.c - release consistency with multiple writers, for the allocations that
- * ask for it (dsm_malloc_rc, dsm_alloc_named_rc, DSM_CONSISTENCY=release).
+ * ask for it (dsm_malloc_rc, dsm_alloc_named_rc, DSM_CONSISTENCY=release)
+ * and the DSM_SHARED_RC global variables.
  *
  * Design.  Home-based lazy release consistency.  The release-consistent
  * pages form one arena of the region (rc_first..rc_end, the same on every
- * rank), so a page's consistency follows from its address and the fault path
- * picks this file's operations for it (coh_ops_for()).  Every page has a home
+ * rank) and one range of the globals' page numbers (rc_gfirst..rc_gend,
+ * globals.c), so a page's consistency follows from its page number and the
+ * fault path picks this file's operations for it (coh_ops_for()); the
+ * per-page tables have the arena's entries, then the globals' (ix()).  Every
+ * page has a home
  * (page_home(), as for sequential consistency) that keeps its master copy in
  * the service thread's own memory (`master`, made on the first diff; none:
  * all zeros).  Each rank's view of the page (the home's too: the home's
@@ -60,6 +64,13 @@
  * release of barrier k a rank drops the applied intervals it knew at the
  * release of barrier k-1; every rank has them, as it left barrier k-1 before
  * entering k.  Servers, in no barrier after the first, keep theirs.
+ *
+ * Checkpoints (checkpoint.c) are a barrier, so a release: every master holds
+ * what was written before; the home saves the pages that have a master
+ * (rc_ckpt_list) and a restart makes them masters again (rc_ckpt_install).
+ * Statistics: twins, diffs sent and applied and their bytes, notices applied
+ * (stats.h); the home counts each fetch and each diff of a page for the
+ * hot-page report; the trace has a span for each (trace.h).
  *
  * The model this gives (dsm.h, dsm_malloc(3)): a write to release-consistent
  * memory is visible to another rank after the writer's next release and that
