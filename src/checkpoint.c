@@ -1024,14 +1024,17 @@ int dsm_checkpoint(const char *dir)
 	ncalls++;
 	if (rt.rank == 0)
 		rc = prepare(dir, &gen);
-	/* The barrier is a release: this rank's dirty release-consistent pages
-	 * go to their homes as diffs, and it returns once every home has
-	 * acknowledged them; so after it the homes' master copies hold every
-	 * write made before the checkpoint. */
+	/* A release: this rank's dirty release-consistent pages go to their
+	 * homes as diffs, and it returns once every home has acknowledged them;
+	 * so after the barrier the homes' master copies hold every write made
+	 * before the checkpoint.  (The barrier releases too, but not in a job
+	 * of one rank, whose home must still have its master copies.) */
+	if (rc == 0)
+		rc = rc_release();
 	if ((brc = dsm_barrier()))
 		return brc;
 	/* current does not move until every rank is past the next barrier. */
-	if (rt.rank != 0) {
+	if (rt.rank != 0 && rc == 0) {
 		rc = read_current(dir, &gen);
 		if (rc == -ENOENT)
 			rc = 0, gen = 0;

@@ -4,7 +4,8 @@
 # release-consistent block and of a DSM_SHARED_RC array, add to a counter under a lock, and write once
 # more just before dsm_checkpoint (no barrier between: the checkpoint flushes
 # it); a job restarted from it reads every saved word on every rank, finds
-# its blocks where they were, and can write and checkpoint again.  Then
+# its blocks where they were, and can write and checkpoint again; so does a
+# job of one rank (whose barriers publish nothing).  Then
 # ckpt_demo with all its memory release-consistent (DSM_CONSISTENCY=release)
 # is killed at step 35, restarted from its checkpoint after step 30, and ends
 # with the result of an uninterrupted run.
@@ -29,6 +30,15 @@ cat "$TMP/out"
 expect_grep "check: every word of 3 writers restored on every rank, blocks where they were, written and checkpointed again: OK" \
 	"$TMP/out" "check"
 expect_eq "$(readlink "$ck/current")" gen.2 "the restarted job's checkpoint"
+
+# One rank: no barrier publishes its writes, the checkpoint must.
+run_job "$TMP/out" -n 1 "$P" save "$TMP/one"
+cat "$TMP/out"
+[ $rc -eq 0 ] || fail "save on one rank exited $rc"
+run_job "$TMP/out" -n 1 --restart "$TMP/one" "$P" check "$TMP/one"
+cat "$TMP/out"
+[ $rc -eq 0 ] || fail "check on one rank exited $rc"
+expect_grep "check: every word of 1 writers restored" "$TMP/out" "check on one rank"
 
 # The whole of ckpt_demo in release-consistent memory: killed, restarted.
 args="-s 60 -k 10 -c 30000"
