@@ -267,7 +267,15 @@ struct dsm_stats {
 	uint64_t rpc_ns;         /* waiting for replies */
 	uint64_t rpc_served;     /* calls this rank's handlers ran */
 	uint64_t prefetched;     /* pages requested ahead of a sequential reader or writer */
-	uint64_t reserved[11];   /* zero */
+	/* release-consistent memory (dsm_malloc_rc): */
+	uint64_t twins;          /* copies kept of pages about to be written */
+	uint64_t diffs_sent;     /* diffs made at releases (one per page written; those of
+				    pages homed here are applied without a message) */
+	uint64_t diff_bytes_sent;
+	uint64_t diffs_applied;  /* diffs applied to the master copies of pages homed here */
+	uint64_t diff_bytes_applied;
+	uint64_t notices_applied; /* other ranks' write notices (intervals) that dropped copies here */
+	uint64_t reserved[5];    /* zero */
 };
 int dsm_stats(struct dsm_stats *st);
 
@@ -326,6 +334,17 @@ int dsm_stats(struct dsm_stats *st);
 /* Pad this file's share of the section to whole pages: a subsection the
  * assembler places after every variable, whatever order they came in. */
 __asm__(".pushsection dsm_shared,\"aw\",@progbits\n\t.subsection 8191\n\t.balign 4096\n\t.popsection");
+/*
+ * DSM_SHARED_RC: the same, in release-consistent memory (see dsm_malloc_rc()
+ * and DSM_SHARED_RC(3)): a store by one rank is seen by another after the
+ * writer's next release (dsm_unlock, dsm_sem_post, dsm_barrier, ...) and the
+ * reader's acquire that follows it; ranks may write different bytes of one
+ * page at once and both writes survive.
+ *
+ *     DSM_SHARED_RC long hits[64];          each rank counts in its own slot
+ */
+#define DSM_SHARED_RC __attribute__((section("dsm_shared_rc"), aligned(4096)))
+__asm__(".pushsection dsm_shared_rc,\"aw\",@progbits\n\t.subsection 8191\n\t.balign 4096\n\t.popsection");
 #endif
 /*
  * `dsmcc --share-globals` (dsmcc(1)) shares every global and static variable

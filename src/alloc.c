@@ -37,7 +37,6 @@
 
 #include <dsm.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -254,21 +253,9 @@ static struct blk *blk_find(uint64_t off)
 	return NULL;
 }
 
-/* Has rank 0's heap ever handed out release-consistent memory?  Read by
- * dsm_checkpoint() in an application thread. */
-static _Atomic int rc_handed_out;
-
-int alloc_rc_used(void)
-{
-	return atomic_load(&rc_handed_out);
-}
-
 static struct blk *blk_add(uint64_t off, uint64_t size, int cls)
 {
 	struct blk *b;
-
-	if (rc_page(off >> DSM_PAGE_SHIFT))
-		atomic_store(&rc_handed_out, 1);
 
 	if (htab_reserve(&blks))
 		rt_fatal("out of memory for the heap's block table");
@@ -819,9 +806,12 @@ static void *alloc_named(const char *call, const char *name, size_t size, int op
  * checkpoint by checkpoint.c (which checksums the files; the decoders here
  * check the structure, so a file that passes its checksum but was written by
  * something else is still refused):
- *   heap  (rank 0): "DSMHEAP1", lo, hi, fresh, free_bytes, n_ext,
- *                   n_ext x (start, end), n_blk,
- *                   n_blk x (off, size, asked, u8 cls, u8 ready, u16 name_len, name)
+ *   heap  (rank 0): "DSMHEAP2", the main heap, the release-consistent
+ *                   arena's heap, n_blk, n_blk x (off, size, asked, u8 cls,
+ *                   u8 ready, u16 name_len, name) (the blocks of both);
+ *                   each heap is lo, hi, fresh, free_bytes, n_ext,
+ *                   n_ext x (start, end).  "DSMHEAP1" (read, no longer
+ *                   written) has the main heap only.
  *   cache (every rank): "DSMCACH1", n_slab, n_slab x (slab | class + 1),
  *                   ALLOC_NCLASSES x (n, n x offset)
  */
@@ -901,37 +891,36 @@ static uint64_t rd_u64(struct rd *r, const char *what)
 	return p ? get_le64(p) : 0;
 }
 
+/* One heap's bounds, marks and free extents, as the image holds them. */
+static void img_heap(struct img *m, const struct heap *hp)
+{
+	img_u64(m, hp->lo);
+	img_u64(m, hp->hi);
+	img_u64(m, hp->fresh);
+	img_u64(m, hp->free_bytes);
+	img_u64(m, hp->n_ext);
+	for (struct heap_ext *e = hp->head.next; e != &hp->head; e = e->next) {
+		img_u64(m, e->start);
+		img_u64(m, e->end);
+	}
+}
+
 int alloc_heap_save(uint8_t **buf, size_t *len)
 {
 	struct img m = { 0 };
 
 	if (rt.rank != 0)
 		return -EINVAL;
-	img_put(&m, "DSMHEAP1", 8);
-	img_u64(&m, heap.lo);
-	img_u64(&m, heap.hi);
-	img_u64(&m, heap.fresh);
-	img_u64(&m, heap.free_bytes);
-	img_u64(&m, heap.n_ext);
-	for (struct heap_ext *e = heap.head.next; e != &heap.head; e = e->next) {
-		img_u64(&m, e->start);
-		img_u64(&m, e->end);
-	}
-	/* Release-consistent blocks are not saved (checkpoints do not cover the
-	 * arena yet, rc.c): a restart starts the arena empty. */
-	size_t n_blk = 0;
-	for (size_t i = 0; i < blks.nb; i++)
-		for (struct hlink *l = blks.b[i]; l; l = l->next)
-			n_blk += !rc_page(htab_entry(l, struct blk, link)->off >> DSM_PAGE_SHIFT);
-	img_u64(&m, n_blk);
+	img_put(&m, "DSMHEAP2", 8);
+	img_heap(&m, &heap);
+	img_heap(&m, &rc_heap);
+	img_u64(&m, blks.n);
 	for (size_t i = 0; i < blks.nb; i++)
 		for (struct hlink *l = blks.b[i]; l; l = l->next) {
 			struct blk *b = htab_entry(l, struct blk, link);
 			uint8_t small[4];
 			size_t nl = b->name ? strlen(b->name) : 0;
 
-			if (rc_page(b->off >> DSM_PAGE_SHIFT))
-				continue;
 			img_u64(&m, b->off);
 			img_u64(&m, b->size);
 			img_u64(&m, b->asked);
@@ -963,71 +952,117 @@ struct blk_img {
 	const uint8_t *name;
 };
 
-/* Check that the free extents and the blocks tile [lo, hi) without overlap. */
-static const char *heap_img_check(uint64_t lo, uint64_t hi, const struct span *ext, size_t n_ext,
-				  const struct blk_img *bi, size_t n_blk, uint64_t free_bytes)
+/* One heap as an image gives it (ext: malloc'd). */
+struct heap_img {
+	uint64_t lo, hi, fresh, free_bytes, n_ext;
+	struct span *ext;
+};
+
+/* Read a heap's bounds, marks and extents; the reason it is bad, or NULL
+ * (r->bad says whether the image ended first).  The bounds must be
+ * [lo, hi), this job's. */
+static const char *rd_heap(struct rd *r, struct heap_img *h, uint64_t lo, uint64_t hi, const char *file)
 {
-	struct span *all = malloc((n_ext + n_blk + 1) * sizeof(*all));
-	uint64_t at = lo, sum_free = 0;
+	h->lo = rd_u64(r, "the bounds");
+	h->hi = rd_u64(r, "the bounds");
+	h->fresh = rd_u64(r, "the fresh mark");
+	h->free_bytes = rd_u64(r, "the free count");
+	h->n_ext = rd_u64(r, "the extent count");
+	if (r->bad)
+		return NULL;
+	if (h->lo != lo || h->hi != hi) {
+		log_err("%s: a heap spans %#" PRIx64 "..%#" PRIx64 ", this job's %#" PRIx64 "..%#" PRIx64
+			" (the region is %zu bytes)", file, h->lo, h->hi, lo, hi, rt.region_size);
+		return "its bounds are another job's";
+	}
+	if (h->fresh > hi || h->free_bytes > hi - lo || h->n_ext > (r->n - r->off) / 16)
+		return "a count is out of range";
+	if (!(h->ext = malloc((h->n_ext + 1) * sizeof(*h->ext))))
+		return "out of memory";
+	for (uint64_t i = 0; !r->bad && i < h->n_ext; i++) {
+		struct span *e = &h->ext[i];
+		e->start = rd_u64(r, "an extent");
+		e->end = rd_u64(r, "an extent");
+		e->free = 1;
+		if (!r->bad && (e->start >= e->end || e->start < lo || e->end > hi || (i && e->start < e[-1].end)))
+			return "its free extents are not sorted, disjoint ranges in the heap";
+	}
+	return NULL;
+}
+
+/* Check that a heap's free extents and its blocks (those in the
+ * release-consistent arena for the arena's heap, the others for the main
+ * heap, which has the arena carved out) tile [lo, hi) without overlap. */
+static const char *heap_img_check(const struct heap_img *h, const struct blk_img *bi, size_t n_blk, int arena)
+{
+	struct span *all = malloc((h->n_ext + n_blk + 1) * sizeof(*all));
+	uint64_t at = h->lo, sum_free = 0;
 	const char *bad = NULL;
+	size_t n = 0;
 
 	if (!all)
 		return "out of memory checking it";
-	for (size_t i = 0; i < n_ext; i++)
-		all[i] = ext[i];
+	for (size_t i = 0; i < h->n_ext; i++)
+		all[n++] = h->ext[i];
 	for (size_t i = 0; i < n_blk; i++)
-		all[n_ext + i] = (struct span){ bi[i].off, bi[i].off + bi[i].size, 0 };
-	if (rc_end > rc_first) /* the release-consistent arena, carved out (heap_carve) */
-		all[n_ext + n_blk++] = (struct span){ rc_first << DSM_PAGE_SHIFT, rc_end << DSM_PAGE_SHIFT, 0 };
-	qsort(all, n_ext + n_blk, sizeof(*all), span_cmp);
-	for (size_t i = 0; i < n_ext + n_blk && !bad; i++) {
+		if (rc_page(bi[i].off >> DSM_PAGE_SHIFT) == arena)
+			all[n++] = (struct span){ bi[i].off, bi[i].off + bi[i].size, 0 };
+	if (!arena && rc_end > rc_first) /* carved out (heap_carve) */
+		all[n++] = (struct span){ rc_first << DSM_PAGE_SHIFT, rc_end << DSM_PAGE_SHIFT, 0 };
+	qsort(all, n, sizeof(*all), span_cmp);
+	for (size_t i = 0; i < n && !bad; i++) {
 		if (all[i].start != at)
 			bad = all[i].start < at ? "two ranges overlap" : "a range is neither free nor in use";
 		at = all[i].end;
 		if (all[i].free)
 			sum_free += all[i].end - all[i].start;
 	}
-	if (!bad && at != hi)
+	if (!bad && at != h->hi)
 		bad = "the ranges do not reach the end of the heap";
-	if (!bad && sum_free != free_bytes)
+	if (!bad && sum_free != h->free_bytes)
 		bad = "its count of free bytes is wrong";
 	free(all);
 	return bad;
 }
 
+/* Replace *hp (as alloc_init made it) by the image's heap. */
+static int heap_from_img(struct heap *hp, const struct heap_img *h)
+{
+	int rc;
+
+	heap_fini(hp);
+	hp->lo = h->lo;
+	hp->hi = h->hi;
+	for (uint64_t i = 0; i < h->n_ext; i++)
+		if ((rc = ext_insert_after(hp, hp->head.prev, h->ext[i].start, h->ext[i].end)))
+			return rc;
+	hp->free_bytes = h->free_bytes;
+	hp->fresh = h->fresh;
+	return 0;
+}
+
+/* Both formats: DSMHEAP1 (before checkpoints saved release-consistent
+ * memory: the arena starts empty) and DSMHEAP2. */
 int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
 {
 	struct rd r = { .p = buf, .n = len };
 	const uint8_t *magic = rd_take(&r, 8, "the magic");
-	uint64_t lo = rd_u64(&r, "the bounds"), hi = rd_u64(&r, "the bounds");
-	uint64_t fresh = rd_u64(&r, "the fresh mark"), free_bytes = rd_u64(&r, "the free count");
-	uint64_t n_ext = rd_u64(&r, "the extent count"), n_blk;
-	struct span *ext = NULL;
+	uint64_t rlo = rc_first << DSM_PAGE_SHIFT, rhi = rc_end << DSM_PAGE_SHIFT, n_blk = 0;
+	struct heap_img h = { 0 }, rh = { 0 };
 	struct blk_img *bi = NULL;
 	const char *bad = NULL;
-	int rc = -EINVAL;
+	int rc = -EINVAL, v2;
 
-	if (magic && memcmp(magic, "DSMHEAP1", 8)) {
+	if (magic && memcmp(magic, "DSMHEAP1", 8) && memcmp(magic, "DSMHEAP2", 8)) {
 		log_err("%s: not a dsm heap image (bad magic)", file);
 		return -EINVAL;
 	}
-	if (!r.bad && (lo != 0 || hi != rt.region_size)) {
-		log_err("%s: the heap spans %#" PRIx64 "..%#" PRIx64 ", this job's region %zu bytes", file, lo, hi,
-			rt.region_size);
-		return -EINVAL;
-	}
-	if (!r.bad && (fresh > hi || free_bytes > hi || n_ext > (len - r.off) / 16))
-		bad = "a count is out of range";
-	if (!r.bad && !bad && !(ext = malloc((n_ext + 1) * sizeof(*ext))))
-		bad = "out of memory";
-	for (uint64_t i = 0; !r.bad && !bad && i < n_ext; i++) {
-		ext[i].start = rd_u64(&r, "an extent");
-		ext[i].end = rd_u64(&r, "an extent");
-		ext[i].free = 1;
-		if (ext[i].start >= ext[i].end || ext[i].end > hi || (i && ext[i].start < ext[i - 1].end))
-			bad = "its free extents are not sorted, disjoint ranges in the region";
-	}
-	n_blk = rd_u64(&r, "the block count");
+	v2 = magic && !memcmp(magic, "DSMHEAP2", 8);
+	bad = rd_heap(&r, &h, 0, rt.region_size, file);
+	if (v2 && !r.bad && !bad)
+		bad = rd_heap(&r, &rh, rlo, rhi, file);
+	if (!r.bad && !bad)
+		n_blk = rd_u64(&r, "the block count");
 	if (!r.bad && !bad && n_blk > (len - r.off) / 28)
 		bad = "the block count is out of range";
 	if (!r.bad && !bad && !(bi = calloc(n_blk + 1, sizeof(*bi))))
@@ -1048,7 +1083,7 @@ int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
 		b->name = rd_take(&r, b->name_len, "a block's name");
 		if (r.bad)
 			break;
-		if (b->size == 0 || b->off >= hi || b->size > hi - b->off)
+		if (b->size == 0 || b->off >= h.hi || b->size > h.hi - b->off)
 			bad = "a block lies outside the region";
 		else if (b->cls > ALLOC_NCLASSES)
 			bad = "a block has an unknown size class";
@@ -1056,6 +1091,10 @@ int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
 			bad = "a block of whole pages is not page-aligned";
 		else if (b->cls > 0 && (b->size != ALLOC_SLAB_SIZE || (b->off & (ALLOC_SLAB_SIZE - 1))))
 			bad = "a slab has the wrong size or alignment";
+		else if (b->cls > 0 && rc_page(b->off >> DSM_PAGE_SHIFT))
+			bad = "a slab lies in the release-consistent arena";
+		else if (!v2 && rc_page(b->off >> DSM_PAGE_SHIFT))
+			bad = "a block lies in the release-consistent arena";
 		else if (b->name_len > DSM_NAME_MAX || (b->name_len && (b->cls || memchr(b->name, 0, b->name_len))))
 			bad = "a block has a malformed name";
 		else if (b->name_len && (b->asked == 0 || b->asked > b->size || b->size - b->asked >= DSM_PAGE_SIZE))
@@ -1067,25 +1106,21 @@ int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
 	if (!r.bad && !bad && r.off != len)
 		bad = "bytes follow the last block";
 	if (!r.bad && !bad)
-		bad = heap_img_check(lo, hi, ext, n_ext, bi, n_blk, free_bytes);
+		bad = heap_img_check(&h, bi, n_blk, 0);
+	if (!r.bad && !bad && v2)
+		bad = heap_img_check(&rh, bi, n_blk, 1);
 	if (r.bad || bad) {
 		log_err("%s: the heap image is %s%s", file, r.bad ? "truncated in " : "inconsistent: ",
 			r.bad ? r.bad : bad);
 		goto out;
 	}
 
-	/* Valid: replace the empty heap alloc_init() made. */
+	/* Valid: replace the empty heaps alloc_init() made. */
 	htab_clear(&blks, blk_drop);
 	htab_init(&blks, 256, blk_hash);
 	named = NULL;
-	heap_fini(&heap);
-	heap.lo = lo;
-	heap.hi = hi;
-	for (uint64_t i = 0; i < n_ext; i++)
-		if ((rc = ext_insert_after(&heap, heap.head.prev, ext[i].start, ext[i].end)))
-			goto out;
-	heap.free_bytes = free_bytes;
-	heap.fresh = fresh;
+	if ((rc = heap_from_img(&heap, &h)) || (v2 && (rc = heap_from_img(&rc_heap, &rh))))
+		goto out;
 	for (uint64_t i = 0; i < n_blk; i++) {
 		struct blk *b = blk_add(bi[i].off, bi[i].size, bi[i].cls);
 		b->asked = bi[i].asked;
@@ -1109,7 +1144,8 @@ int alloc_heap_load(const uint8_t *buf, size_t len, const char *file)
 	}
 	rc = 0;
 out:
-	free(ext);
+	free(h.ext);
+	free(rh.ext);
 	free(bi);
 	return rc;
 }

@@ -81,14 +81,12 @@ int heap_give(struct heap *hp, uint64_t off, uint64_t size);
  * back.  Each *_save returns a malloc'd image; each *_load checks an image
  * completely before it changes anything, and logs what is wrong with it,
  * naming `file`, before returning -EINVAL.
- *   heap:  rank 0's extents and block table.  Save on rank 0's service
+ *   heap:  rank 0's extents and block table (the release-consistent
+ *          arena's too).  Save on rank 0's service
  *          thread; load before the service thread starts.
  *   cache: this rank's free small objects and the slabs it knows.  Any
  *          thread; load before the application runs.
  */
-/* 1 once rank 0 has handed out release-consistent memory (only rank 0
- * knows): checkpoints do not save it yet. */
-int alloc_rc_used(void);
 int alloc_heap_save(uint8_t **buf, size_t *len);
 int alloc_heap_load(const uint8_t *buf, size_t len, const char *file);
 int alloc_cache_save(uint8_t **buf, size_t *len);

@@ -30,11 +30,15 @@
  *            or allocates (the rule for callers: every thread of the program
  *            is quiet), so the region holds one state that no rank changes:
  *            the snapshot.  Every write before the barrier is visible to
- *            every read after it (the barrier orders memory).
+ *            every read after it (the barrier orders memory; for
+ *            release-consistent memory it is a release, which returns once
+ *            the homes acknowledged this rank's diffs, and an acquire).
  *   each R   asks its service thread for the home's written pages (the
- *            directory entries that are not virgin; every other page of the
- *            home is zeros), reads each one through the region (a read fault
- *            like any other; the owner keeps its copy), and writes
+ *            directory entries that are not virgin, and the
+ *            release-consistent pages that have a master copy; every other
+ *            page of the home is zeros), reads each one through the region
+ *            (a read fault like any other; the owner keeps its copy; a
+ *            release-consistent page comes from the master), and writes
  *            rank.R.pages.tmp; fsync, rename, fsync the directory.
  *   rank 0   also asks its service thread for the heap image -> heap.
  *   barrier  Every part is on disk.
@@ -51,7 +55,8 @@
  * service thread starts, so no request for a page can arrive): every rank
  * reads the MANIFEST, refuses a checkpoint of another shape, checks its own
  * file's size and checksum, then installs its pages as owned by their home
- * (coh_ckpt_install) and loads its allocator cache; rank 0 checks and loads
+ * (coh_ckpt_install; rc_ckpt_install makes a release-consistent page's master
+ * copy) and loads its allocator cache; rank 0 checks and loads
  * the heap.  No rank leaves dsm_init's barrier before every rank has done so.
  *
  * Test hook: DSM_CKPT_TEST_CRASH=STAGE[@K] makes every rank _exit(99) at
@@ -87,10 +92,14 @@
 #include "globals.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "wire.h"
 
-#define CKPT_FORMAT 1
+/* Format 2 saves release-consistent memory (its pages, the arena's heap);
+ * format 1, which had none, is still read. */
+#define CKPT_FORMAT 2
+#define CKPT_FORMAT_MIN 1
 #define RANK_MAGIC "DSMCKRK1"
 #define RANK_HDR 64
 #define REC_SIZE (8 + DSM_PAGE_SIZE)
@@ -368,6 +377,39 @@ static void crash_point(int stage)
 
 /* ---- service thread ----------------------------------------------------- */
 
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The written pages of this home, of both consistencies, sorted. */
+static int list_pages(uint64_t **pages, size_t *n)
+{
+	uint64_t *sc, *rcp, *v;
+	size_t nsc, nrc;
+	int rc;
+
+	if ((rc = coh_ckpt_list(&sc, &nsc)))
+		return rc;
+	if ((rc = rc_ckpt_list(&rcp, &nrc))) {
+		free(sc);
+		return rc;
+	}
+	if (!(v = realloc(sc, (nsc + nrc + 1) * sizeof(*v)))) {
+		free(sc);
+		free(rcp);
+		return -ENOMEM;
+	}
+	memcpy(v + nsc, rcp, nrc * sizeof(*v));
+	free(rcp);
+	qsort(v, nsc + nrc, sizeof(*v), page_cmp);
+	*pages = v;
+	*n = nsc + nrc;
+	return 0;
+}
+
 void ckpt_request(struct mbox_req *req)
 {
 	uint64_t *pages = NULL;
@@ -378,7 +420,7 @@ void ckpt_request(struct mbox_req *req)
 
 	switch (req->kind) {
 	case MBOX_CKPT_PAGES:
-		rc = coh_ckpt_list(&pages, &n);
+		rc = list_pages(&pages, &n);
 		out = pages;
 		break;
 	case MBOX_CKPT_HEAP:
@@ -423,9 +465,10 @@ static int lvar_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The symbols in the module's "dsm_shared" section, sorted by offset: *out
- * (malloc'd) and *n; *n = 0 when the file has no symbol table. */
-static int section_symbols(const char *file, struct lvar **out, size_t *n)
+/* The symbols in the module's section `secname` ("dsm_shared" or
+ * "dsm_shared_rc"), sorted by offset: *out (malloc'd) and *n; *n = 0 when the
+ * file has no symbol table. */
+static int section_symbols(const char *file, const char *secname, struct lvar **out, size_t *n)
 {
 	ElfW(Ehdr) eh;
 	ElfW(Shdr) *sh = NULL;
@@ -452,7 +495,7 @@ static int section_symbols(const char *file, struct lvar **out, size_t *n)
 		goto out;
 	shnames[sh[eh.e_shstrndx].sh_size] = '\0';
 	for (unsigned i = 1; i < eh.e_shnum; i++) {
-		if (sh[i].sh_name < sh[eh.e_shstrndx].sh_size && !strcmp(shnames + sh[i].sh_name, "dsm_shared"))
+		if (sh[i].sh_name < sh[eh.e_shstrndx].sh_size && !strcmp(shnames + sh[i].sh_name, secname))
 			sec = i;
 		if (sh[i].sh_type == SHT_SYMTAB || (sh[i].sh_type == SHT_DYNSYM && !tab))
 			tab = i;
@@ -523,7 +566,7 @@ static int write_layout(FILE *f)
 		fputc('\n', f);
 		if (!len)
 			continue;
-		if ((rc = section_symbols(file, &v, &n)) < 0) {
+		if ((rc = section_symbols(file, m.section, &v, &n)) < 0) {
 			log_err("dsm_checkpoint: cannot read the symbols of %s: %s", path, strerror(-rc));
 			return rc;
 		}
@@ -981,18 +1024,17 @@ int dsm_checkpoint(const char *dir)
 	ncalls++;
 	if (rt.rank == 0)
 		rc = prepare(dir, &gen);
-	if (rt.rank == 0 && rc == 0 && alloc_rc_used()) {
-		/* Every rank still takes part (the generation's directory is
-		 * there for them); none commits, and the others say so. */
-		log_err("dsm_checkpoint: this job uses release-consistent memory (dsm_malloc_rc, "
-			"dsm_alloc_named_rc or DSM_CONSISTENCY=release), which checkpoints do not save yet: "
-			"not committing one that would lose it");
-		rc = -ENOTSUP;
-	}
+	/* A release: this rank's dirty release-consistent pages go to their
+	 * homes as diffs, and it returns once every home has acknowledged them;
+	 * so after the barrier the homes' master copies hold every write made
+	 * before the checkpoint.  (The barrier releases too, but not in a job
+	 * of one rank, whose home must still have its master copies.) */
+	if (rc == 0)
+		rc = rc_release();
 	if ((brc = dsm_barrier()))
 		return brc;
 	/* current does not move until every rank is past the next barrier. */
-	if (rt.rank != 0) {
+	if (rt.rank != 0 && rc == 0) {
 		rc = read_current(dir, &gen);
 		if (rc == -ENOENT)
 			rc = 0, gen = 0;
@@ -1134,8 +1176,9 @@ static int read_manifest(const char *gdir, struct manifest *m)
 		log_err("%s: not a dsm checkpoint MANIFEST", path);
 		goto out;
 	}
-	if (size != CKPT_FORMAT) {
-		log_err("%s: checkpoint format %s; this library reads format %d", path, v, CKPT_FORMAT);
+	if (size < CKPT_FORMAT_MIN || size > CKPT_FORMAT) {
+		log_err("%s: checkpoint format %s; this library reads formats %d to %d", path, v, CKPT_FORMAT_MIN,
+			CKPT_FORMAT);
 		goto out;
 	}
 #define FIELD(key, dst)                                                                  \
@@ -1287,8 +1330,8 @@ static int restore_pages(const char *gdir, const struct manifest *m, uint64_t *n
 	n = get_le64(hdr + 32);
 	clen = get_le64(hdr + 40);
 	rc = -EINVAL;
-	if (memcmp(hdr, RANK_MAGIC, 8) || get_le32(hdr + 8) != CKPT_FORMAT) {
-		log_err("%s: not a dsm checkpoint page file of format %d", path, CKPT_FORMAT);
+	if (memcmp(hdr, RANK_MAGIC, 8) || get_le32(hdr + 8) < CKPT_FORMAT_MIN || get_le32(hdr + 8) > CKPT_FORMAT) {
+		log_err("%s: not a dsm checkpoint page file of format %d to %d", path, CKPT_FORMAT_MIN, CKPT_FORMAT);
 		goto out;
 	}
 	if (get_le32(hdr + 12) != (uint32_t)rt.rank || get_le32(hdr + 16) != (uint32_t)rt.size ||
@@ -1323,7 +1366,8 @@ static int restore_pages(const char *gdir, const struct manifest *m, uint64_t *n
 				goto out;
 			}
 			last = page;
-			if ((rc = coh_ckpt_install(page, rec + 8))) {
+			rc = rc_page(page) ? rc_ckpt_install(page, rec + 8) : coh_ckpt_install(page, rec + 8);
+			if (rc) {
 				log_err("cannot install page %" PRIu64 " from %s: %s", page, path, strerror(-rc));
 				goto out;
 			}

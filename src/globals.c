@@ -60,6 +60,7 @@
 #include "coherence.h"
 #include "fault.h"
 #include "log.h"
+#include "rc.h"
 #include "runtime.h"
 #include "transport.h"
 #include "wire.h"
@@ -67,7 +68,8 @@
 #define MAX_MODS 64
 #define LAYOUT_MAX 16384
 /* The shared sections a module may have (dsm.h's DSM_SHARED, dsmcc). */
-static const char *const SECTIONS[] = { "dsm_shared", "dsm_shared_bss" };
+static const char *const SECTIONS[] = { "dsm_shared", "dsm_shared_bss", "dsm_shared_rc" };
+#define SECTION_RC 2 /* DSM_SHARED_RC: release-consistent */
 #define NSECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 
 struct gmod {
@@ -77,13 +79,14 @@ struct gmod {
 	uintptr_t sec;       /* the section, or 0 */
 	size_t len;
 	uint64_t first_page;
+	int rc;              /* the release-consistent section */
 	int mapped;
 	char path[PATH_MAX];
 };
 
 static struct gmod mods[MAX_MODS];
 static unsigned n_mods;
-static uint64_t g_pages;
+static uint64_t g_pages, g_rc_first, g_rc_end;
 static uint8_t *saved;                /* rank 0: the sections' contents, in page order */
 static char layout[LAYOUT_MAX];
 static size_t layout_len;
@@ -256,8 +259,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 			*err = -EINVAL;
 			goto out;
 		}
-		m.first_page = rt.region_pages + g_pages;
-		g_pages += m.len >> DSM_PAGE_SHIFT;
+		m.rc = k == SECTION_RC;
 		if (n_mods == MAX_MODS) {
 			log_err("more than %d libraries with DSM_SHARED variables", MAX_MODS - 1);
 			*err = -E2BIG;
@@ -370,13 +372,26 @@ int globals_scan(void)
 	int err = 0;
 
 	n_mods = 0;
-	g_pages = 0;
+	g_pages = g_rc_first = g_rc_end = 0;
 	layout_len = 0;
 	dl_iterate_phdr(scan_one, &err);
 	if (err)
 		return err;
 	if ((err = check_copy_relocs()))
 		return err;
+	/* Page numbers after the region's: the sequentially consistent
+	 * sections first, then the release-consistent ones, so that those are
+	 * one range (rc_page()). */
+	for (int rc = 0; rc <= 1; rc++) {
+		if (rc)
+			g_rc_first = rt.region_pages + g_pages;
+		for (unsigned i = 0; i < n_mods; i++)
+			if (mods[i].rc == rc) {
+				mods[i].first_page = rt.region_pages + g_pages;
+				g_pages += mods[i].len >> DSM_PAGE_SHIFT;
+			}
+	}
+	g_rc_end = rt.region_pages + g_pages;
 	rt.npages = rt.region_pages + g_pages;
 	for (unsigned i = 0; i < n_mods; i++) {
 		struct gmod *m = &mods[i];
@@ -388,13 +403,19 @@ int globals_scan(void)
 		}
 		layout_len += (size_t)n;
 		if (m->len)
-			log_info("DSM_SHARED variables of %s: %#lx + %zu bytes, pages %" PRIu64 "..%" PRIu64, m->path,
-				 (unsigned long)m->sec, m->len, m->first_page,
+			log_info("DSM_SHARED%s variables of %s: %#lx + %zu bytes, pages %" PRIu64 "..%" PRIu64,
+				 m->rc ? "_RC" : "", m->path, (unsigned long)m->sec, m->len, m->first_page,
 				 m->first_page + (m->len >> DSM_PAGE_SHIFT) - 1);
 	}
 	if (rt.size > 1 && !(personality(0xffffffff) & ADDR_NO_RANDOMIZE))
 		log_info("address-space randomisation is on in this rank (dsmexec turns it off)");
 	return 0;
+}
+
+void globals_rc_range(uint64_t *first, uint64_t *end)
+{
+	*first = g_rc_first;
+	*end = g_rc_end;
 }
 
 int globals_module(unsigned i, struct globals_module_info *m)
@@ -403,7 +424,8 @@ int globals_module(unsigned i, struct globals_module_info *m)
 		return -ENOENT;
 	*m = (struct globals_module_info){ .kind = mods[i].kind, .id = mods[i].id, .path = mods[i].path,
 					   .base = mods[i].base, .sec = mods[i].sec, .len = mods[i].len,
-					   .first_page = mods[i].first_page };
+					   .first_page = mods[i].first_page, .section = mods[i].rc ?
+					   SECTIONS[SECTION_RC] : SECTIONS[0] };
 	return 0;
 }
 
@@ -478,7 +500,8 @@ int globals_install(void)
 
 		if (page_all_zero(data))
 			continue; /* untouched at its home: zeros */
-		rc = coh_ckpt_install(rt.region_pages + k, data);
+		rc = rc_page(rt.region_pages + k) ? rc_ckpt_install(rt.region_pages + k, data) :
+						    coh_ckpt_install(rt.region_pages + k, data);
 		if (rc == -EEXIST) {
 			restored++; /* DSM_RESTART brought this page back: the checkpoint wins */
 			continue;

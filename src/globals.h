@@ -1,7 +1,8 @@
 /*
- * globals.h - DSM_SHARED global variables (globals.c): the "dsm_shared"
- * and "dsm_shared_bss" (dsmcc --share-globals) sections of the program and of
- * every shared library it links, made coherent like the region, and the check
+ * globals.h - DSM_SHARED global variables (globals.c): the "dsm_shared",
+ * "dsm_shared_bss" (dsmcc --share-globals) and "dsm_shared_rc"
+ * (DSM_SHARED_RC) sections of the program and of every shared library it
+ * links, made coherent like the region, and the check
  * that every rank has the same layout.
  */
 #ifndef DSM_GLOBALS_H
@@ -41,8 +42,15 @@ struct globals_module_info {
 	uintptr_t sec;          /* the section of DSM_SHARED variables; 0: none */
 	size_t len;
 	uint64_t first_page;    /* the section's first page number */
+	const char *section;    /* whose symbols name its variables: "dsm_shared"
+				   (for dsmcc's "dsm_shared_bss" too, as checkpoints
+				   have always recorded it), or "dsm_shared_rc" */
 };
 int globals_module(unsigned i, struct globals_module_info *m);
+/* The page numbers of the DSM_SHARED_RC variables (the "dsm_shared_rc"
+ * sections of every module), [*first, *end), after the other globals'; the
+ * same on every rank.  After globals_scan(). */
+void globals_rc_range(uint64_t *first, uint64_t *end);
 void globals_handle(const struct wire_hdr *h, const uint8_t *payload);
 
 

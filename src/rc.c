@@ -1,11 +1,15 @@
 /*
  * rc.c - release consistency with multiple writers, for the allocations that
- * ask for it (dsm_malloc_rc, dsm_alloc_named_rc, DSM_CONSISTENCY=release).
+ * ask for it (dsm_malloc_rc, dsm_alloc_named_rc, DSM_CONSISTENCY=release)
+ * and the DSM_SHARED_RC global variables.
  *
  * Design.  Home-based lazy release consistency.  The release-consistent
  * pages form one arena of the region (rc_first..rc_end, the same on every
- * rank), so a page's consistency follows from its address and the fault path
- * picks this file's operations for it (coh_ops_for()).  Every page has a home
+ * rank) and one range of the globals' page numbers (rc_gfirst..rc_gend,
+ * globals.c), so a page's consistency follows from its page number and the
+ * fault path picks this file's operations for it (coh_ops_for()); the
+ * per-page tables have the arena's entries, then the globals' (ix()).  Every
+ * page has a home
  * (page_home(), as for sequential consistency) that keeps its master copy in
  * the service thread's own memory (`master`, made on the first diff; none:
  * all zeros).  Each rank's view of the page (the home's too: the home's
@@ -63,6 +67,13 @@
  * release of barrier k-1; every rank has them, as it left barrier k-1 before
  * entering k.  Servers, in no barrier after the first, keep theirs.
  *
+ * Checkpoints (checkpoint.c) are a barrier, so a release: every master holds
+ * what was written before; the home saves the pages that have a master
+ * (rc_ckpt_list) and a restart makes them masters again (rc_ckpt_install).
+ * Statistics: twins, diffs sent and applied and their bytes, notices applied
+ * (stats.h); the home counts each fetch and each diff of a page for the
+ * hot-page report; the trace has a span for each (trace.h).
+ *
  * The model this gives (dsm.h, dsm_malloc(3)): a write to release-consistent
  * memory is visible to another rank after the writer's next release and that
  * rank's later acquire, transitively; data-race-free programs see sequential
@@ -87,10 +98,12 @@
 #include <sys/mman.h>
 
 #include "coherence.h"
+#include "globals.h"
 #include "log.h"
 #include "mailbox.h"
 #include "runtime.h"
 #include "stats.h"
+#include "trace.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -99,10 +112,22 @@ enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 /* The most pages of one interval: its notice fits a message. */
 #define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
 
-uint64_t rc_first, rc_end;
+uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
+/* Entries of the per-page tables: the arena's pages, then the globals'. */
+static uint64_t n_rc;
+
+static inline uint64_t ix(uint64_t page)
+{
+	return page < rc_end ? page - rc_first : (rc_end - rc_first) + (page - rc_gfirst);
+}
+
+static inline uint64_t page_of(uint64_t i)
+{
+	return i < rc_end - rc_first ? rc_first + i : rc_gfirst + (i - (rc_end - rc_first));
+}
 static int consistency_release;
 
-/* Per arena page (index page - rc_first), NORESERVE: only touched entries
+/* Per page (index ix(page)), NORESERVE: only touched entries
  * cost memory. */
 static uint8_t *rstate;
 static uint8_t **twin, **master;
@@ -112,6 +137,8 @@ struct fetch {
 	uint64_t id;
 	int write;
 	int stale;
+	int64_t t0;    /* for the statistics and the trace */
+	uint64_t tag;
 	struct mbox_req *waiters;
 };
 
@@ -123,6 +150,7 @@ struct pvec {
 	size_t n, cap;
 };
 static struct pvec dirty, flushed;
+static struct pvec mastered; /* the pages homed here that have a master */
 static unsigned acks_out;
 static struct mbox_req *rel_waiters, *acq_waiters;
 static atomic_uint_fast64_t a_dirty;    /* WRITE pages + flushed, not yet logged */
@@ -183,7 +211,7 @@ static void pvec_push(struct pvec *v, uint64_t x)
 
 static void *arena_table(size_t elem)
 {
-	size_t n = (size_t)(rc_end - rc_first) * elem;
+	size_t n = (size_t)n_rc * elem;
 	void *p;
 
 	if (n == 0)
@@ -195,7 +223,7 @@ static void *arena_table(size_t elem)
 static void arena_table_free(void *p, size_t elem)
 {
 	if (p)
-		munmap(p, (size_t)(rc_end - rc_first) * elem);
+		munmap(p, (size_t)n_rc * elem);
 }
 
 static void batch_put(struct batch *b, const void *p, size_t n)
@@ -239,6 +267,8 @@ int rc_init(void)
 	rc_end = rt.region_pages / 4 * 3;
 	if (rt.region_pages < 8)
 		rc_end = rc_first;
+	globals_rc_range(&rc_gfirst, &rc_gend); /* DSM_SHARED_RC variables */
+	n_rc = (rc_end - rc_first) + (rc_gend - rc_gfirst);
 	rstate = arena_table(1);
 	twin = arena_table(sizeof(*twin));
 	master = arena_table(sizeof(*master));
@@ -247,9 +277,9 @@ int rc_init(void)
 	known = calloc(n * n, sizeof(*known));
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
-	if ((rc_end > rc_first && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
+	if ((n_rc && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
 	    !batches) {
-		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", rc_end - rc_first);
+		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
 		rc_fini();
 		return -ENOMEM;
 	}
@@ -268,7 +298,7 @@ int rc_init(void)
 
 void rc_fini(void)
 {
-	uint64_t np = rc_end - rc_first;
+	uint64_t np = n_rc;
 
 	for (uint64_t i = 0; i < np && twin; i++)
 		if (twin[i] || master[i] || fetching[i]) {
@@ -299,6 +329,7 @@ void rc_fini(void)
 	free(unapplied);
 	free(dirty.v);
 	free(flushed.v);
+	free(mastered.v);
 	while (deferred) {
 		struct deferred_msg *d = deferred;
 		deferred = d->next;
@@ -310,7 +341,7 @@ void rc_fini(void)
 	batches = NULL;
 	unapplied = NULL;
 	n_unapplied = cap_unapplied = 0;
-	dirty = flushed = (struct pvec){ 0 };
+	dirty = flushed = mastered = (struct pvec){ 0 };
 }
 
 /* ---- the fault path ----------------------------------------------------- */
@@ -325,14 +356,19 @@ static void complete_all(struct mbox_req *w)
 	}
 }
 
+const uint8_t *rc_page_states(void)
+{
+	return n_rc ? rstate : NULL;
+}
+
 static int rc_holds_readable(uint64_t page)
 {
-	return rstate && __atomic_load_n(&rstate[page - rc_first], __ATOMIC_RELAXED) != R_INVALID;
+	return rstate && __atomic_load_n(&rstate[ix(page)], __ATOMIC_RELAXED) != R_INVALID;
 }
 
 static void make_twin(uint64_t page, const void *data)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 
 	if (!twin[i] && !(twin[i] = malloc(DSM_PAGE_SIZE)))
 		rt_fatal("out of memory for a twin of page %" PRIu64, page);
@@ -342,6 +378,11 @@ static void make_twin(uint64_t page, const void *data)
 		memset(twin[i], 0, DSM_PAGE_SIZE);
 	pvec_push(&dirty, page);
 	atomic_fetch_add(&a_dirty, 1);
+	stat_bump(ST_TWINS, 1);
+	if (trace_on) {
+		int64_t t = trace_clock();
+		trace_rec(TR_RC_TWIN, 0, t, t, page, 0, 0);
+	}
 }
 
 /* The page's data arrived (NULL: zeros): install it for reading, or for
@@ -354,7 +395,7 @@ static void install(uint64_t page, const void *data, int write)
 	 * find the page. */
 	if (write)
 		make_twin(page, data);
-	__atomic_store_n(&rstate[page - rc_first], write ? R_WRITE : R_READ, __ATOMIC_RELAXED);
+	__atomic_store_n(&rstate[ix(page)], write ? R_WRITE : R_READ, __ATOMIC_RELAXED);
 	if ((rc = rt.be->install(page, data, write)))
 		rt_fatal("cannot install page %" PRIu64 ": %s", page, strerror(-rc));
 }
@@ -370,7 +411,7 @@ static void send_fetch(uint64_t page, struct fetch *f)
 
 static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 	uint8_t st = rstate[i];
 	struct fetch *f;
 
@@ -392,17 +433,19 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		complete_all(waiter);
 		return;
 	}
-	stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
 	if (page_home(page) == rt.rank) {
+		stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
+		stats_home_request(page, rt.rank, 0, 0); /* a copy of the master: a fetch */
 		install(page, master[i], write);
 		complete_all(waiter);
 		return;
 	}
 	f = fetching[i];
-	if (!f) {
+	if (!f) { /* threads that fault on the page meanwhile share it */
 		if (!(f = calloc(1, sizeof(*f))))
 			rt_fatal("out of memory for a page request");
 		f->write = write;
+		f->tag = stats_fault_begin(waiter, write, &f->t0);
 		fetching[i] = f;
 		send_fetch(page, f);
 	}
@@ -414,7 +457,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 
 static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 {
-	uint64_t page = h->arg, i = page - rc_first;
+	uint64_t page = h->arg, i = ix(page);
 	struct fetch *f = fetching[i];
 
 	if (!f || f->id != h->id) {
@@ -433,7 +476,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		rt_fatal("rank %u sent page %" PRIu64 " which this rank already holds (protocol error)", h->src,
 			 page);
 	install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, f->write);
-	stat_bump(ST_PAGES_IN, 1);
+	stats_fault_done(h, f->write, f->t0, f->tag, 0);
 	complete_all(f->waiters);
 	free(f);
 }
@@ -442,14 +485,16 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 static void serve_fetch(int to, uint64_t page, uint64_t id)
 {
 	struct wire_hdr h = { .type = WIRE_RC_PAGE, .arg = page, .id = id };
-	const uint8_t *m = master[page - rc_first];
+	const uint8_t *m = master[ix(page)];
+	int64_t t0 = trace_clock();
 
 	if (m)
 		h.len = DSM_PAGE_SIZE;
 	else
 		h.flags = WIRE_F_ZERO;
+	stats_home_request(page, to, 0, 0);
 	tp_send(to, &h, m);
-	stat_bump(ST_PAGES_OUT, 1);
+	stats_page_sent(to, page, id, h.len, 0, t0);
 }
 
 /* ---- diffs -------------------------------------------------------------- */
@@ -506,10 +551,11 @@ static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const
  * or 0 when malformed. */
 static size_t apply_diff(const uint8_t *p, size_t len, int from)
 {
-	uint64_t page;
+	uint64_t page, lines = 0;
 	uint16_t runs;
 	size_t n = 10;
 	uint8_t *m;
+	int64_t t0 = trace_clock();
 
 	if (len < 10)
 		return 0;
@@ -518,9 +564,12 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 	if (!rc_page(page) || page_home(page) != rt.rank)
 		rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not a release-consistent page "
 			 "homed here", from, page);
-	m = master[page - rc_first];
-	if (!m && !(m = master[page - rc_first] = calloc(1, DSM_PAGE_SIZE)))
-		rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+	m = master[ix(page)];
+	if (!m) {
+		if (!(m = master[ix(page)] = calloc(1, DSM_PAGE_SIZE)))
+			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+		pvec_push(&mastered, page);
+	}
 	for (uint16_t r = 0; r < runs; r++) {
 		uint16_t off, l;
 		if (n + 4 > len)
@@ -531,7 +580,14 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 			return 0;
 		memcpy(m + off, p + n + 4, l);
 		n += 4 + (size_t)l;
+		for (unsigned k = off / 64; k <= (off + l - 1u) / 64u; k++)
+			lines |= 1ULL << k;
 	}
+	stat_bump(ST_DIFFS_APPLIED, 1);
+	stat_bump(ST_DIFF_BYTES_APPLIED, n);
+	stats_home_diff(page, from, lines);
+	if (trace_on)
+		trace_rec(TR_RC_APPLY, 0, t0, trace_clock(), page, (uint64_t)from, 0);
 	return n;
 }
 
@@ -569,10 +625,11 @@ static void start_flush(void)
 	size_t n = dirty.n;
 
 	for (size_t k = 0; k < n; k++) {
-		uint64_t page = dirty.v[k], i = page - rc_first;
+		uint64_t page = dirty.v[k], i = ix(page);
 		int home = page_home(page), rc;
 		struct batch *b;
-		size_t changed;
+		size_t changed, bytes;
+		int64_t t0 = trace_clock();
 
 		if ((rc = rt.be->downgrade(page))) /* stop writers before the diff */
 			rt_fatal("cannot write-protect page %" PRIu64 ": %s", page, strerror(-rc));
@@ -580,6 +637,7 @@ static void start_flush(void)
 		if (home == rt.rank) {
 			struct batch local = { 0 };
 			changed = diff_page(&local, page, twin[i], rt.be->peek(page));
+			bytes = local.n;
 			if (changed && !apply_diff(local.b, local.n, rt.rank))
 				rt_fatal("a diff of this rank's own does not apply (internal error)");
 			free(local.b);
@@ -587,7 +645,15 @@ static void start_flush(void)
 			b = &batches[home];
 			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
 				send_batch(home);
+			bytes = b->n;
 			changed = diff_page(b, page, twin[i], rt.be->peek(page));
+			bytes = b->n - bytes;
+		}
+		if (changed) {
+			stat_bump(ST_DIFFS_SENT, 1);
+			stat_bump(ST_DIFF_BYTES_SENT, bytes);
+			if (trace_on)
+				trace_rec(TR_RC_DIFF, 0, t0, trace_clock(), page, (uint64_t)home, 0);
 		}
 		free(twin[i]);
 		twin[i] = NULL;
@@ -727,7 +793,7 @@ static void got_ack(const struct wire_hdr *h)
 
 static void invalidate(uint64_t page)
 {
-	uint64_t i = page - rc_first;
+	uint64_t i = ix(page);
 	int rc;
 
 	if (fetching[i])
@@ -738,6 +804,17 @@ static void invalidate(uint64_t page)
 		rt_fatal("cannot drop page %" PRIu64 ": %s", page, strerror(-rc));
 	__atomic_store_n(&rstate[i], R_INVALID, __ATOMIC_RELAXED);
 	stat_bump(ST_INV_RECEIVED, 1);
+}
+
+/* Another rank's interval is applied here: its pages' copies are gone. */
+static void notice_applied(struct ivl *v)
+{
+	v->applied = 1;
+	stat_bump(ST_NOTICES_APPLIED, 1);
+	if (trace_on) {
+		int64_t t = trace_clock();
+		trace_rec(TR_RC_NOTICE, 0, t, t, v->creator, v->n, 0);
+	}
 }
 
 /* An acquire must first flush this rank's dirty pages: it waits for the
@@ -761,7 +838,7 @@ static int acquire_done(struct mbox_req *req, int drop)
 	for (size_t j = 0; j < k; j++) {
 		for (uint32_t p = 0; drop && p < unapplied[j]->n; p++)
 			invalidate(unapplied[j]->pages[p]);
-		unapplied[j]->applied = 1;
+		notice_applied(unapplied[j]);
 	}
 	n_unapplied = 0;
 	atomic_fetch_sub(&a_unapplied, k);
@@ -776,7 +853,7 @@ static int do_acquire(struct mbox_req *req)
 {
 	for (size_t j = 0; j < n_unapplied; j++)
 		for (uint32_t p = 0; p < unapplied[j]->n; p++)
-			if (rstate[unapplied[j]->pages[p] - rc_first] == R_WRITE)
+			if (rstate[ix(unapplied[j]->pages[p])] == R_WRITE)
 				return wait_for_flush(req);
 	log_debug("rc: acquire applies %zu intervals", n_unapplied);
 	return acquire_done(req, 1);
@@ -790,13 +867,13 @@ static int do_acquire(struct mbox_req *req)
  */
 static int do_fence(struct mbox_req *req)
 {
-	uint64_t np = rc_end - rc_first;
+	uint64_t np = n_rc;
 
 	if (dirty.n)
 		return wait_for_flush(req);
 	for (uint64_t i = 0; i < np; i++)
 		if (rstate[i] == R_READ || fetching[i])
-			invalidate(rc_first + i);
+			invalidate(page_of(i));
 	return acquire_done(req, 0);
 }
 
@@ -857,7 +934,7 @@ int dsm_acquire(void)
 
 	if (!rt_live("dsm_acquire"))
 		return -EINVAL;
-	if (rc_end == rc_first)
+	if (n_rc == 0)
 		return 0;
 	return mbox_call(&req);
 }
@@ -946,11 +1023,11 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 static int apply_now(struct ivl *v)
 {
 	for (uint32_t p = 0; p < v->n; p++)
-		if (rstate[v->pages[p] - rc_first] == R_WRITE)
+		if (rstate[ix(v->pages[p])] == R_WRITE)
 			return 0;
 	for (uint32_t p = 0; p < v->n; p++)
 		invalidate(v->pages[p]);
-	v->applied = 1;
+	notice_applied(v);
 	return 1;
 }
 
@@ -1049,6 +1126,43 @@ void rc_barrier_left(void)
 		if (c == rt.rank && my_idx > gc_bound[c])
 			gc_bound[c] = my_idx;
 	}
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/*
+ * The home's master copies hold every write released before the
+ * checkpoint's first barrier (each rank's release there waited for its
+ * homes' acknowledgements), so a page homed here that has no master is all
+ * zeros, and one that has is read back through the region, like the
+ * sequentially consistent pages (after the barrier's acquire this rank's
+ * copy, or the one a fault installs from the master, is the master's).
+ */
+int rc_ckpt_list(uint64_t **pages, size_t *n)
+{
+	uint64_t *v = malloc((mastered.n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, mastered.v, mastered.n * sizeof(*v));
+	*pages = v;
+	*n = mastered.n;
+	return 0;
+}
+
+int rc_ckpt_install(uint64_t page, const void *data)
+{
+	uint64_t i = ix(page);
+
+	if (!rc_page(page) || page_home(page) != rt.rank)
+		return -EINVAL;
+	if (master[i])
+		return -EEXIST;
+	if (!(master[i] = malloc(DSM_PAGE_SIZE)))
+		return -ENOMEM;
+	memcpy(master[i], data, DSM_PAGE_SIZE);
+	pvec_push(&mastered, page);
+	return 0;
 }
 
 /* ---- messages ----------------------------------------------------------- */

@@ -27,20 +27,30 @@ struct coh_ops {
 
 extern const struct coh_ops coh_sc_ops, coh_rc_ops;
 
-/* The release-consistent arena: pages [rc_first, rc_end) of the region,
- * the same on every rank (derived from the region's size).  Set by
- * rc_init(); read by signal handlers, so plain globals. */
-extern uint64_t rc_first, rc_end;
+/* The release-consistent pages: the arena, pages [rc_first, rc_end) of the
+ * region, the same on every rank (derived from the region's size), and the
+ * pages of the DSM_SHARED_RC variables, [rc_gfirst, rc_gend) (numbered after
+ * the region's, globals.c).  Set by rc_init(); read by signal handlers, so
+ * plain globals. */
+extern uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
 
 static inline int rc_page(uint64_t page)
 {
-	return page >= rc_first && page < rc_end;
+	return (page >= rc_first && page < rc_end) || (page >= rc_gfirst && page < rc_gend);
 }
 
 static inline const struct coh_ops *coh_ops_for(uint64_t page)
 {
 	return rc_page(page) ? &coh_rc_ops : &coh_sc_ops;
 }
+
+/* This rank's view of each release-consistent page (the arena's, index
+ * page - rc_first, then the globals', index (rc_end - rc_first) + page -
+ * rc_gfirst), in
+ * coh_page_states()'s code: 0 invalid, 1 read-only, 2 writable; NULL when
+ * there is no arena.  The service thread writes it; stats.c's snapshots read
+ * it without a lock. */
+const uint8_t *rc_page_states(void);
 
 /* dsm_init, after the configuration was read: DSM_CONSISTENCY, the arena.
  * 0 or -EINVAL after a message. */
@@ -78,5 +88,18 @@ void rc_barrier_left(void);
  * dsm_release/dsm_acquire).  Nothing to do costs two atomic loads. */
 int rc_release(void);
 int rc_acquire(void);
+
+/*
+ * Checkpoint support (checkpoint.c), like coh_ckpt_list/coh_ckpt_install.
+ * rc_ckpt_list: service thread.  The release-consistent pages homed here
+ *   that have a master copy (every other one is all zeros), unsorted, in a
+ *   malloc'd array.
+ * rc_ckpt_install: before the service thread starts.  `page`'s master copy
+ *   (this rank is its home) begins as `data`; every rank's first touch
+ *   fetches it.  -EINVAL for a page that is not release-consistent or homed
+ *   elsewhere, -EEXIST for one installed already.
+ */
+int rc_ckpt_list(uint64_t **pages, size_t *n);
+int rc_ckpt_install(uint64_t page, const void *data);
 
 #endif

@@ -62,6 +62,7 @@
 #include "launch_env.h"
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "trace.h"
 #include "wire.h"
@@ -88,9 +89,11 @@
 #define VAR_LINES 512        /* DSM_SHARED variables reported */
 #define COUNT_SNAP_MS 1000   /* --stats: counters to dsmexec this often */
 
-_Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 11) * sizeof(uint64_t),
-	       "struct dsm_stats is the counters and 11 reserved words");
+_Static_assert(sizeof(struct dsm_stats) == (ST_COUNT + 5) * sizeof(uint64_t),
+	       "struct dsm_stats is the counters and 5 reserved words");
 _Static_assert(offsetof(struct dsm_stats, prefetched) == ST_PREFETCHED * sizeof(uint64_t),
+	       "the counters are in struct dsm_stats's order");
+_Static_assert(offsetof(struct dsm_stats, notices_applied) == ST_NOTICES_APPLIED * sizeof(uint64_t),
 	       "the counters are in struct dsm_stats's order");
 
 uint64_t stats_ctr[ST_COUNT];
@@ -99,7 +102,8 @@ const char *const stats_names[ST_COUNT] = {
 	"read_faults", "write_faults", "pages_in", "pages_out", "page_bytes_in", "page_bytes_out",
 	"net_bytes_in", "net_bytes_out", "inv_sent", "inv_received", "fault_ns", "locks", "lock_ns",
 	"barriers", "barrier_ns", "sem_waits", "sem_ns", "rpc_calls", "rpc_ns", "rpc_served",
-	"prefetched",
+	"prefetched", "twins", "diffs_sent", "diff_bytes_sent", "diffs_applied", "diff_bytes_applied",
+	"notices_applied",
 };
 
 static int stats_on;      /* DSM_STATS=1: report at the end */
@@ -328,35 +332,42 @@ static struct hot_page *hot_get(uint64_t page)
 	return e;
 }
 
-void stats_home_request(uint64_t page, int from, int write, uint32_t line)
+/* The page's entry for rank `from`, one request more; NULL when the table
+ * is full. */
+static struct hot_rank *hot_rank_of(uint64_t page, int from)
 {
 	struct hot_page *e = hot_get(page);
-	struct hot_rank *r = NULL;
+	struct hot_rank *r;
 
 	if (!e) {
 		hot.untracked++;
-		return;
+		return NULL;
 	}
 	e->n++;
 	for (uint32_t i = 0; i < e->nr; i++)
-		if (e->r[i].rank == from) {
-			r = &e->r[i];
-			break;
-		}
-	if (!r) {
-		if (e->nr == e->cap) {
-			struct hot_rank *v = malloc(2 * e->cap * sizeof(*v));
-			if (!v)
-				return;
-			memcpy(v, e->r, e->nr * sizeof(*v));
-			if (e->r != e->inl)
-				free(e->r);
-			e->r = v;
-			e->cap *= 2;
-		}
-		r = &e->r[e->nr++];
-		*r = (struct hot_rank){ .rank = from };
+		if (e->r[i].rank == from)
+			return &e->r[i];
+	if (e->nr == e->cap) {
+		struct hot_rank *v = malloc(2 * e->cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		memcpy(v, e->r, e->nr * sizeof(*v));
+		if (e->r != e->inl)
+			free(e->r);
+		e->r = v;
+		e->cap *= 2;
 	}
+	r = &e->r[e->nr++];
+	*r = (struct hot_rank){ .rank = from };
+	return r;
+}
+
+void stats_home_request(uint64_t page, int from, int write, uint32_t line)
+{
+	struct hot_rank *r = hot_rank_of(page, from);
+
+	if (!r)
+		return;
 	if (write)
 		r->writes++;
 	else
@@ -367,6 +378,16 @@ void stats_home_request(uint64_t page, int from, int write, uint32_t line)
 		else
 			r->rmask |= 1ULL << (line - 1);
 	}
+}
+
+void stats_home_diff(uint64_t page, int from, uint64_t lines)
+{
+	struct hot_rank *r = hot_rank_of(page, from);
+
+	if (!r)
+		return;
+	r->writes++;
+	r->wmask |= lines;
 }
 
 static void hot_free(void)
@@ -579,8 +600,9 @@ static void emit_hot(void)
 		size_t o;
 
 		qsort(e->r, e->nr, sizeof(e->r[0]), rank_cmp);
-		o = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "H r=%d p=%" PRIu64 " a=0x%lx n=%" PRIu64 " k=",
-				     rt.rank, e->page, (unsigned long)(uintptr_t)page_addr(e->page), e->n);
+		o = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "H r=%d p=%" PRIu64 " a=0x%lx n=%" PRIu64 " c=%c k=",
+				     rt.rank, e->page, (unsigned long)(uintptr_t)page_addr(e->page), e->n,
+				     rc_page(e->page) ? 'r' : 's');
 		for (uint32_t k = 0; k < e->nr && k < HOT_RANKS && o < LINE_MAX_BYTES; k++)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%d:%u:%u:%" PRIx64 ":%" PRIx64,
 					      k ? "," : "", e->r[k].rank, e->r[k].reads, e->r[k].writes,
@@ -724,15 +746,15 @@ static uint32_t *blk_w, *blk_r;
 static unsigned blk_shift;
 static size_t n_blocks;
 
-/* pstate is the service thread's; a snapshot may read a byte as it changes,
- * which only makes it a moment stale.  Word loads skip untouched stretches. */
+/* Add the states st[0 .. npages) of pages first ... to the blocks.  pstate
+ * (and rc.c's table of the release-consistent arena, in the same code) is
+ * the service thread's; a snapshot may read a byte as it changes, which only
+ * makes it a moment stale.  Word loads skip untouched stretches. */
 __attribute__((no_sanitize("thread"), noinline))
-static void count_blocks(const uint8_t *st, uint64_t npages)
+static void count_blocks(const uint8_t *st, uint64_t first, uint64_t npages)
 {
 	uint64_t p = 0;
 
-	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
-	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
 	for (; p + 8 <= npages; p += 8) {
 		uint64_t w;
 		memcpy(&w, st + p, 8);
@@ -741,30 +763,36 @@ static void count_blocks(const uint8_t *st, uint64_t npages)
 		for (unsigned i = 0; i < 8; i++) {
 			uint8_t s = (uint8_t)(w >> (8 * i));
 			if (s == 2)
-				blk_w[(p + i) >> blk_shift]++;
+				blk_w[(first + p + i) >> blk_shift]++;
 			else if (s == 1)
-				blk_r[(p + i) >> blk_shift]++;
+				blk_r[(first + p + i) >> blk_shift]++;
 		}
 	}
 	for (; p < npages; p++) {
 		if (st[p] == 2)
-			blk_w[p >> blk_shift]++;
+			blk_w[(first + p) >> blk_shift]++;
 		else if (st[p] == 1)
-			blk_r[p >> blk_shift]++;
+			blk_r[(first + p) >> blk_shift]++;
 	}
 }
 
 static void snapshot(void)
 {
 	char line[LINE_MAX_BYTES + 128];
-	const uint8_t *st = coh_page_states();
+	const uint8_t *st = coh_page_states(), *rs = rc_page_states();
 	size_t o, hdr;
 
 	o = put_counters(line, sizeof(line), 'S');
 	emit(line, o);
 	if (!st || !blk_w)
 		return;
-	count_blocks(st, rt.npages);
+	memset(blk_w, 0, n_blocks * sizeof(*blk_w));
+	memset(blk_r, 0, n_blocks * sizeof(*blk_r));
+	count_blocks(st, 0, rt.npages);
+	if (rs) { /* release-consistent pages are never in pstate */
+		count_blocks(rs, rc_first, rc_end - rc_first);
+		count_blocks(rs + (rc_end - rc_first), rc_gfirst, rc_gend - rc_gfirst);
+	}
 	hdr = (size_t)snprintf(line, sizeof(line), OBS_MAGIC "M r=%d base=0x%lx bp=%u nb=%zu first=", rt.rank,
 			       (unsigned long)rt.base, 1u << blk_shift, n_blocks);
 	o = hdr;
@@ -938,6 +966,7 @@ struct job_rank {
 
 struct job_hot {
 	int home;
+	int release;            /* a release-consistent page */
 	uint64_t page, addr, n;
 	unsigned more;
 	unsigned nk;
@@ -1138,6 +1167,10 @@ static int hot_token(void *rec, const char *name, size_t nl, const char *val, si
 	if (tok_is(name, nl, "a")) {
 		if (vl < 3 || tok_u64(val + 2, vl - 2, 16, &h->addr))
 			return -EINVAL;
+	} else if (tok_is(name, nl, "c")) {
+		if (vl != 1 || (*val != 'r' && *val != 's'))
+			return -EINVAL;
+		h->release = *val == 'r';
 	} else if (tok_is(name, nl, "k")) {
 		const char *q = val, *qe = val + vl;
 		while (q < qe && h->nk < HOT_RANKS) {
@@ -1492,6 +1525,23 @@ void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
 	}
 	if (j->self < 0 || j->n == 1)
 		row(&o, "total", tot, net);
+	if (tot[ST_TWINS] || tot[ST_DIFFS_SENT] || tot[ST_DIFFS_APPLIED] || tot[ST_NOTICES_APPLIED]) {
+		outf(&o, "release consistency: twins made, diffs sent and applied (KiB of diff), write notices "
+		     "applied\n%5s %8s %8s %9s %8s %9s %8s\n", "rank", "twins", "diffs", "diff-KiB", "applied",
+		     "appl-KiB", "notices");
+		for (int r = 0; r <= j->n; r++) {
+			const uint64_t *v = r < j->n ? j->r[r].v : tot;
+			if (r < j->n && !j->r[r].have)
+				continue;
+			if (r == j->n && !(j->self < 0 || j->n == 1))
+				break;
+			snprintf(label, sizeof(label), r < j->n ? "%d%s" : "total", r, r < j->n && !j->r[r].final ?
+				 "*" : "");
+			outf(&o, "%5s %8" PRIu64 " %8" PRIu64 " %9.1f %8" PRIu64 " %9.1f %8" PRIu64 "\n", label,
+			     v[ST_TWINS], v[ST_DIFFS_SENT], v[ST_DIFF_BYTES_SENT] / 1024.0, v[ST_DIFFS_APPLIED],
+			     v[ST_DIFF_BYTES_APPLIED] / 1024.0, v[ST_NOTICES_APPLIED]);
+		}
+	}
 	if (j->nhot) {
 		struct job_hot *v = malloc(j->nhot * sizeof(*v));
 		size_t n = j->nhot < HOT_REPORT ? j->nhot : HOT_REPORT;
@@ -1503,15 +1553,22 @@ void stats_job_report(const struct stats_job *j, int fd, double elapsed_s)
 			for (size_t i = 0; i < n; i++) {
 				char own[400], hint[600], ln[200];
 				owner_of(j, &v[i], own, sizeof(own));
-				sharing_hint(&v[i], hint, sizeof(hint));
-				outf(&o, "  %8" PRIu64 " requests  page %" PRIu64 " (0x%" PRIx64 ", home %d)  %s\n", v[i].n,
-				     v[i].page, v[i].addr, v[i].home, own);
+				/* Several writers of one release-consistent
+				 * page cost no ping-pong: no hint. */
+				if (v[i].release)
+					hint[0] = '\0';
+				else
+					sharing_hint(&v[i], hint, sizeof(hint));
+				outf(&o, "  %8" PRIu64 " requests  page %" PRIu64 " (0x%" PRIx64 ", home %d, %s)  %s\n",
+				     v[i].n, v[i].page, v[i].addr, v[i].home, v[i].release ? "release" : "sequential",
+				     own);
 				outf(&o, "           ");
 				for (unsigned k = 0; k < v[i].nk; k++) {
 					const struct hot_rank *hr = &v[i].k[k];
 					lines_of(hr->wmask | hr->rmask, ln, sizeof(ln));
-					outf(&o, "%srank %d: %u reads, %u writes%s%s", k ? "; " : "", hr->rank, hr->reads,
-					     hr->writes, ln[0] ? ", lines " : "", ln);
+					outf(&o, "%srank %d: %u %s, %u %s%s%s", k ? "; " : "", hr->rank, hr->reads,
+					     v[i].release ? "fetches" : "reads", hr->writes,
+					     v[i].release ? "diffs" : "writes", ln[0] ? ", lines " : "", ln);
 				}
 				if (v[i].more)
 					outf(&o, "; %u more ranks", v[i].more);

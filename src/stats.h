@@ -19,10 +19,13 @@
  *                                     pages writable and R read-only here
  *                                     (several lines per snapshot; first=1
  *                                     opens one)
- *   "\036DSM1 H r=R p=PAGE n=N k=RANK:READS:WRITES:RMASK:WMASK,..."
+ *   "\036DSM1 H r=R p=PAGE n=N c=C k=RANK:READS:WRITES:RMASK:WMASK,..."
  *                                     one of the home's most requested pages:
- *                                     N requests; per rank its requests and
- *                                     the 64-byte lines it faulted on (hex)
+ *                                     N requests; its consistency C (s
+ *                                     sequential, r release); per rank its
+ *                                     requests (release: fetches and diffs)
+ *                                     and the 64-byte lines it faulted on or
+ *                                     its diffs changed (hex)
  *   "\036DSM1 A r=R off=OFF size=SIZE obj=OBJ what=HEX"
  *                                     an allocation this rank made (OBJ > 0:
  *                                     a slab of OBJ-byte objects), what = a
@@ -70,6 +73,12 @@ enum stat_id {
 	ST_RPC_NS,
 	ST_RPC_SERVED,
 	ST_PREFETCHED,
+	ST_TWINS,
+	ST_DIFFS_SENT,
+	ST_DIFF_BYTES_SENT,
+	ST_DIFFS_APPLIED,
+	ST_DIFF_BYTES_APPLIED,
+	ST_NOTICES_APPLIED,
 	ST_COUNT
 };
 
@@ -149,6 +158,10 @@ void stats_page_sent(int to, uint64_t page, uint64_t req, uint32_t len, int writ
 void stats_inv_received(int from);
 /* Home: rank `from` asks for `page`; `line` is the request's aux. */
 void stats_home_request(uint64_t page, int from, int write, uint32_t line);
+/* Home of a release-consistent page (rc.c): rank `from` (this one too) sent
+ * a diff of it touching the 64-byte lines in `lines`.  Counted with the
+ * page's requests, as a write. */
+void stats_home_diff(uint64_t page, int from, uint64_t lines);
 
 /* sync.c, runtime.c, rpc.c: application threads, around their waits (kind:
  * MBOX_LOCK, MBOX_TRYLOCK, MBOX_SEM_WAIT or MBOX_BARRIER; the others are no

@@ -150,11 +150,14 @@ static void put_rec(FILE *f, const struct trec *r, int pid)
 		[TR_SERVE_READ] = "serve read", [TR_SERVE_WRITE] = "serve write",
 		[TR_LOCK] = "lock", [TR_TRYLOCK] = "trylock", [TR_SEM] = "sem wait",
 		[TR_BARRIER] = "barrier", [TR_RPC_CALL] = "rpc call", [TR_RPC_SERVE] = "rpc serve",
+		[TR_RC_TWIN] = "rc twin", [TR_RC_DIFF] = "rc diff", [TR_RC_APPLY] = "rc apply",
+		[TR_RC_NOTICE] = "rc notice",
 	};
 	static const char *const cats[TR_KINDS] = {
 		[TR_FAULT_READ] = "fault", [TR_FAULT_WRITE] = "fault", [TR_SERVE_READ] = "page",
 		[TR_SERVE_WRITE] = "page", [TR_LOCK] = "sync", [TR_TRYLOCK] = "sync", [TR_SEM] = "sync",
 		[TR_BARRIER] = "sync", [TR_RPC_CALL] = "rpc", [TR_RPC_SERVE] = "rpc",
+		[TR_RC_TWIN] = "rc", [TR_RC_DIFF] = "rc", [TR_RC_APPLY] = "rc", [TR_RC_NOTICE] = "rc",
 	};
 	int64_t dur = r->t1 > r->t0 ? r->t1 - r->t0 : 0;
 
@@ -186,6 +189,18 @@ static void put_rec(FILE *f, const struct trec *r, int pid)
 		break;
 	case TR_RPC_SERVE:
 		fprintf(f, "\"caller\":%" PRIu64 ",\"fn\":%" PRIu64, r->a, r->b);
+		break;
+	case TR_RC_TWIN:
+		fprintf(f, "\"page\":%" PRIu64, r->a);
+		break;
+	case TR_RC_DIFF:
+		fprintf(f, "\"page\":%" PRIu64 ",\"home\":%" PRIu64, r->a, r->b);
+		break;
+	case TR_RC_APPLY:
+		fprintf(f, "\"page\":%" PRIu64 ",\"from\":%" PRIu64, r->a, r->b);
+		break;
+	case TR_RC_NOTICE:
+		fprintf(f, "\"creator\":%" PRIu64 ",\"pages\":%" PRIu64, r->a, r->b);
 		break;
 	}
 	fputs("}},\n", f);
@@ -224,7 +239,8 @@ static struct tbuf *buf_new(int kind)
 		return NULL;
 	tb->tid = trace_tid();
 	tb->role = kind == TR_RPC_SERVE ? ROLE_WORKER :
-		   kind >= TR_FAULT_READ && kind <= TR_SERVE_WRITE ? ROLE_SERVICE : ROLE_APP;
+		   (kind >= TR_FAULT_READ && kind <= TR_SERVE_WRITE) || kind >= TR_RC_TWIN ? ROLE_SERVICE :
+											      ROLE_APP;
 	pthread_mutex_lock(&file_lock);
 	tb->next = bufs;
 	bufs = tb;

@@ -1,6 +1,7 @@
 /*
  * trace.h - the event trace (trace.c): DSM_TRACE=FILE records every fault,
- * page served, lock, semaphore and barrier wait and RPC of the job as spans,
+ * page served, lock, semaphore and barrier wait and RPC of the job, and the
+ * twins, diffs and write notices of release consistency, as spans,
  * with flow arrows from each page request to the rank that served it and
  * back, into one Chrome Trace Event JSON file (Perfetto, chrome://tracing).
  */
@@ -20,6 +21,12 @@ enum trace_kind {
 	TR_BARRIER,
 	TR_RPC_CALL,       /* a = target rank, b = function id */
 	TR_RPC_SERVE,      /* a = caller, b = function id */
+	/* release consistency (rc.c), all in the service thread: */
+	TR_RC_TWIN,        /* a = page: a twin kept before the page is written */
+	TR_RC_DIFF,        /* a = page, b = home: its diff made at a release */
+	TR_RC_APPLY,       /* a = page, b = rank: a diff applied to the master */
+	TR_RC_NOTICE,      /* a = creator, b = pages: an interval's notice applied
+			      (its pages' copies dropped) */
 	TR_KINDS
 };
 

@@ -4,8 +4,8 @@
 # or DSM_HOME; a damaged file (a flipped byte, a truncated file, a damaged
 # MANIFEST, a missing file, a FIFO or a link to /dev/zero in a file's place)
 # is refused naming the file; so is a directory without a checkpoint.  The
-# files are 0600 in 0700 directories.  A job with release-consistent memory
-# commits no checkpoint (not saved yet) and says so.  No rank runs the program's work in any of them.
+# files are 0600 in 0700 directories.  No rank runs the program's work in any
+# of them.
 # Backends: uffd sigsegv
 # Timeout: 150
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -91,17 +91,6 @@ rc=$?
 cat "$TMP/out"
 expect_eq $rc 2 "dsmexec --restart of a missing directory: exit status"
 expect_grep "^dsmexec: --restart .*/nothing: No such file or directory" "$TMP/out" "dsmexec's message"
-
-# Release-consistent memory is not saved by checkpoints yet: a job that
-# uses it (here dsm_malloc under DSM_CONSISTENCY=release) commits none, and
-# rank 0 says why (the others say it was not committed, unless the launcher
-# ends them first: rank 0 exits at once).
-DSM_CONSISTENCY=release run_job "$TMP/out" -n 3 "$D" $args "$TMP/rcck"
-cat "$TMP/out"
-[ $rc -ne 0 ] || fail "release-consistent job: dsm_checkpoint did not fail"
-expect_grep "^\[0\] .*dsm_checkpoint: this job uses release-consistent memory" "$TMP/out" \
-	"release-consistent job: rank 0's reason"
-[ ! -e "$TMP/rcck/current" ] || fail "release-consistent job: a checkpoint was committed"
 
 # The checkpoint itself is still good.
 run_job "$TMP/out" -n 3 --restart "$ck" "$D" $args "$TMP/unused"

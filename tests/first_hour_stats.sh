@@ -11,14 +11,14 @@ prog=$TBIN/first_hour_stats
 run_job "$TMP/freed" -n 2 --stats "$prog" freed 300
 cat "$TMP/freed"
 expect_eq $rc 0 "freed: exit status"
-expect_grep "^ *[0-9]* requests  page [0-9]* (0x[0-9a-f]*, home [01])  dsm_malloc(16384) +0x0 by rank 0 at .* (freed before the end)\$" \
+expect_grep "^ *[0-9]* requests  page [0-9]* (0x[0-9a-f]*, home [01], sequential)  dsm_malloc(16384) +0x0 by rank 0 at .* (freed before the end)\$" \
 	"$TMP/freed" "freed: the hot page keeps its block's call site"
 ! grep -q "no allocation reported" "$TMP/freed" || fail "freed: a hot page lost its allocation"
 
 run_job "$TMP/var" -n 2 --stats "$prog" var 300
 cat "$TMP/var"
 expect_eq $rc 0 "var: exit status"
-expect_grep "^ *[0-9]* requests  page [0-9]* (0x[0-9a-f]*, home 0)  DSM_SHARED variable hot_total\$" \
+expect_grep "^ *[0-9]* requests  page [0-9]* (0x[0-9a-f]*, home 0, sequential)  DSM_SHARED variable hot_total\$" \
 	"$TMP/var" "var: the page names the variable"
 
 # Ctrl-C: dsmexec forwards SIGINT; the ranks never reach dsm_finalize.

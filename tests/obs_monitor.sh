@@ -3,7 +3,8 @@
 # region, pages in use from one end to the other, runs under dsmexec
 # --monitor PORT; headless chromium loads the page while the job runs, and
 # the DOM after the page's script ran must show the 2 ranks, the job
-# running, a nonzero fault count, a map of at most 1024 cells, and that the
+# running, a nonzero fault count, nonzero counts of release consistency's
+# twins and diffs, a map of at most 1024 cells, and that the
 # script fetched fresh data by itself.  The JSON behind it stays small
 # whatever the region's size.  Then the job is stopped and must end cleanly.
 # Backends: uffd sigsegv
@@ -62,6 +63,12 @@ faults=$(val totfaults)
 [ -n "$faults" ] && [ "$faults" -gt 0 ] || fail "the page shows no faults ('$faults')"
 rf=$(val total-read_faults)
 [ -n "$rf" ] && [ "$rf" -gt 0 ] || fail "the counters table shows no read faults ('$rf')"
+# obs_spin's pages in the region's third quarter are release-consistent:
+# written once, flushed as diffs at the barrier.
+for c in twins diffs_sent diffs_applied; do
+	v=$(val total-$c)
+	[ -n "$v" ] && [ "$v" -gt 0 ] || fail "the counters table shows no release-consistent $c ('$v')"
+done
 cells=$(val cells)
 [ -n "$cells" ] && [ "$cells" -gt 100 ] && [ "$cells" -le 1024 ] ||
 	fail "the map has '$cells' cells, expected up to 1024 over the whole region"

@@ -2,8 +2,9 @@
 # Description: the trace.  dsmexec --trace FILE leaves one valid JSON file
 # (checked by a strict parser, build/tests/obs_jsoncheck) with a process per
 # rank, spans for faults, pages served, lock, semaphore and barrier waits and
-# RPCs (called and served), and page flows that start at a request and end at
-# its grant; the per-rank parts are gone.  DSM_TRACE=FILE on ranks started
+# RPCs (called and served), release consistency's twins, diffs made and
+# applied and write notices applied, and page flows that start at a request
+# and end at its grant; the per-rank parts are gone.  DSM_TRACE=FILE on ranks started
 # without dsmexec writes FILE too (rank 0 joins the parts).
 # Backends: uffd sigsegv
 # Timeout: 60
@@ -39,6 +40,10 @@ atleast "span sem wait" 2
 atleast "span barrier" 4
 atleast "span rpc call" 3
 atleast "span rpc serve" 3
+atleast "span rc twin" 1
+atleast "span rc diff" 1
+atleast "span rc apply" 1
+atleast "span rc notice" 1
 atleast "ph s" 16
 atleast "ph t" 16
 atleast "ph f" 16

@@ -5,7 +5,9 @@
  *
  * Every rank writes one page in every STRIDE pages of the whole region, the
  * ranks taking turns (page k * STRIDE belongs to rank k mod size), so the
- * pages in use span the region however large it is; then the ranks pass one
+ * pages in use span the region however large it is (those in its third
+ * quarter, the release-consistent arena, go to their homes as diffs at the
+ * barrier that follows); then the ranks pass one
  * counter page back and forth under a lock, a thousand times a second, until
  * STOPFILE exists (or 60 s have passed).  Rank 0 prints "spin: started" once
  * the region is written and "spin: N rounds" at the end.

@@ -2,7 +2,9 @@
  * obs_trace - a little of everything the trace records, on 2 ranks: read
  * and write faults on pages the other rank owns, a lock, a semaphore, a
  * barrier, and RPCs from rank 0 to rank 1 whose handler touches shared
- * memory (so a worker thread faults too).
+ * memory (so a worker thread faults too); and in release-consistent memory a
+ * page rank 0 reads, rank 1 then writes (a twin, a diff made and applied at
+ * the home) and rank 0 reads again after a barrier (a write notice applied).
  *
  *   obs_trace
  */
@@ -55,6 +57,19 @@ int main(int argc, char **argv)
 	CALL(dsm_sem_post(40 + (uint64_t)(1 - me)));
 	CALL(dsm_sem_wait(40 + (uint64_t)me));
 	CALL(dsm_barrier());
+
+	{
+		volatile uint64_t *rcp = dsm_alloc_named_rc("obs_trace.rc", 4096);
+		CHECK(rcp, "dsm_alloc_named_rc failed");
+		CHECK(rcp[1] == 0, "the release-consistent word is %llu before any write",
+		      (unsigned long long)rcp[1]); /* both ranks hold a copy */
+		CALL(dsm_barrier());
+		if (me == 1)
+			rcp[1] = 42;
+		CALL(dsm_barrier());
+		CHECK(rcp[1] == 42, "rank %d reads %llu after the barrier", me, (unsigned long long)rcp[1]);
+		CALL(dsm_barrier());
+	}
 	printf("trace rank %d: ok\n", me);
 	return finish(me, 0);
 }

@@ -2,8 +2,11 @@
  * Description: the --stats report (stats_job_*): a job whose ranks never
  * reported says so instead of printing zeros; a rank known only from a
  * snapshot is marked; a hot page of a freed block keeps its call site; a
- * page of DSM_SHARED variables names them.
+ * page of DSM_SHARED variables names them; a release-consistent page says
+ * so, counts fetches and diffs and gets no sharing hint, and the counters of
+ * release consistency get a table of their own.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,29 @@ int main(void)
 	CHECK(strstr(r, "dsm_malloc(16384) +0x1000 by rank 0 at main+0x10 (freed before the end)"),
 	      "the freed block: %s", r);
 	CHECK(strstr(r, "DSM_SHARED variables count and flags\n"), "the variables: %s", r);
+	stats_job_free(j);
+
+	j = stats_job_new(2);
+	line(j, 0, "C r=0 read_faults=1 twins=12 diffs_sent=10 diff_bytes_sent=2048 diffs_applied=20 "
+		   "diff_bytes_applied=4096 notices_applied=7");
+	line(j, 1, "C r=1 read_faults=2 twins=11 diffs_sent=10 diff_bytes_sent=2048 notices_applied=8");
+	line(j, 0, "H r=0 p=4 a=0x4000 n=50 c=r k=0:2:20:0:1,1:3:20:0:2");
+	line(j, 1, "H r=1 p=5 a=0x5000 n=20 c=s k=0:5:5:1:0,1:5:5:0:2");
+	r = report(j);
+	CHECK(strstr(r, "page 4 (0x4000, home 0, release)"), "the release-consistent page: %s", r);
+	CHECK(strstr(r, "rank 0: 2 fetches, 20 diffs, lines 0; rank 1: 3 fetches, 20 diffs, lines 1"),
+	      "its fetches and diffs: %s", r);
+	CHECK(strstr(r, "page 5 (0x5000, home 1, sequential)"), "the sequentially consistent page: %s", r);
+	CHECK(strstr(r, "page 4 (") < strstr(r, "page 5 (") && strstr(r, "FALSE SHARING likely") > strstr(r, "page 5 ("),
+	      "the hint only for the SC page: %s", r);
+	CHECK(strstr(r, "\n    0       12       10       2.0       20       4.0        7\n"), "rank 0's RC row: %s", r);
+	CHECK(strstr(r, "\ntotal       23       20       4.0       20       4.0       15\n"), "the RC total: %s", r);
+	stats_job_free(j);
+	j = stats_job_new(1);
+	{
+		char l[] = OBS_MAGIC "H r=0 p=4 a=0x4000 n=5 c=x k=0:1:1:0:0";
+		CHECK(stats_job_line(j, 0, l, strlen(l)) == -EINVAL, "a consistency 'x' was taken");
+	}
 	stats_job_free(j);
 	return unit_result("", "all stats report checks passed");
 }
