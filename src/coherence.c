@@ -42,6 +42,11 @@
  * bundle only delays messages on their own channel, in order, until its
  * handler ends, so every rule above holds as if they had gone one by one.
  *
+ * Advice (dsm_advise, "advice" below): a write request for a page the
+ * program will overwrite whole carries WIRE_F_OVERWRITE; the home then
+ * invalidates every copy, the owner's included, and grants the page itself
+ * as writable zeros, as it grants an upgrade: no page data travels.
+ *
  * Forward progress (holds): a page installed for a thread that faulted on
  * it stays until that thread has used it; see "holds" below.
  *
@@ -53,6 +58,7 @@
  */
 #include "coherence.h"
 
+#include <dsm.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lz4.h>
@@ -103,6 +109,7 @@ struct qreq {
 	struct qreq *next;
 	int32_t rank;
 	int write;
+	int overwrite;      /* WIRE_F_OVERWRITE: grant without data */
 	uint64_t id;
 };
 
@@ -114,6 +121,7 @@ struct dirent {
 	uint8_t virgin;     /* all zeros; owner is home, maybe not even mapped */
 	uint8_t phase;      /* PH_IDLE: no request in service */
 	uint8_t cur_write, cur_need_data;
+	uint8_t cur_zero;   /* grant as zeros: the writer overwrites the page */
 	int32_t cur_rank;
 	uint64_t cur_id;
 	uint32_t acks_left;
@@ -129,6 +137,9 @@ struct pmap {
 };
 
 static uint8_t *pstate;
+/* dsm_advise(DSM_ADV_WILL_OVERWRITE): 1 for a page whose next write request
+ * asks for ownership without data (see "advice" below). */
+static uint8_t *hint;
 static int compress;  /* DSM_COMPRESSION=1: LZ4 for page payloads */
 static struct pmap pending_map, dir_map;
 static struct pending active_head = { .prev = &active_head, .next = &active_head };
@@ -284,6 +295,16 @@ int coh_init(void)
 			strerror(errno));
 		return -ENOMEM;
 	}
+	hint = mmap(NULL, rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (hint == MAP_FAILED) {
+		hint = NULL;
+		munmap(pstate, rt.npages);
+		pstate = NULL;
+		log_err("cannot allocate the advice table (%lu pages): %s", (unsigned long)rt.npages,
+			strerror(errno));
+		return -ENOMEM;
+	}
 	next_id = 0;
 	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
 	bundles = calloc((size_t)rt.size, sizeof(*bundles));
@@ -294,7 +315,9 @@ int coh_init(void)
 		bundles = NULL;
 		bundle_dirty = NULL;
 		munmap(pstate, rt.npages);
+		munmap(hint, rt.npages);
 		pstate = NULL;
+		hint = NULL;
 		return -ENOMEM;
 	}
 	n_dirty = bundling = 0;
@@ -328,7 +351,10 @@ void coh_fini(void)
 	n_active = n_busy = 0;
 	if (pstate)
 		munmap(pstate, rt.npages);
+	if (hint)
+		munmap(hint, rt.npages);
 	pstate = NULL;
+	hint = NULL;
 }
 
 int coh_holds_readable(uint64_t page)
@@ -418,13 +444,18 @@ static void coh_send(int to, struct wire_hdr *h, const void *payload)
 	b->n++;
 }
 
-static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
+static void send_ctl_f(int to, int type, uint16_t flags, uint64_t page, uint64_t id, uint32_t aux)
 {
-	struct wire_hdr h = { .type = (uint8_t)type, .arg = page, .id = id, .aux = aux };
+	struct wire_hdr h = { .type = (uint8_t)type, .flags = flags, .arg = page, .id = id, .aux = aux };
 
 	if (type == WIRE_INV)
 		stat_bump(ST_INV_SENT, 1);
 	coh_send(to, &h, NULL);
+}
+
+static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
+{
+	send_ctl_f(to, type, 0, page, id, aux);
 }
 
 /*
@@ -527,12 +558,14 @@ static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
 	}
 }
 
-static void drop_copy(uint64_t page, int from)
+/* `overwrite`: the page goes to a writer that overwrites it (an INV with
+ * WIRE_F_OVERWRITE), so even the owner's writable copy goes, unread. */
+static void drop_copy(uint64_t page, int from, int overwrite)
 {
 	uint8_t st = pstate[page];
 
 	stats_inv_received(from);
-	if (st == P_WRITE)
+	if (st == P_WRITE && !overwrite)
 		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
 			 "(protocol error)", (unsigned long)page, from);
 	if (st != P_INVALID) {
@@ -753,7 +786,7 @@ static void holds_fini(void)
 	memset(holds, 0, sizeof(holds));
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite);
 static void dir_next(struct dirent *e);
 
 /* Handle, in order, what waited for holds that have ended. */
@@ -773,7 +806,8 @@ static void holds_run(void)
 		if (d->h.type == WIRE_READ_REQ || d->h.type == WIRE_WRITE_REQ) {
 			struct dirent *e = dir_find(d->h.arg);
 			e->phase = PH_IDLE;
-			dir_start(e, (int32_t)d->h.src, d->h.id, d->h.type == WIRE_WRITE_REQ);
+			dir_start(e, (int32_t)d->h.src, d->h.id, d->h.type == WIRE_WRITE_REQ,
+				  (d->h.flags & WIRE_F_OVERWRITE) != 0);
 			dir_next(e);
 		} else {
 			coh_handle(&d->h, NULL);
@@ -849,8 +883,6 @@ static void busy_unlink(struct dirent *e)
 	n_busy--;
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
-
 /* Start queued requests until one stays in service. */
 static void dir_next(struct dirent *e)
 {
@@ -859,7 +891,7 @@ static void dir_next(struct dirent *e)
 		e->qhead = q->next;
 		if (!e->qhead)
 			e->qtail = NULL;
-		dir_start(e, q->rank, q->id, q->write);
+		dir_start(e, q->rank, q->id, q->write, q->overwrite);
 		free(q);
 	}
 }
@@ -884,6 +916,13 @@ static void dir_write_granted(struct dirent *e)
 	}
 	if (e->cur_need_data) {
 		serve_write(e->page, r, e->cur_id, e->virgin);
+	} else if (e->cur_zero) {
+		/* Every other copy is gone, unread: r overwrites the page. */
+		struct wire_hdr h = { .type = WIRE_PAGE, .flags = WIRE_F_WRITE | WIRE_F_ZERO | WIRE_F_OVERWRITE,
+				      .arg = e->page, .id = e->cur_id };
+		int64_t t0 = trace_clock();
+		deliver_page(r, &h, NULL);
+		stats_page_sent(r, e->page, e->cur_id, 0, 1, t0);
 	} else {
 		struct wire_hdr h = { .type = WIRE_PAGE, .flags = WIRE_F_WRITE | WIRE_F_NODATA,
 				      .arg = e->page, .id = e->cur_id };
@@ -895,11 +934,11 @@ static void dir_write_granted(struct dirent *e)
 	dir_finish(e);
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite)
 {
 	if (r != rt.rank && hold_blocks(e->page, write, e->owner == rt.rank)) {
 		struct wire_hdr h = { .type = write ? WIRE_WRITE_REQ : WIRE_READ_REQ, .src = (uint32_t)r,
-				      .arg = e->page, .id = id };
+				      .flags = write && overwrite ? WIRE_F_OVERWRITE : 0, .arg = e->page, .id = id };
 		e->phase = PH_HOLD;
 		defer(&h);
 		return;
@@ -927,26 +966,29 @@ static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
 	int has_copy = (r == e->owner && !e->virgin) || rs_has(&e->sharers, r);
 	int32_t *it = rs_items(&e->sharers);
 
-	e->cur_need_data = (uint8_t)!has_copy;
+	/* A writer with a copy keeps it (an upgrade); one that will overwrite
+	 * the page gets zeros, and the owner's copy goes like a sharer's. */
+	e->cur_zero = (uint8_t)(!has_copy && overwrite);
+	e->cur_need_data = (uint8_t)(!has_copy && !overwrite);
 	e->acks_left = 0;
 	e->phase = PH_INV;
 	for (uint32_t i = 0; i < e->sharers.n; i++) {
 		if (it[i] == r)
 			continue;
 		if (it[i] == rt.rank) {
-			drop_copy(e->page, rt.rank);
+			drop_copy(e->page, rt.rank, 0);
 			continue;
 		}
 		send_ctl(it[i], WIRE_INV, e->page, id, 0);
 		e->acks_left++;
 	}
-	/* With r's copy current the owner must drop too; otherwise the owner
-	 * hands the data over and drops it then. */
-	if (has_copy && e->owner != r) {
+	/* With r's copy current, or none needed, the owner must drop too;
+	 * otherwise the owner hands the data over and drops it then. */
+	if (!e->cur_need_data && e->owner != r) {
 		if (e->owner == rt.rank) {
-			drop_copy(e->page, rt.rank);
+			drop_copy(e->page, rt.rank, e->cur_zero);
 		} else {
-			send_ctl(e->owner, WIRE_INV, e->page, id, 0);
+			send_ctl_f(e->owner, WIRE_INV, e->cur_zero ? WIRE_F_OVERWRITE : 0, e->page, id, 0);
 			e->acks_left++;
 		}
 	}
@@ -954,7 +996,7 @@ static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
 		dir_write_granted(e);
 }
 
-static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
+static void home_request(int32_t r, uint64_t page, uint64_t id, int write, int overwrite)
 {
 	struct dirent *e = dir_get(page);
 
@@ -962,7 +1004,7 @@ static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
 		struct qreq *q = malloc(sizeof(*q));
 		if (!q)
 			rt_fatal("out of memory for the request queue");
-		*q = (struct qreq){ .rank = r, .write = write, .id = id };
+		*q = (struct qreq){ .rank = r, .write = write, .overwrite = overwrite, .id = id };
 		if (e->qtail)
 			e->qtail->next = q;
 		else
@@ -970,7 +1012,7 @@ static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
 		e->qtail = q;
 		return;
 	}
-	dir_start(e, r, id, write);
+	dir_start(e, r, id, write, overwrite);
 }
 
 static void home_ack(int32_t from, uint64_t page, uint64_t id)
@@ -1015,6 +1057,7 @@ static void complete_waiters(struct mbox_req *w)
 static struct pending *request(uint64_t page, int write, struct mbox_req *waiter, int ahead)
 {
 	struct pending *p = calloc(1, sizeof(*p));
+	uint16_t flags = 0;
 
 	if (!p)
 		rt_fatal("out of memory for a page request");
@@ -1030,7 +1073,12 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
 	active_head.prev->next = p;
 	active_head.prev = p;
 	n_active++;
-	send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id, stats_tag_line(p->tag));
+	if (write && hint[page]) {
+		hint[page] = 0; /* the hint is for one write fault */
+		flags = WIRE_F_OVERWRITE;
+	}
+	send_ctl_f(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, flags, page, p->id,
+		   stats_tag_line(p->tag));
 	return p;
 }
 
@@ -1168,6 +1216,9 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		if (pstate[page] != P_INVALID)
 			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",
 				 h->src, (unsigned long)page);
+		if ((h->flags & WIRE_F_OVERWRITE) && (!write || !(h->flags & WIRE_F_ZERO)))
+			rt_fatal("rank %u granted page %lu for overwriting, but not as writable zeros "
+				 "(protocol error)", h->src, (unsigned long)page);
 		if (h->flags & WIRE_F_LZ4) {
 			static char unpacked[DSM_PAGE_SIZE]; /* service thread only */
 			if (LZ4_decompress_safe((const char *)payload, unpacked, (int)h->len,
@@ -1181,9 +1232,12 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	if (rc)
 		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
 	pstate[page] = write ? P_WRITE : P_READ;
+	if (write)
+		hint[page] = 0; /* writable without a fault to take the hint */
 	if ((int)h->src != page_home(page))
 		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
-	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && page < rt.region_pages)
+	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && !(h->flags & WIRE_F_OVERWRITE) &&
+		 page < rt.region_pages)
 		fault_around(page); /* a first touch at home, most likely */
 	stats_fault_done(h, p->write, p->t0, p->tag, p->ahead);
 	token = !p->ahead && rt.size > 1 ? hold_add(page, write, stats_tag_tid(p->tag), p->waiters != NULL) : 0;
@@ -1195,6 +1249,66 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	n_active--;
 	complete_waiters(p->waiters);
 	free(p);
+}
+
+/* ---- advice ----------------------------------------------------------- */
+
+/*
+ * dsm_advise(DSM_ADV_WILL_OVERWRITE): the program will overwrite these pages
+ * whole before it reads them, so the next write request of each asks its
+ * home for ownership without the data (WIRE_F_OVERWRITE).  The home
+ * invalidates every other copy as for any write, the owner's too (INV with
+ * WIRE_F_OVERWRITE: dropped even if writable, never sent), and grants the
+ * page itself as writable zeros (PAGE with WIRE_F_ZERO | WIRE_F_OVERWRITE),
+ * on its own channel, so no DONE follows.  A writer that holds a read copy
+ * upgrades it as usual (no data travels either way).
+ *
+ * A hint is for the next write request of its page and is spent by it, or
+ * by any grant that makes the page writable here (a write-ahead in flight),
+ * so a stale hint never outlives the phase it was given for: a page already
+ * writable here, or with a write request in flight, gets none (its next
+ * write request may be in a later phase, which did not promise anything).
+ * The hints live on the service thread, which is why advice goes through
+ * the mailbox.
+ */
+void coh_advise(struct mbox_req *req)
+{
+	uint64_t end = req->a + req->b;
+
+	for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
+		struct pending *p;
+		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write))
+			continue;
+		hint[q] = 1;
+	}
+	mbox_complete(req, 0);
+}
+
+/* The one function here that an application thread runs: it only posts
+ * the advice to the service thread. */
+int dsm_advise(void *ptr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)ptr;
+	uint64_t first, last;
+	struct mbox_req req = { .kind = MBOX_ADVISE };
+
+	if (!rt_live("dsm_advise"))
+		return -EINVAL;
+	if (advice != DSM_ADV_WILL_OVERWRITE)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if (a < rt.base || a - rt.base > rt.region_size || len > rt.region_size - (a - rt.base))
+		return -EINVAL;
+	/* Only pages wholly inside the range: the rest of a page that it
+	 * shares with other data is not the caller's to overwrite. */
+	first = (a - rt.base + DSM_PAGE_SIZE - 1) >> DSM_PAGE_SHIFT;
+	last = (a - rt.base + len) >> DSM_PAGE_SHIFT;
+	if (first >= last || rt.size == 1)
+		return 0; /* nothing whole, or nothing to fetch from anyone */
+	req.a = first;
+	req.b = last - first;
+	return mbox_call(&req);
 }
 
 /* ---- dispatch -------------------------------------------------------- */
@@ -1276,11 +1390,11 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 	switch (h->type) {
 	case WIRE_READ_REQ:
 		stats_home_request(page, src, 0, h->aux);
-		home_request(src, page, h->id, 0);
+		home_request(src, page, h->id, 0, 0);
 		break;
 	case WIRE_WRITE_REQ:
 		stats_home_request(page, src, 1, h->aux);
-		home_request(src, page, h->id, 1);
+		home_request(src, page, h->id, 1, (h->flags & WIRE_F_OVERWRITE) != 0);
 		break;
 	case WIRE_FWD_READ:
 		serve_read(page, (int)h->aux, h->id, 0);
@@ -1289,7 +1403,7 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 		serve_write(page, (int)h->aux, h->id, 0);
 		break;
 	case WIRE_INV:
-		drop_copy(page, src);
+		drop_copy(page, src, (h->flags & WIRE_F_OVERWRITE) != 0);
 		send_ctl(src, WIRE_INV_ACK, page, h->id, 0);
 		break;
 	case WIRE_INV_ACK:

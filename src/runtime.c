@@ -700,6 +700,9 @@ void rt_request(struct mbox_req *req)
 	case MBOX_RC_FIRST ... MBOX_RC_LAST:
 		rc_request(req);
 		break;
+	case MBOX_ADVISE:
+		coh_advise(req);
+		break;
 	default:
 		mbox_complete(req, -ENOSYS);
 	}
