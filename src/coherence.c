@@ -1,7 +1,8 @@
 /*
  * coherence.c - sequentially consistent page coherence.
  *
- * Design.  Every page has a home rank (page_home()) that keeps its directory
+ * Design.  Every page has a home rank (page_home(); with DSM_HOME=first-touch
+ * the rank that touched it first, see "first-touch homes") that keeps its directory
  * entry: the owner, which holds a valid copy and serves it, and the sharers,
  * other ranks that hold read-only copies.  An untouched page has no entry: it
  * is owned by its home, has no sharers and is all zeros ("virgin": the home
@@ -140,6 +141,9 @@ static uint8_t *pstate;
 /* dsm_advise(DSM_ADV_WILL_OVERWRITE): 1 for a page whose next write request
  * asks for ownership without data (see "advice" below). */
 static uint8_t *hint;
+/* DSM_HOME=first-touch: each page's home as this rank knows it, plus one
+ * (0: not known yet); see "first-touch homes" below. */
+static uint32_t *fhome;
 static int compress;  /* DSM_COMPRESSION=1: LZ4 for page payloads */
 static struct pmap pending_map, dir_map;
 static struct pending active_head = { .prev = &active_head, .next = &active_head };
@@ -305,6 +309,20 @@ int coh_init(void)
 			strerror(errno));
 		return -ENOMEM;
 	}
+	if (rt.first_touch) {
+		fhome = mmap(NULL, rt.npages * sizeof(*fhome), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (fhome == MAP_FAILED) {
+			fhome = NULL;
+			munmap(pstate, rt.npages);
+			munmap(hint, rt.npages);
+			pstate = NULL;
+			hint = NULL;
+			log_err("cannot allocate the table of first-touch homes (%lu pages): %s",
+				(unsigned long)rt.npages, strerror(errno));
+			return -ENOMEM;
+		}
+	}
 	next_id = 0;
 	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
 	bundles = calloc((size_t)rt.size, sizeof(*bundles));
@@ -316,8 +334,11 @@ int coh_init(void)
 		bundle_dirty = NULL;
 		munmap(pstate, rt.npages);
 		munmap(hint, rt.npages);
+		if (fhome)
+			munmap(fhome, rt.npages * sizeof(*fhome));
 		pstate = NULL;
 		hint = NULL;
+		fhome = NULL;
 		return -ENOMEM;
 	}
 	n_dirty = bundling = 0;
@@ -353,8 +374,11 @@ void coh_fini(void)
 		munmap(pstate, rt.npages);
 	if (hint)
 		munmap(hint, rt.npages);
+	if (fhome)
+		munmap(fhome, rt.npages * sizeof(*fhome));
 	pstate = NULL;
 	hint = NULL;
+	fhome = NULL;
 }
 
 int coh_holds_readable(uint64_t page)
@@ -365,6 +389,61 @@ int coh_holds_readable(uint64_t page)
 const uint8_t *coh_page_states(void)
 {
 	return pstate;
+}
+
+/* ---- first-touch homes ------------------------------------------------ */
+
+/*
+ * DSM_HOME=first-touch: a page's home is the rank that touched it first, so
+ * the directory entry of data a rank initialised, and the page while nobody
+ * else wants it, live where it is used.  Every rank must agree on a home
+ * that nobody knows in advance; page_home(), the cyclic placement, becomes
+ * the page's directory, which decides once and forever:
+ *   - A rank that does not know a page's home sends its request to the
+ *     page's directory.  The directory's first request for a page makes
+ *     the requester its home; it forwards every request it gets (this first
+ *     one included, unless it made itself home) to the home, with
+ *     WIRE_F_ROUTED and the requester in aux.  A home learns that it is one
+ *     from its own routed request (its directory sends nothing else about
+ *     the page before it, and a channel keeps its order), and starts the
+ *     page's directory entry as any home does: virgin, owned by itself.
+ *   - Every PAGE carries its home (aux = home + 1), so a requester knows the
+ *     home from its first grant on: its DONEs, its later requests and the
+ *     INVs and FWDs it checks go to and from the home directly.  Nothing
+ *     from a home can reach a rank before that rank's first grant (a home
+ *     sends INV and FWD only to ranks that hold or will hold the page).
+ * A home never changes, so what a rank learned never goes stale, and the
+ * protocol at the home is the one above, unchanged.  The cost: a rank's
+ * first request for a page homed elsewhere, and not at its directory,
+ * takes one more hop.  Release-consistent pages and DSM_SHARED globals keep
+ * their static homes; fault-around (a first touch at home) does not apply.
+ */
+static int home_of(uint64_t page)
+{
+	if (!fhome || page >= rt.region_pages)
+		return page_home(page);
+	return (int)fhome[page] - 1; /* -1: not known here yet */
+}
+
+/* Where a request for `page` goes: its home, or its directory to find it. */
+static int req_target(uint64_t page)
+{
+	int home = home_of(page);
+
+	return home >= 0 ? home : page_home(page);
+}
+
+static void learn_home(uint64_t page, int home, int from)
+{
+	if (!fhome || page >= rt.region_pages)
+		return;
+	if (home < 0 || home >= rt.size)
+		rt_fatal("rank %d names rank %d as the home of page %lu, which does not exist", from, home,
+			 (unsigned long)page);
+	if (fhome[page] && (int)fhome[page] - 1 != home)
+		rt_fatal("rank %d names rank %d as the home of page %lu, whose home is rank %d (protocol error)",
+			 from, home, (unsigned long)page, (int)fhome[page] - 1);
+	fhome[page] = (uint32_t)home + 1;
 }
 
 /* ---- sending, and bundles ---------------------------------------------- */
@@ -485,6 +564,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload);
  * page where this grant put it. */
 static void deliver_page(int to, struct wire_hdr *h, const uint8_t *data)
 {
+	if (fhome)
+		h->aux = (uint32_t)home_of(h->arg) + 1; /* the sender knows it: see first-touch */
 	if (to == rt.rank) {
 		h->src = (uint32_t)rt.rank;
 		got_page(h, data);
@@ -851,6 +932,8 @@ static void fault_around(uint64_t page)
 {
 	uint64_t q = page + 1, n = 0;
 
+	if (fhome)
+		return; /* the pages that follow have no home yet */
 	while (n < FA_PAGES && q + n < rt.region_pages && page_home(q + n) == rt.rank &&
 	       pstate[q + n] == P_INVALID && !dir_find(q + n) && !pending_find(q + n))
 		n++;
@@ -1077,7 +1160,7 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
 		hint[page] = 0; /* the hint is for one write fault */
 		flags = WIRE_F_OVERWRITE;
 	}
-	send_ctl_f(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, flags, page, p->id,
+	send_ctl_f(req_target(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, flags, page, p->id,
 		   stats_tag_line(p->tag));
 	return p;
 }
@@ -1202,6 +1285,9 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	uint64_t token;
 	int rc;
 
+	if (fhome)
+		learn_home(page, (int)h->aux - 1, (int)h->src);
+
 	if (!p || p->id != h->id) {
 		log_debug("stale PAGE %lu (request %lu) from rank %u", (unsigned long)page,
 			  (unsigned long)h->id, h->src);
@@ -1234,8 +1320,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	pstate[page] = write ? P_WRITE : P_READ;
 	if (write)
 		hint[page] = 0; /* writable without a fault to take the hint */
-	if ((int)h->src != page_home(page))
-		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
+	if ((int)h->src != home_of(page))
+		send_ctl(home_of(page), WIRE_DONE, page, h->id, 0);
 	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && !(h->flags & WIRE_F_OVERWRITE) &&
 		 page < rt.region_pages)
 		fault_around(page); /* a first touch at home, most likely */
@@ -1313,6 +1399,47 @@ int dsm_advise(void *ptr, size_t len, int advice)
 
 /* ---- dispatch -------------------------------------------------------- */
 
+/* DSM_HOME=first-touch: a request at the page's home, or at its directory
+ * (see "first-touch homes"). */
+static void route_request(const struct wire_hdr *h, int32_t src)
+{
+	uint64_t page = h->arg;
+	int write = h->type == WIRE_WRITE_REQ, dir = page_home(page), home = home_of(page);
+	int32_t r = src;
+	uint32_t line = h->aux;
+
+	if (h->flags & WIRE_F_ROUTED) {
+		if (src != dir)
+			rt_fatal("rank %d routed a request for page %lu, whose directory is rank %d", src,
+				 (unsigned long)page, dir);
+		if (h->aux >= (uint32_t)rt.size)
+			rt_fatal("rank %d routed a request for page %lu from rank %u, which does not exist", src,
+				 (unsigned long)page, h->aux);
+		r = (int32_t)h->aux;
+		line = 0;
+		if (home < 0 && r == rt.rank)
+			learn_home(page, rt.rank, src); /* the directory made this rank the home */
+		else if (home != rt.rank)
+			rt_fatal("rank %d routed page %lu's request from rank %d here, but the home is rank %d "
+				 "(protocol error)", src, (unsigned long)page, r, home);
+	} else if (home != rt.rank) {
+		if (dir != rt.rank)
+			rt_fatal("rank %d sent %s for page %lu, whose home is rank %d and directory rank %d", src,
+				 wire_type_name(h->type), (unsigned long)page, home, dir);
+		if (home < 0) {
+			learn_home(page, src, rt.rank); /* first touch: src's from now on */
+			home = src;
+		}
+		if (home != rt.rank) {
+			send_ctl_f(home, h->type, (uint16_t)((h->flags & WIRE_F_OVERWRITE) | WIRE_F_ROUTED), page,
+				   h->id, (uint32_t)src);
+			return;
+		}
+	}
+	stats_home_request(page, r, write, line);
+	home_request(r, page, h->id, write, write && (h->flags & WIRE_F_OVERWRITE));
+}
+
 /* A COH_BUNDLE: each message in it handled as if it had come alone, and
  * what they make this rank send bundled in turn. */
 static void handle_bundle(const struct wire_hdr *h, const uint8_t *payload)
@@ -1355,10 +1482,13 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 	if (page >= rt.npages)
 		rt_fatal("rank %d sent %s for page %lu, beyond the region's %lu pages", src,
 			 wire_type_name(h->type), (unsigned long)page, (unsigned long)rt.npages);
-	home = page_home(page);
+	home = home_of(page);
 	switch (h->type) {
 	case WIRE_READ_REQ:
 	case WIRE_WRITE_REQ:
+		if (fhome && page < rt.region_pages)
+			break; /* route_request() checks */
+		/* fall through */
 	case WIRE_INV_ACK:
 	case WIRE_DONE:
 		if (home != rt.rank)
@@ -1389,12 +1519,14 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 	}
 	switch (h->type) {
 	case WIRE_READ_REQ:
-		stats_home_request(page, src, 0, h->aux);
-		home_request(src, page, h->id, 0, 0);
-		break;
 	case WIRE_WRITE_REQ:
-		stats_home_request(page, src, 1, h->aux);
-		home_request(src, page, h->id, 1, (h->flags & WIRE_F_OVERWRITE) != 0);
+		if (fhome && page < rt.region_pages) {
+			route_request(h, src);
+			break;
+		}
+		stats_home_request(page, src, h->type == WIRE_WRITE_REQ, h->aux);
+		home_request(src, page, h->id, h->type == WIRE_WRITE_REQ,
+			     h->type == WIRE_WRITE_REQ && (h->flags & WIRE_F_OVERWRITE));
 		break;
 	case WIRE_FWD_READ:
 		serve_read(page, (int)h->aux, h->id, 0);
@@ -1442,7 +1574,7 @@ void coh_check_deadlines(int64_t now)
 		if (now > p->deadline)
 			rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); "
 				 "see DSM_TIMEOUT", secs, p->write ? "write" : "read", (unsigned long)p->page,
-				 page_home(p->page));
+				 req_target(p->page));
 	for (struct dirent *e = busy_head.next; e != &busy_head; e = e->next)
 		if (now > e->deadline)
 			rt_fatal("page %lu: %s within %d s while serving rank %d; see DSM_TIMEOUT",
@@ -1463,10 +1595,15 @@ static int page_cmp(const void *a, const void *b)
 
 int coh_ckpt_list(uint64_t **pages, size_t *n)
 {
-	uint64_t *v = malloc((dir_map.n + 1) * sizeof(*v));
+	uint64_t *v;
 	size_t k = 0;
 
-	if (!v)
+	if (fhome) {
+		/* A restart puts each page back at its static home. */
+		log_err("dsm_checkpoint: not with DSM_HOME=first-touch (use cyclic or block)");
+		return -ENOTSUP;
+	}
+	if (!(v = malloc((dir_map.n + 1) * sizeof(*v))))
 		return -ENOMEM;
 	for (size_t i = 0; i < dir_map.nb; i++)
 		for (struct dirent *e = dir_map.b[i]; e; e = e->hnext)
@@ -1490,6 +1627,8 @@ int coh_ckpt_install(uint64_t page, const void *data)
 		return -EEXIST;
 	if ((rc = rt.be->install(page, data, 1)))
 		return rc;
+	if (fhome)
+		learn_home(page, rt.rank, rt.rank); /* restored: homed at its directory */
 	pstate[page] = P_WRITE;
 	e = dir_get(page);
 	e->owner = rt.rank;

@@ -148,6 +148,9 @@ enum wire_type {
                               * data.  WIRE_INV: drop the page even if held
                               * writable, its data is not needed.  WIRE_PAGE
                               * (with WIRE_F_ZERO): such a grant */
+#define WIRE_F_ROUTED 0x0020 /* READ_REQ/WRITE_REQ from a page's directory to its
+                              * first-touch home (DSM_HOME=first-touch): aux =
+                              * the requester */
 #define WIRE_F_SEALED 0x8000 /* DSM_ENCRYPT: payload is nonce + ciphertext + tag */
 
 /* What sealing adds to a payload: a 24-byte nonce and a 16-byte tag. */
