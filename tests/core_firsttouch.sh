@@ -4,7 +4,7 @@
 # as home, first touches racing at the directories keep every write), the
 # consistency checker (sccheck: 3 ranks x 2 threads, history checked for
 # sequential consistency), false sharing, and dsm_advise's overwrites, all
-# under first-touch homes.
+# under first-touch homes; dsm_checkpoint is refused (-ENOTSUP).
 # Backends: uffd sigsegv
 # Timeout: 300
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -37,4 +37,11 @@ run_job "$TMP/out" -t 50 -n 3 "$TBIN/advise" 48
 cat "$TMP/out"
 expect_eq $rc 0 "advise under first-touch homes: exit status"
 expect_grep "^\[0\] advise: rank 0 of 3: ok$" "$TMP/out" "advise verdict"
+
+# A checkpoint would restore each page at its static home: refused, saying why.
+run_job "$TMP/out" -t 50 -n 2 "$BIN/ckpt_demo" -s 5 -k 2 "$TMP/ck"
+cat "$TMP/out"
+[ $rc != 0 ] || fail "dsm_checkpoint under first-touch homes: the job succeeded"
+expect_grep "dsm_checkpoint: not with DSM_HOME=first-touch" "$TMP/out" "the refusal's reason"
+expect_grep "ckpt_demo: dsm_checkpoint: Operation not supported" "$TMP/out" "dsm_checkpoint's -ENOTSUP"
 exit 0
