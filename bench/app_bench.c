@@ -34,7 +34,11 @@
  * is verified (a wrong answer ends the job with exit status 1); the first
  * verification of each variant is printed as a "verify:" line.  The dsm
  * counters are the sums over the ranks of what dsm_stats() counted in the
- * timed span (median over the repetitions).
+ * timed span (median over the repetitions).  The kernels advise dsm of the
+ * phases that overwrite whole pages (app_will_overwrite(), dsm_advise(3));
+ * BENCH_ADVISE=0 leaves the advice out, to measure what it saves.  Beside
+ * each target it misses, it prints what stands in the way: the share of
+ * the ranks' time in faults and in barriers, their numbers and costs.
  */
 #include "bench.h"
 #include "apps/apps.h"
@@ -144,7 +148,7 @@ static struct {
 
 struct series {
 	double t[BENCH_MAXREP], faults[BENCH_MAXREP], pages[BENCH_MAXREP], mib[BENCH_MAXREP];
-	double fms[BENCH_MAXREP], bms[BENCH_MAXREP];
+	double fms[BENCH_MAXREP], bms[BENCH_MAXREP], nbar[BENCH_MAXREP];
 	int has, stats, n;  /* n: repetitions done */
 };
 
@@ -181,15 +185,61 @@ static void check(const struct app_kernel *k, const struct app_data *d, int nw, 
 		exit(1);
 }
 
+/* "10.2k" */
+static void count_str(char *b, size_t len, double n)
+{
+	if (n >= 1e6)
+		snprintf(b, len, "%.1fM", n / 1e6);
+	else if (n >= 1e4)
+		snprintf(b, len, "%.1fk", n / 1e3);
+	else
+		snprintf(b, len, "%.0f", n);
+}
+
+/*
+ * What stands in the way of a missed target, from the counters of the run
+ * it measured (`row`): the share of each rank's time
+ * spent waiting for pages and in barriers, with their numbers and unit
+ * costs, and the rest (computing, and waiting that the counters do not
+ * see: a CPU shared by more threads than it has).  Faults' and barriers'
+ * times are summed over the ranks (and a rank's threads), so a share is
+ * of ranks x the run's time.
+ */
+static void profile(char *b, size_t len, const struct bench_row *row, int ranks)
+{
+	double nbar = row->barriers;
+	double span_ms = row->t50 * 1e3 * ranks, fp, bp;
+	char nf[16], nb[16];
+
+	if (!row->has_stats || !(span_ms > 0)) {
+		snprintf(b, len, "no counters for %s %s", row->kernel, row->variant);
+		return;
+	}
+	fp = 100 * row->fault_ms / span_ms;
+	bp = 100 * row->barrier_ms / span_ms;
+	count_str(nf, sizeof(nf), row->faults);
+	count_str(nb, sizeof(nb), nbar);
+	snprintf(b, len,
+		 "%s %dx%d, %.3f s: %.0f%% of time in faults (%s faults, %.0f us each, %.1f MiB in), "
+		 "%.0f%% in barriers (%s, %.0f us each), %.0f%% computing or waiting for a CPU",
+		 row->kernel, ranks, row->threads, row->t50, fp, nf,
+		 row->faults > 0 ? row->fault_ms * 1e3 / row->faults : 0.0, row->mib_in, bp, nb,
+		 nbar > 0 ? row->barrier_ms * 1e3 / nbar : 0.0, fp + bp < 100 ? 100 - fp - bp : 0.0);
+}
+
 static void add_target(const char *kname, const char *what, double value, int at_most, double goal,
-		       const char *note)
+		       const char *note, const struct bench_row *row, int ranks)
 {
 	char t[96];
 	struct bench_target *g;
 
 	snprintf(t, sizeof(t), "%s %s", kname, what);
-	if ((g = bench_target(t, value, at_most, goal)) && note)
+	if (!(g = bench_target(t, value, at_most, goal)))
+		return;
+	if (note)
 		snprintf(g->note, sizeof(g->note), "%s", note);
+	if (row)
+		profile(g->why, sizeof(g->why), row, ranks);
 }
 
 static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats *rs)
@@ -244,6 +294,7 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 					.pages_in = w0.s1.pages_in - w0.s0.pages_in,
 					.page_bytes_in = w0.s1.page_bytes_in - w0.s0.page_bytes_in,
 					.fault_ns = w0.s1.fault_ns - w0.s0.fault_ns,
+					.barriers = w0.s1.barriers - w0.s0.barriers,
 					.barrier_ns = w0.s1.barrier_ns - w0.s0.barrier_ns,
 				};
 				dsm_barrier();
@@ -263,12 +314,14 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 				continue;
 			v[vi].stats = 1;
 			v[vi].faults[r] = v[vi].pages[r] = v[vi].mib[r] = v[vi].fms[r] = v[vi].bms[r] = 0;
+			v[vi].nbar[r] = 0;
 			for (int q = 0; q < nr; q++) {
 				v[vi].faults[r] += (double)(rs->st[q].read_faults + rs->st[q].write_faults);
 				v[vi].pages[r] += (double)rs->st[q].pages_in;
 				v[vi].mib[r] += (double)rs->st[q].page_bytes_in / (1 << 20);
 				v[vi].fms[r] += (double)rs->st[q].fault_ns / 1e6;
 				v[vi].bms[r] += (double)rs->st[q].barrier_ns / 1e6;
+				v[vi].nbar[r] += (double)rs->st[q].barriers;
 			}
 		}
 		dsm_barrier();
@@ -277,15 +330,17 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 		double s50 = v[V_SERIAL].has ? bench_median(v[V_SERIAL].t, v[V_SERIAL].n) : NAN;
 		double thr = v[V_THREADS].has ? s50 / bench_median(v[V_THREADS].t, v[V_THREADS].n) : NAN;
 		double sp[NVAR];
+		struct bench_row *rows[NVAR];
 		char note[96];
 
 		for (int vi = 0; vi < NVAR; vi++) {
 			struct bench_row *row;
 
 			sp[vi] = NAN;
+			rows[vi] = NULL;
 			if (!v[vi].has)
 				continue;
-			row = bench_row(k->name, var_name[vi], vi >= V_DSM ? nr : vi == V_THREADS ? T : 1);
+			row = rows[vi] = bench_row(k->name, var_name[vi], vi >= V_DSM ? nr : vi == V_THREADS ? T : 1);
 			row->cls = cls;
 			row->threads = vi == V_THREADS || vi == V_HYBRID ? T : 1;
 			row->reps = v[vi].n;
@@ -299,19 +354,22 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 				row->mib_in = bench_median(v[vi].mib, v[vi].n);
 				row->fault_ms = bench_median(v[vi].fms, v[vi].n);
 				row->barrier_ms = bench_median(v[vi].bms, v[vi].n);
+				row->barriers = bench_median(v[vi].nbar, v[vi].n);
 			}
 		}
 		snprintf(note, sizeof(note), "pthreads, %d threads, same job: %.2fx over serial", T, thr);
 		if (nr == 2 && strstr(two_rank_target, k->name))
 			add_target(k->name, "2 ranks: speedup / pthreads-2's (issue 14)", sp[V_DSM] / thr, 0, 0.8,
-				   note);
+				   note, rows[V_DSM], nr);
 		if (nr == 2 && (!strcmp(k->name, "jacobi") || !strcmp(k->name, "matmul")))
-			add_target(k->name, "on 2 ranks: speedup over single process", sp[V_DSM], 0, 1.6, note);
+			add_target(k->name, "on 2 ranks: speedup over single process", sp[V_DSM], 0, 1.6, note,
+				   rows[V_DSM], nr);
 		if (nr == 1)
 			add_target(k->name, "1 rank x 2 threads: speedup / pthreads-2's (issue 14)",
-				   sp[V_HYBRID] / thr, 0, 0.9, note);
+				   sp[V_HYBRID] / thr, 0, 0.9, note, rows[V_HYBRID], nr);
 		if (nr == 1)
-			add_target(k->name, "1 rank: time / serial time (issue 20)", 1.0 / sp[V_DSM], 1, 1.1, NULL);
+			add_target(k->name, "1 rank: time / serial time (issue 20)", 1.0 / sp[V_DSM], 1, 1.1, NULL,
+				   rows[V_DSM], nr);
 		munmap(mirror, span);
 	}
 	dsm_barrier();

@@ -66,6 +66,7 @@ struct bench_row {
 	double speedup;          /* serial time / this time, medians of the same job */
 	double faults, mib_in, fault_ms, barrier_ms; /* dsm_stats, summed over ranks */
 	double pages;            /* pages received, summed over ranks */
+	double barriers;         /* dsm_barrier calls, summed over ranks */
 	int has_stats;
 	char cls;                /* the problem class, or 0 */
 	int threads;             /* threads per rank (or in the process) */
@@ -76,6 +77,7 @@ struct bench_row {
 struct bench_target {
 	char what[96];
 	char note[96];           /* printed under it, e.g. the same run's ceiling */
+	char why[240];           /* printed under a MISSED one: what stands in the way */
 	double value, goal;
 	int at_most;             /* value <= goal, else value >= goal */
 };
@@ -402,6 +404,10 @@ static inline void bench_write_json(FILE *o)
 			fputs(",\"note\":", o);
 			bench_json_str(o, t->note);
 		}
+		if (t->why[0] && !bench_met(t)) {
+			fputs(",\"why\":", o);
+			bench_json_str(o, t->why);
+		}
 		fputs("}", o);
 	}
 	fputs("]}\n", o);
@@ -487,6 +493,8 @@ static inline void bench_write_table(FILE *o)
 		fputc('\n', o);
 		if (t->note[0])
 			fprintf(o, "target:   (%s)\n", t->note);
+		if (t->why[0] && !met)
+			fprintf(o, "target:   in the way: %s\n", t->why);
 	}
 	fflush(o);
 }
@@ -545,12 +553,12 @@ static inline void bench_report(void)
 		snprintf(path, sizeof(path), "%s/%s.kernels.tsv", bench.outdir, bench.tag);
 		if (bench.nrow && (o = fopen(path, "w"))) {
 			for (int i = 0; i < bench.nrow; i++)
-				fprintf(o, "%s\t%s\t%d\t%.4f\t%.4f\t%.3f\t%d\t%c\t%.3f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\n",
+				fprintf(o, "%s\t%s\t%d\t%.4f\t%.4f\t%.3f\t%d\t%c\t%.3f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\n",
 					bench.row[i].kernel, bench.row[i].variant, bench.row[i].width, bench.row[i].t50,
 					bench.row[i].t99, bench.row[i].speedup, bench.row[i].threads,
 					bench.row[i].cls ? bench.row[i].cls : '-', bench.row[i].vs_thr, bench.row[i].faults,
 					bench.row[i].pages, bench.row[i].mib_in, bench.row[i].fault_ms,
-					bench.row[i].barrier_ms);
+					bench.row[i].barrier_ms, bench.row[i].barriers);
 			fclose(o);
 		}
 	}

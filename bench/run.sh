@@ -230,7 +230,7 @@ reps=$reps_saved
 load_end=$(uptime | sed 's/.*load average: //')
 # kernel, job's ranks, variant, width, p50 s, p99 s, speedup (bench/plot reads
 # these), then threads per rank, class, speedup / pthreads-2's, faults,
-# pages in, MiB in, fault ms, barrier ms.
+# pages in, MiB in, fault ms, barrier ms, barriers.
 for n in 1 2 4; do
 	[ -f "$out/apps-$n.kernels.tsv" ] && awk -v n=$n -F '\t' -v OFS='\t' '{ $2 = n OFS $2; print }' \
 		"$out/apps-$n.kernels.tsv"
@@ -242,7 +242,24 @@ done >"$out/speedup.tsv"
 # job's own serial run.
 suite_tables() {
 	awk -F '\t' '
-	function verdict(what, k, value, op, goal,   met) {
+	function count(n) {
+		return n >= 1e6 ? sprintf("%.1fM", n / 1e6) : n >= 1e4 ? sprintf("%.1fk", n / 1e3) : sprintf("%d", n)
+	}
+	# What stands in the way: the share of the ranks time the run (job n,
+	# variant v) spent in faults and barriers, their numbers and unit costs.
+	function profile(k, n, v,   key, span, fp, bp) {
+		key = k SUBSEP n SUBSEP v
+		if (!(key in t) || !(t[key] > 0))
+			return ""
+		span = t[key] * 1000 * n
+		fp = 100 * fms[key] / span
+		bp = 100 * bms[key] / span
+		return sprintf("%s %dx%d, %.3f s: %.0f%% of time in faults (%s faults, %.0f us each, %.1f MiB in), " \
+			"%.0f%% in barriers (%s, %.0f us each), %.0f%% computing or waiting for a CPU", k, n, thr[key],
+			t[key], fp, count(nf[key]), nf[key] > 0 ? fms[key] * 1000 / nf[key] : 0, mib[key], bp,
+			count(nb[key]), nb[key] > 0 ? bms[key] * 1000 / nb[key] : 0, fp + bp < 100 ? 100 - fp - bp : 0)
+	}
+	function verdict(what, k, value, op, goal, why,   met) {
 		if (value == "") {
 			printf "  %-7s %-48s %s %4.2f  got    -   (not measured)\n", k, what, op, goal
 			return
@@ -252,12 +269,15 @@ suite_tables() {
 		if (!met)
 			printf " (by %.2fx)", op == ">=" ? goal / value : value / goal
 		printf "\n"
+		if (!met && why != "")
+			printf "  %-7s   in the way: %s\n", "", why
 	}
 	{
 		k = $1; n = $2; v = $3
 		if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
 		key = k SUBSEP n SUBSEP v
 		t[key] = $5; sp[key] = $7; vs[key] = $10; cls[k, n] = $9
+		thr[key] = $8; nf[key] = $11; mib[key] = $13; fms[key] = $14; bms[key] = $15; nb[key] = $16
 		if (v == "dsm" || v == "hybrid")
 			rows[k] = rows[k] sprintf("  %-7s %2s  %-11s %3s %9.3f %7.2fx %7.2f %9d %9d %8.1f %9.1f %9.1f\n",
 				k, $9, sprintf("dsm %dx%d", $4, $8), n "r", $5, $7, $10, $11, $12, $13, $14, $15)
@@ -287,13 +307,15 @@ suite_tables() {
 		for (i = 1; i <= nk; i++) {
 			k = order[i]
 			if (k == "cg" || k == "ft" || k == "is" || k == "jacobi")
-				verdict("2 ranks: speedup / pthreads-2 speedup", k, vs[k, 2, "dsm"], ">=", 0.8)
+				verdict("2 ranks: speedup / pthreads-2 speedup", k, vs[k, 2, "dsm"], ">=", 0.8,
+					profile(k, 2, "dsm"))
 			r2 = (k, 2, "dsm") in sp && (k, 1, "dsm") in sp ? sp[k, 2, "dsm"] / sp[k, 1, "dsm"] : ""
 			r4 = (k, 4, "dsm") in sp && (k, 1, "dsm") in sp ? sp[k, 4, "dsm"] / sp[k, 1, "dsm"] : ""
 			c4 = cls[k, 4] != cls[k, 1] && cls[k, 4] != "" ? " (class " cls[k, 4] " on 4)" : ""
-			verdict("2 ranks: not slower than 1 rank", k, r2, ">=", 1.0)
-			verdict("1 rank x 2 threads: speedup / pthreads-2 speedup", k, vs[k, 1, "hybrid"], ">=", 0.9)
-			verdict("4 ranks: not slower than 1 rank" c4, k, r4, ">=", 1.0)
+			verdict("2 ranks: not slower than 1 rank", k, r2, ">=", 1.0, profile(k, 2, "dsm"))
+			verdict("1 rank x 2 threads: speedup / pthreads-2 speedup", k, vs[k, 1, "hybrid"], ">=", 0.9,
+				profile(k, 1, "hybrid"))
+			verdict("4 ranks: not slower than 1 rank" c4, k, r4, ">=", 1.0, profile(k, 4, "dsm"))
 		}
 	}' "$1"
 }

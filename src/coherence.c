@@ -1,7 +1,8 @@
 /*
  * coherence.c - sequentially consistent page coherence.
  *
- * Design.  Every page has a home rank (page_home()) that keeps its directory
+ * Design.  Every page has a home rank (page_home(); with DSM_HOME=first-touch
+ * the rank that touched it first, see "first-touch homes") that keeps its directory
  * entry: the owner, which holds a valid copy and serves it, and the sharers,
  * other ranks that hold read-only copies.  An untouched page has no entry: it
  * is owned by its home, has no sharers and is all zeros ("virgin": the home
@@ -44,6 +45,11 @@
  * bundle only delays messages on their own channel, in order, until its
  * handler ends, so every rule above holds as if they had gone one by one.
  *
+ * Advice (dsm_advise, "advice" below): a write request for a page the
+ * program will overwrite whole carries WIRE_F_OVERWRITE; the home then
+ * invalidates every copy, the owner's included, and grants the page itself
+ * as writable zeros, as it grants an upgrade: no page data travels.
+ *
  * Forward progress (holds): a page installed for a thread that faulted on
  * it stays until that thread has used it; see "holds" below.
  *
@@ -55,6 +61,7 @@
  */
 #include "coherence.h"
 
+#include <dsm.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lz4.h>
@@ -105,6 +112,7 @@ struct qreq {
 	struct qreq *next;
 	int32_t rank;
 	int write;
+	int overwrite;      /* WIRE_F_OVERWRITE: grant without data */
 	uint64_t id;
 };
 
@@ -116,6 +124,7 @@ struct dirent {
 	uint8_t virgin;     /* all zeros; owner is home, maybe not even mapped */
 	uint8_t phase;      /* PH_IDLE: no request in service */
 	uint8_t cur_write, cur_need_data;
+	uint8_t cur_zero;   /* grant as zeros: the writer overwrites the page */
 	int32_t cur_rank;
 	uint64_t cur_id;
 	uint32_t acks_left;
@@ -142,6 +151,13 @@ enum {
 };
 #define STRIKE_LIMIT 4
 static uint8_t phase; /* barriers left, modulo 256 */
+#define PAGE_TABLES 4 /* pstate, lost, lost_when, hint: one mapping */
+/* dsm_advise(DSM_ADV_WILL_OVERWRITE): 1 for a page whose next write request
+ * asks for ownership without data (see "advice" below). */
+static uint8_t *hint;
+/* DSM_HOME=first-touch: each page's home as this rank knows it, plus one
+ * (0: not known yet); see "first-touch homes" below. */
+static uint32_t *fhome;
 static int compress;  /* DSM_COMPRESSION=1: LZ4 for page payloads */
 static struct pmap pending_map, dir_map;
 static struct pending active_head = { .prev = &active_head, .next = &active_head };
@@ -289,10 +305,10 @@ int coh_init(void)
 
 	if (rc || (rc = tp_register(WIRE_COH2_FIRST, WIRE_COH2_LAST, coh_handle)))
 		return rc;
-	/* pstate, `lost`, `lost_when`: one byte per page each, touched where
-	 * used */
-	pstate = mmap(NULL, 3 * rt.npages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		      -1, 0);
+	/* pstate, `lost`, `lost_when`, `hint`: one byte per page each
+	 * (PAGE_TABLES), touched where used */
+	pstate = mmap(NULL, PAGE_TABLES * rt.npages, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (pstate == MAP_FAILED) {
 		pstate = NULL;
 		log_err("cannot allocate the page state table (%lu pages): %s", (unsigned long)rt.npages,
@@ -301,7 +317,20 @@ int coh_init(void)
 	}
 	lost = pstate + rt.npages;
 	lost_when = lost + rt.npages;
+	hint = lost_when + rt.npages;
 	phase = 0;
+	if (rt.first_touch) {
+		fhome = mmap(NULL, rt.npages * sizeof(*fhome), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (fhome == MAP_FAILED) {
+			fhome = NULL;
+			munmap(pstate, PAGE_TABLES * rt.npages);
+			pstate = lost = lost_when = hint = NULL;
+			log_err("cannot allocate the table of first-touch homes (%lu pages): %s",
+				(unsigned long)rt.npages, strerror(errno));
+			return -ENOMEM;
+		}
+	}
 	next_id = 0;
 	compress = getenv("DSM_COMPRESSION") && !strcmp(getenv("DSM_COMPRESSION"), "1");
 	bundles = calloc((size_t)rt.size, sizeof(*bundles));
@@ -311,8 +340,11 @@ int coh_init(void)
 		free(bundle_dirty);
 		bundles = NULL;
 		bundle_dirty = NULL;
-		munmap(pstate, 3 * rt.npages);
-		pstate = NULL;
+		munmap(pstate, PAGE_TABLES * rt.npages);
+		if (fhome)
+			munmap(fhome, rt.npages * sizeof(*fhome));
+		pstate = lost = lost_when = hint = NULL;
+		fhome = NULL;
 		return -ENOMEM;
 	}
 	n_dirty = bundling = 0;
@@ -345,8 +377,11 @@ void coh_fini(void)
 	busy_head.prev = busy_head.next = &busy_head;
 	n_active = n_busy = 0;
 	if (pstate)
-		munmap(pstate, 3 * rt.npages);
-	pstate = lost = lost_when = NULL;
+		munmap(pstate, PAGE_TABLES * rt.npages);
+	if (fhome)
+		munmap(fhome, rt.npages * sizeof(*fhome));
+	pstate = lost = lost_when = hint = NULL;
+	fhome = NULL;
 }
 
 int coh_holds_readable(uint64_t page)
@@ -357,6 +392,61 @@ int coh_holds_readable(uint64_t page)
 const uint8_t *coh_page_states(void)
 {
 	return pstate;
+}
+
+/* ---- first-touch homes ------------------------------------------------ */
+
+/*
+ * DSM_HOME=first-touch: a page's home is the rank that touched it first, so
+ * the directory entry of data a rank initialised, and the page while nobody
+ * else wants it, live where it is used.  Every rank must agree on a home
+ * that nobody knows in advance; page_home(), the cyclic placement, becomes
+ * the page's directory, which decides once and forever:
+ *   - A rank that does not know a page's home sends its request to the
+ *     page's directory.  The directory's first request for a page makes
+ *     the requester its home; it forwards every request it gets (this first
+ *     one included, unless it made itself home) to the home, with
+ *     WIRE_F_ROUTED and the requester in aux.  A home learns that it is one
+ *     from its own routed request (its directory sends nothing else about
+ *     the page before it, and a channel keeps its order), and starts the
+ *     page's directory entry as any home does: virgin, owned by itself.
+ *   - Every PAGE carries its home (aux = home + 1), so a requester knows the
+ *     home from its first grant on: its DONEs, its later requests and the
+ *     INVs and FWDs it checks go to and from the home directly.  Nothing
+ *     from a home can reach a rank before that rank's first grant (a home
+ *     sends INV and FWD only to ranks that hold or will hold the page).
+ * A home never changes, so what a rank learned never goes stale, and the
+ * protocol at the home is the one above, unchanged.  The cost: a rank's
+ * first request for a page homed elsewhere, and not at its directory,
+ * takes one more hop.  Release-consistent pages and DSM_SHARED globals keep
+ * their static homes; fault-around (a first touch at home) does not apply.
+ */
+static int home_of(uint64_t page)
+{
+	if (!fhome || page >= rt.region_pages)
+		return page_home(page);
+	return (int)fhome[page] - 1; /* -1: not known here yet */
+}
+
+/* Where a request for `page` goes: its home, or its directory to find it. */
+static int req_target(uint64_t page)
+{
+	int home = home_of(page);
+
+	return home >= 0 ? home : page_home(page);
+}
+
+static void learn_home(uint64_t page, int home, int from)
+{
+	if (!fhome || page >= rt.region_pages)
+		return;
+	if (home < 0 || home >= rt.size)
+		rt_fatal("rank %d names rank %d as the home of page %lu, which does not exist", from, home,
+			 (unsigned long)page);
+	if (fhome[page] && (int)fhome[page] - 1 != home)
+		rt_fatal("rank %d names rank %d as the home of page %lu, whose home is rank %d (protocol error)",
+			 from, home, (unsigned long)page, (int)fhome[page] - 1);
+	fhome[page] = (uint32_t)home + 1;
 }
 
 /* ---- sending, and bundles ---------------------------------------------- */
@@ -436,13 +526,18 @@ static void coh_send(int to, struct wire_hdr *h, const void *payload)
 	b->n++;
 }
 
-static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
+static void send_ctl_f(int to, int type, uint16_t flags, uint64_t page, uint64_t id, uint32_t aux)
 {
-	struct wire_hdr h = { .type = (uint8_t)type, .arg = page, .id = id, .aux = aux };
+	struct wire_hdr h = { .type = (uint8_t)type, .flags = flags, .arg = page, .id = id, .aux = aux };
 
 	if (type == WIRE_INV)
 		stat_bump(ST_INV_SENT, 1);
 	coh_send(to, &h, NULL);
+}
+
+static void send_ctl(int to, int type, uint64_t page, uint64_t id, uint32_t aux)
+{
+	send_ctl_f(to, type, 0, page, id, aux);
 }
 
 /*
@@ -472,6 +567,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload);
  * page where this grant put it. */
 static void deliver_page(int to, struct wire_hdr *h, const uint8_t *data)
 {
+	if (fhome)
+		h->aux = (uint32_t)home_of(h->arg) + 1; /* the sender knows it: see first-touch */
 	if (to == rt.rank) {
 		h->src = (uint32_t)rt.rank;
 		got_page(h, data);
@@ -545,12 +642,14 @@ static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
 	}
 }
 
-static void drop_copy(uint64_t page, int from)
+/* `overwrite`: the page goes to a writer that overwrites it (an INV with
+ * WIRE_F_OVERWRITE), so even the owner's writable copy goes, unread. */
+static void drop_copy(uint64_t page, int from, int overwrite)
 {
 	uint8_t st = pstate[page];
 
 	stats_inv_received(from);
-	if (st == P_WRITE)
+	if (st == P_WRITE && !overwrite)
 		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
 			 "(protocol error)", (unsigned long)page, from);
 	if (st != P_INVALID) {
@@ -779,7 +878,7 @@ static void holds_fini(void)
 	memset(holds, 0, sizeof(holds));
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite);
 static void dir_next(struct dirent *e);
 
 /* Handle, in order, what waited for holds that have ended. */
@@ -799,7 +898,8 @@ static void holds_run(void)
 		if (d->h.type == WIRE_READ_REQ || d->h.type == WIRE_WRITE_REQ) {
 			struct dirent *e = dir_find(d->h.arg);
 			e->phase = PH_IDLE;
-			dir_start(e, (int32_t)d->h.src, d->h.id, d->h.type == WIRE_WRITE_REQ);
+			dir_start(e, (int32_t)d->h.src, d->h.id, d->h.type == WIRE_WRITE_REQ,
+				  (d->h.flags & WIRE_F_OVERWRITE) != 0);
 			dir_next(e);
 		} else {
 			coh_handle(&d->h, NULL);
@@ -843,6 +943,8 @@ static void fault_around(uint64_t page)
 {
 	uint64_t q = page + 1, n = 0;
 
+	if (fhome)
+		return; /* the pages that follow have no home yet */
 	while (n < FA_PAGES && q + n < rt.region_pages && page_home(q + n) == rt.rank &&
 	       pstate[q + n] == P_INVALID && !dir_find(q + n) && !pending_find(q + n))
 		n++;
@@ -875,8 +977,6 @@ static void busy_unlink(struct dirent *e)
 	n_busy--;
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write);
-
 /* Start queued requests until one stays in service. */
 static void dir_next(struct dirent *e)
 {
@@ -885,7 +985,7 @@ static void dir_next(struct dirent *e)
 		e->qhead = q->next;
 		if (!e->qhead)
 			e->qtail = NULL;
-		dir_start(e, q->rank, q->id, q->write);
+		dir_start(e, q->rank, q->id, q->write, q->overwrite);
 		free(q);
 	}
 }
@@ -910,6 +1010,13 @@ static void dir_write_granted(struct dirent *e)
 	}
 	if (e->cur_need_data) {
 		serve_write(e->page, r, e->cur_id, e->virgin);
+	} else if (e->cur_zero) {
+		/* Every other copy is gone, unread: r overwrites the page. */
+		struct wire_hdr h = { .type = WIRE_PAGE, .flags = WIRE_F_WRITE | WIRE_F_ZERO | WIRE_F_OVERWRITE,
+				      .arg = e->page, .id = e->cur_id };
+		int64_t t0 = trace_clock();
+		deliver_page(r, &h, NULL);
+		stats_page_sent(r, e->page, e->cur_id, 0, 1, t0);
 	} else {
 		struct wire_hdr h = { .type = WIRE_PAGE, .flags = WIRE_F_WRITE | WIRE_F_NODATA,
 				      .arg = e->page, .id = e->cur_id };
@@ -921,11 +1028,11 @@ static void dir_write_granted(struct dirent *e)
 	dir_finish(e);
 }
 
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite)
 {
 	if (r != rt.rank && hold_blocks(e->page, write, e->owner == rt.rank)) {
 		struct wire_hdr h = { .type = write ? WIRE_WRITE_REQ : WIRE_READ_REQ, .src = (uint32_t)r,
-				      .arg = e->page, .id = id };
+				      .flags = write && overwrite ? WIRE_F_OVERWRITE : 0, .arg = e->page, .id = id };
 		e->phase = PH_HOLD;
 		defer(&h);
 		return;
@@ -953,26 +1060,29 @@ static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
 	int has_copy = (r == e->owner && !e->virgin) || rs_has(&e->sharers, r);
 	int32_t *it = rs_items(&e->sharers);
 
-	e->cur_need_data = (uint8_t)!has_copy;
+	/* A writer with a copy keeps it (an upgrade); one that will overwrite
+	 * the page gets zeros, and the owner's copy goes like a sharer's. */
+	e->cur_zero = (uint8_t)(!has_copy && overwrite);
+	e->cur_need_data = (uint8_t)(!has_copy && !overwrite);
 	e->acks_left = 0;
 	e->phase = PH_INV;
 	for (uint32_t i = 0; i < e->sharers.n; i++) {
 		if (it[i] == r)
 			continue;
 		if (it[i] == rt.rank) {
-			drop_copy(e->page, rt.rank);
+			drop_copy(e->page, rt.rank, 0);
 			continue;
 		}
 		send_ctl(it[i], WIRE_INV, e->page, id, 0);
 		e->acks_left++;
 	}
-	/* With r's copy current the owner must drop too; otherwise the owner
-	 * hands the data over and drops it then. */
-	if (has_copy && e->owner != r) {
+	/* With r's copy current, or none needed, the owner must drop too;
+	 * otherwise the owner hands the data over and drops it then. */
+	if (!e->cur_need_data && e->owner != r) {
 		if (e->owner == rt.rank) {
-			drop_copy(e->page, rt.rank);
+			drop_copy(e->page, rt.rank, e->cur_zero);
 		} else {
-			send_ctl(e->owner, WIRE_INV, e->page, id, 0);
+			send_ctl_f(e->owner, WIRE_INV, e->cur_zero ? WIRE_F_OVERWRITE : 0, e->page, id, 0);
 			e->acks_left++;
 		}
 	}
@@ -980,7 +1090,7 @@ static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write)
 		dir_write_granted(e);
 }
 
-static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
+static void home_request(int32_t r, uint64_t page, uint64_t id, int write, int overwrite)
 {
 	struct dirent *e = dir_get(page);
 
@@ -988,7 +1098,7 @@ static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
 		struct qreq *q = malloc(sizeof(*q));
 		if (!q)
 			rt_fatal("out of memory for the request queue");
-		*q = (struct qreq){ .rank = r, .write = write, .id = id };
+		*q = (struct qreq){ .rank = r, .write = write, .overwrite = overwrite, .id = id };
 		if (e->qtail)
 			e->qtail->next = q;
 		else
@@ -996,7 +1106,7 @@ static void home_request(int32_t r, uint64_t page, uint64_t id, int write)
 		e->qtail = q;
 		return;
 	}
-	dir_start(e, r, id, write);
+	dir_start(e, r, id, write, overwrite);
 }
 
 static void home_ack(int32_t from, uint64_t page, uint64_t id)
@@ -1041,6 +1151,7 @@ static void complete_waiters(struct mbox_req *w)
 static struct pending *request(uint64_t page, int write, struct mbox_req *waiter, int ahead)
 {
 	struct pending *p = calloc(1, sizeof(*p));
+	uint16_t flags = 0;
 
 	if (!p)
 		rt_fatal("out of memory for a page request");
@@ -1056,7 +1167,12 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
 	active_head.prev->next = p;
 	active_head.prev = p;
 	n_active++;
-	send_ctl(page_home(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, page, p->id, stats_tag_line(p->tag));
+	if (write && hint[page]) {
+		hint[page] = 0; /* the hint is for one write fault */
+		flags = WIRE_F_OVERWRITE;
+	}
+	send_ctl_f(req_target(page), write ? WIRE_WRITE_REQ : WIRE_READ_REQ, flags, page, p->id,
+		   stats_tag_line(p->tag));
 	return p;
 }
 
@@ -1238,6 +1354,9 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	uint64_t token;
 	int rc;
 
+	if (fhome)
+		learn_home(page, (int)h->aux - 1, (int)h->src);
+
 	if (!p || p->id != h->id) {
 		log_debug("stale PAGE %lu (request %lu) from rank %u", (unsigned long)page,
 			  (unsigned long)h->id, h->src);
@@ -1252,6 +1371,9 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		if (pstate[page] != P_INVALID)
 			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",
 				 h->src, (unsigned long)page);
+		if ((h->flags & WIRE_F_OVERWRITE) && (!write || !(h->flags & WIRE_F_ZERO)))
+			rt_fatal("rank %u granted page %lu for overwriting, but not as writable zeros "
+				 "(protocol error)", h->src, (unsigned long)page);
 		if (h->flags & WIRE_F_LZ4) {
 			static char unpacked[DSM_PAGE_SIZE]; /* service thread only */
 			if (LZ4_decompress_safe((const char *)payload, unpacked, (int)h->len,
@@ -1266,9 +1388,12 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
 	pstate[page] = write ? P_WRITE : P_READ;
 	lost[page] = (uint8_t)((lost[page] & ~LOST_COPY) | (write ? WROTE_HERE : 0));
-	if ((int)h->src != page_home(page))
-		send_ctl(page_home(page), WIRE_DONE, page, h->id, 0);
-	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && page < rt.region_pages)
+	if (write)
+		hint[page] = 0; /* writable without a fault to take the hint */
+	if ((int)h->src != home_of(page))
+		send_ctl(home_of(page), WIRE_DONE, page, h->id, 0);
+	else if (h->src == (uint32_t)rt.rank && (h->flags & WIRE_F_ZERO) && !(h->flags & WIRE_F_OVERWRITE) &&
+		 page < rt.region_pages)
 		fault_around(page); /* a first touch at home, most likely */
 	stats_fault_done(h, p->write, p->t0, p->tag, p->ahead);
 	token = !p->ahead && rt.size > 1 ? hold_add(page, write, stats_tag_tid(p->tag), p->waiters != NULL) : 0;
@@ -1282,7 +1407,108 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	free(p);
 }
 
+/* ---- advice ----------------------------------------------------------- */
+
+/*
+ * dsm_advise(DSM_ADV_WILL_OVERWRITE): the program will overwrite these pages
+ * whole before it reads them, so the next write request of each asks its
+ * home for ownership without the data (WIRE_F_OVERWRITE).  The home
+ * invalidates every other copy as for any write, the owner's too (INV with
+ * WIRE_F_OVERWRITE: dropped even if writable, never sent), and grants the
+ * page itself as writable zeros (PAGE with WIRE_F_ZERO | WIRE_F_OVERWRITE),
+ * on its own channel, so no DONE follows.  A writer that holds a read copy
+ * upgrades it as usual (no data travels either way).
+ *
+ * A hint is for the next write request of its page and is spent by it, or
+ * by any grant that makes the page writable here (a write-ahead in flight),
+ * so a stale hint never outlives the phase it was given for: a page already
+ * writable here, or with a write request in flight, gets none (its next
+ * write request may be in a later phase, which did not promise anything).
+ * The hints live on the service thread, which is why advice goes through
+ * the mailbox.
+ */
+void coh_advise(struct mbox_req *req)
+{
+	uint64_t end = req->a + req->b;
+
+	for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
+		struct pending *p;
+		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write))
+			continue;
+		hint[q] = 1;
+	}
+	mbox_complete(req, 0);
+}
+
+/* The one function here that an application thread runs: it only posts
+ * the advice to the service thread. */
+int dsm_advise(void *ptr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)ptr;
+	uint64_t first, last;
+	struct mbox_req req = { .kind = MBOX_ADVISE };
+
+	if (!rt_live("dsm_advise"))
+		return -EINVAL;
+	if (advice != DSM_ADV_WILL_OVERWRITE)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if (a < rt.base || a - rt.base > rt.region_size || len > rt.region_size - (a - rt.base))
+		return -EINVAL;
+	/* Only pages wholly inside the range: the rest of a page that it
+	 * shares with other data is not the caller's to overwrite. */
+	first = (a - rt.base + DSM_PAGE_SIZE - 1) >> DSM_PAGE_SHIFT;
+	last = (a - rt.base + len) >> DSM_PAGE_SHIFT;
+	if (first >= last || rt.size == 1)
+		return 0; /* nothing whole, or nothing to fetch from anyone */
+	req.a = first;
+	req.b = last - first;
+	return mbox_call(&req);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
+
+/* DSM_HOME=first-touch: a request at the page's home, or at its directory
+ * (see "first-touch homes"). */
+static void route_request(const struct wire_hdr *h, int32_t src)
+{
+	uint64_t page = h->arg;
+	int write = h->type == WIRE_WRITE_REQ, dir = page_home(page), home = home_of(page);
+	int32_t r = src;
+	uint32_t line = h->aux;
+
+	if (h->flags & WIRE_F_ROUTED) {
+		if (src != dir)
+			rt_fatal("rank %d routed a request for page %lu, whose directory is rank %d", src,
+				 (unsigned long)page, dir);
+		if (h->aux >= (uint32_t)rt.size)
+			rt_fatal("rank %d routed a request for page %lu from rank %u, which does not exist", src,
+				 (unsigned long)page, h->aux);
+		r = (int32_t)h->aux;
+		line = 0;
+		if (home < 0 && r == rt.rank)
+			learn_home(page, rt.rank, src); /* the directory made this rank the home */
+		else if (home != rt.rank)
+			rt_fatal("rank %d routed page %lu's request from rank %d here, but the home is rank %d "
+				 "(protocol error)", src, (unsigned long)page, r, home);
+	} else if (home != rt.rank) {
+		if (dir != rt.rank)
+			rt_fatal("rank %d sent %s for page %lu, whose home is rank %d and directory rank %d", src,
+				 wire_type_name(h->type), (unsigned long)page, home, dir);
+		if (home < 0) {
+			learn_home(page, src, rt.rank); /* first touch: src's from now on */
+			home = src;
+		}
+		if (home != rt.rank) {
+			send_ctl_f(home, h->type, (uint16_t)((h->flags & WIRE_F_OVERWRITE) | WIRE_F_ROUTED), page,
+				   h->id, (uint32_t)src);
+			return;
+		}
+	}
+	stats_home_request(page, r, write, line);
+	home_request(r, page, h->id, write, write && (h->flags & WIRE_F_OVERWRITE));
+}
 
 /* A COH_BUNDLE: each message in it handled as if it had come alone, and
  * what they make this rank send bundled in turn. */
@@ -1326,10 +1552,13 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 	if (page >= rt.npages)
 		rt_fatal("rank %d sent %s for page %lu, beyond the region's %lu pages", src,
 			 wire_type_name(h->type), (unsigned long)page, (unsigned long)rt.npages);
-	home = page_home(page);
+	home = home_of(page);
 	switch (h->type) {
 	case WIRE_READ_REQ:
 	case WIRE_WRITE_REQ:
+		if (fhome && page < rt.region_pages)
+			break; /* route_request() checks */
+		/* fall through */
 	case WIRE_INV_ACK:
 	case WIRE_DONE:
 		if (home != rt.rank)
@@ -1360,12 +1589,14 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 	}
 	switch (h->type) {
 	case WIRE_READ_REQ:
-		stats_home_request(page, src, 0, h->aux);
-		home_request(src, page, h->id, 0);
-		break;
 	case WIRE_WRITE_REQ:
-		stats_home_request(page, src, 1, h->aux);
-		home_request(src, page, h->id, 1);
+		if (fhome && page < rt.region_pages) {
+			route_request(h, src);
+			break;
+		}
+		stats_home_request(page, src, h->type == WIRE_WRITE_REQ, h->aux);
+		home_request(src, page, h->id, h->type == WIRE_WRITE_REQ,
+			     h->type == WIRE_WRITE_REQ && (h->flags & WIRE_F_OVERWRITE));
 		break;
 	case WIRE_FWD_READ:
 		serve_read(page, (int)h->aux, h->id, 0);
@@ -1374,7 +1605,7 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 		serve_write(page, (int)h->aux, h->id, 0);
 		break;
 	case WIRE_INV:
-		drop_copy(page, src);
+		drop_copy(page, src, (h->flags & WIRE_F_OVERWRITE) != 0);
 		send_ctl(src, WIRE_INV_ACK, page, h->id, 0);
 		break;
 	case WIRE_INV_ACK:
@@ -1413,7 +1644,7 @@ void coh_check_deadlines(int64_t now)
 		if (now > p->deadline)
 			rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); "
 				 "see DSM_TIMEOUT", secs, p->write ? "write" : "read", (unsigned long)p->page,
-				 page_home(p->page));
+				 req_target(p->page));
 	for (struct dirent *e = busy_head.next; e != &busy_head; e = e->next)
 		if (now > e->deadline)
 			rt_fatal("page %lu: %s within %d s while serving rank %d; see DSM_TIMEOUT",
@@ -1434,10 +1665,15 @@ static int page_cmp(const void *a, const void *b)
 
 int coh_ckpt_list(uint64_t **pages, size_t *n)
 {
-	uint64_t *v = malloc((dir_map.n + 1) * sizeof(*v));
+	uint64_t *v;
 	size_t k = 0;
 
-	if (!v)
+	if (fhome) {
+		/* A restart puts each page back at its static home. */
+		log_err("dsm_checkpoint: not with DSM_HOME=first-touch (use cyclic or block)");
+		return -ENOTSUP;
+	}
+	if (!(v = malloc((dir_map.n + 1) * sizeof(*v))))
 		return -ENOMEM;
 	for (size_t i = 0; i < dir_map.nb; i++)
 		for (struct dirent *e = dir_map.b[i]; e; e = e->hnext)
@@ -1461,6 +1697,8 @@ int coh_ckpt_install(uint64_t page, const void *data)
 		return -EEXIST;
 	if ((rc = rt.be->install(page, data, 1)))
 		return rc;
+	if (fhome)
+		learn_home(page, rt.rank, rt.rank); /* restored: homed at its directory */
 	pstate[page] = P_WRITE;
 	e = dir_get(page);
 	e->owner = rt.rank;

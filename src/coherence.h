@@ -28,6 +28,9 @@ void coh_barrier_left(void);
  * request's `b` as the engine left it.  Ends the page's hold (coherence.c). */
 void coh_fault_returned(uint64_t token);
 
+/* MBOX_ADVISE (dsm_advise): pages [a, a + b) will be overwritten. */
+void coh_advise(struct mbox_req *req);
+
 /* A coherence message from a peer (or from this rank to itself). */
 void coh_handle(const struct wire_hdr *h, const uint8_t *payload);
 

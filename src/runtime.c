@@ -248,12 +248,16 @@ static int read_config(void)
 	rt.npages = size >> DSM_PAGE_SHIFT;
 	rt.region_pages = rt.npages; /* globals_scan() adds the globals' pages to npages */
 	v = getenv("DSM_HOME");
+	rt.first_touch = 0;
 	if (!v || !*v || !strcmp(v, "cyclic")) {
 		rt.pages_per_home = 0;
 	} else if (!strcmp(v, "block")) {
 		rt.pages_per_home = (rt.npages + (uint64_t)rt.size - 1) / (uint64_t)rt.size;
+	} else if (!strcmp(v, "first-touch")) {
+		rt.pages_per_home = 0; /* the directories that assign the homes: cyclic */
+		rt.first_touch = 1;
 	} else {
-		log_err("DSM_HOME=%s: expected cyclic or block", v);
+		log_err("DSM_HOME=%s: expected cyclic, block or first-touch", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -704,6 +708,9 @@ void rt_request(struct mbox_req *req)
 		break;
 	case MBOX_RC_FIRST ... MBOX_RC_LAST:
 		rc_request(req);
+		break;
+	case MBOX_ADVISE:
+		coh_advise(req);
 		break;
 	default:
 		mbox_complete(req, -ENOSYS);

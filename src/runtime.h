@@ -25,6 +25,9 @@ struct dsm_rt {
 	uint64_t npages;         /* the region's pages, then the DSM_SHARED globals' */
 	uint64_t region_pages;   /* the region's pages: page numbers below are in it */
 	uint64_t pages_per_home; /* block distribution; 0 for cyclic */
+	int first_touch;         /* DSM_HOME=first-touch: page_home() is the page's
+	                          * directory, which makes its first toucher its
+	                          * home (coherence.c) */
 	int64_t timeout_ns;      /* every wait's deadline (DSM_TIMEOUT) */
 	int64_t spin_ns;         /* poll this long before sleeping (DSM_SPIN_US) */
 	uint32_t readahead;      /* most pages a read fault requests ahead (DSM_READAHEAD) */

@@ -148,6 +148,14 @@ enum wire_type {
 #define WIRE_F_LZ4    0x0002 /* WIRE_PAGE: payload is LZ4-compressed */
 #define WIRE_F_WRITE  0x0004 /* WIRE_PAGE: grant is exclusive (writable) */
 #define WIRE_F_NODATA 0x0008 /* WIRE_PAGE: ownership only, keep your copy */
+#define WIRE_F_OVERWRITE 0x0010 /* WIRE_WRITE_REQ: the requester overwrites the
+                              * whole page (dsm_advise): ownership without
+                              * data.  WIRE_INV: drop the page even if held
+                              * writable, its data is not needed.  WIRE_PAGE
+                              * (with WIRE_F_ZERO): such a grant */
+#define WIRE_F_ROUTED 0x0020 /* READ_REQ/WRITE_REQ from a page's directory to its
+                              * first-touch home (DSM_HOME=first-touch): aux =
+                              * the requester */
 #define WIRE_F_SEALED 0x8000 /* DSM_ENCRYPT: payload is nonce + ciphertext + tag */
 
 /* What sealing adds to a payload: a 24-byte nonce and a 16-byte tag. */

@@ -46,7 +46,7 @@ big=99999999999999999999999
 refuse1 DSM_BACKEND garbage uffd-
 refuse1 DSM_BASE 0x1000 4096 0 -1 " 0x200000000000" 0x200000000001 $big garbage
 refuse1 DSM_SIZE -1 " -1" 0 4097 $big 1Q garbage
-refuse1 DSM_HOME garbage blocky
+refuse1 DSM_HOME garbage blocky first-touchy first
 refuse1 DSM_TIMEOUT 0 -1 $big garbage 1.5 " 5" infinity
 refuse1 DSM_SPIN_US -1 $big garbage 1000001
 refuse1 DSM_READAHEAD -1 $big garbage 4097 0x10

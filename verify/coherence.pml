@@ -76,6 +76,16 @@
  *
  * Mutants (-DMUTANT_x): deliberately broken variants that the checks must
  * catch; see README.md.
+ *
+ * Overwrites (-DOVERWRITE; dsm_advise(DSM_ADV_WILL_OVERWRITE)): a rank may
+ * also fault for an overwrite, a store that replaces the whole page (acc 3):
+ * its WRITE_REQ carries F_OVER; a home that finds the writer without a copy
+ * invalidates every copy, the owner's too (INV with F_OVER: dropped even if
+ * writable), and grants PAGE(F_WRITE | F_ZERO | F_OVER) itself, no DONE.
+ * The copy installed so holds GARBAGE (zeros: no version anyone wrote) until
+ * the access stores; the invariant allows it only at the writer that holds
+ * it alone, for that access, and got_page() still asserts that every other
+ * installed copy is current, so garbage that travelled would be caught.
  */
 
 #ifndef NR
@@ -94,6 +104,12 @@
 #ifndef CAP
 #define CAP 6 /* the checks assert that no channel ever holds more */
 #endif
+#ifdef OVERWRITE
+#if MAXV > 2
+#error "GARBAGE takes the version 3: MAXV <= 2 with OVERWRITE"
+#endif
+#endif
+#define GARBAGE 3              /* the version of a page installed as zeros for an overwrite */
 #if NR > 4 || NP > 3
 #error "the bit fields and the invariant macros below are written for NR <= 4, NP <= 3"
 #endif
@@ -111,9 +127,11 @@
 #define F_WRITE  1
 #define F_NODATA 2
 #define F_ZERO   4
+#define F_OVER   8
 #define D_INV  1
 #define D_FWDR 2
 #define D_FWDW 3
+#define D_INVO 4 /* an INV with F_OVER */
 
 mtype = { READ_REQ, WRITE_REQ, FWD_READ, FWD_WRITE, INV, INV_ACK, PAGE, DONE };
 
@@ -126,7 +144,7 @@ mtype = { READ_REQ, WRITE_REQ, FWD_READ, FWD_WRITE, INV, INV_ACK, PAGE, DONE };
 chan ch[NR * NR] = [CAP] of { mtype, byte, byte };
 #define CH(f, t) ch[(f) * NR + (t)]
 #define MA(pg, rq, id) ((pg) + NP * ((rq) + NR * (id)))
-#define MB(fl, v) ((fl) + 8 * (v))
+#define MB(fl, v) ((fl) + 16 * (v))
 
 /* One rank's view of one page: pstate, its data, its request in flight. */
 typedef Copy {
@@ -134,9 +152,10 @@ typedef Copy {
 	unsigned ver : 2;  /* version of the data held (when st != P_INVALID) */
 	unsigned pend : 2; /* 0 none, 1 read, 2 write request in flight */
 	unsigned rid : 1;  /* its request id */
-	unsigned acc : 2;  /* the access that faulted: 0 none, 1 a load, 2 a store */
+	unsigned acc : 2;  /* the access that faulted: 0 none, 1 a load, 2 a store,
+	                    * 3 an overwrite (-DOVERWRITE) */
 	unsigned held : 1; /* installed for that access, not yet made (holds) */
-	unsigned dt : 2;   /* a message deferred by the hold: 0 none, D_* */
+	unsigned dt : 3;   /* a message deferred by the hold: 0 none, D_* */
 	unsigned drq : 2;  /* its requester, */
 	unsigned did : 1;  /* its id */
 };
@@ -152,10 +171,12 @@ typedef Dir {
 	unsigned cid : 1;     /* id, */
 	unsigned cw : 1;      /* write?, */
 	unsigned need : 1;    /* must the data travel? */
+	unsigned zero : 1;    /* an overwrite: grant zeros (GARBAGE), no data */
 	unsigned acks : 2;    /* INV_ACKs still to come */
 	unsigned sharers : 4; /* bit set of ranks (NR <= 4) */
 	unsigned qn : 2;
-	byte q[QCAP];         /* queued: rank + NR * (write + 2 * id) */
+	byte q[QCAP];         /* queued: rank + NR * (w + 3 * id), w: 0 read, 1 write,
+	                       * 2 overwrite */
 };
 Dir dir[NP];
 /* Zero-initialised, an entry is what dir_get() creates: owned by its home,
@@ -203,7 +224,13 @@ inline got_page(me, src, pg, id, fl, v)
 			:: else -> CP(me, pg).st = P_READ
 			fi
 		fi;
-		assert(CP(me, pg).ver == latest[pg]); /* installed data is current */
+		if
+		:: fl & F_OVER ->
+			/* rt_fatal "granted for overwriting, but not as writable zeros" */
+			assert((fl & F_WRITE) && (fl & F_ZERO) && v == GARBAGE && CP(me, pg).pend == 2 + 1)
+		:: else ->
+			assert(CP(me, pg).ver == latest[pg]) /* installed data is current */
+		fi;
 #ifndef MUTANT_NO_HOLD
 		CP(me, pg).held = (CP(me, pg).acc != 0); /* hold_add() */
 #endif
@@ -249,7 +276,7 @@ inline send_page(me, to, pg, id, sst, wr)
  * writable for a store. */
 #define HOLD_BLOCKS(me, pg, w, owner_here) \
 	(CP(me, pg).st != P_INVALID && CP(me, pg).held && \
-	 ((w) || ((owner_here) && CP(me, pg).st == P_WRITE && CP(me, pg).acc == 2)))
+	 ((w) || ((owner_here) && CP(me, pg).st == P_WRITE && CP(me, pg).acc >= 2)))
 
 /* ---- the owner's side ------------------------------------------------------ */
 
@@ -280,11 +307,12 @@ inline serve_write(me, pg, to, id, vg)
 	fi
 }
 
-/* drop_copy(): an invalidation. */
-inline drop_copy(me, pg)
+/* drop_copy(): an invalidation; ow: for an overwrite (F_OVER), which may
+ * take the owner's writable copy, unread. */
+inline drop_copy(me, pg, ow)
 {
 	/* rt_fatal "invalidation while this rank holds it writable" */
-	assert(CP(me, pg).st != P_WRITE);
+	assert(CP(me, pg).st != P_WRITE || ow);
 	CP(me, pg).st = P_INVALID;
 	CP(me, pg).ver = 0 /* what an invalid copy held is gone */
 }
@@ -300,7 +328,8 @@ inline dir_idle(pg)
 	dir[pg].cur = 0;
 	dir[pg].cid = 0;
 	dir[pg].cw = 0;
-	dir[pg].need = 0
+	dir[pg].need = 0;
+	dir[pg].zero = 0
 }
 
 /* dir_write_granted(): every other holder has dropped its copy. */
@@ -323,6 +352,7 @@ inline dir_write_granted(pg)
 	:: else ->
 		if
 		:: dir[pg].need -> serve_write(HOME(pg), pg, t_r, t_id, t_vg)
+		:: dir[pg].zero -> deliver_page(HOME(pg), t_r, pg, t_id, (F_WRITE | F_ZERO | F_OVER), GARBAGE)
 		:: else -> deliver_page(HOME(pg), t_r, pg, t_id, (F_WRITE | F_NODATA), 0)
 		fi;
 		SET_OWNER(pg, t_r);
@@ -367,7 +397,8 @@ inline dir_go(pg, r, id, w)
 #else
 		t_hc = (r == OWNER(pg) || (dir[pg].sharers & (1 << r))); /* forgets virgin */
 #endif
-		dir[pg].need = !t_hc;
+		dir[pg].need = !t_hc && w == 1;
+		dir[pg].zero = !t_hc && w == 2;
 		dir[pg].acks = 0;
 		dir[pg].phase = PH_INV;
 		t_i = 0;
@@ -376,7 +407,7 @@ inline dir_go(pg, r, id, w)
 			if
 			:: (dir[pg].sharers & (1 << t_i)) && t_i != r ->
 				if
-				:: t_i == HOME(pg) -> drop_copy(HOME(pg), pg)
+				:: t_i == HOME(pg) -> drop_copy(HOME(pg), pg, 0)
 				:: else ->
 					SEND(HOME(pg), t_i, INV, pg, r, id, 0, 0);
 					dir[pg].acks = dir[pg].acks + 1
@@ -387,14 +418,18 @@ inline dir_go(pg, r, id, w)
 		:: else -> break
 		od;
 		t_i = 0;
-		/* With r's copy current the owner must drop too. */
+		/* With r's copy current, or none needed, the owner must drop too. */
 #ifndef MUTANT_SKIP_OWNER_INV
 		if
+#ifndef MUTANT_OVERWRITE_KEEP_OWNER
+		:: (t_hc || dir[pg].zero) && OWNER(pg) != r ->
+#else
 		:: t_hc && OWNER(pg) != r ->
+#endif
 			if
-			:: OWNER(pg) == HOME(pg) -> drop_copy(HOME(pg), pg)
+			:: OWNER(pg) == HOME(pg) -> drop_copy(HOME(pg), pg, dir[pg].zero)
 			:: else ->
-				SEND(HOME(pg), OWNER(pg), INV, pg, r, id, 0, 0);
+				SEND(HOME(pg), OWNER(pg), INV, pg, r, id, (dir[pg].zero * F_OVER), 0);
 				dir[pg].acks = dir[pg].acks + 1
 			fi
 		:: else -> skip
@@ -415,7 +450,7 @@ inline dir_start(pg, r, id, w)
 	dir[pg].phase = PH_DONE;
 	dir[pg].cur = r;
 	dir[pg].cid = id;
-	dir[pg].cw = w;
+	dir[pg].cw = (w != 0);
 	if
 	:: r != HOME(pg) && HOLD_BLOCKS(HOME(pg), pg, w, OWNER(pg) == HOME(pg)) ->
 		dir[pg].phase = PH_HOLD /* until the hold ends: hold_replay */
@@ -445,7 +480,7 @@ inline dir_run(pg)
 		dir[pg].qn = dir[pg].qn - 1;
 		dir[pg].q[dir[pg].qn] = 0;
 		t_i = 0;
-		dir_start(pg, (t_q % NR), (t_q / (2 * NR)), ((t_q / NR) % 2))
+		dir_start(pg, (t_q % NR), (t_q / (3 * NR)), ((t_q / NR) % 3))
 	:: else -> break
 	od;
 	t_q = 0
@@ -458,7 +493,7 @@ inline home_request(pg, r, id, w)
 #ifndef MUTANT_NO_QUEUE
 	:: dir[pg].phase != PH_IDLE ->
 		assert(dir[pg].qn < QCAP);
-		dir[pg].q[dir[pg].qn] = r + NR * (w + 2 * id);
+		dir[pg].q[dir[pg].qn] = r + NR * (w + 3 * id);
 		dir[pg].qn = dir[pg].qn + 1
 #endif
 	:: else -> dir_start(pg, r, id, w)
@@ -557,7 +592,7 @@ inline open_request(me, pg, w)
 	fi;
 	CP(me, pg).pend = 1 + w;
 	if
-	:: w -> SEND(me, HOME(pg), WRITE_REQ, pg, me, CP(me, pg).rid, 0, 0)
+	:: w -> SEND(me, HOME(pg), WRITE_REQ, pg, me, CP(me, pg).rid, ((w == 2) * F_OVER), 0)
 	:: else -> SEND(me, HOME(pg), READ_REQ, pg, me, CP(me, pg).rid, 0, 0)
 	fi
 }
@@ -569,27 +604,28 @@ inline handle(me, src)
 	m_pg = m_a % NP;
 	m_rq = (m_a / NP) % NR;
 	m_id = m_a / (NP * NR);
-	m_fl = m_b % 8;
-	m_v = m_b / 8;
+	m_fl = m_b % 16;
+	m_v = m_b / 16;
 	if
 	:: (m_t == INV || m_t == FWD_READ || m_t == FWD_WRITE) &&
 	   HOLD_BLOCKS(me, m_pg, m_t != FWD_READ, 1) ->
 		/* defer(): at most one, as home serves one request per page */
 		assert(CP(me, m_pg).dt == 0 && HOME(m_pg) == src);
 		if
-		:: m_t == INV -> CP(me, m_pg).dt = D_INV
+		:: m_t == INV && (m_fl & F_OVER) -> CP(me, m_pg).dt = D_INVO
+		:: m_t == INV && !(m_fl & F_OVER) -> CP(me, m_pg).dt = D_INV
 		:: m_t == FWD_READ -> CP(me, m_pg).dt = D_FWDR
 		:: else -> CP(me, m_pg).dt = D_FWDW
 		fi;
 		CP(me, m_pg).drq = m_rq;
 		CP(me, m_pg).did = m_id
 	:: m_t == READ_REQ -> assert(HOME(m_pg) == me); home_request(m_pg, src, m_id, 0)
-	:: m_t == WRITE_REQ -> assert(HOME(m_pg) == me); home_request(m_pg, src, m_id, 1)
+	:: m_t == WRITE_REQ -> assert(HOME(m_pg) == me); home_request(m_pg, src, m_id, (1 + ((m_fl & F_OVER) != 0)))
 	:: m_t == FWD_READ -> assert(HOME(m_pg) == src); serve_read(me, m_pg, m_rq, m_id, 0)
 	:: m_t == FWD_WRITE -> assert(HOME(m_pg) == src); serve_write(me, m_pg, m_rq, m_id, 0)
 	:: m_t == INV ->
 		assert(HOME(m_pg) == src);
-		drop_copy(me, m_pg);
+		drop_copy(me, m_pg, ((m_fl & F_OVER) != 0));
 		SEND(me, src, INV_ACK, m_pg, m_rq, m_id, 0, 0)
 	:: m_t == INV_ACK -> assert(HOME(m_pg) == me); home_ack(m_pg, m_id)
 	:: m_t == PAGE -> got_page(me, src, m_pg, m_id, m_fl, m_v)
@@ -634,13 +670,14 @@ end:	do
  * PH_HOLD, is handled once the hold has ended. */
 inline hold_replay(me, pg)
 {
+	m_b = 0;
 	if
 	:: CP(me, pg).dt == D_INV -> m_t = INV
+	:: CP(me, pg).dt == D_INVO -> m_t = INV; m_b = MB(F_OVER, 0)
 	:: CP(me, pg).dt == D_FWDR -> m_t = FWD_READ
 	:: else -> m_t = FWD_WRITE
 	fi;
 	m_a = MA(pg, CP(me, pg).drq, CP(me, pg).did);
-	m_b = 0;
 	CP(me, pg).dt = 0;
 	CP(me, pg).drq = 0;
 	CP(me, pg).did = 0;
@@ -659,11 +696,13 @@ inline access(me, pg)
 {
 	if
 	:: (CP(me, pg).acc == 1 && CP(me, pg).st != P_INVALID) ||
-	   (CP(me, pg).acc == 2 && CP(me, pg).st == P_WRITE) ->
+	   (CP(me, pg).acc >= 2 && CP(me, pg).st == P_WRITE) ->
 		if
-		:: CP(me, pg).acc == 2 && latest[pg] < MAXV ->
+		:: CP(me, pg).acc >= 2 && latest[pg] < MAXV ->
 			latest[pg] = latest[pg] + 1; CP(me, pg).ver = latest[pg]
-		:: else -> skip
+		:: CP(me, pg).acc == 3 && latest[pg] >= MAXV ->
+			CP(me, pg).ver = latest[pg] /* the whole page, as it was: a store is not optional */
+		:: CP(me, pg).acc != 3 -> skip
 		fi;
 		CP(me, pg).acc = 0;
 		CP(me, pg).held = 0
@@ -681,11 +720,19 @@ inline access(me, pg)
 #else
 #define ACCESS(me, pg, a) CP(me, pg).acc = a
 #endif
+#ifdef OVERWRITE
+#define APP_OVERWRITE(me, pg) \
+	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st != P_WRITE && MAYASK(me, pg) -> \
+		ACCESS(me, pg, 3); open_request(me, pg, 2) }
+#else
+#define APP_OVERWRITE(me, pg)
+#endif
 #define APP_PAGE(me, pg) \
 	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st == P_INVALID && MAYASK(me, pg) -> \
 		ACCESS(me, pg, 1); open_request(me, pg, 0) } \
 	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st != P_WRITE && MAYASK(me, pg) -> \
 		ACCESS(me, pg, 2); open_request(me, pg, 1) } \
+	APP_OVERWRITE(me, pg) \
 	:: d_step { CP(me, pg).acc == 0 && CP(me, pg).st == P_WRITE && latest[pg] < MAXV -> \
 		latest[pg] = latest[pg] + 1; CP(me, pg).ver = latest[pg] }
 
@@ -732,7 +779,9 @@ end:	do
 #define ALONE(r, p) (!WRITER(r, p) || \
 	((r == 0 || !HOLDS(0, p)) && (r == 1 || !HOLDS(1, p)) && \
 	 (r == 2 || !HOLDS(2, p)) && (r == 3 || !HOLDS(3, p))))
-#define FRESH(r, p) (!HOLDS(r, p) || CP(r, p).ver == latest[p])
+/* (an overwrite's GARBAGE only at its writer, alone, until the store) */
+#define FRESH(r, p) (!HOLDS(r, p) || CP(r, p).ver == latest[p] || \
+	(CP(r, p).ver == GARBAGE && CP(r, p).acc == 3 && WRITER(r, p)))
 #define PAGE_OK(p) (p >= NP || \
 	(ALONE(0, p) && ALONE(1, p) && ALONE(2, p) && ALONE(3, p) && \
 	 FRESH(0, p) && FRESH(1, p) && FRESH(2, p) && FRESH(3, p)))

@@ -137,6 +137,18 @@ check live-full-3x1  pass live   "-DNR=3 -DNP=1" \
 check live-full-2x2  pass live   "-DNR=2 -DNP=2" \
 	"every request is served (weak fairness), 2 ranks x 2 pages"
 
+# Overwrites (dsm_advise(DSM_ADV_WILL_OVERWRITE)): a fault may also be an
+# overwrite, granted without data (-DOVERWRITE; see coherence.pml).
+# (3 ranks x 2 pages with overwrites passes 18 million states, past 4 GiB.)
+check overwrite-2x2  pass safety "-DNR=2 -DNP=2 -DOVERWRITE" \
+	"safety with overwrites, 2 ranks x 2 pages, a request per page per rank"
+check overwrite-4x1  pass safety "-DNR=4 -DNP=1 -DOVERWRITE" \
+	"safety with overwrites, 4 ranks x 1 page, every request pattern of C"
+check overwrite-3x1  pass safety "-DNR=3 -DNP=1 -DOVERWRITE" \
+	"safety with overwrites, 3 ranks x 1 page, every request pattern of C"
+check live-overwrite-3x1 pass live "-DNR=3 -DNP=1 -DOVERWRITE" \
+	"every request is served (weak fairness), with overwrites, 3 ranks x 1 page"
+
 # Mutants: each a deliberate bug that the checks must catch.  STALE_DROP
 # makes a stale reply a silent drop, as in C, so a mutant is caught by what
 # it breaks, not by the model's stricter bookkeeping.
@@ -159,6 +171,8 @@ check mutant-nodata-virgin   fail safety "$m -DMUTANT_NODATA_VIRGIN" \
 	"write granted without data for a virgin page the home never held"
 check mutant-no-hold         fail safety "$m -DMUTANT_NO_HOLD" \
 	"a page installed for a fault is taken before the access is made"
+check mutant-overwrite-keep-owner fail safety "-DNR=3 -DNP=1 -DSTALE_DROP -DOVERWRITE -DMUTANT_OVERWRITE_KEEP_OWNER" \
+	"an overwrite granted without invalidating the owner's copy"
 check mutant-lifo            fail live   "-DNR=3 -DNP=1 -DMUTANT_LIFO" \
 	"home serves its queue newest first (safe, but starves)"
 

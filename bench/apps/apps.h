@@ -98,6 +98,11 @@ void app_team_init(struct app_team *t, int n);
 void app_team_destroy(struct app_team *t);
 void app_barrier(struct worker *w);
 
+/* The worker will write every byte of [p, p + len) before it reads any:
+ * on dsm, its pages are taken without their old contents
+ * (dsm_advise(DSM_ADV_WILL_OVERWRITE)); elsewhere nothing. */
+void app_will_overwrite(struct worker *w, void *p, size_t len);
+
 /* [*lo, *hi) of n items for worker id of nw. */
 void app_range(size_t n, int id, int nw, size_t *lo, size_t *hi);
 

@@ -317,6 +317,7 @@ static void sort_run(struct worker *w)
 		end[r] = k;
 	}
 	out = (uint64_t *)w->d->buf[S_OUT] + off;
+	app_will_overwrite(w, out, sizeof(uint64_t) * size);
 	for (size_t i = 0; i < size; i++) {
 		int best = -1;
 		for (int r = 0; r < nw; r++)

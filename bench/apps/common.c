@@ -173,3 +173,13 @@ int app_class_index(char cls)
 
 	return c ? (int)(c - names) : -EINVAL;
 }
+
+/* BENCH_ADVISE=0 leaves the advice out, to measure what it saves. */
+void app_will_overwrite(struct worker *w, void *p, size_t len)
+{
+	const char *e = getenv("BENCH_ADVISE");
+	int rc;
+
+	if (w->dsm && len && !(e && !strcmp(e, "0")) && (rc = dsm_advise(p, len, DSM_ADV_WILL_OVERWRITE)))
+		app_die("dsm_advise", -rc);
+}

@@ -177,11 +177,13 @@ static void transpose(struct worker *w, cplx *dst, const cplx *src, int to_spect
 
 	if (to_spectrum) {
 		app_range(ny, w->id, w->nw, &lo, &hi);
+		app_will_overwrite(w, dst + lo * nz * nx, (hi - lo) * nz * row);
 		for (size_t j = lo; j < hi; j++)
 			for (size_t k = 0; k < nz; k++)
 				memcpy(dst + (j * nz + k) * nx, src + (k * ny + j) * nx, row);
 	} else {
 		app_range(nz, w->id, w->nw, &lo, &hi);
+		app_will_overwrite(w, dst + lo * ny * nx, (hi - lo) * ny * row);
 		for (size_t k = lo; k < hi; k++)
 			for (size_t j = 0; j < ny; j++)
 				memcpy(dst + (k * ny + j) * nx, src + (j * nz + k) * nx, row);
@@ -235,6 +237,7 @@ static void ft_run(struct worker *w)
 	for (int it = 0; it < NITER; it++) {
 		double v[2] = { 0, 0 };
 
+		app_will_overwrite(w, wk + lo * nz * nx, (hi - lo) * nz * nx * sizeof(cplx));
 		for (size_t e = lo * nz * nx; e < hi * nz * nx; e++) {
 			u[e].re *= tw[e];
 			u[e].im *= tw[e];

@@ -135,6 +135,7 @@ static void rank_keys(struct worker *w, int it, int count)
 		off[key[i] >> shift]++;
 	for (size_t k = 0; k < nb; k++)
 		mine[k] = (int)off[k];
+	app_will_overwrite(w, sorted + lo, sizeof(int) * (hi - lo));
 	for (size_t k = 0, s = lo; k < nb; k++) {
 		long c = off[k];
 		off[k] = (long)s;
@@ -158,6 +159,7 @@ static void rank_keys(struct worker *w, int it, int count)
 
 	/* The key exchange: buckets [blo, bhi) of every block. */
 	pos = (size_t)glob[blo];
+	app_will_overwrite(w, recv + pos, sizeof(int) * (size_t)(glob[bhi] - glob[blo]));
 	for (int r = 0; r < w->nw; r++) {
 		const int *c = cnt_row(w, r);
 		size_t rlo, rhi, from;
@@ -176,6 +178,7 @@ static void rank_keys(struct worker *w, int it, int count)
 	/* Ranks of the values in this worker's buckets. */
 	vlo = blo << shift;
 	vhi = bhi << shift;
+	app_will_overwrite(w, rank + vlo, sizeof(int) * (vhi - vlo));
 	memset(rank + vlo, 0, sizeof(int) * (vhi - vlo));
 	for (size_t i = (size_t)glob[blo]; i < (size_t)glob[bhi]; i++)
 		rank[recv[i]]++;

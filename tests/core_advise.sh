@@ -1,0 +1,22 @@
+#!/bin/sh
+# Description: dsm_advise(DSM_ADV_WILL_OVERWRITE) on 2 and 3 ranks (3: the
+# owner, the home and the writer differ, and a reader holds copies): the
+# advised pages are overwritten with no page data fetched, every rank reads
+# the new contents, and a spent hint, a page only partly advised and a page
+# advised while writable keep what other ranks wrote (tests/progs/advise.c).
+# Backends: uffd sigsegv
+# Timeout: 120
+. "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+for n in 2 3; do
+	run_job "$TMP/out" -t 50 -n $n "$TBIN/advise" 48
+	cat "$TMP/out"
+	expect_eq $rc 0 "advise on $n ranks: exit status"
+	expect_grep "advise: 48 advised pages overwritten with 0 bytes fetched" "$TMP/out" "rank 0's transfer check"
+	r=0
+	while [ $r -lt $n ]; do
+		expect_grep "^\[$r\] advise: rank $r of $n: ok$" "$TMP/out" "rank $r's verdict"
+		r=$((r + 1))
+	done
+done
+exit 0
