@@ -14,11 +14,7 @@ for n in 2 3; do
 	run_job "$TMP/out" -t 50 -n $n "$TBIN/firsttouch" 32 20
 	cat "$TMP/out"
 	expect_eq $rc 0 "firsttouch on $n ranks: exit status"
-	r=0
-	while [ $r -lt $n ]; do
-		expect_grep "^\[$r\] firsttouch: rank $r of $n: ok$" "$TMP/out" "rank $r's verdict"
-		r=$((r + 1))
-	done
+	expect_ranks_ok firsttouch $n "$TMP/out"
 done
 
 seed=${SCCHECK_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

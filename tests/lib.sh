@@ -12,6 +12,14 @@ skip() { echo "skip: $*"; exit 77; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 # expect_grep PATTERN FILE WHAT
 expect_grep() { grep -q -- "$1" "$2" || { echo "--- $2:"; cat "$2"; fail "$3: no line matches '$1'"; }; }
+# expect_ranks_ok PROG N FILE: every rank printed "PROG: rank R of N: ok"
+expect_ranks_ok() {
+	_r=0
+	while [ $_r -lt "$2" ]; do
+		expect_grep "^\[$_r\] $1: rank $_r of $2: ok$" "$3" "rank $_r's verdict"
+		_r=$((_r + 1))
+	done
+}
 # No process of this test's programs may be left behind.
 expect_no_leftovers() {
 	sleep 0.3

@@ -206,47 +206,36 @@ static int test_unlock(void)
 
 /* ---- barrier ------------------------------------------------------------ */
 
-static int test_barrier(long rounds)
+/* Each rank writes its own word of one shared page before barrier i; after
+ * it every rank must read i (or i + 1: the writer may have gone on).  With
+ * `rc`, the page is release-consistent: the write notices of every rank
+ * reach every rank through the barrier alone (with 3 or more ranks, most of
+ * them through another rank's round), a stale copy would still show i - 1,
+ * and a second barrier keeps i + 1 from being written before all read i. */
+static int test_barrier(long rounds, int rc)
 {
-	volatile int64_t *phase = named("phase", (size_t)n * sizeof(int64_t));
+	size_t len = (size_t)n * sizeof(int64_t);
+	volatile int64_t *phase = rc ? dsm_alloc_named_rc("phase-rc", len) : named("phase", len);
 
+	CHECK(phase, "cannot allocate the phase words: %s", strerror(errno));
 	dsm_barrier();
 	for (long i = 1; i <= rounds; i++) {
 		phase[me] = i;
 		CALL(dsm_barrier());
 		for (int r = 0; r < n; r++) {
 			int64_t p = phase[r];
-			CHECK(p == i || p == i + 1, "after barrier %ld rank %d is in phase %lld", i, r, (long long)p);
+			CHECK(p == i || (!rc && p == i + 1), "%safter barrier %ld rank %d's word reads %lld here",
+			      rc ? "release consistency: " : "", i, r, (long long)p);
 		}
+		if (rc)
+			CALL(dsm_barrier());
 	}
-	dsm_barrier();
-	if (me == 0)
-		printf("barrier: %ld barriers, nobody early: OK\n", rounds);
-	return 0;
-}
-
-/* Release-consistent memory: the write notices of every rank reach every
- * rank through the barrier alone (with 3 or more ranks, most of them through
- * another rank's round).  Each rank writes its own word of one shared page
- * before barrier i; after it, a stale copy would still show i - 1. */
-static int test_barrier_rc(long rounds)
-{
-	volatile int64_t *phase = dsm_alloc_named_rc("phase-rc", (size_t)n * sizeof(int64_t));
-
-	CHECK(phase, "dsm_alloc_named_rc: %s", strerror(errno));
-	dsm_barrier();
-	for (long i = 1; i <= rounds; i++) {
-		phase[me] = i;
-		CALL(dsm_barrier());
-		for (int r = 0; r < n; r++) {
-			int64_t p = phase[r];
-			CHECK(p == i, "release consistency: after barrier %ld rank %d's word reads %lld here", i, r,
-			      (long long)p);
-		}
-		CALL(dsm_barrier()); /* nobody writes i + 1 before everyone read i */
-	}
-	if (me == 0)
+	if (!rc)
+		dsm_barrier();
+	if (me == 0 && rc)
 		printf("barrier-rc: %ld barriers on %d ranks, every write seen: OK\n", rounds, n);
+	else if (me == 0)
+		printf("barrier: %ld barriers, nobody early: OK\n", rounds);
 	return 0;
 }
 
@@ -548,9 +537,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(what, "unlock"))
 		rc = test_unlock();
 	else if (!strcmp(what, "barrier"))
-		rc = test_barrier(count);
+		rc = test_barrier(count, 0);
 	else if (!strcmp(what, "barrier-rc"))
-		rc = test_barrier_rc(count);
+		rc = test_barrier(count, 1);
 	else if (!strcmp(what, "sem"))
 		rc = test_sem(count);
 	else if (!strcmp(what, "threads"))
