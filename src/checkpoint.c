@@ -6,7 +6,8 @@
  * is complete:
  *   DIR/current               symlink to "gen.N", the committed generation
  *   DIR/gen.N/rank.R.pages    the pages whose home is rank R that were ever
- *                             written and are not all zeros, then rank R's
+ *                             written and are not all zeros (globals' pages
+ *                             even when they are), then rank R's
  *                             allocator cache (alloc.c's cache image)
  *   DIR/gen.N/heap            rank 0's heap: extents and blocks (heap image)
  *   DIR/gen.N/MANIFEST        text, written last: format version, the job's
@@ -854,8 +855,11 @@ static int write_pages(const char *gdir, uint64_t gen)
 			crash_point(0);
 		/* Through the region, like the program would read it. */
 		memcpy(rec + 8, page_addr(pages[i]), DSM_PAGE_SIZE);
-		if (page_all_zero(rec + 8))
-			continue; /* a restart leaves it virgin: zeros */
+		/* A restart leaves a page of the region virgin: zeros.  A page
+		 * of DSM_SHARED globals starts again as the program's image,
+		 * whose initial values may not be zeros: it is kept. */
+		if (pages[i] < rt.region_pages && page_all_zero(rec + 8))
+			continue;
 		put_le64(rec, pages[i]);
 		saved++;
 		if (++inbuf == REC_BATCH) {

@@ -13,11 +13,11 @@ cd "$TMP" || fail "no $TMP"
 run_job out -n 2 "$P" ck
 [ "$rc" = 0 ] || { cat out; fail "the job that writes the checkpoint exited $rc"; }
 expect_grep "^var [0-9]* 8 steps_done$" ck/current/MANIFEST "the MANIFEST names steps_done"
-expect_grep "^shared x [0-9a-f:]* 8192 ckpt_layout$" ck/current/MANIFEST "the MANIFEST names the program"
+expect_grep "^shared x [0-9a-f:]* 12288 ckpt_layout$" ck/current/MANIFEST "the MANIFEST names the program"
 
 run_job out -n 2 --restart ck "$P" ck
 [ "$rc" = 0 ] || { cat out; fail "restart of the same program exited $rc"; }
-expect_grep "restored steps_done=7 total=42" out "the same program restores its variables"
+expect_grep "restored steps_done=7 total=42 left=0,0" out "the same program restores its variables"
 
 run_job out -n 2 --restart ck "$TBIN/ckpt_layout2" ck
 cat out
@@ -30,5 +30,5 @@ if command -v strip >/dev/null 2>&1; then
 	cp "$P" stripped && strip stripped
 	run_job out -n 2 --restart ck ./stripped ck
 	[ "$rc" = 0 ] || { cat out; fail "restart of a stripped copy exited $rc"; }
-	expect_grep "restored steps_done=7 total=42" out "a stripped copy of the same build restores"
+	expect_grep "restored steps_done=7 total=42 left=0,0" out "a stripped copy of the same build restores"
 fi
