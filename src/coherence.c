@@ -141,17 +141,18 @@ struct pmap {
 
 static uint8_t *pstate;
 /* regain(): per page the flags below and the phase its copy went in */
-static uint8_t *lost, *lost_when;
+static uint8_t *lost, *lost_when, *wrote_when;
 enum {
 	LOST_COPY = 1,     /* a read copy taken by an invalidation */
-	WROTE_HERE = 2,    /* this rank wrote the page once: never regained */
+	WROTE_HERE = 2,    /* this rank wrote the page (in phase wrote_when) */
 	REGAINED = 4,      /* the copy came by regain() and no thread faulted on it */
 	STRIKE = 8,        /* one regained copy lost again unasked (3 bits) */
 	STRIKES = 7 * STRIKE,
 };
 #define STRIKE_LIMIT 4
 static uint8_t phase; /* barriers left, modulo 256 */
-#define PAGE_TABLES 4 /* pstate, lost, lost_when, hint: one mapping */
+#define PAGE_TABLES 5 /* pstate, lost, lost_when, hint, wrote_when: one mapping */
+#define WROTE_PHASES 8 /* a write this many phases old no longer counts */
 /* dsm_advise(DSM_ADV_WILL_OVERWRITE): 1 for a page whose next write request
  * asks for ownership without data (see "advice" below). */
 static uint8_t *hint;
@@ -305,7 +306,7 @@ int coh_init(void)
 
 	if (rc || (rc = tp_register(WIRE_COH2_FIRST, WIRE_COH2_LAST, coh_handle)))
 		return rc;
-	/* pstate, `lost`, `lost_when`, `hint`: one byte per page each
+	/* pstate, `lost`, `lost_when`, `hint`, `wrote_when`: one byte per page each
 	 * (PAGE_TABLES), touched where used */
 	pstate = mmap(NULL, PAGE_TABLES * rt.npages, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -318,6 +319,7 @@ int coh_init(void)
 	lost = pstate + rt.npages;
 	lost_when = lost + rt.npages;
 	hint = lost_when + rt.npages;
+	wrote_when = hint + rt.npages;
 	phase = 0;
 	if (rt.first_touch) {
 		fhome = mmap(NULL, rt.npages * sizeof(*fhome), PROT_READ | PROT_WRITE,
@@ -325,7 +327,7 @@ int coh_init(void)
 		if (fhome == MAP_FAILED) {
 			fhome = NULL;
 			munmap(pstate, PAGE_TABLES * rt.npages);
-			pstate = lost = lost_when = hint = NULL;
+			pstate = lost = lost_when = hint = wrote_when = NULL;
 			log_err("cannot allocate the table of first-touch homes (%lu pages): %s",
 				(unsigned long)rt.npages, strerror(errno));
 			return -ENOMEM;
@@ -343,7 +345,7 @@ int coh_init(void)
 		munmap(pstate, PAGE_TABLES * rt.npages);
 		if (fhome)
 			munmap(fhome, rt.npages * sizeof(*fhome));
-		pstate = lost = lost_when = hint = NULL;
+		pstate = lost = lost_when = hint = wrote_when = NULL;
 		fhome = NULL;
 		return -ENOMEM;
 	}
@@ -380,7 +382,7 @@ void coh_fini(void)
 		munmap(pstate, PAGE_TABLES * rt.npages);
 	if (fhome)
 		munmap(fhome, rt.npages * sizeof(*fhome));
-	pstate = lost = lost_when = hint = NULL;
+	pstate = lost = lost_when = hint = wrote_when = NULL;
 	fhome = NULL;
 }
 
@@ -657,7 +659,7 @@ static void drop_copy(uint64_t page, int from, int overwrite)
 		pstate[page] = P_INVALID;
 		/* only read here, now written there: likely read here again */
 		uint8_t f = lost[page];
-		if (!(f & WROTE_HERE)) {
+		if (!(f & WROTE_HERE) || (uint8_t)(phase - wrote_when[page]) > WROTE_PHASES) {
 			if ((f & REGAINED) && (f & STRIKES) != STRIKES)
 				f = (uint8_t)(f + STRIKE); /* no thread asked for it */
 			lost[page] = (uint8_t)((f & STRIKES) | LOST_COPY);
@@ -1257,8 +1259,10 @@ static void fetch_ahead(uint64_t page, int write)
  *
  * What it must not do is fetch, with every rewrite, pages that nobody reads
  * any more.  So: older losses are left alone; only copies taken by an
- * invalidation count, and only of pages this rank never wrote (WROTE_HERE:
- * a falsely shared page would only bounce more); and a regained copy that
+ * invalidation count, and only of pages this rank has not written in the
+ * last WROTE_PHASES phases (WROTE_HERE, wrote_when: a falsely shared page
+ * would only bounce more; an older write is most likely an earlier use of
+ * freed and reused memory); and a regained copy that
  * goes again before any thread faulted on it is a strike against the page
  * (a thread that reads a copy already there leaves no trace), which is not
  * regained after STRIKE_LIMIT strikes until a thread faults on it again.
@@ -1388,6 +1392,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
 	pstate[page] = write ? P_WRITE : P_READ;
 	lost[page] = (uint8_t)((lost[page] & ~LOST_COPY) | (write ? WROTE_HERE : 0));
+	if (write)
+		wrote_when[page] = phase;
 	if (write)
 		hint[page] = 0; /* writable without a fault to take the hint */
 	if ((int)h->src != home_of(page))
