@@ -747,8 +747,7 @@ void rt_handle(const struct wire_hdr *h, const uint8_t *payload)
 			rt_fatal("rank %u released barrier %lu, but this rank waits in none of rank 0's (protocol "
 				 "error)", h->src, (unsigned long)h->arg);
 		rc_notices_in(h, payload); /* the union of what every rank knew */
-		rc_barrier_left();
-		coh_barrier_left();
+		sync_barrier_left();
 		bar_done = 1;
 		mbox_complete(bar_req, 0);
 		bar_req = NULL;

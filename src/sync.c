@@ -782,6 +782,14 @@ static void bar_send(unsigned k)
 	send_msg(bar_to(k), WIRE_BARRIER_ROUND, bar_epoch, 0, k);
 }
 
+/* This rank leaves a barrier (this file's or dsm_init's): release
+ * consistency's logs and regain's phases move on. */
+void sync_barrier_left(void)
+{
+	rc_barrier_left();
+	coh_barrier_left();
+}
+
 /* Take the rounds whose messages are in, sending each next round's message
  * as the one before arrives; leave once the last round's is in. */
 static void bar_advance(void)
@@ -799,8 +807,7 @@ static void bar_advance(void)
 		return;
 	/* Every rank entered this epoch: each rank's entry reached this one
 	 * through a chain of rounds, and so did what each knew then. */
-	rc_barrier_left();
-	coh_barrier_left(); /* regain's phases */
+	sync_barrier_left();
 	req = bar_req;
 	bar_req = NULL;
 	mbox_complete(req, 0);

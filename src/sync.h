@@ -18,6 +18,8 @@ void sync_request(struct mbox_req *req);
 /* Service thread: an application barrier (dsm_barrier after dsm_init's):
  * req is completed once every rank that is not a server entered it. */
 void sync_barrier(struct mbox_req *req);
+/* Called as this rank leaves any barrier (sync.c, runtime.c). */
+void sync_barrier_left(void);
 /* Service thread: a message of type WIRE_SYNC_FIRST..LAST. */
 void sync_handle(const struct wire_hdr *h, const uint8_t *payload);
 
