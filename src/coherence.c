@@ -690,9 +690,20 @@ static void drop_copy(uint64_t page, int from, int overwrite)
  *     instruction (the first thing it does) and blocked somewhere else; a
  *     thread still found asleep HOLD_WAKE_NS after the install without
  *     having run since was waiting for something else (another page), not
- *     for this one (sooner, its wake-up may not have reached its CPU yet).
+ *     for this one (sooner, its wake-up may not have reached its CPU yet;
+ *     2 ms here cost CG 100 ms per run, a wake-up takes microseconds).
  *   - SIGSEGV: the handler says when it returns (coh_fault_returned());
  *     once it has and the thread is no longer runnable, the same holds.
+ *   - Either: a thread that calls into the library (a barrier, a lock, any
+ *     mailbox request but a fault) or faults on another page has gone past
+ *     its faulting instruction: its holds end at once (coh_thread_moved()),
+ *     not at the next poll.  A barrier's slot written just before the
+ *     barrier, or a vector element read before the next page's fault, was
+ *     otherwise held until the poll saw the thread asleep, or for
+ *     HOLD_CPU_NS: CG's deferred requests waited 2 x 250 ms of a 3.5 s run,
+ *     70 ms with this.  (An access that spans two pages may lose the first
+ *     while the second comes, and fault again: the poll that saw the
+ *     thread asleep on the second page did the same a little later.)
  * A thread that keeps running made its access within HOLD_CPU_NS of CPU
  * time after the install or after its handler returned (50 us of CPU time
  * were seen here without the access: a virtual CPU's time is not all the
@@ -706,7 +717,7 @@ static void drop_copy(uint64_t page, int from, int overwrite)
 #define HOLD_CPU_NS 200000
 #define HOLD_NS 100000000
 #define HOLD_POLL_NS 50000
-#define HOLD_WAKE_NS 2000000
+#define HOLD_WAKE_NS 200000
 
 struct hold {
 	uint64_t page;
@@ -726,6 +737,9 @@ struct deferred {
 };
 
 static struct hold holds[HOLD_MAX];
+static void holds_run(void);
+static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite);
+static void dir_next(struct dirent *e);
 /* The SIGSEGV handler, back from its wait, writes its hold's seq here. */
 static _Atomic uint32_t hold_back[HOLD_MAX];
 static uint32_t hold_seq;
@@ -841,6 +855,19 @@ static struct hold *hold_find(uint64_t page)
 	return NULL;
 }
 
+void coh_thread_moved(int32_t tid, uint64_t page)
+{
+	int ended = 0;
+
+	for (int i = 0; i < HOLD_MAX; i++)
+		if (holds[i].until && holds[i].tid == tid && holds[i].page != page) {
+			holds[i].until = 0;
+			ended = 1;
+		}
+	if (ended && n_deferred)
+		holds_run();
+}
+
 /* Would a request of another rank for `page` take the held page away? */
 static int hold_blocks(uint64_t page, int write, int owner_here)
 {
@@ -879,9 +906,6 @@ static void holds_fini(void)
 	n_deferred = 0;
 	memset(holds, 0, sizeof(holds));
 }
-
-static void dir_start(struct dirent *e, int32_t r, uint64_t id, int write, int overwrite);
-static void dir_next(struct dirent *e);
 
 /* Handle, in order, what waited for holds that have ended. */
 static void holds_run(void)

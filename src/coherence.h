@@ -28,6 +28,11 @@ void coh_barrier_left(void);
  * request's `b` as the engine left it.  Ends the page's hold (coherence.c). */
 void coh_fault_returned(uint64_t token);
 
+/* Service thread: thread `tid` called into the library (`page`
+ * UINT64_MAX), or faulted on `page`: it has made the accesses it faulted
+ * for before, so its holds on other pages end (coherence.c, holds). */
+void coh_thread_moved(int32_t tid, uint64_t page);
+
 /* MBOX_ADVISE (dsm_advise): pages [a, a + b) will be overwritten. */
 void coh_advise(struct mbox_req *req);
 

@@ -313,6 +313,7 @@ static void uffd_handle_events(void)
 			flags = m->arg.pagefault.flags;
 			stats_uffd_fault(m->arg.pagefault.feat.ptid, m->arg.pagefault.address);
 			uint64_t page = addr_page(m->arg.pagefault.address); /* region or globals */
+			coh_thread_moved((int32_t)m->arg.pagefault.feat.ptid, page);
 			coh_ops_for(page)->fault(page, (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0,
 						 NULL);
 		}

@@ -49,6 +49,7 @@ int mbox_call(struct mbox_req *req)
 	int saved = errno;
 
 	atomic_store_explicit(&req->done, 0, memory_order_relaxed);
+	req->tid = (int32_t)syscall(SYS_gettid);
 	atomic_fetch_add_explicit(&waiting, 1, memory_order_relaxed);
 	do
 		req->next = old;

@@ -1355,6 +1355,8 @@ static void mailbox_ready(void)
 
 	while (r) {
 		struct mbox_req *nx = r->next;
+		if (r->kind != MBOX_LINK_UP && r->kind != MBOX_LINK_DEAD)
+			coh_thread_moved(r->tid, r->kind == MBOX_FAULT ? r->a : UINT64_MAX);
 		switch (r->kind) {
 		case MBOX_FAULT:
 			coh_ops_for(r->a)->fault(r->a, (int)r->b, r);
