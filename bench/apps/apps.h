@@ -106,6 +106,12 @@ void app_will_overwrite(struct worker *w, void *p, size_t len);
 /* [*lo, *hi) of n items for worker id of nw. */
 void app_range(size_t n, int id, int nw, size_t *lo, size_t *hi);
 
+/* The same for an array of n elements of esize bytes that starts on a page:
+ * the boundaries fall on 4 KiB pages, so no two workers write one page (the
+ * way a program is partitioned for a page-based DSM; the hot-page report of
+ * dsmexec --stats names the pages that two ranks write otherwise). */
+void app_range_paged(size_t n, size_t esize, int id, int nw, size_t *lo, size_t *hi);
+
 /* Collective: v[0..k) summed over every worker, in worker order, into v on
  * every worker.  Includes a barrier. */
 void app_sum(struct worker *w, struct app_red *r, double *v, int k);

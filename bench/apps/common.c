@@ -111,6 +111,18 @@ void app_range(size_t n, int id, int nw, size_t *lo, size_t *hi)
 	*hi = n * (size_t)(id + 1) / (size_t)nw;
 }
 
+void app_range_paged(size_t n, size_t esize, int id, int nw, size_t *lo, size_t *hi)
+{
+	size_t per = 4096 / esize, units = (n + per - 1) / per;
+
+	*lo = units * (size_t)id / (size_t)nw * per;
+	*hi = units * (size_t)(id + 1) / (size_t)nw * per;
+	if (*lo > n)
+		*lo = n;
+	if (*hi > n || id == nw - 1)
+		*hi = n;
+}
+
 void app_sum(struct worker *w, struct app_red *r, double *v, int k)
 {
 	double (*slot)[APP_REDW] = r->v[w->red_turn];

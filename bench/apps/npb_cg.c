@@ -12,7 +12,10 @@
  * process builds it once, privately (makea below), and each worker copies
  * its band of rows into the kernel's arrays before the clock starts.
  *
- * Parallel: rows in bands, one per worker; the vectors x, z, p, q, r are
+ * Parallel: rows in bands, one per worker, each band whole pages of the
+ * vectors (app_range_paged: bands that end mid-page put a page of each
+ * vector under two writers, the hot-page report's FALSE SHARING; it cost
+ * 40 % of a 2-rank run); the vectors x, z, p, q, r are
  * arrays of the kernel, each worker writing its band; q = A p reads all of
  * p.  Dot products go through app_sum (one slot per worker on one page, as
  * an OpenMP reduction array would), three barriers per CG iteration.
@@ -273,7 +276,7 @@ static void cg_steps(struct worker *w, int steps)
 	double *x = b[C_X], *z = b[C_Z], zeta = 0, rnorm = 0;
 	size_t lo, hi;
 
-	app_range((size_t)cg_par.n, w->id, w->nw, &lo, &hi);
+	app_range_paged((size_t)cg_par.n, sizeof(double), w->id, w->nw, &lo, &hi);
 	for (size_t j = lo; j < hi; j++)
 		x[j] = 1.0;
 	for (int it = 0; it < steps; it++) {
@@ -305,7 +308,7 @@ static void cg_init(struct worker *w)
 	double *a = b[C_A];
 	size_t lo, hi, k0, k1;
 
-	app_range((size_t)cg_par.n, w->id, w->nw, &lo, &hi);
+	app_range_paged((size_t)cg_par.n, sizeof(double), w->id, w->nw, &lo, &hi);
 	k0 = (size_t)cg_par.rowstr[lo];
 	k1 = (size_t)cg_par.rowstr[hi];
 	memcpy(rowstr + lo, cg_par.rowstr + lo, sizeof(int) * (hi - lo + (hi == (size_t)cg_par.n)));
