@@ -1325,6 +1325,35 @@ static void regain(uint64_t page)
 	}
 }
 
+/*
+ * Rewrite: regain's counterpart for writers.  A write fault on a page this
+ * rank wrote in an earlier phase (its write grant came then) and still
+ * holds read-only, because a reader got a copy since, also asks for write
+ * access to the other such pages near it that were granted in the same
+ * phase: a writer that sweeps an array again after others read it (CG's
+ * p, FT's work array, a grid's band) gets them back in one bundle per home
+ * instead of a round trip each, whatever its order.  Only pages of the same
+ * phase's grants (one sweep), only within WROTE_PHASES phases, and only
+ * copies nobody else wrote since (an invalidated one is not read-only
+ * here): a page written once and read by everyone afterwards stops being
+ * taken back after WROTE_PHASES barriers.  Ordinary write requests.
+ */
+static void rewrite(uint64_t page)
+{
+	uint64_t lo = page > REGAIN_SPAN ? page - REGAIN_SPAN : 0, hi = page + REGAIN_SPAN + 1;
+	uint8_t when = wrote_when[page];
+	uint32_t n = 0;
+
+	if (hi > rt.region_pages)
+		hi = rt.region_pages;
+	for (uint64_t q = lo; q < hi && n < rt.readahead; q++)
+		if (q != page && pstate[q] == P_READ && (lost[q] & WROTE_HERE) && wrote_when[q] == when &&
+		    !pending_find(q)) {
+			request(q, 1, NULL, 1);
+			n++;
+		}
+}
+
 static void fault(uint64_t page, int write, struct mbox_req *waiter);
 
 /* The fault's request and the fetch-ahead's go out bundled per home. */
@@ -1339,7 +1368,7 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 {
 	uint8_t st = pstate[page];
 	struct pending *p;
-	int again;
+	int again, rewritten;
 
 	/* a thread wants this page: no strikes, nor a regained copy unasked */
 	lost[page] &= (uint8_t)~(REGAINED | STRIKES);
@@ -1354,6 +1383,8 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 		return;
 	}
 	again = lost[page] == LOST_COPY && !write && rt.readahead;
+	rewritten = write && st == P_READ && (lost[page] & WROTE_HERE) && wrote_when[page] != phase &&
+		    (uint8_t)(phase - wrote_when[page]) <= WROTE_PHASES && rt.readahead && page < rt.region_pages;
 	lost[page] &= (uint8_t)~LOST_COPY;
 	p = pending_find(page);
 	if (!p) {
@@ -1371,6 +1402,8 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 	}
 	if (again)
 		regain(page); /* after the fault's own request, in its bundle */
+	if (rewritten)
+		rewrite(page);
 	fetch_ahead(page, write);
 }
 
