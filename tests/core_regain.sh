@@ -5,7 +5,11 @@
 # page-by-page fetching, every value right; pages read once and rewritten
 # every round are fetched again at most a few times (pages in <= the hot
 # pages + 6 per once page); with DSM_READAHEAD=0 (regain off) exactly one
-# fault and one page per hot page per round.  On 2 and 3 ranks.
+# fault and one page per hot page per round.  Rewrite, the writers' side:
+# rank 1 writes its hot pages again each round in shuffled order, after
+# rank 0 read them; at most half the write faults of page by page, and with
+# DSM_READAHEAD=0 exactly one per page it writes again (its hot pages every
+# round, its once pages in the second).  On 2 and 3 ranks.
 # Backends: uffd sigsegv
 # Timeout: 150
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -15,7 +19,11 @@ full=$(( (rounds - 1) * hot ))
 figures() { # FILE: "faults pages" from rank 0's line
 	sed -n 's/^\[0\] regain: [0-9]* rounds of [0-9]* pages: \([0-9]*\) read faults, \([0-9]*\) pages in$/\1 \2/p' "$1"
 }
+wfaults() { # FILE: rank 1's write faults
+	sed -n 's/^\[1\] rewrite: [0-9]* rounds of [0-9]* pages: \([0-9]*\) write faults$/\1/p' "$1"
+}
 for n in 2 3; do
+	wfull=$(( (rounds - 1) * (hot / (n - 1)) + once / (n - 1) ))
 	"$BIN/dsmexec" -t 120 -n "$n" "$TBIN/regain" $rounds >"$TMP/out" 2>&1
 	rc=$?
 	cat "$TMP/out"
@@ -25,11 +33,15 @@ for n in 2 3; do
 	[ "$1" -le $((full / 2)) ] || fail "$n ranks: $1 read faults for $full pages reread (regain should save half or more)"
 	[ "$2" -ge $full ] && [ "$2" -le $((full + 6 * once)) ] ||
 		fail "$n ranks: $2 pages in, expected $full to $((full + 6 * once)) (once pages fetched again and again?)"
+	w=$(wfaults "$TMP/out")
+	[ -n "$w" ] || fail "rewrite on $n ranks: no figure"
+	[ "$w" -le $((wfull / 2)) ] || fail "$n ranks: rank 1 took $w write faults for $wfull pages written again (rewrite should save half or more)"
 
 	DSM_READAHEAD=0 "$BIN/dsmexec" -t 120 -n "$n" "$TBIN/regain" $rounds >"$TMP/out" 2>&1
 	rc=$?
 	cat "$TMP/out"
 	[ $rc -eq 0 ] || fail "regain with DSM_READAHEAD=0 on $n ranks: exit status $rc"
 	expect_eq "$(figures "$TMP/out")" "$full $full" "DSM_READAHEAD=0 on $n ranks: read faults and pages in"
+	expect_eq "$(wfaults "$TMP/out")" "$wfull" "DSM_READAHEAD=0 on $n ranks: rank 1's write faults"
 done
 exit 0

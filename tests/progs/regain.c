@@ -11,12 +11,25 @@
  * Rank 0 prints its read faults and pages received after the first round,
  * which tests/core_regain.sh bounds: with regain most hot pages come in the
  * bundle of a round's first fault; the once pages, never read again, are
- * not fetched with every rewrite.
+ * not fetched with every rewrite.  The writers write their pages in a
+ * shuffled order too, and rank 1 prints its write faults after the first
+ * round (coherence.c, "Rewrite"): each round it writes again the hot pages
+ * that rank 0 read since, and with rewrite most come in the bundle of its
+ * first write fault.
  */
 #include "testutil.h"
 
 #define HOT 32
 #define ONCE 32
+
+static void shuffle(int *a, unsigned *seed)
+{
+	for (int i = HOT - 1; i > 0; i--) {
+		int j = (int)(rand_r(seed) % (unsigned)(i + 1)), t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -26,19 +39,25 @@ int main(int argc, char **argv)
 	size_t pg = dsm_page_size();
 	volatile long *hot = dsm_alloc_named("regain.hot", HOT * pg);
 	volatile long *once = dsm_alloc_named("regain.once", ONCE * pg);
-	int order[HOT];
+	int order[HOT], worder[HOT];
 	struct dsm_stats s0, s1;
-	unsigned seed = 7;
+	unsigned seed = 7, wseed = 11 + (unsigned)me;
 
 	CHECK(hot && once, "dsm_alloc_named failed");
 	CHECK(n >= 2, "needs 2 ranks or more");
 	for (int i = 0; i < HOT; i++)
-		order[i] = i;
+		order[i] = worder[i] = i;
 	CALL(dsm_barrier());
 	for (long r = 1; r <= rounds; r++) {
 		if (me > 0) {
-			for (int i = me - 1; i < HOT; i += n - 1)
-				hot[(size_t)i * pg / sizeof(long)] = r * 1000 + i;
+			if (r == 2)
+				dsm_stats(&s0);
+			shuffle(worder, &wseed);
+			for (int k = 0; k < HOT; k++) {
+				int i = worder[k];
+				if (i % (n - 1) == me - 1)
+					hot[(size_t)i * pg / sizeof(long)] = r * 1000 + i;
+			}
 			for (int i = me - 1; i < ONCE; i += n - 1)
 				once[(size_t)i * pg / sizeof(long)] = r * 1000 + i;
 		}
@@ -46,11 +65,7 @@ int main(int argc, char **argv)
 		if (me == 0) {
 			if (r == 2)
 				dsm_stats(&s0);
-			for (int i = HOT - 1; i > 0; i--) {
-				int j = (int)(rand_r(&seed) % (unsigned)(i + 1)), t = order[i];
-				order[i] = order[j];
-				order[j] = t;
-			}
+			shuffle(order, &seed);
 			for (int k = 0; k < HOT; k++) {
 				long v = hot[(size_t)order[k] * pg / sizeof(long)];
 				CHECK(v == r * 1000 + order[k], "round %ld: hot page %d holds %ld", r, order[k], v);
@@ -66,6 +81,11 @@ int main(int argc, char **argv)
 		dsm_stats(&s1);
 		printf("regain: %ld rounds of %d pages: %lu read faults, %lu pages in\n", rounds - 1, HOT,
 		       (unsigned long)(s1.read_faults - s0.read_faults), (unsigned long)(s1.pages_in - s0.pages_in));
+	}
+	if (me == 1) {
+		dsm_stats(&s1);
+		printf("rewrite: %ld rounds of %d pages: %lu write faults\n", rounds - 1, (HOT + n - 2) / (n - 1),
+		       (unsigned long)(s1.write_faults - s0.write_faults));
 	}
 	return finish(me, 0);
 }
