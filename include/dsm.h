@@ -49,6 +49,26 @@ size_t dsm_page_size(void);
  * (dsm_barrier(3)). */
 int dsm_barrier(void);
 
+/* Collective, a barrier too (for release consistency as well): every rank
+ * that is not a server passes `len` bytes at `mine` (the same len on every
+ * rank, at most DSM_GATHER_MAX / the number of such ranks) and gets every
+ * rank's, in rank order, at `all` (len times that number of bytes; `mine`
+ * and `all` may be in the shared region, but may not overlap).  The data
+ * travel with the barrier's own messages: ceil(log2 n) rounds, no rank in
+ * the middle (dsm_allgather(3)).  Returns 0 or a negative errno: -EINVAL for
+ * a bad argument, -EPERM on a server, -EBUSY from a second thread. */
+#define DSM_GATHER_MAX (1u << 20)
+int dsm_allgather(const void *mine, size_t len, void *all);
+
+/* Collective, a barrier too: combine `count` values of `type` at `buf`
+ * element-wise over the ranks that are not servers, with `op`, and leave
+ * the result in `buf` on every rank.  The ranks' values are combined in
+ * rank order on every rank, so every rank gets the same bits.  0 or a
+ * negative errno, as dsm_allgather(). */
+enum dsm_type { DSM_INT32, DSM_INT64, DSM_UINT64, DSM_DOUBLE };
+enum dsm_op { DSM_SUM, DSM_MIN, DSM_MAX };
+int dsm_allreduce(void *buf, size_t count, enum dsm_type type, enum dsm_op op);
+
 /*
  * ---- Synchronization ----
  *

@@ -629,6 +629,90 @@ int dsm_barrier(void)
 	return rc;
 }
 
+int dsm_allgather(const void *mine, size_t len, void *all)
+{
+	int64_t t0 = obs_clock();
+	struct sync_gather g = { .len = (uint32_t)len };
+	struct mbox_req req = { .kind = MBOX_BARRIER, .p = &g };
+	size_t n = (size_t)(rt.size - n_servers), total = n * len;
+	void *bounce;
+	int rc;
+
+	if (!rt_live("dsm_allgather"))
+		return -EINVAL;
+	if (dsm_is_server(rt.rank))
+		return -EPERM;
+	if (!mine || !all || !len || len > DSM_GATHER_MAX / n ||
+	    ((const char *)mine < (char *)all + total && (char *)all < (const char *)mine + len))
+		return -EINVAL;
+	if (n == 1) {
+		memcpy(all, mine, len);
+		atomic_thread_fence(memory_order_seq_cst);
+		stats_waited(MBOX_BARRIER, 0, t0);
+		return 0;
+	}
+	/* The service thread reads and writes private copies: it never
+	 * touches the shared region through the application's view. */
+	if (!(bounce = malloc(total + len)))
+		return -ENOMEM;
+	memcpy((char *)bounce + total, mine, len);
+	g.mine = (char *)bounce + total;
+	g.all = bounce;
+	rc = rc_release();
+	if (rc == 0)
+		rc = mbox_call(&req);
+	if (rc == 0)
+		rc = rc_acquire();
+	if (rc == 0) {
+		memcpy(all, bounce, total);
+		stats_waited(MBOX_BARRIER, 0, t0);
+	}
+	free(bounce);
+	return rc;
+}
+
+#define COMBINE(T)                                                                                     \
+	do {                                                                                           \
+		T *r = buf;                                                                            \
+		const T *v = (const T *)all;                                                           \
+		for (size_t i = 0; i < count; i++) {                                                   \
+			T x = v[i];                                                                    \
+			for (size_t k = 1; k < n; k++) {                                               \
+				T y = v[k * count + i];                                                \
+				x = op == DSM_SUM ? x + y : op == DSM_MIN ? (y < x ? y : x) : (y > x ? y : x); \
+			}                                                                              \
+			r[i] = x;                                                                      \
+		}                                                                                      \
+	} while (0)
+
+int dsm_allreduce(void *buf, size_t count, enum dsm_type type, enum dsm_op op)
+{
+	size_t es = type == DSM_INT32 ? 4 : 8, n;
+	void *all;
+	int rc;
+
+	if (!rt_live("dsm_allreduce"))
+		return -EINVAL;
+	if ((unsigned)type > DSM_DOUBLE || (unsigned)op > DSM_MAX || !buf || !count || count > SIZE_MAX / es)
+		return -EINVAL;
+	if (dsm_is_server(rt.rank))
+		return -EPERM;
+	n = (size_t)(rt.size - n_servers);
+	if (!(all = malloc(n * count * es)))
+		return -ENOMEM;
+	rc = dsm_allgather(buf, count * es, all);
+	if (rc == 0) {
+		switch (type) {
+		case DSM_INT32: COMBINE(int32_t); break;
+		case DSM_INT64: COMBINE(int64_t); break;
+		case DSM_UINT64: COMBINE(uint64_t); break;
+		case DSM_DOUBLE: COMBINE(double); break;
+		}
+	}
+	free(all);
+	return rc;
+}
+
 int dsm_finalize(void)
 {
 	int rc;

@@ -106,6 +106,17 @@
  * thread waits in mbox_call() like any request (DSM_SPIN_US).
  * verify/barrier.pml models it.
  *
+ * dsm_allgather() is the same barrier with data: after round k - 1 a rank
+ * knows the contributions of the min(2^k, n) ranks that end with it (mod
+ * n), and sends them as BARRIER_DATA (id: the first of them and their
+ * number) just before its BARRIER_ROUND of round k; the receiver then knows
+ * those of twice as many, so after the last round every rank has all n
+ * (Bruck's allgather on the dissemination pattern).  Data may come before
+ * its epoch, like rounds; they wait per epoch parity and round until the
+ * round is taken, and a round taken without data in an allgather, or with
+ * data in a barrier, or data of another length, means the ranks called
+ * different collectives: the job stops, naming both.
+ *
  * The shared heap's messages come through here too and go to alloc.c.
  *
  * Locking: stripe[i].mu guards that stripe's cache entries (struct lentry:
@@ -123,6 +134,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "htab.h"
@@ -201,6 +213,16 @@ static uint64_t bar_epoch;
 static struct mbox_req *bar_req;
 static unsigned bar_round;
 static uint64_t bar_got[2];
+/* dsm_allgather: the epoch's request (NULL: a plain barrier), every rank's
+ * data as this rank learns them (bar_ranks() x len bytes), and per epoch
+ * parity and round the data that came and were not taken yet. */
+static struct sync_gather *ag;
+static uint8_t *ag_all;
+struct ag_early {
+	uint8_t *data; /* malloc'd; NULL: none came */
+	uint32_t len, first, count;
+};
+static struct ag_early ag_early[2][64];
 
 static uint64_t mix64(uint64_t x)
 {
@@ -404,6 +426,14 @@ void sync_fini(void)
 		pthread_mutex_destroy(&stripes[i].mu);
 	}
 	waiting = cwaiting = NULL;
+	for (int e = 0; e < 2; e++)
+		for (int k = 0; k < 64; k++) {
+			free(ag_early[e][k].data);
+			ag_early[e][k].data = NULL;
+		}
+	free(ag_all);
+	ag_all = NULL;
+	ag = NULL;
 	alloc_fini();
 }
 
@@ -777,9 +807,85 @@ static int bar_to(unsigned k)
 	return (int)(((uint64_t)rt.rank + (1ULL << k)) % n);
 }
 
+/* The contributions this rank knows before round k: those of the
+ * min(2^k, n) ranks that end with it. */
+static uint32_t ag_known(unsigned k)
+{
+	uint64_t n = (uint64_t)bar_ranks();
+
+	return (uint32_t)((1ULL << k) < n ? (1ULL << k) : n);
+}
+
 static void bar_send(unsigned k)
 {
+	if (ag) {
+		static uint8_t *out; /* service thread only */
+		static size_t out_cap;
+		uint32_t n = (uint32_t)bar_ranks(), count = ag_known(k);
+		uint32_t first = (uint32_t)(((uint64_t)rt.rank + n - count + 1) % n);
+		struct wire_hdr h = { .type = WIRE_BARRIER_DATA, .arg = bar_epoch, .aux = k,
+				      .id = (uint64_t)first << 32 | count, .len = count * ag->len };
+		if (out_cap < h.len) {
+			free(out);
+			if (!(out = malloc(h.len)))
+				rt_fatal("out of memory for dsm_allgather's data (%u bytes)", h.len);
+			out_cap = h.len;
+		}
+		for (uint32_t i = 0; i < count; i++)
+			memcpy(out + (size_t)i * ag->len, ag_all + (size_t)((first + i) % n) * ag->len, ag->len);
+		tp_send(bar_to(k), &h, out);
+	}
 	send_msg(bar_to(k), WIRE_BARRIER_ROUND, bar_epoch, 0, k);
+}
+
+/* Round k of this epoch was taken: take in its data, which must match
+ * what this rank called. */
+static void ag_take(unsigned k)
+{
+	struct ag_early *d = &ag_early[bar_epoch & 1][k];
+	uint32_t n = (uint32_t)bar_ranks(), want = ag_known(k);
+	int from = bar_from(k);
+
+	if (!ag) {
+		if (d->data)
+			rt_fatal("rank %d called dsm_allgather (or dsm_allreduce) where this rank called "
+				 "dsm_barrier (barrier %" PRIu64 ")", from, bar_epoch);
+		return;
+	}
+	if (!d->data)
+		rt_fatal("rank %d called dsm_barrier where this rank called dsm_allgather (or "
+			 "dsm_allreduce) (barrier %" PRIu64 ")", from, bar_epoch);
+	if (d->len != want * ag->len || d->count != want ||
+	    d->first != (uint32_t)(((uint64_t)from + n - want + 1) % n))
+		rt_fatal("rank %d passed dsm_allgather %u bytes from each of %u ranks, this rank %u bytes "
+			 "(barrier %" PRIu64 "): every rank must pass the same length", from,
+			 d->count ? d->len / d->count : 0, d->count, ag->len, bar_epoch);
+	for (uint32_t i = 0; i < d->count; i++)
+		memcpy(ag_all + (size_t)((d->first + i) % n) * ag->len, d->data + (size_t)i * ag->len, ag->len);
+	free(d->data);
+	d->data = NULL;
+}
+
+static void got_data(const struct wire_hdr *h, const uint8_t *payload)
+{
+	uint32_t n = (uint32_t)bar_ranks(), count = (uint32_t)h->id, first = (uint32_t)(h->id >> 32);
+	unsigned k = h->aux;
+	struct ag_early *d;
+
+	if (k >= bar_rounds() || (int)h->src != bar_from(k) || count == 0 || count > n || first >= n ||
+	    h->len % count)
+		rt_fatal("rank %u sent BARRIER_DATA of round %u for ranks %u..+%u with %u bytes (protocol "
+			 "error)", h->src, k, first, count, h->len);
+	d = &ag_early[h->arg & 1][k];
+	if (d->data)
+		rt_fatal("rank %u sent the data of round %u of barrier %" PRIu64 " twice (protocol error)",
+			 h->src, k, h->arg);
+	if (!(d->data = malloc(h->len)))
+		rt_fatal("out of memory for dsm_allgather's data (%u bytes)", h->len);
+	memcpy(d->data, payload, h->len);
+	d->len = h->len;
+	d->first = first;
+	d->count = count;
 }
 
 /* This rank leaves a barrier (this file's or dsm_init's): release
@@ -800,6 +906,7 @@ static void bar_advance(void)
 
 	while (bar_round < rounds && (*got >> bar_round & 1)) {
 		*got &= ~(1ULL << bar_round);
+		ag_take(bar_round);
 		if (++bar_round < rounds)
 			bar_send(bar_round);
 	}
@@ -808,6 +915,12 @@ static void bar_advance(void)
 	/* Every rank entered this epoch: each rank's entry reached this one
 	 * through a chain of rounds, and so did what each knew then. */
 	sync_barrier_left();
+	if (ag) {
+		memcpy(ag->all, ag_all, (size_t)bar_ranks() * ag->len);
+		free(ag_all);
+		ag_all = NULL;
+		ag = NULL;
+	}
 	req = bar_req;
 	bar_req = NULL;
 	mbox_complete(req, 0);
@@ -823,6 +936,16 @@ void sync_barrier(struct mbox_req *req)
 	bar_req = req;
 	bar_epoch++;
 	bar_round = 0;
+	ag = req->p;
+	if (ag) {
+		if (!(ag_all = malloc((size_t)bar_ranks() * ag->len))) {
+			bar_req = NULL;
+			ag = NULL;
+			mbox_complete(req, -ENOMEM);
+			return;
+		}
+		memcpy(ag_all + (size_t)rt.rank * ag->len, ag->mine, ag->len);
+	}
 	if (bar_rounds() > 0)
 		bar_send(0);
 	bar_advance();
@@ -948,6 +1071,9 @@ void sync_handle(const struct wire_hdr *h, const uint8_t *payload)
 		break;
 	case WIRE_BARRIER_ROUND:
 		got_round(h);
+		break;
+	case WIRE_BARRIER_DATA:
+		got_data(h, payload);
 		break;
 	default:
 		rt_fatal("rank %d sent an unexpected %s message", src, wire_type_name(h->type));

@@ -15,8 +15,17 @@ int sync_init(void);
 void sync_fini(void);
 /* Service thread: an application request (kind MBOX_SYNC_FIRST..LAST). */
 void sync_request(struct mbox_req *req);
-/* Service thread: an application barrier (dsm_barrier after dsm_init's):
- * req is completed once every rank that is not a server entered it. */
+/* dsm_allgather's request (req->p of an MBOX_BARRIER; NULL for a plain
+ * barrier): this rank's len bytes, and where every rank's go (a private
+ * buffer of the caller: the service thread writes it). */
+struct sync_gather {
+	const void *mine;
+	void *all;
+	uint32_t len;
+};
+/* Service thread: an application barrier (dsm_barrier after dsm_init's, or
+ * dsm_allgather): req is completed once every rank that is not a server
+ * entered it. */
 void sync_barrier(struct mbox_req *req);
 /* Called as this rank leaves any barrier (sync.c, runtime.c). */
 void sync_barrier_left(void);

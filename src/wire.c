@@ -41,6 +41,7 @@ static const struct wire_rule {
 	[WIRE_ALLOC_REQ] = { "ALLOC_REQ", 0, 255 },
 	[WIRE_ALLOC_REPLY] = { "ALLOC_REPLY", 16, 16 },
 	[WIRE_BARRIER_ROUND] = { "BARRIER_ROUND", 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
+	[WIRE_BARRIER_DATA] = { "BARRIER_DATA", 1, WIRE_MAX_PAYLOAD }, /* dsm_allgather (sync.c) */
 	[WIRE_RPC_CALL] = { "RPC_CALL", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_RPC_REPLY] = { "RPC_REPLY", 0, WIRE_MAX_PAYLOAD },
 	[WIRE_LAYOUT] = { "LAYOUT", 1, 65536 },

@@ -85,6 +85,9 @@ enum wire_type {
 	WIRE_BARRIER_ROUND = 58, /* an application barrier's round (sync.c):
 	                          * rank r -> r + 2^aux; arg = epoch, aux = round;
 	                          * payload: write notices (rc.c) */
+	WIRE_BARRIER_DATA = 59,  /* dsm_allgather's data, just before the round's
+	                          * BARRIER_ROUND: arg = epoch, aux = round, id =
+	                          * first rank << 32 | ranks; payload: their data */
 	WIRE_RPC_CALL = 60,      /* caller -> target; arg = function id, aux = reply
 	                          * capacity; payload: argument */
 	WIRE_RPC_REPLY = 61,     /* target -> caller; aux = handler result (s32);

@@ -40,6 +40,9 @@ struct app_team {
 	atomic_uint count, gen;
 	pthread_mutex_t mu;       /* Locking: guards the sleep on cv; gen changes under it */
 	pthread_cond_t cv;
+	/* app_sum on dsm, in turn: the team's values (thread-major), and
+	 * every worker's, in worker order, from dsm_allgather */
+	double red[2][APP_MAXW * APP_REDW], all[2][APP_MAXW * APP_REDW];
 };
 
 /* Slots for sums across workers: two sets, used in turn, so a worker may
@@ -113,7 +116,9 @@ void app_range(size_t n, int id, int nw, size_t *lo, size_t *hi);
 void app_range_paged(size_t n, size_t esize, int id, int nw, size_t *lo, size_t *hi);
 
 /* Collective: v[0..k) summed over every worker, in worker order, into v on
- * every worker.  Includes a barrier. */
+ * every worker.  Includes a barrier.  Threads and processes meet in slots
+ * of r; dsm ranks in dsm_allgather(), as an OpenMP reduction meets in its
+ * runtime, and add up the same slots in the same order. */
 void app_sum(struct worker *w, struct app_red *r, double *v, int k);
 
 /* The NAS Parallel Benchmarks' generator: x <- a * x mod 2^46, returns

@@ -127,6 +127,25 @@ void app_sum(struct worker *w, struct app_red *r, double *v, int k)
 {
 	double (*slot)[APP_REDW] = r->v[w->red_turn];
 
+	if (w->dsm) {
+		struct app_team *t = w->team;
+		int turn = w->red_turn, rc;
+
+		w->red_turn ^= 1;
+		memcpy(&t->red[turn][w->thread * k], v, sizeof(double) * (size_t)k);
+		team_wait(t);
+		if (w->thread == 0 &&
+		    (rc = dsm_allgather(t->red[turn], sizeof(double) * (size_t)(t->n * k), t->all[turn])))
+			app_die("dsm_allgather", -rc);
+		team_wait(t);
+		for (int j = 0; j < k; j++) {
+			double s = 0;
+			for (int i = 0; i < w->nw; i++)
+				s += t->all[turn][i * k + j];
+			v[j] = s;
+		}
+		return;
+	}
 	w->red_turn ^= 1;
 	memcpy(slot[w->id], v, sizeof(double) * (size_t)k);
 	app_barrier(w);

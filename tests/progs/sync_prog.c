@@ -16,6 +16,17 @@
  *   barrier ROUNDS    no rank leaves barrier i before every rank has entered it
  *   barrier-rc ROUNDS each rank writes its word of a release-consistent page,
  *                     then a barrier: every rank must read every word written
+ *   gather ROUNDS     dsm_allgather of a length that changes every round
+ *                     (1 byte to 16 KiB), every byte checked; dsm_allreduce
+ *                     of each type with each operation, checked against the
+ *                     values every rank computes alone; a plain barrier now
+ *                     and then; buffers in private memory and in the shared
+ *                     region; and a release-consistent word per rank that
+ *                     every rank must read after each collective (a barrier)
+ *   gather-args       what dsm_allgather and dsm_allreduce refuse (-EINVAL)
+ *   gather-mismatch   rank 1 calls dsm_barrier where the others call
+ *                     dsm_allgather: the job must end, naming the mismatch
+ *   gather-length     rank 1 passes a different length: likewise
  *   sem ITEMS         producers and consumers through a ring buffer, with
  *                     semaphores keyed 0, 1 and UINT64_MAX; every item is
  *                     received exactly once
@@ -202,6 +213,115 @@ static int test_unlock(void)
 	if (me == 0)
 		printf("unlock: OK\n");
 	return 0;
+}
+
+/* ---- allgather and allreduce ------------------------------------------------ */
+
+static uint8_t gbyte(int r, long i, size_t b)
+{
+	return (uint8_t)(r * 31 + i * 7 + b * 13 + (b >> 8));
+}
+
+static int test_gather(long rounds)
+{
+	size_t max = 16384;
+	uint8_t *mine = malloc(max), *all = malloc(max * (size_t)n);
+	uint8_t *smine = named("gather-mine", max * (size_t)n), *sall = named("gather-all", max * (size_t)n * (size_t)n);
+	volatile int64_t *word = dsm_alloc_named_rc("gather-rc", (size_t)n * sizeof(int64_t));
+
+	CHECK(mine && all && smine && sall && word, "cannot allocate the buffers: %s", strerror(errno));
+	dsm_barrier();
+	for (long i = 1; i <= rounds; i++) {
+		size_t len = i % 5 == 0 ? max : 1 + (size_t)(i * 97 % 4000);
+		int shared = i % 3 == 0;
+		uint8_t *m = shared ? smine + (size_t)me * max : mine, *a = shared ? sall + (size_t)me * max * (size_t)n : all;
+
+		word[me] = i;
+		for (size_t b = 0; b < len; b++)
+			m[b] = gbyte(me, i, b);
+		CALL(dsm_allgather(m, len, a));
+		for (int r = 0; r < n; r++) {
+			CHECK(word[r] == i, "round %ld: after dsm_allgather rank %d's release-consistent word reads %lld",
+			      i, r, (long long)word[r]);
+			for (size_t b = 0; b < len; b++)
+				CHECK(a[(size_t)r * len + b] == gbyte(r, i, b),
+				      "round %ld: dsm_allgather of %zu bytes: byte %zu of rank %d is %u, not %u", i, len,
+				      b, r, a[(size_t)r * len + b], gbyte(r, i, b));
+		}
+		CALL(dsm_barrier()); /* nobody writes word[] again before all read it */
+
+		int32_t v32[3] = { me - (int)i, me * 3, -me };
+		int64_t v64[2] = { (int64_t)me * 1000000007LL - i, -(int64_t)me };
+		uint64_t vu[2] = { (uint64_t)me << 40, UINT64_MAX - (uint64_t)me };
+		double vd[2] = { 0.1 * me + (double)i, -1.5 * me };
+		int op = (int)(i % 3);
+		CALL(dsm_allreduce(v32, 3, DSM_INT32, op));
+		CALL(dsm_allreduce(v64, 2, DSM_INT64, op));
+		CALL(dsm_allreduce(vu, 2, DSM_UINT64, op));
+		CALL(dsm_allreduce(vd, 2, DSM_DOUBLE, op));
+		int32_t w32[3];
+		int64_t w64[2];
+		uint64_t wu[2];
+		double wd[2];
+		for (int r = 0; r < n; r++) {
+			int32_t x32[3] = { r - (int)i, r * 3, -r };
+			int64_t x64[2] = { (int64_t)r * 1000000007LL - i, -(int64_t)r };
+			uint64_t xu[2] = { (uint64_t)r << 40, UINT64_MAX - (uint64_t)r };
+			double xd[2] = { 0.1 * r + (double)i, -1.5 * r };
+#define ACC(w, x, k)                                                                                   \
+	for (int j = 0; j < (k); j++)                                                                  \
+		w[j] = r == 0 ? x[j] : op == DSM_SUM ? w[j] + x[j] : op == DSM_MIN ? (x[j] < w[j] ? x[j] : w[j]) \
+									 : (x[j] > w[j] ? x[j] : w[j])
+			ACC(w32, x32, 3);
+			ACC(w64, x64, 2);
+			ACC(wu, xu, 2);
+			ACC(wd, xd, 2);
+		}
+		CHECK(!memcmp(v32, w32, sizeof(w32)) && !memcmp(v64, w64, sizeof(w64)) && !memcmp(vu, wu, sizeof(wu)) &&
+		      !memcmp(vd, wd, sizeof(wd)), "round %ld: dsm_allreduce with op %d: %d %lld %llu %.17g differ from %d %lld %llu %.17g",
+		      i, op, v32[0], (long long)v64[0], (unsigned long long)vu[0], vd[0], w32[0], (long long)w64[0],
+		      (unsigned long long)wu[0], wd[0]);
+		if (i % 7 == 0)
+			CALL(dsm_barrier());
+	}
+	free(mine);
+	free(all);
+	dsm_barrier();
+	if (me == 0)
+		printf("gather: %ld rounds on %d ranks: OK\n", rounds, n);
+	return 0;
+}
+
+static int test_gather_args(void)
+{
+	char a[8] = { 0 }, all[64];
+	double d = 1;
+
+	CHECK(dsm_allgather(NULL, 8, all) == -EINVAL && dsm_allgather(a, 8, NULL) == -EINVAL &&
+	      dsm_allgather(a, 0, all) == -EINVAL && dsm_allgather(all, 8, all + 4) == -EINVAL &&
+	      dsm_allgather(a, DSM_GATHER_MAX, all) == -EINVAL,
+	      "dsm_allgather accepted a bad argument");
+	CHECK(dsm_allreduce(&d, 1, (enum dsm_type)9, DSM_SUM) == -EINVAL &&
+	      dsm_allreduce(&d, 1, DSM_DOUBLE, (enum dsm_op)9) == -EINVAL && dsm_allreduce(NULL, 1, DSM_DOUBLE, DSM_SUM) == -EINVAL &&
+	      dsm_allreduce(&d, 0, DSM_DOUBLE, DSM_SUM) == -EINVAL,
+	      "dsm_allreduce accepted a bad argument");
+	CALL(dsm_allreduce(&d, 1, DSM_DOUBLE, DSM_SUM));
+	CHECK(d == n, "dsm_allreduce after refused calls: %g, not %d", d, n);
+	if (me == 0)
+		printf("gather-args: OK\n");
+	return 0;
+}
+
+static int test_gather_mismatch(int length)
+{
+	char a[64] = { 0 }, all[64 * 64];
+
+	if (me == 1 && !length)
+		dsm_barrier();
+	else
+		dsm_allgather(a, me == 1 ? 16 : 8, all);
+	fprintf(stderr, "rank %d: FAIL: the mismatched collective returned\n", me);
+	return 1;
 }
 
 /* ---- barrier ------------------------------------------------------------ */
@@ -540,6 +660,14 @@ int main(int argc, char **argv)
 		rc = test_barrier(count, 0);
 	else if (!strcmp(what, "barrier-rc"))
 		rc = test_barrier(count, 1);
+	else if (!strcmp(what, "gather"))
+		rc = test_gather(count);
+	else if (!strcmp(what, "gather-args"))
+		rc = test_gather_args();
+	else if (!strcmp(what, "gather-mismatch"))
+		rc = test_gather_mismatch(0);
+	else if (!strcmp(what, "gather-length"))
+		rc = test_gather_mismatch(1);
 	else if (!strcmp(what, "sem"))
 		rc = test_sem(count);
 	else if (!strcmp(what, "threads"))
