@@ -25,10 +25,17 @@
  *     (rc_notices_in, called before got_round); a message carries all its
  *     sender knows when it is sent (rc_notices_out; C leaves out what the
  *     receiver is known to know, which this model does not need to).
+ *   - dsm_allgather's data: every barrier here is an allgather too.  A
+ *     rank's data (dat[]) is a bit per rank whose contribution it holds in
+ *     the current epoch: its own at entry.  Round k's message carries the
+ *     block of the min(2^k, NR) ranks that end with the sender (mod NR),
+ *     as BARRIER_DATA does; the receiver keeps it per epoch parity and
+ *     round (ag_early) and takes it in when it takes the round (ag_take).
  *
  * Checks (assertions): when a rank leaves epoch e, every rank has entered e
  * (no rank leaves early), and the leaving rank knows the notices of every
- * rank for every epoch up to e (the union); every message is for the epoch
+ * rank for every epoch up to e (the union) and holds every rank's data of
+ * e; a rank sends only data it holds; every message is for the epoch
  * the receiver is in (a round not taken yet) or the next one, comes from the
  * rank that round names, and is not a duplicate (C's rt_fatal checks); at the
  * end every rank left every barrier (no deadlock), every channel is empty and
@@ -46,6 +53,10 @@
  *               what it learned in the rounds before
  *   SEND_AHEAD  a rank sends every round's message at entry, not each one
  *               after the round before is in
+ *   DATA_OWN    a round's data is only its sender's own contribution, not
+ *               the block it learned in the rounds before
+ *   DATA_EARLY  data that come before their round is taken are merged at
+ *               once, into the epoch this rank is in (not kept per epoch)
  */
 
 #ifndef NR
@@ -63,7 +74,7 @@
 #endif
 #define CAP 3
 
-chan ch[NR * NR] = [CAP] of { byte, byte, int };
+chan ch[NR * NR] = [CAP] of { byte, byte, int, byte };
 #define CH(f, t) ch[(f) * NR + (t)]
 #define BIT(r, e) (1 << ((r) * NE + (e) - 1))
 
@@ -73,17 +84,38 @@ bool inb[NR];         /* in a barrier */
 byte got[NR * 2];     /* per rank and epoch parity: rounds whose message is in */
 int know[NR];         /* write notices this rank knows */
 byte left;            /* barriers left, all ranks together */
+byte dat[NR];         /* dsm_allgather: the ranks whose data this rank holds */
+byte dblk[NR * 2 * ROUNDS]; /* per rank, epoch parity and round: data that came */
+#define ALL ((1 << NR) - 1)
+
+/* The block of the min(2^k, NR) ranks that end with rank r, as bits. */
+inline block(r, k, m)
+{
+	m = 0;
+	x = 0;
+	do
+	:: x < (1 << (k)) && x < NR -> m = m | (1 << ((r + NR - x) % NR)); x++
+	:: else -> break
+	od
+}
 
 inline send_round(r, k)
 {
 	to = (r + (1 << (k))) % NR;
 	assert(nfull(CH(r, to)));
+	block(r, k, m);
+#ifdef MUTANT_DATA_OWN
+	m = 1 << r;
+#endif
+	assert((dat[r] & m) == m); /* bar_send copies what ag_all holds */
 #ifdef MUTANT_OWN_ONLY
-	CH(r, to)!ep[r], k, know[r] & (((1 << NE) - 1) << (r * NE))
+	CH(r, to)!ep[r], k, know[r] & (((1 << NE) - 1) << (r * NE)), m
 #else
-	CH(r, to)!ep[r], k, know[r]
+	CH(r, to)!ep[r], k, know[r], m
 #endif
 }
+
+#define DSLOT(r, e, k) dblk[((r) * 2 + ((e) & 1)) * ROUNDS + (k)]
 
 #define SLOT(r, e) got[(r) * 2 + ((e) & 1)]
 
@@ -93,6 +125,8 @@ inline advance(r)
 	do
 	:: rnd[r] < ROUNDS && (SLOT(r, ep[r]) >> rnd[r]) & 1 ->
 		SLOT(r, ep[r]) = SLOT(r, ep[r]) & ~(1 << rnd[r]);
+		dat[r] = dat[r] | DSLOT(r, ep[r], rnd[r]); /* ag_take */
+		DSLOT(r, ep[r], rnd[r]) = 0;
 		rnd[r]++;
 #ifndef MUTANT_SEND_AHEAD
 		if :: rnd[r] < ROUNDS -> send_round(r, rnd[r]) :: else -> skip fi
@@ -102,6 +136,7 @@ inline advance(r)
 	if
 	:: rnd[r] == ROUNDS ->
 		/* leave: every rank entered, and the union is here */
+		assert(dat[r] == ALL);
 		q = 0;
 		do
 		:: q < NR ->
@@ -126,6 +161,7 @@ inline enter(r)
 	ep[r]++;
 	inb[r] = 1;
 	rnd[r] = 0;
+	dat[r] = 1 << r;
 	know[r] = know[r] | BIT(r, ep[r]);
 #ifdef MUTANT_SEND_AHEAD
 	k = 0;
@@ -158,20 +194,25 @@ inline receive(r, f)
 	assert(!((SLOT(r, e) >> k) & 1));
 #endif
 	SLOT(r, e) = SLOT(r, e) | (1 << k);
+#ifdef MUTANT_DATA_EARLY
+	dat[r] = dat[r] | m;
+#else
+	DSLOT(r, e, k) = m;
+#endif
 	if :: e == ep[r] && inb[r] -> advance(r) :: else -> skip fi;
 dropped:
 	skip
 }
 
-#define RECV(f) :: d_step { CH(f, r)?e, k, kn -> receive(r, f); e = 0; k = 0; kn = 0; q = 0; x = 0; to = 0 }
+#define RECV(f) :: d_step { CH(f, r)?e, k, kn, m -> receive(r, f); e = 0; k = 0; kn = 0; q = 0; x = 0; to = 0; m = 0 }
 
 proctype rank(byte r)
 {
-	byte e, k, q, x, to;
+	byte e, k, q, x, to, m;
 	int kn;
 
 end:	do
-	:: d_step { !inb[r] && ep[r] < NE -> enter(r); k = 0; q = 0; x = 0; to = 0 }
+	:: d_step { !inb[r] && ep[r] < NE -> enter(r); k = 0; q = 0; x = 0; to = 0; m = 0 }
 	RECV(0)
 	RECV(1)
 #if NR > 2
@@ -206,6 +247,11 @@ init
 	i = 0;
 	do
 	:: i < NR * 2 -> assert(got[i] == 0); i++
+	:: else -> break
+	od;
+	i = 0;
+	do
+	:: i < NR * 2 * ROUNDS -> assert(dblk[i] == 0); i++
 	:: else -> break
 	od
 }

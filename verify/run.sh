@@ -229,7 +229,7 @@ check mutant-rc-chain-not-transitive fail safety "-DCHAIN -DMUTANT_NOT_TRANSITIV
 # Application barriers (barrier.pml): the dissemination barrier of sync.c,
 # NR ranks x NE consecutive barriers, write notices carried by its rounds.
 check barrier-3x3    pass safety "-DNR=3 -DNE=3" \
-	"dissemination barrier, 3 ranks x 3 barriers: nobody early, the union of notices" barrier.pml
+	"dissemination barrier, 3 ranks x 3 barriers: nobody early, the union of notices, every rank's data" barrier.pml
 check barrier-4x3    pass safety "-DNR=4 -DNE=3" \
 	"dissemination barrier, 4 ranks x 3 barriers: nobody early, the union of notices" barrier.pml
 check barrier-5x3    pass safety "-DNR=5 -DNE=3" \
@@ -243,6 +243,10 @@ check mutant-barrier-own-only   fail safety "$b -DMUTANT_OWN_ONLY" \
 	"a round carries only its sender's own write notices" barrier.pml
 check mutant-barrier-send-ahead fail safety "$b -DMUTANT_SEND_AHEAD" \
 	"every round sent at entry, not after the round before" barrier.pml
+check mutant-barrier-data-own   fail safety "-DNR=4 -DNE=2 -DMUTANT_DATA_OWN" \
+	"dsm_allgather: a round carries only its sender's own data" barrier.pml
+check mutant-barrier-data-early fail safety "-DNR=3 -DNE=2 -DMUTANT_DATA_EARLY" \
+	"dsm_allgather: early data merged into the epoch the rank is in" barrier.pml
 
 echo "verify: $pass passed, $fail failed"
 [ $fail = 0 ]
