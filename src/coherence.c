@@ -104,8 +104,13 @@ struct pending {
 	struct mbox_req *waiters;
 	int64_t t0;                /* when it was made */
 	uint64_t tag;              /* who faulted where (stats.h) */
-	int ahead;                 /* read ahead: no thread has touched it yet */
+	int ahead;                 /* fetched ahead, no thread has touched it yet:
+	                            * AHEAD_STREAM, AHEAD_AGAIN; 0: a thread's */
 };
+
+/* Why a page was asked for ahead of a thread: a read or write stream
+ * (fetch_ahead), or regain/rewrite (a page this rank held before). */
+enum { AHEAD_STREAM = 1, AHEAD_AGAIN = 2 };
 
 /* A request queued at home behind the one being served. */
 struct qreq {
@@ -1242,6 +1247,12 @@ static void fetch_ahead(uint64_t page, int write)
 	int in_run = ra->win && d > 0 && d <= page && stride && d % stride == 0 && page <= ra->next;
 	int seq = d == 1 || (stride > 1 && d == stride) || in_run;
 
+	if (write && in_run)
+		for (q = ra->last + stride; q < page; q += stride)
+			if (pstate[q] == P_WRITE) { /* the writer went past it */
+				lost[q] |= WROTE_HERE;
+				wrote_when[q] = phase;
+			}
 	ra->last = page;
 	if (!seq || page >= rt.region_pages || !rt.readahead) {
 		ra->win = 0;
@@ -1268,7 +1279,7 @@ static void fetch_ahead(uint64_t page, int write)
 	q = page + stride > ra->next ? page + stride : ra->next;
 	for (; q <= page + stride * ra->win && q < rt.region_pages; q += stride)
 		if (pstate[q] < (write ? P_WRITE : P_READ) && !pending_find(q))
-			request(q, write, NULL, 1);
+			request(q, write, NULL, AHEAD_STREAM);
 	ra->next = q;
 }
 
@@ -1319,7 +1330,7 @@ static void regain(uint64_t page)
 			continue;
 		lost[q] = (uint8_t)((f & STRIKES) | REGAINED);
 		if (pstate[q] == P_INVALID && !pending_find(q)) {
-			request(q, 0, NULL, 1);
+			request(q, 0, NULL, AHEAD_AGAIN);
 			n++;
 		}
 	}
@@ -1349,7 +1360,7 @@ static void rewrite(uint64_t page)
 	for (uint64_t q = lo; q < hi && n < rt.readahead; q++)
 		if (q != page && pstate[q] == P_READ && (lost[q] & WROTE_HERE) && wrote_when[q] == when &&
 		    !pending_find(q)) {
-			request(q, 1, NULL, 1);
+			request(q, 1, NULL, AHEAD_AGAIN);
 			n++;
 		}
 }
@@ -1413,7 +1424,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	struct pending *p = pending_find(page);
 	int write = (h->flags & WIRE_F_WRITE) != 0;
 	uint64_t token;
-	int rc;
+	int rc, written;
 
 	if (fhome)
 		learn_home(page, (int)h->aux - 1, (int)h->src);
@@ -1448,8 +1459,13 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	if (rc)
 		rt_fatal("cannot install page %lu: %s", (unsigned long)page, strerror(-rc));
 	pstate[page] = write ? P_WRITE : P_READ;
-	lost[page] = (uint8_t)((lost[page] & ~LOST_COPY) | (write ? WROTE_HERE : 0));
-	if (write)
+	/* A page a write stream took ahead counts as written here once the
+	 * stream's thread has gone past it (fetch_ahead): a stream takes a few
+	 * pages past the end of its run, which its thread never writes, and
+	 * rewrite would take them again and again from their readers. */
+	written = write && p->ahead != AHEAD_STREAM;
+	lost[page] = (uint8_t)((lost[page] & ~LOST_COPY) | (written ? WROTE_HERE : 0));
+	if (written)
 		wrote_when[page] = phase;
 	if (write)
 		hint[page] = 0; /* writable without a fault to take the hint */
