@@ -63,7 +63,7 @@
 #define DEFAULT_REGION (4ULL << 30)
 #define DEFAULT_TIMEOUT_S 120
 #define DSM_BASE_FLOOR (1ULL << 30)
-#define DEFAULT_SPIN_US 50
+#define DEFAULT_SPIN_US 200
 #define DEFAULT_READAHEAD 256
 
 struct dsm_rt rt = { .size = 1 };
