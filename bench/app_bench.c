@@ -102,7 +102,7 @@ static void run_once(const struct app_kernel *k, struct app_data *d, int dsm, in
 	struct app_team team;
 	int ranks = dsm ? dsm_size() : 1, rank = dsm ? dsm_rank() : 0;
 
-	app_team_init(&team, threads);
+	app_team_init(&team, threads, dsm);
 	for (int t = 0; t < threads; t++) {
 		s[t] = (struct slot){ .k = k };
 		s[t].w = (struct worker){ .id = rank * threads + t, .nw = ranks * threads, .thread = t,

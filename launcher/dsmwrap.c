@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,6 +239,7 @@ static int find_program(const char *prog)
 	return fail(127, "program '%s' not found in PATH (%s)", prog, path);
 }
 
+static void quiet_openmp(uint32_t local_size);
 static void setenvf(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void setenvf(const char *name, const char *fmt, ...)
 {
@@ -282,7 +284,37 @@ static int set_environment(void)
 	setenv("DSM_LAUNCHER", "dsmexec", 1);
 	setenv("PWD", s->cwd, 1);
 	log_init_from_env();
+	quiet_openmp(s->local_size);
 	return 0;
+}
+
+/*
+ * More threads than CPUs on this host: the ranks here, each with
+ * OMP_NUM_THREADS threads (an OpenMP runtime's default: one per CPU).  An
+ * OpenMP barrier's threads then spin (libgomp: GOMP_SPINCOUNT rounds,
+ * milliseconds) on CPUs that the thread they wait for, or this rank's
+ * service thread, needs; with a kernel that preempts a running thread only
+ * at its next tick (4 ms at 250 Hz) a 2-rank x 2-thread CG took 8 s
+ * instead of 0.6.  So, as Open MPI turns on yield-when-idle when it finds
+ * a host oversubscribed, the ranks' OpenMP runtimes are told to wait
+ * passively (OMP_WAIT_POLICY=passive), unless the user chose a wait policy
+ * or libgomp's spin count.
+ */
+static void quiet_openmp(uint32_t local_size)
+{
+	const char *t = getenv("OMP_NUM_THREADS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), threads;
+	cpu_set_t set;
+
+	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || local_size < 2)
+		return;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		cpus = CPU_COUNT(&set);
+	threads = t && atol(t) > 0 ? atol(t) : cpus;
+	if ((long)local_size * threads <= cpus)
+		return;
+	setenv("OMP_WAIT_POLICY", "passive", 1);
+	log_info("%u ranks x %ld threads on %ld CPUs: OMP_WAIT_POLICY=passive", local_size, threads, cpus);
 }
 
 /* SETUP -> checks -> READY/FAIL.  Returns 0 when READY was sent. */

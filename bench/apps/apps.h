@@ -97,7 +97,9 @@ void app_die(const char *what, int err) __attribute__((noreturn));
 void *app_xmalloc(size_t size);
 double app_now_us(void);
 
-void app_team_init(struct app_team *t, int n);
+/* dsm: the team of a dsm rank, whose spinning follows OMP_WAIT_POLICY and
+ * GOMP_SPINCOUNT as libgomp's does (BENCH_SPIN overrides both). */
+void app_team_init(struct app_team *t, int n, int dsm);
 void app_team_destroy(struct app_team *t);
 void app_barrier(struct worker *w);
 

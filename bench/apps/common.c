@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 void app_die(const char *what, int err)
@@ -41,12 +42,21 @@ double app_now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-void app_team_init(struct app_team *t, int n)
+void app_team_init(struct app_team *t, int n, int dsm)
 {
-	const char *s = getenv("BENCH_SPIN");
+	const char *s = getenv("BENCH_SPIN"), *pol = getenv("OMP_WAIT_POLICY"), *gs = getenv("GOMP_SPINCOUNT");
 
 	t->n = n;
-	t->spin = s && *s ? atol(s) : 300000;
+	t->spin = 300000;
+	/* A team of dsm ranks spins as libgomp would in the environment
+	 * dsmexec gives it (dsmwrap's quiet_openmp); the serial and pthreads
+	 * baselines as a program started without dsmexec. */
+	if (dsm && pol && !strcasecmp(pol, "passive"))
+		t->spin = 0;
+	else if (dsm && gs && *gs)
+		t->spin = atol(gs);
+	if (s && *s)
+		t->spin = atol(s);
 	atomic_init(&t->count, 0);
 	atomic_init(&t->gen, 0);
 	pthread_mutex_init(&t->mu, NULL);
