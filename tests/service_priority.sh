@@ -1,9 +1,10 @@
 #!/bin/sh
 # Description: DSM_SERVICE_PRIORITY: with nice the service thread runs at
 # nice -20 where the process may raise it, and nothing else does (an RPC
-# handler runs at the application's priority); off (the default) leaves
-# every thread at the application's; fifo runs; a value it does not take is
-# refused, naming the variable.
+# handler runs at the application's priority); off leaves every thread at
+# the application's; auto (the default) runs the service thread at
+# SCHED_FIFO only where the host's ranks outnumber its CPUs; fifo runs; a
+# value it does not take is refused, naming the variable.
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
@@ -16,9 +17,9 @@ run() { # what [VAR=value...]: the job's output in $TMP/out
 	[ $rc -eq 0 ] || fail "$what: exit status $rc"
 }
 
-# field FIELD RANK: from rank RANK's "prio: lowest L main M rpc R" line
+# field FIELD RANK: from rank RANK's "prio: lowest L main M rpc R fifo F" line
 field() {
-	sed -n "s/^\[$2\] prio: lowest \(-*[0-9]*\) main \(-*[0-9]*\) rpc \(-*[0-9]*\)$/\\$1/p" "$TMP/out"
+	sed -n "s/^\[$2\] prio: lowest \(-*[0-9]*\) main \(-*[0-9]*\) rpc \(-*[0-9]*\) fifo \([0-9]*\)$/\\$1/p" "$TMP/out"
 }
 
 for how in off default; do
@@ -29,11 +30,36 @@ for how in off default; do
 	expect_eq "$(field 3 0)" "$(field 2 0)" "$how: the RPC handler's nice value (the application's)"
 done
 
+for r in 0 1; do
+	expect_eq "$(field 4 $r)" 0 "rank $r, DSM_SERVICE_PRIORITY=off: threads at SCHED_FIFO"
+done
+
 run "DSM_SERVICE_PRIORITY=fifo" DSM_SERVICE_PRIORITY=fifo
+
+# auto (the default): SCHED_FIFO only where the host's ranks outnumber its
+# CPUs: 2 ranks on the CPUs of this process (2 or more: none), then 2 ranks
+# held to one CPU by taskset (the service thread of each).
+if [ "$(nproc)" -ge 2 ]; then
+	run "the default, 2 ranks on $(nproc) CPUs"
+	for r in 0 1; do
+		expect_eq "$(field 4 $r)" 0 "rank $r, auto with a CPU per rank: threads at SCHED_FIFO"
+	done
+fi
+if command -v taskset >/dev/null; then
+	DSM_LOG=info taskset -c 0 "$BIN/dsmexec" -t 60 -n 2 "$TBIN/prio" >"$TMP/out" 2>&1 ||
+		{ cat "$TMP/out"; fail "auto on one CPU: exit status $?"; }
+	cat "$TMP/out"
+	expect_grep "2 ranks on this host's 1 CPUs: the service thread asks for SCHED_FIFO" "$TMP/out" "auto on one CPU: the reason"
+	if [ "$(id -u)" = 0 ]; then
+		for r in 0 1; do
+			expect_eq "$(field 4 $r)" 1 "rank $r, auto, 2 ranks on one CPU: threads at SCHED_FIFO"
+		done
+	fi
+fi
 
 env DSM_SERVICE_PRIORITY=bogus "$BIN/dsmexec" -t 60 -n 1 "$TBIN/prio" >"$TMP/bad" 2>&1 &&
 	fail "DSM_SERVICE_PRIORITY=bogus was accepted"
-expect_grep 'DSM_SERVICE_PRIORITY=bogus: expected nice, fifo or off' "$TMP/bad" "the refusal"
+expect_grep 'DSM_SERVICE_PRIORITY=bogus: expected auto, nice, fifo or off' "$TMP/bad" "the refusal"
 
 run "DSM_SERVICE_PRIORITY=nice" DSM_SERVICE_PRIORITY=nice
 expect_eq "$(field 3 0)" "$(field 2 1)" "the RPC handler's nice value on rank 1 (its main thread's)"

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -51,7 +52,7 @@ static int nice_rpc(const void *arg, size_t arg_len, void *reply, size_t *reply_
 
 int main(int argc, char **argv)
 {
-	int lowest = 99, rpc_nice = 99;
+	int lowest = 99, rpc_nice = 99, fifo = 0;
 	struct dirent *e;
 	DIR *d;
 
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 			int n = thread_nice(atol(e->d_name));
 			if (n < lowest)
 				lowest = n;
+			fifo += sched_getscheduler((pid_t)atol(e->d_name)) == SCHED_FIFO;
 		}
 	closedir(d);
 	if (me == 0) {
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
 		CHECK(len == sizeof(n), "reply of %zu bytes", len);
 		rpc_nice = n;
 	}
-	printf("prio: lowest %d main %d rpc %d\n", lowest, thread_nice(getpid()), rpc_nice);
+	printf("prio: lowest %d main %d rpc %d fifo %d\n", lowest, thread_nice(getpid()), rpc_nice, fifo);
 	CALL(dsm_barrier());
 	return dsm_finalize() ? 1 : 0;
 }
