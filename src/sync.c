@@ -872,8 +872,8 @@ static void got_data(const struct wire_hdr *h, const uint8_t *payload)
 	unsigned k = h->aux;
 	struct ag_early *d;
 
-	if (k >= bar_rounds() || (int)h->src != bar_from(k) || count == 0 || count > n || first >= n ||
-	    h->len % count)
+	if (rt.rank >= (int)n || h->src >= n || k >= bar_rounds() || (int)h->src != bar_from(k) || count == 0 ||
+	    count > n || first >= n || h->len % count)
 		rt_fatal("rank %u sent BARRIER_DATA of round %u for ranks %u..+%u with %u bytes (protocol "
 			 "error)", h->src, k, first, count, h->len);
 	d = &ag_early[h->arg & 1][k];
@@ -938,12 +938,9 @@ void sync_barrier(struct mbox_req *req)
 	bar_round = 0;
 	ag = req->p;
 	if (ag) {
-		if (!(ag_all = malloc((size_t)bar_ranks() * ag->len))) {
-			bar_req = NULL;
-			ag = NULL;
-			mbox_complete(req, -ENOMEM);
-			return;
-		}
+		/* The epoch has begun: every other rank now waits for this one. */
+		if (!(ag_all = malloc((size_t)bar_ranks() * ag->len)))
+			rt_fatal("out of memory for dsm_allgather (%zu bytes)", (size_t)bar_ranks() * ag->len);
 		memcpy(ag_all + (size_t)rt.rank * ag->len, ag->mine, ag->len);
 	}
 	if (bar_rounds() > 0)
