@@ -698,6 +698,8 @@ int dsm_allreduce(void *buf, size_t count, enum dsm_type type, enum dsm_op op)
 	if (dsm_is_server(rt.rank))
 		return -EPERM;
 	n = (size_t)(rt.size - n_servers);
+	if (count > DSM_GATHER_MAX / n / es)
+		return -EINVAL; /* what dsm_allgather() would refuse */
 	if (!(all = malloc(n * count * es)))
 		return -ENOMEM;
 	rc = dsm_allgather(buf, count * es, all);

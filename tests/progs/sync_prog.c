@@ -303,7 +303,8 @@ static int test_gather_args(void)
 	      "dsm_allgather accepted a bad argument");
 	CHECK(dsm_allreduce(&d, 1, (enum dsm_type)9, DSM_SUM) == -EINVAL &&
 	      dsm_allreduce(&d, 1, DSM_DOUBLE, (enum dsm_op)9) == -EINVAL && dsm_allreduce(NULL, 1, DSM_DOUBLE, DSM_SUM) == -EINVAL &&
-	      dsm_allreduce(&d, 0, DSM_DOUBLE, DSM_SUM) == -EINVAL,
+	      dsm_allreduce(&d, 0, DSM_DOUBLE, DSM_SUM) == -EINVAL &&
+	      dsm_allreduce(&d, DSM_GATHER_MAX, DSM_DOUBLE, DSM_SUM) == -EINVAL,
 	      "dsm_allreduce accepted a bad argument");
 	CALL(dsm_allreduce(&d, 1, DSM_DOUBLE, DSM_SUM));
 	CHECK(d == n, "dsm_allreduce after refused calls: %g, not %d", d, n);
