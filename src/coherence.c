@@ -1315,13 +1315,19 @@ void coh_barrier_left(void)
 	phase++;
 }
 
+/* [*lo, *hi): the region's pages within REGAIN_SPAN of `page`. */
+static void span_near(uint64_t page, uint64_t *lo, uint64_t *hi)
+{
+	*lo = page > REGAIN_SPAN ? page - REGAIN_SPAN : 0;
+	*hi = page + REGAIN_SPAN + 1 < rt.region_pages ? page + REGAIN_SPAN + 1 : rt.region_pages;
+}
+
 static void regain(uint64_t page)
 {
-	uint64_t lo = page > REGAIN_SPAN ? page - REGAIN_SPAN : 0, hi = page + REGAIN_SPAN + 1;
+	uint64_t lo, hi;
 	uint32_t n = 0;
 
-	if (hi > rt.region_pages)
-		hi = rt.region_pages;
+	span_near(page, &lo, &hi);
 	for (uint64_t q = lo; q < hi && n < rt.readahead; q++) {
 		uint8_t f = lost[q];
 
@@ -1351,12 +1357,11 @@ static void regain(uint64_t page)
  */
 static void rewrite(uint64_t page)
 {
-	uint64_t lo = page > REGAIN_SPAN ? page - REGAIN_SPAN : 0, hi = page + REGAIN_SPAN + 1;
+	uint64_t lo, hi;
 	uint8_t when = wrote_when[page];
 	uint32_t n = 0;
 
-	if (hi > rt.region_pages)
-		hi = rt.region_pages;
+	span_near(page, &lo, &hi);
 	for (uint64_t q = lo; q < hi && n < rt.readahead; q++)
 		if (q != page && pstate[q] == P_READ && (lost[q] & WROTE_HERE) && wrote_when[q] == when &&
 		    !pending_find(q)) {
