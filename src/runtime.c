@@ -598,30 +598,20 @@ static int call(int kind)
 {
 	struct mbox_req req = { .kind = kind };
 
-	/* only dsm_barrier() comes here uninitialized */
 	if (!rt_live(rt_call_name(kind)))
 		return -EINVAL;
 	return mbox_call(&req);
 }
 
-int dsm_barrier(void)
+/* An application barrier, with dsm_allgather's data (g) or without (NULL):
+ * a release, the barrier, an acquire. */
+static int app_barrier(struct sync_gather *g, int64_t t0)
 {
-	int64_t t0 = obs_clock();
-	int rc;
+	struct mbox_req req = { .kind = MBOX_BARRIER, .p = g };
+	int rc = rc_release();
 
-	if (initialized && dsm_is_server(rt.rank))
-		return -EPERM;
-	if (initialized && rt.size == 1) {
-		/* Nobody to wait for, and no thread to wake: a rank of one whose
-		 * other threads spin (OpenMP's barrier does) would otherwise
-		 * wait for its service thread to get a CPU. */
-		atomic_thread_fence(memory_order_seq_cst);
-		stats_waited(MBOX_BARRIER, 0, t0);
-		return 0;
-	}
-	if (initialized && (rc = rc_release()))
-		return rc;
-	rc = call(MBOX_BARRIER);
+	if (rc == 0)
+		rc = mbox_call(&req);
 	if (rc == 0)
 		rc = rc_acquire();
 	if (rc == 0)
@@ -629,11 +619,29 @@ int dsm_barrier(void)
 	return rc;
 }
 
+int dsm_barrier(void)
+{
+	int64_t t0 = obs_clock();
+
+	if (!rt_live("dsm_barrier"))
+		return -EINVAL;
+	if (dsm_is_server(rt.rank))
+		return -EPERM;
+	if (rt.size == 1) {
+		/* Nobody to wait for, and no thread to wake: a rank of one whose
+		 * other threads spin (OpenMP's barrier does) would otherwise
+		 * wait for its service thread to get a CPU. */
+		atomic_thread_fence(memory_order_seq_cst);
+		stats_waited(MBOX_BARRIER, 0, t0);
+		return 0;
+	}
+	return app_barrier(NULL, t0);
+}
+
 int dsm_allgather(const void *mine, size_t len, void *all)
 {
 	int64_t t0 = obs_clock();
 	struct sync_gather g = { .len = (uint32_t)len };
-	struct mbox_req req = { .kind = MBOX_BARRIER, .p = &g };
 	size_t n = (size_t)(rt.size - n_servers), total = n * len;
 	void *bounce;
 	int rc;
@@ -658,15 +666,8 @@ int dsm_allgather(const void *mine, size_t len, void *all)
 	memcpy((char *)bounce + total, mine, len);
 	g.mine = (char *)bounce + total;
 	g.all = bounce;
-	rc = rc_release();
-	if (rc == 0)
-		rc = mbox_call(&req);
-	if (rc == 0)
-		rc = rc_acquire();
-	if (rc == 0) {
+	if ((rc = app_barrier(&g, t0)) == 0)
 		memcpy(all, bounce, total);
-		stats_waited(MBOX_BARRIER, 0, t0);
-	}
 	free(bounce);
 	return rc;
 }
