@@ -33,7 +33,6 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include <dsm.h>
 
 #include "ctl.h"
+#include "launch_env.h"
 #include "log.h"
 #include "machinefile.h"
 #include "monitor.h"
@@ -1288,15 +1288,6 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-static int ncores(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
-}
-
 static int setup_hosts(void)
 {
 	char err[1024];
@@ -1316,7 +1307,7 @@ static int setup_hosts(void)
 			J.n = J.mf.nslots;
 	} else {
 		if (!J.n)
-			J.n = ncores();
+			J.n = launch_env_cpus();
 		if (mf_single("127.0.0.1", 1, &J.mf))
 			return -1;
 	}

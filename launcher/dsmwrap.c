@@ -22,7 +22,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "launch_env.h"
 #include "log.h"
 #include "machinefile.h"
 #include "net.h"
@@ -303,13 +303,10 @@ static int set_environment(void)
 static void quiet_openmp(uint32_t local_size)
 {
 	const char *t = getenv("OMP_NUM_THREADS");
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN), threads;
-	cpu_set_t set;
+	long cpus = launch_env_cpus(), threads;
 
 	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || local_size < 2)
 		return;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		cpus = CPU_COUNT(&set);
 	threads = t && atol(t) > 0 ? atol(t) : cpus;
 	if ((long)local_size * threads <= cpus)
 		return;

@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -920,4 +921,30 @@ void nodelist_free(struct nodelist *nl)
 	free(nl->segs);
 	free(nl->elems);
 	free(nl);
+}
+
+int launch_env_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+long launch_env_host_ranks(void)
+{
+	static const char *const vars[] = { "DSM_LOCAL_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+					    "PMI_LOCAL_SIZE" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+		char *end;
+		long n = v ? strtol(v, &end, 10) : 0;
+		if (v && *v && !*end && n > 0)
+			return n;
+	}
+	return 0;
 }

@@ -72,6 +72,15 @@ int launch_env_pmix_exchange(const char *addr, int port, uint8_t secret[DSM_SECR
 /* Disconnect from the PMIx server, if connected (also done at exit). */
 void launch_env_done(void);
 
+/* The CPUs this process may run on: its affinity mask's, else the online
+ * ones (1 at least).  dsmexec's default -n, dsmwrap's OpenMP wait policy and
+ * the service thread's priority (DSM_SERVICE_PRIORITY=auto) count them. */
+int launch_env_cpus(void);
+
+/* The ranks on this host, as the launcher says (DSM_LOCAL_SIZE, Open MPI's
+ * or MPICH's local size); 0 when it does not say. */
+long launch_env_host_ranks(void);
+
 /* ---- Slurm node lists -------------------------------------------------- */
 
 #define NODELIST_MAX_HOSTS (1u << 20) /* a list naming more is refused */

@@ -1418,29 +1418,11 @@ static int prio_raised;  /* the service thread runs above the application: 1 nic
  * 30-50 % slower, so auto leaves it off.  The ranks on this host come from
  * the launcher (0: unknown, taken as not oversubscribed).
  */
-static long host_ranks(void)
-{
-	static const char *const vars[] = { "DSM_LOCAL_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-					    "PMI_LOCAL_SIZE" };
-
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = getenv(vars[i]);
-		char *end;
-		long n = v ? strtol(v, &end, 10) : 0;
-		if (v && *v && !*end && n > 0)
-			return n;
-	}
-	return 0;
-}
-
 static int oversubscribed(void)
 {
-	long ranks = host_ranks(), cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
+	long ranks = launch_env_host_ranks(), cpus = launch_env_cpus();
 
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		cpus = CPU_COUNT(&set);
-	if (ranks <= cpus || cpus <= 0)
+	if (ranks <= cpus)
 		return 0;
 	log_info("%ld ranks on this host's %ld CPUs: the service thread asks for SCHED_FIFO "
 		 "(DSM_SERVICE_PRIORITY=auto)", ranks, cpus);
