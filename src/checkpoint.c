@@ -1363,7 +1363,10 @@ static int restore_pages(const char *gdir, const struct manifest *m, uint64_t *n
 			const uint8_t *rec = buf + j * REC_SIZE;
 			uint64_t page = get_le64(rec);
 
-			if (page >= rt.npages || page_home(page) != rt.rank || (i && page <= last)) {
+			/* A release-consistent page's home may have moved here
+			 * (rc_ckpt_install checks it). */
+			if (page >= rt.npages || (!rc_page(page) && page_home(page) != rt.rank) ||
+			    (i && page <= last)) {
 				log_err("%s: record %" PRIu64 " is for page %" PRIu64 ", which is not the next "
 					"page of this rank's home", path, i, page);
 				rc = -EINVAL;
@@ -1442,6 +1445,7 @@ int ckpt_restore(void)
 		return rc;
 	}
 	free(m.layout);
+	rc_ckpt_restored();
 	restored = 1;
 	log_info("restored checkpoint %" PRIu64 " from %s: %" PRIu64 " pages of this home", m.gen, gdir, npages);
 	return 0;

@@ -623,7 +623,7 @@ static void serve_read(uint64_t page, int to, uint64_t id, int virgin)
 	uint8_t st = pstate[page];
 
 	if (st == P_WRITE) {
-		rt.be->downgrade(page); /* stop writers before copying */
+		rt.be->downgrade(page, 1); /* stop writers before copying */
 		pstate[page] = P_READ;
 	}
 	if (st == P_INVALID && !virgin)
@@ -641,7 +641,7 @@ static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
 		rt_fatal("asked to hand over page %lu which this rank does not hold (protocol error)",
 			 (unsigned long)page);
 	if (st == P_WRITE)
-		rt.be->downgrade(page);
+		rt.be->downgrade(page, 1);
 	send_page(to, page, id, st == P_INVALID ? NULL : rt.be->peek(page), 1);
 	if (st != P_INVALID) {
 		rt.be->drop(page);
@@ -1443,7 +1443,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		if (pstate[page] != P_READ || !write)
 			rt_fatal("rank %u granted page %lu without data, but this rank holds no copy "
 				 "(protocol error)", h->src, (unsigned long)page);
-		rc = rt.be->upgrade(page);
+		rc = rt.be->upgrade(page, 1);
 	} else {
 		if (pstate[page] != P_INVALID)
 			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",

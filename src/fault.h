@@ -34,10 +34,13 @@ struct fault_backend {
 	/* Pages [page, page + n), absent and never written at this rank, all
 	 * in the region, become writable zeros, in one go. */
 	int (*install_zeros)(uint64_t page, uint64_t n);
-	/* Read-only -> read-write (the data is current); wakes waiters. */
-	int (*upgrade)(uint64_t page);
-	/* Read-write -> read-only: once it returns no thread can write. */
-	int (*downgrade)(uint64_t page);
+	/* Pages [page, page + n) (n > 1: all in the region), read-only ->
+	 * read-write (the data is current); wakes waiters. */
+	int (*upgrade)(uint64_t page, uint64_t n);
+	/* Pages [page, page + n) (n > 1: all in the region), read-write ->
+	 * read-only: once it returns no thread can write them.  One call for
+	 * a run of pages makes one TLB shootdown, not n. */
+	int (*downgrade)(uint64_t page, uint64_t n);
 	/* Present -> absent. */
 	int (*drop)(uint64_t page);
 	/* Where the service thread may read a present page's bytes. */

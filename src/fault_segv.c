@@ -193,14 +193,14 @@ static int segv_install_zeros(uint64_t page, uint64_t n)
 	return protect_pages(page, n, PROT_READ | PROT_WRITE);
 }
 
-static int segv_upgrade(uint64_t page)
+static int segv_upgrade(uint64_t page, uint64_t n)
 {
-	return protect(page, PROT_READ | PROT_WRITE);
+	return protect_pages(page, n, PROT_READ | PROT_WRITE);
 }
 
-static int segv_downgrade(uint64_t page)
+static int segv_downgrade(uint64_t page, uint64_t n)
 {
-	return protect(page, PROT_READ);
+	return protect_pages(page, n, PROT_READ);
 }
 
 static int segv_drop(uint64_t page)

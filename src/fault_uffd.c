@@ -237,29 +237,30 @@ static int uffd_install_zeros(uint64_t page, uint64_t n)
 	return 0;
 }
 
-static int set_wp(uint64_t page, int on)
+static int set_wp_pages(uint64_t page, uint64_t n, int on)
 {
 	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)page_addr(page), .len = DSM_PAGE_SIZE },
+		.range = { .start = (uintptr_t)page_addr(page), .len = n * DSM_PAGE_SIZE },
 		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 
 	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		log_err("UFFDIO_WRITEPROTECT(%s) of page %lu: %s", on ? "on" : "off", (unsigned long)page,
-			strerror(errno));
+		log_err("UFFDIO_WRITEPROTECT(%s) of page %lu (%lu pages): %s", on ? "on" : "off",
+			(unsigned long)page, (unsigned long)n, strerror(errno));
 		return -errno;
 	}
 	return 0;
 }
 
-static int uffd_upgrade(uint64_t page)
+
+static int uffd_upgrade(uint64_t page, uint64_t n)
 {
-	return set_wp(page, 0); /* clearing WP wakes the waiting writers */
+	return set_wp_pages(page, n, 0); /* clearing WP wakes the waiting writers */
 }
 
-static int uffd_downgrade(uint64_t page)
+static int uffd_downgrade(uint64_t page, uint64_t n)
 {
-	return set_wp(page, 1);
+	return set_wp_pages(page, n, 1);
 }
 
 static int uffd_drop(uint64_t page)

@@ -28,8 +28,13 @@
  *                      copy, or zeros).  At the home itself a copy, no
  *                      message.  A fetch in flight when an acquire
  *                      invalidates the page is stale: it is asked again.
- *   write on READ:     twin, open for writing; no message.
- *   release:           each WRITE page is write-protected, diffed against its
+ *   write on READ:     twin, open for writing; no message.  The pages after
+ *                      it that this rank holds and wrote in one of its last
+ *                      RC_WROTE_EPOCHS epochs open with it (RC_WRITE_AHEAD
+ *                      at most, one call), so a rank that rewrites its
+ *                      part of an array faults once per run of pages.
+ *   release:           each WRITE page is write-protected (each run of
+ *                      adjacent pages in one call: one TLB shootdown), diffed against its
  *                      twin (the bytes that changed, as runs), and becomes
  *                      READ.  The diffs go in one RC_DIFF message per home
  *                      (more when they exceed a message), the home applies
@@ -112,6 +117,10 @@ enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 /* The most pages of one interval: its notice fits a message. */
 #define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
 
+/* The most pages a write fault opens at once (rc_fault). */
+#define RC_WRITE_AHEAD 64
+#define RC_WROTE_EPOCHS 8
+
 uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
 /* Entries of the per-page tables: the arena's pages, then the globals'. */
 static uint64_t n_rc;
@@ -144,6 +153,52 @@ struct fetch {
 
 static uint64_t next_id;
 
+/*
+ * Homes that move (DSM_RC_HOMES=migrate, in a job without servers;
+ * migrate() says how; the default is static homes, page_home()).  rhome: per page, its home + 1 when that
+ * is not page_home(); pend: the rank + 1 whose home the page becomes at the
+ * end of the next barrier if that rank alone writes it until then.  Every
+ * rank changes both at the same point, the end of a barrier.  epoch: the
+ * barriers this rank has left; in_bar: this rank is inside an application
+ * barrier.  wrote: per page, epoch + 1 of this rank's last interval that
+ * named it; saved: a copy of a page this rank wrote in this epoch and had
+ * to drop, which it may need as the page's master.  late: diffs of a
+ * page that may become homed here, made by ranks inside the barrier that
+ * decides it, kept until its end.  postponed: FETCHes and DIFFs from ranks
+ * already past the barrier this rank is in, and questions that must wait
+ * for its end.
+ */
+static int migrating;
+static int32_t *rhome, *pend;
+static uint32_t *wrote;
+static uint8_t **saved;
+struct late {
+	struct late *next;
+	size_t n;
+	int from;
+	uint8_t d[];
+};
+static struct late **late;
+static uint32_t epoch;
+static int in_bar;
+
+enum { P_ASK, P_MSG };
+struct postponed {
+	struct postponed *next;
+	int kind;
+	uint64_t page;          /* P_ASK */
+	struct wire_hdr h;      /* P_MSG, and its payload after it */
+	uint8_t payload[];
+};
+static struct postponed *postponed, **postponed_tail = &postponed;
+
+static inline int rc_home(uint64_t page)
+{
+	int32_t h = rhome ? rhome[ix(page)] : 0;
+
+	return h ? h - 1 : page_home(page);
+}
+
 /* Dirty pages (WRITE), and what a release in progress flushed. */
 struct pvec {
 	uint64_t *v;
@@ -151,6 +206,8 @@ struct pvec {
 };
 static struct pvec dirty, flushed;
 static struct pvec mastered; /* the pages homed here that have a master */
+static struct pvec saved_pages; /* the pages with a saved copy */
+static struct pvec late_pages, pend_pages; /* the pages with late diffs, with pend */
 static unsigned acks_out;
 static struct mbox_req *rel_waiters, *acq_waiters;
 static atomic_uint_fast64_t a_dirty;    /* WRITE pages + flushed, not yet logged */
@@ -159,6 +216,7 @@ static atomic_uint_fast64_t a_unapplied; /* intervals of others not applied */
 /* The interval log. */
 struct ivl {
 	uint32_t creator, idx;
+	uint32_t epoch;  /* the barriers its creator had left when it made it */
 	uint32_t n;
 	uint8_t applied;
 	uint64_t *pages;
@@ -187,7 +245,7 @@ struct batch {
 	uint8_t *b;
 	size_t n, cap;
 };
-static struct batch *batches;
+static struct batch *batches, *lbatches; /* late ones: got_diff() */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -238,6 +296,15 @@ static void batch_put(struct batch *b, const void *p, size_t n)
 	b->n += n;
 }
 
+static void drop_late(uint64_t i)
+{
+	while (late[i]) {
+		struct late *l = late[i];
+		late[i] = l->next;
+		free(l);
+	}
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 int rc_default(void)
@@ -269,7 +336,26 @@ int rc_init(void)
 		rc_end = rc_first;
 	globals_rc_range(&rc_gfirst, &rc_gend); /* DSM_SHARED_RC variables */
 	n_rc = (rc_end - rc_first) + (rc_gend - rc_gfirst);
+	v = getenv("DSM_RC_HOMES");
+	migrating = 0;
+	if (v && *v) {
+		if (!strcasecmp(v, "migrate")) {
+			migrating = 1;
+		} else if (strcasecmp(v, "static")) {
+			log_err("DSM_RC_HOMES=%s: expected migrate or static", v);
+			return -EINVAL;
+		}
+	}
+	/* Servers take part in no barrier after dsm_init's: they could not
+	 * follow the homes. */
+	if (dsm_num_servers() > 0 || rt.size == 1)
+		migrating = 0;
 	rstate = arena_table(1);
+	rhome = arena_table(sizeof(*rhome));
+	pend = arena_table(sizeof(*pend));
+	late = arena_table(sizeof(*late));
+	wrote = arena_table(sizeof(*wrote));
+	saved = arena_table(sizeof(*saved));
 	twin = arena_table(sizeof(*twin));
 	master = arena_table(sizeof(*master));
 	fetching = arena_table(sizeof(*fetching));
@@ -277,8 +363,11 @@ int rc_init(void)
 	known = calloc(n * n, sizeof(*known));
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
-	if ((n_rc && (!rstate || !twin || !master || !fetching)) || !logs || !known || !gc_bound ||
-	    !batches) {
+	lbatches = calloc(n, sizeof(*lbatches));
+	if ((n_rc && (!rstate || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
+		      !fetching)) || !logs ||
+	    !known || !gc_bound ||
+	    !batches || !lbatches) {
 		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
 		rc_fini();
 		return -ENOMEM;
@@ -290,6 +379,8 @@ int rc_init(void)
 	next_id = 0;
 	my_idx = 0;
 	acks_out = 0;
+	epoch = 0;
+	in_bar = 0;
 	rel_waiters = acq_waiters = NULL;
 	atomic_store(&a_dirty, 0);
 	atomic_store(&a_unapplied, 0);
@@ -300,13 +391,30 @@ void rc_fini(void)
 {
 	uint64_t np = n_rc;
 
-	for (uint64_t i = 0; i < np && twin; i++)
-		if (twin[i] || master[i] || fetching[i]) {
+	for (uint64_t i = 0; i < np && twin && saved && late; i++)
+		if (twin[i] || master[i] || fetching[i] || saved[i] || late[i]) {
 			free(twin[i]);
 			free(master[i]);
 			free(fetching[i]);
+			free(saved[i]);
+			drop_late(i);
 		}
 	arena_table_free(rstate, 1);
+	arena_table_free(rhome, sizeof(*rhome));
+	arena_table_free(pend, sizeof(*pend));
+	arena_table_free(late, sizeof(*late));
+	late = NULL;
+	arena_table_free(wrote, sizeof(*wrote));
+	arena_table_free(saved, sizeof(*saved));
+	rhome = pend = NULL;
+	wrote = NULL;
+	saved = NULL;
+	while (postponed) {
+		struct postponed *q = postponed;
+		postponed = q->next;
+		free(q);
+	}
+	postponed_tail = &postponed;
 	arena_table_free(twin, sizeof(*twin));
 	arena_table_free(master, sizeof(*master));
 	arena_table_free(fetching, sizeof(*fetching));
@@ -320,8 +428,12 @@ void rc_fini(void)
 		}
 		free(logs[c].v);
 	}
-	for (int c = 0; batches && c < rt.size; c++)
+	for (int c = 0; batches && lbatches && c < rt.size; c++) {
 		free(batches[c].b);
+		free(lbatches[c].b);
+	}
+	free(lbatches);
+	lbatches = NULL;
 	free(logs);
 	free(known);
 	free(gc_bound);
@@ -330,6 +442,9 @@ void rc_fini(void)
 	free(dirty.v);
 	free(flushed.v);
 	free(mastered.v);
+	free(saved_pages.v);
+	free(late_pages.v);
+	free(pend_pages.v);
 	while (deferred) {
 		struct deferred_msg *d = deferred;
 		deferred = d->next;
@@ -341,7 +456,7 @@ void rc_fini(void)
 	batches = NULL;
 	unapplied = NULL;
 	n_unapplied = cap_unapplied = 0;
-	dirty = flushed = mastered = (struct pvec){ 0 };
+	dirty = flushed = mastered = saved_pages = late_pages = pend_pages = (struct pvec){ 0 };
 }
 
 /* ---- the fault path ----------------------------------------------------- */
@@ -400,13 +515,56 @@ static void install(uint64_t page, const void *data, int write)
 		rt_fatal("cannot install page %" PRIu64 ": %s", page, strerror(-rc));
 }
 
-static void send_fetch(uint64_t page, struct fetch *f)
+static void postpone(int kind, uint64_t page, const struct wire_hdr *h, const uint8_t *payload)
 {
-	struct wire_hdr h = { .type = WIRE_RC_FETCH, .arg = page };
+	size_t len = h ? h->len : 0;
+	struct postponed *q = calloc(1, sizeof(*q) + len);
+
+	if (!q)
+		rt_fatal("out of memory for work held until the barrier's end");
+	q->kind = kind;
+	q->page = page;
+	if (h) {
+		q->h = *h;
+		if (len)
+			memcpy(q->payload, payload, len);
+	}
+	*postponed_tail = q;
+	postponed_tail = &q->next;
+}
+
+/* The page arrived (NULL: zeros) for the fetch f of this rank's threads. */
+static void fetched(uint64_t page, struct fetch *f, const void *data, const struct wire_hdr *h)
+{
+	uint64_t i = ix(page);
+
+	fetching[i] = NULL;
+	if (rstate[i] != R_INVALID)
+		rt_fatal("page %" PRIu64 " came from rank %u, but this rank already holds it (protocol error)",
+			 page, h->src);
+	install(page, data, f->write);
+	stats_fault_done(h, f->write, f->t0, f->tag, 0);
+	complete_all(f->waiters);
+	free(f);
+}
+
+/* Ask the page's home for it: a FETCH, or at the home itself a copy of the
+ * master. */
+static void ask(uint64_t page, struct fetch *f)
+{
+	struct wire_hdr h = { .type = WIRE_RC_FETCH, .arg = page, .aux = epoch };
+	int home = rc_home(page);
 
 	f->id = ++next_id;
+	if (home == rt.rank) {
+		struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = page,
+					  .id = f->id };
+		stats_home_request(page, rt.rank, 0, 0);
+		fetched(page, f, master[ix(page)], &local);
+		return;
+	}
 	h.id = f->id;
-	tp_send(page_home(page), &h, NULL);
+	tp_send(home, &h, NULL);
 }
 
 static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
@@ -424,16 +582,28 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		return;
 	}
 	if (st == R_READ) {
+		uint64_t n = 1;
 		int rc;
-		make_twin(page, rt.be->peek(page));
-		if ((rc = rt.be->upgrade(page)))
-			rt_fatal("cannot open page %" PRIu64 " for writing: %s", page, strerror(-rc));
-		__atomic_store_n(&rstate[i], R_WRITE, __ATOMIC_RELAXED);
+		/* The pages after it that this rank holds and wrote in one of
+		 * the last RC_WROTE_EPOCHS epochs open with it: a rank that
+		 * rewrites its part of an array every epoch or two takes one
+		 * fault per run of pages, not one per page.  A page opened but
+		 * not written costs its twin; its diff is empty. */
+		while (n < RC_WRITE_AHEAD && page + n < rc_end && rstate[i + n] == R_READ && wrote[i + n] &&
+		       wrote[i + n] + RC_WROTE_EPOCHS > epoch)
+			n++;
+		for (uint64_t k = 0; k < n; k++)
+			make_twin(page + k, rt.be->peek(page + k));
+		if ((rc = rt.be->upgrade(page, n)))
+			rt_fatal("cannot open pages %" PRIu64 "..%" PRIu64 " for writing: %s", page, page + n - 1,
+				 strerror(-rc));
+		for (uint64_t k = 0; k < n; k++)
+			__atomic_store_n(&rstate[i + k], R_WRITE, __ATOMIC_RELAXED);
 		stat_bump(ST_WRITE_FAULTS, 1);
 		complete_all(waiter);
 		return;
 	}
-	if (page_home(page) == rt.rank) {
+	if (rc_home(page) == rt.rank) {
 		stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
 		stats_home_request(page, rt.rank, 0, 0); /* a copy of the master: a fetch */
 		install(page, master[i], write);
@@ -447,7 +617,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		f->write = write;
 		f->tag = stats_fault_begin(waiter, write, &f->t0);
 		fetching[i] = f;
-		send_fetch(page, f);
+		ask(page, f);
 	}
 	if (waiter) {
 		waiter->next = f->waiters;
@@ -464,21 +634,25 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		log_debug("stale RC_PAGE %" PRIu64 " from rank %u", page, h->src);
 		return;
 	}
-	if (!(h->flags & WIRE_F_ZERO) && h->len != DSM_PAGE_SIZE)
+	if (!(h->flags & (WIRE_F_ZERO | WIRE_F_MOVED)) && h->len != DSM_PAGE_SIZE)
 		rt_fatal("rank %u sent page %" PRIu64 " with %u bytes of data", h->src, page, h->len);
-	if (f->stale) { /* an acquire came meanwhile: this copy may be old */
+	/* An acquire came meanwhile (this copy may be old), or the rank asked
+	 * was the page's home no more (the asker had not seen the barrier that
+	 * moved it): ask again. */
+	if (f->stale || (h->flags & WIRE_F_MOVED)) {
 		f->stale = 0;
-		send_fetch(page, f);
+		if ((h->flags & WIRE_F_MOVED) && in_bar) {
+			/* The home moved at the end of the barrier this rank is
+			 * in: every rank is in it, so its end comes without
+			 * anything more from this rank. */
+			f->id = ++next_id;
+			postpone(P_ASK, page, NULL, NULL);
+			return;
+		}
+		ask(page, f);
 		return;
 	}
-	fetching[i] = NULL;
-	if (rstate[i] != R_INVALID)
-		rt_fatal("rank %u sent page %" PRIu64 " which this rank already holds (protocol error)", h->src,
-			 page);
-	install(page, (h->flags & WIRE_F_ZERO) ? NULL : payload, f->write);
-	stats_fault_done(h, f->write, f->t0, f->tag, 0);
-	complete_all(f->waiters);
-	free(f);
+	fetched(page, f, (h->flags & WIRE_F_ZERO) ? NULL : payload, h);
 }
 
 /* The home: a copy of the master (or zeros) for rank `to`. */
@@ -498,6 +672,14 @@ static void serve_fetch(int to, uint64_t page, uint64_t id)
 }
 
 /* ---- diffs -------------------------------------------------------------- */
+
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 
 /*
  * Append to `b` the diff of `cur` against `tw`: u64 page, u16 runs, then
@@ -547,29 +729,16 @@ static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const
 	return changed;
 }
 
-/* Apply the diffs of one page entry at p (len bytes left); returns its size
- * or 0 when malformed. */
-static size_t apply_diff(const uint8_t *p, size_t len, int from)
+/* The size of the diff entry at p (len bytes left), or 0 when it is
+ * malformed. */
+static size_t diff_len(const uint8_t *p, size_t len)
 {
-	uint64_t page, lines = 0;
-	uint16_t runs;
 	size_t n = 10;
-	uint8_t *m;
-	int64_t t0 = trace_clock();
+	uint16_t runs;
 
 	if (len < 10)
 		return 0;
-	page = get_le64(p);
 	runs = get_le16(p + 8);
-	if (!rc_page(page) || page_home(page) != rt.rank)
-		rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not a release-consistent page "
-			 "homed here", from, page);
-	m = master[ix(page)];
-	if (!m) {
-		if (!(m = master[ix(page)] = calloc(1, DSM_PAGE_SIZE)))
-			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
-		pvec_push(&mastered, page);
-	}
 	for (uint16_t r = 0; r < runs; r++) {
 		uint16_t off, l;
 		if (n + 4 > len)
@@ -578,8 +747,30 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 		l = get_le16(p + n + 2);
 		if (n + 4 + l > len || (size_t)off + l > DSM_PAGE_SIZE || l == 0)
 			return 0;
-		memcpy(m + off, p + n + 4, l);
 		n += 4 + (size_t)l;
+	}
+	return n;
+}
+
+/* Apply a diff entry of n bytes (diff_len) of a page homed here to its
+ * master. */
+static void apply_diff(const uint8_t *p, size_t n, int from)
+{
+	uint64_t page = get_le64(p), lines = 0;
+	uint16_t runs = get_le16(p + 8);
+	size_t at = 10;
+	uint8_t *m = master[ix(page)];
+	int64_t t0 = trace_clock();
+
+	if (!m) {
+		if (!(m = master[ix(page)] = calloc(1, DSM_PAGE_SIZE)))
+			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
+		pvec_push(&mastered, page);
+	}
+	for (uint16_t r = 0; r < runs; r++) {
+		uint16_t off = get_le16(p + at), l = get_le16(p + at + 2);
+		memcpy(m + off, p + at + 4, l);
+		at += 4 + (size_t)l;
 		for (unsigned k = off / 64; k <= (off + l - 1u) / 64u; k++)
 			lines |= 1ULL << k;
 	}
@@ -588,66 +779,128 @@ static size_t apply_diff(const uint8_t *p, size_t len, int from)
 	stats_home_diff(page, from, lines);
 	if (trace_on)
 		trace_rec(TR_RC_APPLY, 0, t0, trace_clock(), page, (uint64_t)from, 0);
-	return n;
 }
 
-static void send_batch(int home)
+/* A diff entry of a page whose home may become this rank at the end of the
+ * barrier its sender is in (pend): kept until then. */
+static void keep_late(uint64_t page, const uint8_t *p, size_t n, int from)
 {
-	struct batch *b = &batches[home];
-	struct wire_hdr h = { .type = WIRE_RC_DIFF, .len = (uint32_t)b->n };
+	struct late *l = malloc(sizeof(*l) + n), **t = &late[ix(page)];
+
+	if (!l)
+		rt_fatal("out of memory for a diff of page %" PRIu64, page);
+	l->next = NULL;
+	l->n = n;
+	l->from = from;
+	memcpy(l->d, p, n);
+	if (!*t)
+		pvec_push(&late_pages, page);
+	while (*t)
+		t = &(*t)->next;
+	*t = l;
+}
+
+/* Send rank `to` the diffs built for it: for the pages it is home of, or
+ * (late) for those that may become its own at the end of this barrier. */
+static void send_batch(int to, int is_late)
+{
+	struct batch *b = is_late ? &lbatches[to] : &batches[to];
+	struct wire_hdr h = { .type = WIRE_RC_DIFF, .flags = is_late ? WIRE_F_LATE : 0,
+			      .len = (uint32_t)b->n, .aux = epoch };
 
 	if (!b->n)
 		return;
 	h.id = ++next_id;
-	tp_send(home, &h, b->b);
+	tp_send(to, &h, b->b);
 	acks_out++;
 	b->n = 0;
 }
 
+/*
+ * Diffs (in_epoch() let them in): each applied to its page's master here,
+ * or, late ones (WIRE_F_LATE) for a page whose home may become this rank at
+ * the end of the barrier its sender is in, kept until then.  A diff whose
+ * page is homed here no more (its home moved at the end of the barrier this
+ * rank has left and its sender was in), or a late one for a page that did
+ * not move here, is dropped: its sender sent it to the page's home too.
+ */
 static void got_diff(const struct wire_hdr *h, const uint8_t *payload)
 {
 	struct wire_hdr ack = { .type = WIRE_RC_DIFF_ACK, .id = h->id };
+	int from = (int)h->src, is_late = h->flags & WIRE_F_LATE;
 	size_t off = 0;
 
 	while (off < h->len) {
-		size_t n = apply_diff(payload + off, h->len - off, (int)h->src);
+		size_t n = diff_len(payload + off, h->len - off);
+		uint64_t page;
+
 		if (!n)
-			rt_fatal("rank %u sent a malformed diff", h->src);
+			rt_fatal("rank %d sent a malformed diff", from);
+		page = get_le64(payload + off);
+		if (!rc_page(page))
+			rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not release-consistent", from,
+				 page);
+		if (rc_home(page) == rt.rank && (!is_late || h->aux + 1 == epoch))
+			apply_diff(payload + off, n, from);
+		else if (is_late && migrating && h->aux == epoch && pend[ix(page)] == rt.rank + 1)
+			keep_late(page, payload + off, n, from);
+		else if (!(migrating && (is_late || h->aux + 1 == epoch)))
+			rt_fatal("rank %d sent a diff of page %" PRIu64 ", whose home is rank %d", from, page,
+				 rc_home(page));
 		off += n;
 	}
-	tp_send((int)h->src, &ack, NULL);
+	tp_send(from, &ack, NULL);
 }
 
 /* Flush every dirty page: diff, send, downgrade.  The pages count as dirty
  * (a_dirty) until finish_flush() logs them. */
 static void start_flush(void)
 {
+	static struct batch local; /* service thread only */
 	size_t n = dirty.n;
 
+	/* Stop the writers before the diffs: one write-protection per run of
+	 * pages (each is a TLB shootdown on every CPU the process runs on). */
+	qsort(dirty.v, n, sizeof(*dirty.v), page_cmp);
+	for (size_t k = 0, e; k < n; k = e) {
+		int rc;
+		for (e = k + 1; e < n && dirty.v[e] == dirty.v[e - 1] + 1 && dirty.v[e] < rt.region_pages; e++)
+			;
+		if (dirty.v[k] >= rt.region_pages) /* a global's page: alone */
+			e = k + 1;
+		if ((rc = rt.be->downgrade(dirty.v[k], e - k)))
+			rt_fatal("cannot write-protect pages %" PRIu64 "..%" PRIu64 ": %s", dirty.v[k],
+				 dirty.v[e - 1], strerror(-rc));
+		for (size_t j = k; j < e; j++)
+			__atomic_store_n(&rstate[ix(dirty.v[j])], R_READ, __ATOMIC_RELAXED);
+	}
 	for (size_t k = 0; k < n; k++) {
 		uint64_t page = dirty.v[k], i = ix(page);
-		int home = page_home(page), rc;
+		int home = rc_home(page);
 		struct batch *b;
 		size_t changed, bytes;
 		int64_t t0 = trace_clock();
 
-		if ((rc = rt.be->downgrade(page))) /* stop writers before the diff */
-			rt_fatal("cannot write-protect page %" PRIu64 ": %s", page, strerror(-rc));
-		__atomic_store_n(&rstate[i], R_READ, __ATOMIC_RELAXED);
 		if (home == rt.rank) {
-			struct batch local = { 0 };
-			changed = diff_page(&local, page, twin[i], rt.be->peek(page));
-			bytes = local.n;
-			if (changed && !apply_diff(local.b, local.n, rt.rank))
-				rt_fatal("a diff of this rank's own does not apply (internal error)");
-			free(local.b);
+			b = &local;
+			local.n = 0;
 		} else {
 			b = &batches[home];
 			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
-				send_batch(home);
-			bytes = b->n;
-			changed = diff_page(b, page, twin[i], rt.be->peek(page));
-			bytes = b->n - bytes;
+				send_batch(home, 0);
+		}
+		bytes = b->n;
+		changed = diff_page(b, page, twin[i], rt.be->peek(page));
+		bytes = b->n - bytes;
+		if (changed && home == rt.rank)
+			apply_diff(local.b, local.n, rt.rank);
+		if (changed && in_bar && pend[i] && pend[i] != rt.rank + 1) {
+			/* Inside the barrier whose end may make rank pend - 1
+			 * the page's home: that rank gets the diff too. */
+			int to = pend[i] - 1;
+			if (lbatches[to].n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
+				send_batch(to, 1);
+			batch_put(&lbatches[to], b->b + b->n - bytes, bytes);
 		}
 		if (changed) {
 			stat_bump(ST_DIFFS_SENT, 1);
@@ -657,21 +910,17 @@ static void start_flush(void)
 		}
 		free(twin[i]);
 		twin[i] = NULL;
+		wrote[i] = epoch + (uint32_t)in_bar + 1; /* its interval's epoch + 1 (finish_flush) */
 		if (changed)
 			pvec_push(&flushed, page);
 		else
 			atomic_fetch_sub(&a_dirty, 1); /* written with what it held: nothing to tell */
 	}
 	dirty.n = 0;
-	for (int r = 0; r < rt.size; r++)
-		send_batch(r);
-}
-
-static int page_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
+	for (int r = 0; r < rt.size; r++) {
+		send_batch(r, 0);
+		send_batch(r, 1);
+	}
 }
 
 static void log_add(struct ivl *v)
@@ -722,6 +971,7 @@ static void finish_flush(void)
 				rt_fatal("out of memory for an interval");
 			v->creator = (uint32_t)rt.rank;
 			v->idx = ++my_idx;
+			v->epoch = epoch + (uint32_t)in_bar; /* made inside a barrier: the next epoch's */
 			v->n = (uint32_t)n;
 			v->applied = 1;
 			v->pages = xrealloc(NULL, n * sizeof(uint64_t));
@@ -754,6 +1004,15 @@ static void finish_flush(void)
 	}
 }
 
+/* Flush the dirty pages, and finish (the waiters, the deferred messages)
+ * once the homes acknowledged. */
+static void flush(void)
+{
+	start_flush();
+	if (acks_out == 0)
+		finish_flush();
+}
+
 void rc_send_notices(int to)
 {
 	struct wire_hdr h = { .type = WIRE_RC_NOTICES };
@@ -776,9 +1035,7 @@ void rc_send_flushed(int to, int type, uint64_t arg)
 	*d = (struct deferred_msg){ .to = to, .type = type, .arg = arg };
 	*deferred_tail = d;
 	deferred_tail = &d->next;
-	start_flush();
-	if (acks_out == 0)
-		finish_flush();
+	flush();
 }
 
 static void got_ack(const struct wire_hdr *h)
@@ -791,6 +1048,20 @@ static void got_ack(const struct wire_hdr *h)
 
 /* ---- acquire ------------------------------------------------------------ */
 
+/* *dst (allocated when NULL) becomes a copy of this rank's view of `page`,
+ * which it holds.  Another thread of this rank may be writing it (bytes
+ * that the page's next diff carries). */
+__attribute__((no_sanitize("thread"), noinline))
+static void keep_copy(uint8_t **dst, uint64_t page)
+{
+	const volatile uint8_t *src = rt.be->peek(page);
+
+	if (!*dst && !(*dst = malloc(DSM_PAGE_SIZE)))
+		rt_fatal("out of memory for a copy of page %" PRIu64, page);
+	for (size_t k = 0; k < DSM_PAGE_SIZE; k++)
+		(*dst)[k] = src[k];
+}
+
 static void invalidate(uint64_t page)
 {
 	uint64_t i = ix(page);
@@ -800,6 +1071,11 @@ static void invalidate(uint64_t page)
 		fetching[i]->stale = 1;
 	if (rstate[i] != R_READ)
 		return;
+	if (migrating && wrote[i] >= epoch + 1) { /* it may become the home's master */
+		if (!saved[i])
+			pvec_push(&saved_pages, page);
+		keep_copy(&saved[i], page);
+	}
 	if ((rc = rt.be->drop(page)))
 		rt_fatal("cannot drop page %" PRIu64 ": %s", page, strerror(-rc));
 	__atomic_store_n(&rstate[i], R_INVALID, __ATOMIC_RELAXED);
@@ -821,11 +1097,9 @@ static void notice_applied(struct ivl *v)
  * flush (acq_waiters) and runs again when the homes have acknowledged. */
 static int wait_for_flush(struct mbox_req *req)
 {
-	start_flush();
 	req->next = acq_waiters;
 	acq_waiters = req;
-	if (acks_out == 0)
-		finish_flush();
+	flush();
 	return 0;
 }
 
@@ -882,15 +1156,9 @@ void rc_request(struct mbox_req *req)
 	switch (req->kind) {
 	case MBOX_RC_RELEASE:
 		log_debug("rc: release, %zu dirty, %u acks out", dirty.n, acks_out);
-		start_flush();
-		if (acks_out == 0) {
-			finish_flush();
-			req->next = NULL;
-			complete_all(req);
-		} else {
-			req->next = rel_waiters;
-			rel_waiters = req;
-		}
+		req->next = rel_waiters;
+		rel_waiters = req;
+		flush();
 		break;
 	case MBOX_RC_ACQUIRE:
 		do_acquire(req);
@@ -958,14 +1226,14 @@ static int carries_notices(int type)
 }
 
 /*
- * Notices: u32 count, then per interval u32 creator, u32 number, u32 pages
- * and the pages (u64 each).
+ * Notices: u32 count, then per interval u32 creator, u32 number, u32 epoch
+ * (the barriers its creator had left), u32 pages and the pages (u64 each).
  */
 const void *rc_notices_out(int to, int type, uint32_t *len)
 {
 	static struct batch out; /* service thread only */
 	uint32_t count = 0;
-	uint8_t hdr[12] = { 0 };
+	uint8_t hdr[16] = { 0 };
 
 	*len = 0;
 	if (to == rt.rank || !carries_notices(type) || !logs)
@@ -981,11 +1249,11 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 			j--;
 		for (; j < l->n; j++) {
 			struct ivl *v = l->v[j];
-			if (out.n + 12 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD) {
+			if (out.n + 16 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD) {
 				/* More than one message holds: the rest goes ahead
 				 * as RC_NOTICES, which the link delivers first. */
 				struct wire_hdr nh = { .type = WIRE_RC_NOTICES, .len = (uint32_t)out.n };
-				if (!count || 16 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
+				if (!count || 20 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
 					rt_fatal("an interval of %u pages does not fit a message", v->n);
 				put_le32(out.b, count);
 				tp_send(to, &nh, out.b);
@@ -994,8 +1262,9 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 			}
 			put_le32(hdr, v->creator);
 			put_le32(hdr + 4, v->idx);
-			put_le32(hdr + 8, v->n);
-			batch_put(&out, hdr, 12);
+			put_le32(hdr + 8, v->epoch);
+			put_le32(hdr + 12, v->n);
+			batch_put(&out, hdr, 16);
 			for (uint32_t p = 0; p < v->n; p++) {
 				uint8_t b[8];
 				put_le64(b, v->pages[p]);
@@ -1057,16 +1326,17 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 	count = get_le32(p);
 	p += 4;
 	for (uint32_t k = 0; k < count; k++) {
-		uint32_t c, idx, n;
+		uint32_t c, idx, ep, n;
 		struct ivl *v;
 		uint32_t *kn;
 
-		if (end - p < 12)
+		if (end - p < 16)
 			goto bad;
 		c = get_le32(p);
 		idx = get_le32(p + 4);
-		n = get_le32(p + 8);
-		p += 12;
+		ep = get_le32(p + 8);
+		n = get_le32(p + 12);
+		p += 16;
 		if (c >= (uint32_t)rt.size || idx == 0 || (size_t)(end - p) / 8 < n)
 			goto bad;
 		kn = &known[(size_t)from * (size_t)rt.size + c];
@@ -1080,6 +1350,7 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 			rt_fatal("out of memory for write notices");
 		v->creator = c;
 		v->idx = idx;
+		v->epoch = ep;
 		v->n = n;
 		for (uint32_t j = 0; j < n; j++, p += 8) {
 			v->pages[j] = get_le64(p);
@@ -1106,8 +1377,223 @@ bad:
 	rt_fatal("rank %d sent %s with malformed write notices (%u bytes)", from, wire_type_name(h->type), h->len);
 }
 
+/* ---- homes that move --------------------------------------------------- */
+
+void rc_barrier_entered(void)
+{
+	in_bar = migrating;
+}
+
+struct wpage {
+	uint64_t page;
+	uint32_t creator;
+};
+
+static int wpage_cmp(const void *a, const void *b)
+{
+	const struct wpage *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return x->creator < y->creator ? -1 : x->creator > y->creator;
+}
+
+/* `page`'s home becomes rank `to`. */
+static void move_home(uint64_t page, int to)
+{
+	uint64_t i = ix(page);
+	int from = rc_home(page);
+
+	rhome[i] = to == page_home(page) ? 0 : to + 1;
+	if (from == rt.rank) {
+		free(master[i]);
+		master[i] = NULL;
+	}
+	if (to == rt.rank && !master[i]) {
+		/* This rank alone wrote the page since the barrier before:
+		 * its copy, released before this one, is the master's. */
+		if (rstate[i] != R_INVALID) {
+			keep_copy(&master[i], page);
+		} else if (saved[i]) {
+			master[i] = saved[i];
+			saved[i] = NULL;
+		} else {
+			rt_fatal("page %" PRIu64 " moves its home here, but this rank has no copy of it "
+				 "(internal error)", page);
+		}
+		pvec_push(&mastered, page);
+	}
+	if (trace_on) {
+		int64_t t = trace_clock();
+		trace_rec(TR_RC_HOME, 0, t, t, page, (uint64_t)to, 0);
+	}
+}
+
+/* The rank that alone wrote page w[a].page in the epoch (-1: several), and
+ * in *end the end of the page's entries in w. */
+static int sole_writer(const struct wpage *w, size_t n, size_t a, size_t *end)
+{
+	int sole = (int)w[a].creator;
+	size_t b;
+
+	for (b = a + 1; b < n && w[b].page == w[a].page; b++)
+		if (w[b].creator != w[a].creator)
+			sole = -1;
+	*end = b;
+	return sole;
+}
+
+static int wpage_find(const struct wpage *w, size_t n, uint64_t page, size_t *at)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w[mid].page < page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < n && w[lo].page == page;
+}
+
+/*
+ * Homes move to their writers (JIAJIA's home migration), at the end of
+ * barriers, computed alike on every rank from what every rank knows there:
+ * the intervals of the epoch that ends (each rank's were made before it
+ * entered, and the barrier's rounds carried the union of what every rank
+ * knew at its entry; what a rank makes inside a barrier belongs to the next
+ * epoch).  An arena page that exactly one rank, not its home, wrote in the
+ * epoch gets that rank as pend; at the end of the next barrier, if that rank
+ * alone wrote it again in between, the page's home becomes that rank.  From
+ * then on the writer's releases apply its diffs in place, with no message,
+ * and the other ranks fetch the page from it.
+ *
+ * The master does not travel: nobody else wrote the page in the epoch, and
+ * every older write was applied at the acquire that ended the previous
+ * barrier, so the old home's master (which holds the writer's diffs, every
+ * one acknowledged before the writer entered the barrier) and the writer's
+ * own copy are equal.  The new home copies its page, or the copy it kept
+ * when it had to drop the page (saved).  What other ranks release inside
+ * the deciding barrier (other threads: RPC handlers, locks) goes, as diffs,
+ * to the old home and, late, to pend (start_flush), which applies it after
+ * the copy; the old home drops it if the page has left it by then.  The
+ * delay of one barrier is what lets every rank know pend inside it.  Ranks
+ * leave a barrier one by one: a FETCH or DIFF from a rank already past it
+ * waits here for the end (in_epoch()); a FETCH that reaches a home the page
+ * has left is answered MOVED and asked again.  dsm_init's barrier (epoch
+ * 0) moves at once the homes a restart claims (rc_ckpt_install).
+ */
+static void migrate(void)
+{
+	struct wpage *w = NULL;
+	size_t n = 0, cap = 0, moved = 0, kept = 0;
+
+	for (int c = 0; c < rt.size; c++)
+		for (uint32_t j = 0; j < logs[c].n; j++) {
+			struct ivl *v = logs[c].v[j];
+			if (v->epoch != epoch)
+				continue;
+			for (uint32_t p = 0; p < v->n; p++) {
+				if (v->pages[p] >= rc_end) /* DSM_SHARED_RC variables stay at rank 0 */
+					continue;
+				if (n == cap) {
+					cap = cap ? 2 * cap : 256;
+					w = xrealloc(w, cap * sizeof(*w));
+				}
+				w[n++] = (struct wpage){ v->pages[p], (uint32_t)c };
+			}
+		}
+	if (n)
+		qsort(w, n, sizeof(*w), wpage_cmp);
+	log_debug("rc: barrier epoch %u ends: %zu pages written, %zu pending", epoch, n, pend_pages.n);
+	/* A pending page that nobody wrote stays pending; one that its pend
+	 * alone wrote moves; one that another rank wrote stays put. */
+	for (size_t k = 0; k < pend_pages.n; k++) {
+		uint64_t page = pend_pages.v[k], i = ix(page);
+		size_t at, end;
+		int to = pend[i] - 1;
+
+		if (!wpage_find(w, n, page, &at)) {
+			pend_pages.v[kept++] = page;
+			continue;
+		}
+		if (sole_writer(w, n, at, &end) == to) {
+			move_home(page, to);
+			moved++;
+			for (struct late *l = late[i]; l && to == rt.rank; l = l->next)
+				apply_diff(l->d, l->n, l->from);
+		}
+		pend[i] = 0;
+	}
+	pend_pages.n = kept;
+	for (size_t k = 0; k < late_pages.n; k++)
+		drop_late(ix(late_pages.v[k]));
+	late_pages.n = 0;
+	/* The pages one rank wrote, not their home, are pending now. */
+	for (size_t a = 0, b; a < n; a = b) {
+		int sole = sole_writer(w, n, a, &b);
+		uint64_t page = w[a].page;
+
+		if (sole < 0 || sole == rc_home(page) || pend[ix(page)])
+			continue;
+		if (epoch == 0) { /* a restart's claim */
+			move_home(page, sole);
+			moved++;
+		} else {
+			pend[ix(page)] = sole + 1;
+			pvec_push(&pend_pages, page);
+		}
+	}
+	free(w);
+	if (moved) {
+		size_t k = 0;
+		for (size_t j = 0; j < mastered.n; j++)
+			if (master[ix(mastered.v[j])])
+				mastered.v[k++] = mastered.v[j];
+		mastered.n = k;
+		log_debug("rc: %zu pages changed home at the end of barrier epoch %u", moved, epoch);
+	}
+	for (size_t j = 0; j < saved_pages.n; j++) { /* what a copy kept is stale now */
+		uint64_t i = ix(saved_pages.v[j]);
+		free(saved[i]);
+		saved[i] = NULL;
+	}
+	saved_pages.n = 0;
+}
+
+/* What waited for the barrier's end, in the order it came. */
+static void run_postponed(void)
+{
+	struct postponed *q = postponed;
+
+	postponed = NULL;
+	postponed_tail = &postponed;
+	while (q) {
+		struct postponed *nx = q->next;
+		struct fetch *f;
+
+		switch (q->kind) {
+		case P_MSG:
+			rc_handle(&q->h, q->payload);
+			break;
+		case P_ASK:
+			if ((f = fetching[ix(q->page)]))
+				ask(q->page, f);
+			break;
+		}
+		free(q);
+		q = nx;
+	}
+}
+
 void rc_barrier_left(void)
 {
+	if (!logs)
+		return;
+	if (migrating)
+		migrate();
 	for (int c = 0; logs && c < rt.size; c++) {
 		struct ilog *l = &logs[c];
 		uint32_t k = 0, j;
@@ -1126,6 +1612,9 @@ void rc_barrier_left(void)
 		if (c == rt.rank && my_idx > gc_bound[c])
 			gc_bound[c] = my_idx;
 	}
+	epoch++;
+	in_bar = 0;
+	run_postponed();
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
@@ -1154,23 +1643,75 @@ int rc_ckpt_install(uint64_t page, const void *data)
 {
 	uint64_t i = ix(page);
 
-	if (!rc_page(page) || page_home(page) != rt.rank)
+	/* An arena page whose home had moved here: a claim, which the end of
+	 * dsm_init's barrier turns into the same move on every rank. */
+	if (!rc_page(page) || (page_home(page) != rt.rank && page >= rc_end))
 		return -EINVAL;
+	if (page_home(page) != rt.rank && !migrating) {
+		log_err("page %" PRIu64 "'s home had moved to rank %d when the checkpoint was taken, but this "
+			"job's homes stay put (DSM_RC_HOMES=static, or servers)", page, rt.rank);
+		return -EINVAL;
+	}
 	if (master[i])
 		return -EEXIST;
 	if (!(master[i] = malloc(DSM_PAGE_SIZE)))
 		return -ENOMEM;
 	memcpy(master[i], data, DSM_PAGE_SIZE);
 	pvec_push(&mastered, page);
+	if (page_home(page) != rt.rank)
+		pvec_push(&flushed, page);
 	return 0;
 }
 
+/* The claims (rc_ckpt_install) become this rank's intervals of epoch 0,
+ * which dsm_init's barrier makes known to every rank. */
+void rc_ckpt_restored(void)
+{
+	if (flushed.n) {
+		atomic_fetch_add(&a_dirty, flushed.n);
+		finish_flush();
+	}
+}
+
 /* ---- messages ----------------------------------------------------------- */
+
+/*
+ * A FETCH or a DIFF names the barriers its sender had left (aux), which say
+ * where it thought the page's home was: one more than this rank has left
+ * means the sender is past the barrier this rank is still in, whose end may
+ * make this rank the home; the message waits for it.  One less: a FETCH of
+ * a thread that asked before its rank entered the barrier this rank has
+ * left; if the barrier moved the page, the asker is told to ask again.  (A
+ * DIFF cannot be late: a rank enters a barrier only when its homes have
+ * acknowledged its diffs.)  1: handle the message now.
+ */
+static int in_epoch(const struct wire_hdr *h, const uint8_t *payload)
+{
+	if (!migrating || h->aux == epoch)
+		return 1;
+	if (h->aux == epoch + 1 && in_bar) {
+		postpone(P_MSG, 0, h, payload);
+		return 0;
+	}
+	if (h->type == WIRE_RC_FETCH && h->aux + 1 == epoch) {
+		if (rc_home(h->arg) == rt.rank)
+			return 1;
+		struct wire_hdr moved = { .type = WIRE_RC_PAGE, .flags = WIRE_F_MOVED, .arg = h->arg,
+					  .id = h->id };
+		tp_send((int)h->src, &moved, NULL);
+		return 0;
+	}
+	rt_fatal("rank %u sent %s of barrier epoch %u, but this rank is in epoch %u%s (protocol error)", h->src,
+		 wire_type_name(h->type), h->aux, epoch, in_bar ? ", inside a barrier" : "");
+	return 0;
+}
 
 void rc_handle(const struct wire_hdr *h, const uint8_t *payload)
 {
 	int src = (int)h->src;
 
+	if ((h->type == WIRE_RC_FETCH || h->type == WIRE_RC_DIFF) && !in_epoch(h, payload))
+		return;
 	switch (h->type) {
 	case WIRE_RC_FETCH:
 	case WIRE_RC_PAGE:
@@ -1181,9 +1722,9 @@ void rc_handle(const struct wire_hdr *h, const uint8_t *payload)
 			got_page(h, payload);
 			break;
 		}
-		if (page_home(h->arg) != rt.rank)
+		if (rc_home(h->arg) != rt.rank)
 			rt_fatal("rank %d asked for page %" PRIu64 ", whose home is rank %d", src, h->arg,
-				 page_home(h->arg));
+				 rc_home(h->arg));
 		serve_fetch(src, h->arg, h->id);
 		break;
 	case WIRE_RC_DIFF:

@@ -71,7 +71,6 @@ void rc_request(struct mbox_req *req);
  *   type that carries none).  The buffer lives until the next call.
  * rc_notices_in: take in the notices a message carries (any type; those
  *   that carry none are ignored).
- * rc_barrier_left: a barrier's release arrived: old intervals are dropped.
  */
 const void *rc_notices_out(int to, int type, uint32_t *len);
 /* Send message `type` (arg) to `to` with its notices once this rank's dirty
@@ -81,6 +80,10 @@ void rc_send_flushed(int to, int type, uint64_t arg);
  * ahead of an RPC call or reply, whose payload is the application's. */
 void rc_send_notices(int to);
 void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload);
+/* rc_barrier_entered: this rank entered an application barrier (sync.c);
+ * rc_barrier_left: it left a barrier (that one or dsm_init's): the homes
+ * of pages one rank wrote move to it, old intervals are dropped. */
+void rc_barrier_entered(void);
 void rc_barrier_left(void);
 
 /* Application threads, at the release and acquire points of dsm_unlock,
@@ -95,11 +98,15 @@ int rc_acquire(void);
  *   that have a master copy (every other one is all zeros), unsorted, in a
  *   malloc'd array.
  * rc_ckpt_install: before the service thread starts.  `page`'s master copy
- *   (this rank is its home) begins as `data`; every rank's first touch
- *   fetches it.  -EINVAL for a page that is not release-consistent or homed
- *   elsewhere, -EEXIST for one installed already.
+ *   (this rank is its home, or was when the checkpoint was taken) begins as
+ *   `data`; every rank's first touch fetches it.  -EINVAL for a page that is
+ *   not release-consistent or homed elsewhere, -EEXIST for one installed
+ *   already.
  */
 int rc_ckpt_list(uint64_t **pages, size_t *n);
 int rc_ckpt_install(uint64_t page, const void *data);
+/* After the last rc_ckpt_install: this rank's claims on homes that had
+ * moved (pages of other static homes) go out with dsm_init's barrier. */
+void rc_ckpt_restored(void);
 
 #endif

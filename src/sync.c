@@ -936,6 +936,7 @@ void sync_barrier(struct mbox_req *req)
 	bar_req = req;
 	bar_epoch++;
 	bar_round = 0;
+	rc_barrier_entered();
 	ag = req->p;
 	if (ag) {
 		/* The epoch has begun: every other rank now waits for this one. */

@@ -151,13 +151,14 @@ static void put_rec(FILE *f, const struct trec *r, int pid)
 		[TR_LOCK] = "lock", [TR_TRYLOCK] = "trylock", [TR_SEM] = "sem wait",
 		[TR_BARRIER] = "barrier", [TR_RPC_CALL] = "rpc call", [TR_RPC_SERVE] = "rpc serve",
 		[TR_RC_TWIN] = "rc twin", [TR_RC_DIFF] = "rc diff", [TR_RC_APPLY] = "rc apply",
-		[TR_RC_NOTICE] = "rc notice",
+		[TR_RC_NOTICE] = "rc notice", [TR_RC_HOME] = "rc home",
 	};
 	static const char *const cats[TR_KINDS] = {
 		[TR_FAULT_READ] = "fault", [TR_FAULT_WRITE] = "fault", [TR_SERVE_READ] = "page",
 		[TR_SERVE_WRITE] = "page", [TR_LOCK] = "sync", [TR_TRYLOCK] = "sync", [TR_SEM] = "sync",
 		[TR_BARRIER] = "sync", [TR_RPC_CALL] = "rpc", [TR_RPC_SERVE] = "rpc",
 		[TR_RC_TWIN] = "rc", [TR_RC_DIFF] = "rc", [TR_RC_APPLY] = "rc", [TR_RC_NOTICE] = "rc",
+		[TR_RC_HOME] = "rc",
 	};
 	int64_t dur = r->t1 > r->t0 ? r->t1 - r->t0 : 0;
 
@@ -201,6 +202,9 @@ static void put_rec(FILE *f, const struct trec *r, int pid)
 		break;
 	case TR_RC_NOTICE:
 		fprintf(f, "\"creator\":%" PRIu64 ",\"pages\":%" PRIu64, r->a, r->b);
+		break;
+	case TR_RC_HOME:
+		fprintf(f, "\"page\":%" PRIu64 ",\"home\":%" PRIu64, r->a, r->b);
 		break;
 	}
 	fputs("}},\n", f);

@@ -27,6 +27,8 @@ enum trace_kind {
 	TR_RC_APPLY,       /* a = page, b = rank: a diff applied to the master */
 	TR_RC_NOTICE,      /* a = creator, b = pages: an interval's notice applied
 			      (its pages' copies dropped) */
+	TR_RC_HOME,        /* a = page, b = its new home: the home moved at the
+			      end of a barrier */
 	TR_KINDS
 };
 

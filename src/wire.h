@@ -128,10 +128,12 @@ enum wire_type {
 	/* release consistency (rc.c): 130..139; arg = page, id = request id */
 	WIRE_RC_FIRST = 130,
 	WIRE_RC_LAST = 139,
-	WIRE_RC_FETCH = 130,     /* -> home: the page's master copy, please */
+	WIRE_RC_FETCH = 130,     /* -> home: the page's master copy, please;
+	                          * aux = the barriers the sender has left */
 	WIRE_RC_PAGE = 131,      /* home -> requester; payload: the page, or
 	                          * none with WIRE_F_ZERO */
-	WIRE_RC_DIFF = 132,      /* releaser -> home; payload: diffs (rc.c) */
+	WIRE_RC_DIFF = 132,      /* releaser -> home; payload: diffs (rc.c);
+	                          * aux as RC_FETCH's */
 	WIRE_RC_DIFF_ACK = 133,  /* home -> releaser: applied */
 	WIRE_RC_NOTICES = 134,   /* write notices alone, ahead of a message that
 	                          * has a payload of its own (RPC call, reply) */
@@ -159,6 +161,12 @@ enum wire_type {
 #define WIRE_F_ROUTED 0x0020 /* READ_REQ/WRITE_REQ from a page's directory to its
                               * first-touch home (DSM_HOME=first-touch): aux =
                               * the requester */
+#define WIRE_F_MOVED  0x0040 /* RC_PAGE: no data; the page's home moved at a
+                              * barrier the requester had not left when it
+                              * asked: ask its new home */
+#define WIRE_F_LATE   0x0080 /* RC_DIFF: diffs made inside a barrier, for
+                              * pages whose home may become the receiver at
+                              * its end (rc.c) */
 #define WIRE_F_SEALED 0x8000 /* DSM_ENCRYPT: payload is nonce + ciphertext + tag */
 
 /* What sealing adds to a payload: a 24-byte nonce and a 16-byte tag. */

@@ -6,19 +6,28 @@
 # each (with an SC array beside it in the same job), release and acquire
 # through an RPC call and its reply, dsm_release/dsm_acquire around a flag in
 # SC memory, DSM_CONSISTENCY=release
-# for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused.
+# for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused; every job
+# again with homes that move to their pages' writers (DSM_RC_HOMES=migrate),
+# and a malformed DSM_RC_HOMES refused.
 # Backends: uffd sigsegv
 # Timeout: 300
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "4 counters 5000"; do
-	set -- $job
-	n=$1 t=$2 rounds=$3
-	run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"
-	cat "$TMP/out"
-	[ $rc -eq 0 ] || fail "rc_litmus $t on $n ranks: exit status $rc"
-	expect_eq "$(grep -c "^\[[0-9]\] rc_litmus: $t rank [0-9] of $n: ok$" "$TMP/out")" "$n" "rc_litmus $t verdicts"
+for homes in static migrate; do
+	export DSM_RC_HOMES=$homes
+	for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "4 counters 5000"; do
+		set -- $job
+		n=$1 t=$2 rounds=$3
+		run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"
+		cat "$TMP/out"
+		[ $rc -eq 0 ] || fail "rc_litmus $t on $n ranks ($homes homes): exit status $rc"
+		expect_eq "$(grep -c "^\[[0-9]\] rc_litmus: $t rank [0-9] of $n: ok$" "$TMP/out")" "$n" "rc_litmus $t verdicts"
+	done
 done
+unset DSM_RC_HOMES
+DSM_RC_HOMES=wander run_job "$TMP/out" -t 60 -n 2 "$TBIN/rc_litmus" mp-lock 1
+[ $rc -ne 0 ] || fail "DSM_RC_HOMES=wander was accepted"
+expect_grep 'DSM_RC_HOMES=wander: expected migrate or static' "$TMP/out" "the refusal"
 
 DSM_CONSISTENCY=release run_job "$TMP/out" -t 120 -n 2 "$TBIN/rc_litmus" default 200
 cat "$TMP/out"
