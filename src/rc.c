@@ -119,6 +119,8 @@ enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 
 /* The most pages a write fault opens at once (rc_fault). */
 #define RC_WRITE_AHEAD 64
+/* The most pages a read fault asks for after its own (fetch_ahead). */
+#define RC_FETCH_AHEAD (WIRE_RC_FETCH_PAGES - 1)
 #define RC_WROTE_EPOCHS 8
 
 uint64_t rc_first, rc_end, rc_gfirst, rc_gend;
@@ -139,6 +141,7 @@ static int consistency_release;
 /* Per page (index ix(page)), NORESERVE: only touched entries
  * cost memory. */
 static uint8_t *rstate;
+static uint8_t *lost; /* a copy this rank held was dropped by an acquire */
 static uint8_t **twin, **master;
 static struct fetch **fetching;
 
@@ -146,6 +149,7 @@ struct fetch {
 	uint64_t id;
 	int write;
 	int stale;
+	int ahead;     /* asked ahead of a fault (fetch_ahead); none waited yet */
 	int64_t t0;    /* for the statistics and the trace */
 	uint64_t tag;
 	struct mbox_req *waiters;
@@ -351,6 +355,7 @@ int rc_init(void)
 	if (dsm_num_servers() > 0 || rt.size == 1)
 		migrating = 0;
 	rstate = arena_table(1);
+	lost = arena_table(1);
 	rhome = arena_table(sizeof(*rhome));
 	pend = arena_table(sizeof(*pend));
 	late = arena_table(sizeof(*late));
@@ -364,7 +369,7 @@ int rc_init(void)
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
 	lbatches = calloc(n, sizeof(*lbatches));
-	if ((n_rc && (!rstate || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
+	if ((n_rc && (!rstate || !lost || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
 		      !fetching)) || !logs ||
 	    !known || !gc_bound ||
 	    !batches || !lbatches) {
@@ -400,6 +405,8 @@ void rc_fini(void)
 			drop_late(i);
 		}
 	arena_table_free(rstate, 1);
+	arena_table_free(lost, 1);
+	lost = NULL;
 	arena_table_free(rhome, sizeof(*rhome));
 	arena_table_free(pend, sizeof(*pend));
 	arena_table_free(late, sizeof(*late));
@@ -543,7 +550,8 @@ static void fetched(uint64_t page, struct fetch *f, const void *data, const stru
 		rt_fatal("page %" PRIu64 " came from rank %u, but this rank already holds it (protocol error)",
 			 page, h->src);
 	install(page, data, f->write);
-	stats_fault_done(h, f->write, f->t0, f->tag, 0);
+	lost[i] = 0;
+	stats_fault_done(h, f->write, f->t0, f->tag, f->ahead);
 	complete_all(f->waiters);
 	free(f);
 }
@@ -565,6 +573,86 @@ static void ask(uint64_t page, struct fetch *f)
 	}
 	h.id = f->id;
 	tp_send(home, &h, NULL);
+}
+
+/*
+ * A read fault on `page` (its fetch f) asks, with it, for the pages after it
+ * that this rank held and an acquire took away, as far as they run
+ * (RC_FETCH_AHEAD at most): a rank that reads what others rewrite each
+ * epoch (the other half of a vector, the neighbour's rows) gets them in one
+ * round trip per home, not one per page.  One FETCH per home: arg its first
+ * page, the others in its payload (u64 each), all answered as RC_PAGEs with
+ * the FETCH's id; pages homed here are copied from their masters.
+ */
+static void fetch_ahead(uint64_t page, struct fetch *f)
+{
+	uint64_t more[RC_FETCH_AHEAD];
+	size_t n = 0;
+	int home = rc_home(page);
+
+	for (uint64_t q = page + 1; n < RC_FETCH_AHEAD && q < rc_end; q++, n++) {
+		uint64_t i = ix(q);
+		if (rstate[i] != R_INVALID || fetching[i] || !lost[i])
+			break;
+		more[n] = q;
+	}
+	if (n == 0 || home == rt.rank) {
+		ask(page, f);
+		return;
+	}
+	for (size_t a = 0; a < n; a++) { /* homed here: a copy of the master */
+		struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = more[a] };
+		struct fetch *fq;
+
+		if (rc_home(more[a]) != rt.rank)
+			continue;
+		if (!(fq = calloc(1, sizeof(*fq))))
+			rt_fatal("out of memory for a page request");
+		fq->ahead = 1;
+		fq->tag = stats_prefetch_begin(&fq->t0);
+		fetching[ix(more[a])] = fq;
+		stats_home_request(more[a], rt.rank, 0, 0);
+		fetched(more[a], fq, master[ix(more[a])], &local);
+		more[a] = UINT64_MAX;
+	}
+	/* The primary page's home first, then every other home once. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t a = 0; a < n; a++) {
+			uint64_t list[RC_FETCH_AHEAD], first;
+			size_t k = 0;
+			int h;
+			struct wire_hdr m = { .type = WIRE_RC_FETCH, .aux = epoch };
+
+			if (more[a] == UINT64_MAX)
+				continue;
+			h = rc_home(more[a]);
+			if ((pass == 0) != (h == home))
+				continue;
+			first = pass == 0 ? page : more[a];
+			m.id = ++next_id;
+			if (pass == 0)
+				f->id = m.id;
+			for (size_t b = a; b < n; b++) {
+				struct fetch *fq;
+				if (more[b] == UINT64_MAX || rc_home(more[b]) != h)
+					continue;
+				if (!(fq = calloc(1, sizeof(*fq))))
+					rt_fatal("out of memory for a page request");
+				fq->ahead = 1;
+				fq->id = m.id;
+				fq->tag = stats_prefetch_begin(&fq->t0);
+				fetching[ix(more[b])] = fq;
+				if (more[b] != first)
+					put_le64((uint8_t *)&list[k++], more[b]);
+				more[b] = UINT64_MAX;
+			}
+			m.arg = first;
+			m.len = (uint32_t)(k * 8);
+			tp_send(h, &m, k ? list : NULL);
+		}
+		if (pass == 0 && f->id == 0) /* nothing ahead at its home */
+			ask(page, f);
+	}
 }
 
 static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
@@ -617,8 +705,12 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		f->write = write;
 		f->tag = stats_fault_begin(waiter, write, &f->t0);
 		fetching[i] = f;
-		ask(page, f);
+		if (write || in_bar)
+			ask(page, f);
+		else
+			fetch_ahead(page, f);
 	}
+	f->ahead = 0; /* a thread waits for it (in the kernel, with userfaultfd, when no waiter) */
 	if (waiter) {
 		waiter->next = f->waiters;
 		f->waiters = waiter;
@@ -641,6 +733,11 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	 * moved it): ask again. */
 	if (f->stale || (h->flags & WIRE_F_MOVED)) {
 		f->stale = 0;
+		if (f->ahead) { /* asked ahead, and no thread faulted on it: let it go */
+			fetching[i] = NULL;
+			free(f);
+			return;
+		}
 		if ((h->flags & WIRE_F_MOVED) && in_bar) {
 			/* The home moved at the end of the barrier this rank is
 			 * in: every rank is in it, so its end comes without
@@ -669,6 +766,32 @@ static void serve_fetch(int to, uint64_t page, uint64_t id)
 	stats_home_request(page, to, 0, 0);
 	tp_send(to, &h, m);
 	stats_page_sent(to, page, id, h.len, 0, t0);
+}
+
+/* A FETCH of page arg and of the pages its payload lists (fetch_ahead),
+ * each answered alone; MOVED for one whose home moved at the end of the
+ * barrier this rank has left and the asker had not (in_epoch()). */
+static void got_fetch(const struct wire_hdr *h, const uint8_t *payload)
+{
+	int src = (int)h->src;
+
+	if (h->len % 8 || h->len / 8 > RC_FETCH_AHEAD)
+		rt_fatal("rank %d sent a FETCH with a malformed list of pages (%u bytes)", src, h->len);
+	for (uint32_t k = 0; k <= h->len / 8; k++) {
+		uint64_t q = k ? get_le64(payload + 8 * (k - 1)) : h->arg;
+
+		if (!rc_page(q))
+			rt_fatal("rank %d asked for page %" PRIu64 ", which is not release-consistent", src, q);
+		if (rc_home(q) == rt.rank) {
+			serve_fetch(src, q, h->id);
+		} else if (migrating && h->aux + 1 == epoch) {
+			struct wire_hdr moved = { .type = WIRE_RC_PAGE, .flags = WIRE_F_MOVED, .arg = q,
+						  .id = h->id };
+			tp_send(src, &moved, NULL);
+		} else {
+			rt_fatal("rank %d asked for page %" PRIu64 ", whose home is rank %d", src, q, rc_home(q));
+		}
+	}
 }
 
 /* ---- diffs -------------------------------------------------------------- */
@@ -1079,6 +1202,7 @@ static void invalidate(uint64_t page)
 	if ((rc = rt.be->drop(page)))
 		rt_fatal("cannot drop page %" PRIu64 ": %s", page, strerror(-rc));
 	__atomic_store_n(&rstate[i], R_INVALID, __ATOMIC_RELAXED);
+	lost[i] = 1;
 	stat_bump(ST_INV_RECEIVED, 1);
 }
 
@@ -1693,14 +1817,8 @@ static int in_epoch(const struct wire_hdr *h, const uint8_t *payload)
 		postpone(P_MSG, 0, h, payload);
 		return 0;
 	}
-	if (h->type == WIRE_RC_FETCH && h->aux + 1 == epoch) {
-		if (rc_home(h->arg) == rt.rank)
-			return 1;
-		struct wire_hdr moved = { .type = WIRE_RC_PAGE, .flags = WIRE_F_MOVED, .arg = h->arg,
-					  .id = h->id };
-		tp_send((int)h->src, &moved, NULL);
-		return 0;
-	}
+	if (h->type == WIRE_RC_FETCH && h->aux + 1 == epoch)
+		return 1; /* got_fetch() answers MOVED for the pages that left */
 	rt_fatal("rank %u sent %s of barrier epoch %u, but this rank is in epoch %u%s (protocol error)", h->src,
 		 wire_type_name(h->type), h->aux, epoch, in_bar ? ", inside a barrier" : "");
 	return 0;
@@ -1722,10 +1840,7 @@ void rc_handle(const struct wire_hdr *h, const uint8_t *payload)
 			got_page(h, payload);
 			break;
 		}
-		if (rc_home(h->arg) != rt.rank)
-			rt_fatal("rank %d asked for page %" PRIu64 ", whose home is rank %d", src, h->arg,
-				 rc_home(h->arg));
-		serve_fetch(src, h->arg, h->id);
+		got_fetch(h, payload);
 		break;
 	case WIRE_RC_DIFF:
 		got_diff(h, payload);

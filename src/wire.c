@@ -58,7 +58,7 @@ static const struct wire_rule {
 	[WIRE_COND_SIGNAL] = { "COND_SIGNAL", 0, 0 },
 	[WIRE_COND_WAKE] = { "COND_WAKE", 0, 0 },
 	[WIRE_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
-	[WIRE_RC_FETCH] = { "RC_FETCH", 0, 0 },
+	[WIRE_RC_FETCH] = { "RC_FETCH", 0, (WIRE_RC_FETCH_PAGES - 1) * 8 },
 	[WIRE_RC_PAGE] = { "RC_PAGE", 0, PAGE_MAX },
 	[WIRE_RC_DIFF] = { "RC_DIFF", 10, WIRE_MAX_PAYLOAD },
 	[WIRE_RC_DIFF_ACK] = { "RC_DIFF_ACK", 0, 0 },

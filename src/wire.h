@@ -129,7 +129,9 @@ enum wire_type {
 	WIRE_RC_FIRST = 130,
 	WIRE_RC_LAST = 139,
 	WIRE_RC_FETCH = 130,     /* -> home: the page's master copy, please;
-	                          * aux = the barriers the sender has left */
+	                          * aux = the barriers the sender has left;
+	                          * payload: more pages (u64 each), at most
+	                          * WIRE_RC_FETCH_PAGES - 1 */
 	WIRE_RC_PAGE = 131,      /* home -> requester; payload: the page, or
 	                          * none with WIRE_F_ZERO */
 	WIRE_RC_DIFF = 132,      /* releaser -> home; payload: diffs (rc.c);
@@ -149,6 +151,8 @@ enum wire_type {
 };
 
 /* flags */
+#define WIRE_RC_FETCH_PAGES 32 /* the most pages one RC_FETCH asks for */
+
 #define WIRE_F_ZERO   0x0001 /* WIRE_PAGE: the page is all zeros, no payload */
 #define WIRE_F_LZ4    0x0002 /* WIRE_PAGE: payload is LZ4-compressed */
 #define WIRE_F_WRITE  0x0004 /* WIRE_PAGE: grant is exclusive (writable) */
