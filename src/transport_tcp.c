@@ -765,16 +765,23 @@ static void drop_connection(int rank)
 	p->out_off = p->out_len = 0;
 }
 
+/* Peer `rank` said BYE and has ended: its link is closed for good. */
+static void peer_finished(int rank)
+{
+	drop_connection(rank);
+	free_queue(&peers[rank]);
+	peers[rank].state = LINK_GONE;
+	rt_peer_closed(rank);
+}
+
 static void link_fail(int rank, const char *why)
 {
 	struct peer *p = &peers[rank];
 
-	if (p->said_bye) {
-		/* It finished: it had everything it needed from us. */
-		drop_connection(rank);
-		free_queue(p);
-		p->state = LINK_GONE;
-		rt_peer_closed(rank);
+	if (p->said_bye && !p->head) {
+		/* It finished, and has everything we sent it (our BYE too,
+		 * which it waits for before it ends): nothing to repair. */
+		peer_finished(rank);
 		return;
 	}
 	if (p->state == LINK_DOWN)
@@ -798,7 +805,9 @@ static void link_up(int rank, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)rank };
 
 	atomic_store(&link_down[rank], 0);
-	if (p->state == LINK_GONE || stop_requested) {
+	/* While this rank ends, a peer still owed messages (our BYE) may come
+	 * back for them. */
+	if (p->state == LINK_GONE || (stop_requested && !p->head)) {
 		close(fd);
 		return;
 	}
@@ -1366,6 +1375,13 @@ static void mailbox_ready(void)
 			mbox_complete(r, 0);
 			break;
 		case MBOX_LINK_DEAD:
+			/* A peer that said BYE ends only once it has every
+			 * rank's BYE: what it did not acknowledge, it had. */
+			if (peers[r->a].said_bye) {
+				peer_finished((int)r->a);
+				mbox_complete(r, 0);
+				break;
+			}
 			rt_peer_lost((int)r->a, "its listening socket refuses connections");
 		default:
 			if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
