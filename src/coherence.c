@@ -644,7 +644,7 @@ static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
 		rt.be->downgrade(page, 1);
 	send_page(to, page, id, st == P_INVALID ? NULL : rt.be->peek(page), 1);
 	if (st != P_INVALID) {
-		rt.be->drop(page);
+		rt.be->drop(page, 1);
 		pstate[page] = P_INVALID;
 	}
 }
@@ -660,7 +660,7 @@ static void drop_copy(uint64_t page, int from, int overwrite)
 		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
 			 "(protocol error)", (unsigned long)page, from);
 	if (st != P_INVALID) {
-		rt.be->drop(page);
+		rt.be->drop(page, 1);
 		pstate[page] = P_INVALID;
 		/* only read here, now written there: likely read here again */
 		uint8_t f = lost[page];

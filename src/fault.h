@@ -39,10 +39,13 @@ struct fault_backend {
 	int (*upgrade)(uint64_t page, uint64_t n);
 	/* Pages [page, page + n) (n > 1: all in the region), read-write ->
 	 * read-only: once it returns no thread can write them.  One call for
-	 * a run of pages makes one TLB shootdown, not n. */
+	 * a run of pages makes one TLB shootdown, not n.  With wp_spans the
+	 * run may hold read-only and absent pages, which stay as they are. */
 	int (*downgrade)(uint64_t page, uint64_t n);
-	/* Present -> absent. */
-	int (*drop)(uint64_t page);
+	int wp_spans;
+	/* Pages [page, page + n) (n > 1: all in the region), present ->
+	 * absent. */
+	int (*drop)(uint64_t page, uint64_t n);
 	/* Where the service thread may read a present page's bytes. */
 	const void *(*peek)(uint64_t page);
 	/* Wake threads waiting on a page whose access is already allowed. */

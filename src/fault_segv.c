@@ -203,14 +203,14 @@ static int segv_downgrade(uint64_t page, uint64_t n)
 	return protect_pages(page, n, PROT_READ);
 }
 
-static int segv_drop(uint64_t page)
+static int segv_drop(uint64_t page, uint64_t n)
 {
-	int rc = protect(page, PROT_NONE);
+	int rc = protect_pages(page, n, PROT_NONE);
 
 	/* Give the memory back; the next install rewrites the whole page. */
 	if (rc == 0)
 		fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(page << DSM_PAGE_SHIFT),
-			  DSM_PAGE_SIZE);
+			  (off_t)(n * DSM_PAGE_SIZE));
 	return rc;
 }
 

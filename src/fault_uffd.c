@@ -263,10 +263,11 @@ static int uffd_downgrade(uint64_t page, uint64_t n)
 	return set_wp_pages(page, n, 1);
 }
 
-static int uffd_drop(uint64_t page)
+static int uffd_drop(uint64_t page, uint64_t n)
 {
-	if (madvise(page_addr(page), DSM_PAGE_SIZE, MADV_DONTNEED) < 0) {
-		log_err("MADV_DONTNEED of page %lu: %s", (unsigned long)page, strerror(errno));
+	if (madvise(page_addr(page), n * DSM_PAGE_SIZE, MADV_DONTNEED) < 0) {
+		log_err("MADV_DONTNEED of page %lu (%lu pages): %s", (unsigned long)page, (unsigned long)n,
+			strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -331,6 +332,7 @@ const struct fault_backend fault_uffd = {
 	.install_zeros = uffd_install_zeros,
 	.upgrade = uffd_upgrade,
 	.downgrade = uffd_downgrade,
+	.wp_spans = 1, /* write protection skips absent pages (no UFFD_FEATURE_WP_UNPOPULATED) */
 	.drop = uffd_drop,
 	.peek = uffd_peek,
 	.wake = uffd_wake,

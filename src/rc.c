@@ -214,6 +214,8 @@ static struct pvec saved_pages; /* the pages with a saved copy */
 static struct pvec late_pages, pend_pages; /* the pages with late diffs, with pend */
 static unsigned acks_out;
 static struct mbox_req *rel_waiters, *acq_waiters;
+static struct mbox_req *rel_then; /* goes on with rel_then_fn after the flush */
+static void (*rel_then_fn)(struct mbox_req *);
 static atomic_uint_fast64_t a_dirty;    /* WRITE pages + flushed, not yet logged */
 static atomic_uint_fast64_t a_unapplied; /* intervals of others not applied */
 
@@ -386,7 +388,7 @@ int rc_init(void)
 	acks_out = 0;
 	epoch = 0;
 	in_bar = 0;
-	rel_waiters = acq_waiters = NULL;
+	rel_waiters = acq_waiters = rel_then = NULL;
 	atomic_store(&a_dirty, 0);
 	atomic_store(&a_unapplied, 0);
 	return 0;
@@ -803,49 +805,63 @@ static int page_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-
 /*
  * Append to `b` the diff of `cur` against `tw`: u64 page, u16 runs, then
- * per run u16 offset, u16 length and the bytes.  Exact to the byte (the
- * words are compared whole, the bytes of a word that differs one by one),
- * so another rank's writes to other bytes of the same word survive.
+ * per run u16 offset, u16 length and the bytes.  Exact to the byte (a bitmap
+ * of the bytes that changed, made a word at a time, then its runs), so
+ * another rank's writes to other bytes of the same word survive.
  * Returns the number of bytes that changed.  The page is read-only here
  * (write-protected before), which ThreadSanitizer cannot know.
  */
 __attribute__((no_sanitize("thread"), noinline))
-static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const volatile uint8_t *cur)
+static size_t diff_page(struct batch *b, uint64_t page, const uint8_t *tw, const volatile uint8_t *vcur)
 {
 	static uint8_t out[DSM_PAGE_SIZE * 3]; /* service thread only */
-	size_t n = 10, changed = 0, k = 0;
+	static uint64_t bits[DSM_PAGE_SIZE / 64]; /* bit k: byte k changed */
+	const uint8_t *cur = (const uint8_t *)vcur; /* write-protected: it holds still */
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL;
+	size_t n = 10, changed = 0, nw = DSM_PAGE_SIZE / 64;
 	uint16_t runs = 0;
+	uint64_t any = 0;
 
-	while (k < DSM_PAGE_SIZE) {
-		size_t start;
-		if ((k & 7) == 0) {
-			uint64_t x = *(const volatile uint64_t *)(cur + k), y;
-			memcpy(&y, tw + k, 8);
-			if (x == y) {
-				k += 8;
-				continue;
-			}
-		}
-		if (cur[k] == tw[k]) {
-			k++;
+	/* Which bytes changed, a word at a time: a byte of x = cur ^ twin is
+	 * nonzero iff its high bit is set in ((x & 0x7f..) + 0x7f..) | x; the
+	 * multiplication gathers those 8 bits into the top byte. */
+	for (size_t j = 0; j < DSM_PAGE_SIZE / 8; j++) {
+		uint64_t x, y, hi;
+		memcpy(&x, cur + 8 * j, 8);
+		memcpy(&y, tw + 8 * j, 8);
+		if (j % 8 == 0)
+			bits[j / 8] = 0;
+		if (!(x ^= y))
 			continue;
-		}
-		start = k;
-		while (k < DSM_PAGE_SIZE && cur[k] != tw[k])
-			k++;
-		put_le16(out + n, (uint16_t)start);
-		put_le16(out + n + 2, (uint16_t)(k - start));
-		for (size_t j = start; j < k; j++)
-			out[n + 4 + j - start] = cur[j];
-		n += 4 + (k - start);
-		changed += k - start;
-		runs++;
+		hi = (((x & lo7) + lo7) | x) & ~lo7;
+		bits[j / 8] |= ((hi >> 7) * 0x0102040810204080ULL >> 56) << (8 * (j % 8));
+		any = 1;
 	}
-	if (!changed)
+	if (!any)
 		return 0;
+	for (size_t k = 0; k < DSM_PAGE_SIZE;) {
+		size_t w = k / 64, start, end;
+		uint64_t v = bits[w] & (~0ULL << (k % 64));
+
+		while (!v && ++w < nw)
+			v = bits[w];
+		if (w == nw)
+			break;
+		start = w * 64 + (size_t)__builtin_ctzll(v);
+		v = ~bits[w] & (~0ULL << (start % 64));
+		while (!v && ++w < nw)
+			v = ~bits[w];
+		end = w == nw ? DSM_PAGE_SIZE : w * 64 + (size_t)__builtin_ctzll(v);
+		put_le16(out + n, (uint16_t)start);
+		put_le16(out + n + 2, (uint16_t)(end - start));
+		memcpy(out + n + 4, cur + start, end - start);
+		n += 4 + (end - start);
+		changed += end - start;
+		runs++;
+		k = end;
+	}
 	put_le64(out, page);
 	put_le16(out + 8, runs);
 	batch_put(b, out, n);
@@ -983,15 +999,22 @@ static void start_flush(void)
 	size_t n = dirty.n;
 
 	/* Stop the writers before the diffs: one write-protection per run of
-	 * pages (each is a TLB shootdown on every CPU the process runs on). */
+	 * pages (each is a TLB shootdown on every CPU the process runs on),
+	 * or, where the backend allows, one for the span of the region's
+	 * dirty pages (every writable page is dirty: the others in the span
+	 * are read-only or absent already). */
 	qsort(dirty.v, n, sizeof(*dirty.v), page_cmp);
 	for (size_t k = 0, e; k < n; k = e) {
+		uint64_t span;
 		int rc;
-		for (e = k + 1; e < n && dirty.v[e] == dirty.v[e - 1] + 1 && dirty.v[e] < rt.region_pages; e++)
+		for (e = k + 1; e < n && dirty.v[e] < rt.region_pages &&
+				(dirty.v[e] == dirty.v[e - 1] + 1 || rt.be->wp_spans);
+		     e++)
 			;
 		if (dirty.v[k] >= rt.region_pages) /* a global's page: alone */
 			e = k + 1;
-		if ((rc = rt.be->downgrade(dirty.v[k], e - k)))
+		span = dirty.v[e - 1] - dirty.v[k] + 1;
+		if ((rc = rt.be->downgrade(dirty.v[k], span)))
 			rt_fatal("cannot write-protect pages %" PRIu64 "..%" PRIu64 ": %s", dirty.v[k],
 				 dirty.v[e - 1], strerror(-rc));
 		for (size_t j = k; j < e; j++)
@@ -1115,6 +1138,11 @@ static void finish_flush(void)
 	w = rel_waiters;
 	rel_waiters = NULL;
 	complete_all(w);
+	if (rel_then) {
+		struct mbox_req *r = rel_then;
+		rel_then = NULL;
+		rel_then_fn(r);
+	}
 	acq = acq_waiters;
 	acq_waiters = NULL;
 	while (acq) {
@@ -1185,25 +1213,49 @@ static void keep_copy(uint8_t **dst, uint64_t page)
 		(*dst)[k] = src[k];
 }
 
-static void invalidate(uint64_t page)
+/* Drop this rank's copies of pages [page, page + n), which it holds. */
+static void drop_run(uint64_t page, uint64_t n)
 {
-	uint64_t i = ix(page);
 	int rc;
 
-	if (fetching[i])
-		fetching[i]->stale = 1;
-	if (rstate[i] != R_READ)
+	if (!n)
 		return;
-	if (migrating && wrote[i] >= epoch + 1) { /* it may become the home's master */
-		if (!saved[i])
-			pvec_push(&saved_pages, page);
-		keep_copy(&saved[i], page);
+	if ((rc = rt.be->drop(page, n)))
+		rt_fatal("cannot drop pages %" PRIu64 "..%" PRIu64 ": %s", page, page + n - 1, strerror(-rc));
+	for (uint64_t k = 0; k < n; k++) {
+		__atomic_store_n(&rstate[ix(page + k)], R_INVALID, __ATOMIC_RELAXED);
+		lost[ix(page + k)] = 1;
 	}
-	if ((rc = rt.be->drop(page)))
-		rt_fatal("cannot drop page %" PRIu64 ": %s", page, strerror(-rc));
-	__atomic_store_n(&rstate[i], R_INVALID, __ATOMIC_RELAXED);
-	lost[i] = 1;
-	stat_bump(ST_INV_RECEIVED, 1);
+	stat_bump(ST_INV_RECEIVED, n);
+}
+
+/* Another rank wrote these pages: this rank's copies go, each run of
+ * adjacent pages with one call (one TLB shootdown). */
+static void invalidate(const uint64_t *pages, size_t n)
+{
+	uint64_t run = 0, len = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		uint64_t page = pages[k], i = ix(page);
+
+		if (fetching[i])
+			fetching[i]->stale = 1;
+		if (rstate[i] != R_READ)
+			continue;
+		if (migrating && wrote[i] >= epoch + 1) { /* it may become the home's master */
+			if (!saved[i])
+				pvec_push(&saved_pages, page);
+			keep_copy(&saved[i], page);
+		}
+		if (len && page == run + len && page < rt.region_pages) {
+			len++;
+			continue;
+		}
+		drop_run(run, len);
+		run = page;
+		len = 1;
+	}
+	drop_run(run, len);
 }
 
 /* Another rank's interval is applied here: its pages' copies are gone. */
@@ -1234,8 +1286,8 @@ static int acquire_done(struct mbox_req *req, int drop)
 	size_t k = n_unapplied;
 
 	for (size_t j = 0; j < k; j++) {
-		for (uint32_t p = 0; drop && p < unapplied[j]->n; p++)
-			invalidate(unapplied[j]->pages[p]);
+		if (drop)
+			invalidate(unapplied[j]->pages, unapplied[j]->n);
 		notice_applied(unapplied[j]);
 	}
 	n_unapplied = 0;
@@ -1265,13 +1317,16 @@ static int do_acquire(struct mbox_req *req)
  */
 static int do_fence(struct mbox_req *req)
 {
+	static struct pvec all; /* service thread only */
 	uint64_t np = n_rc;
 
 	if (dirty.n)
 		return wait_for_flush(req);
+	all.n = 0;
 	for (uint64_t i = 0; i < np; i++)
 		if (rstate[i] == R_READ || fetching[i])
-			invalidate(page_of(i));
+			pvec_push(&all, page_of(i));
+	invalidate(all.v, all.n);
 	return acquire_done(req, 0);
 }
 
@@ -1293,6 +1348,18 @@ void rc_request(struct mbox_req *req)
 	default:
 		mbox_complete(req, -ENOSYS);
 	}
+}
+
+int rc_release_then(struct mbox_req *req, void (*then)(struct mbox_req *))
+{
+	if (!dirty.n && !acks_out)
+		return 0;
+	if (rel_then)
+		rt_fatal("two releases wait to go on at once (internal error)");
+	rel_then = req;
+	rel_then_fn = then;
+	flush();
+	return 1;
 }
 
 int rc_release(void)
@@ -1418,8 +1485,7 @@ static int apply_now(struct ivl *v)
 	for (uint32_t p = 0; p < v->n; p++)
 		if (rstate[ix(v->pages[p])] == R_WRITE)
 			return 0;
-	for (uint32_t p = 0; p < v->n; p++)
-		invalidate(v->pages[p]);
+	invalidate(v->pages, v->n);
 	notice_applied(v);
 	return 1;
 }

@@ -90,6 +90,11 @@ void rc_barrier_left(void);
  * dsm_lock, dsm_sem_post, dsm_sem_wait, dsm_barrier (and the public fences
  * dsm_release/dsm_acquire).  Nothing to do costs two atomic loads. */
 int rc_release(void);
+/* Service thread: the release of a request (a barrier's) that goes on with
+ * then(req) once this rank's writes are at their homes; 0 when there is
+ * nothing to flush (the caller goes on at once), 1 when then() runs later
+ * (or ran already). */
+int rc_release_then(struct mbox_req *req, void (*then)(struct mbox_req *));
 int rc_acquire(void);
 
 /*

@@ -604,14 +604,14 @@ static int call(int kind)
 }
 
 /* An application barrier, with dsm_allgather's data (g) or without (NULL):
- * a release, the barrier, an acquire. */
+ * a release and the barrier in one request to the service thread, then an
+ * acquire (nothing to do, and no request, when the service thread applied
+ * every notice as it came). */
 static int app_barrier(struct sync_gather *g, int64_t t0)
 {
 	struct mbox_req req = { .kind = MBOX_BARRIER, .p = g };
-	int rc = rc_release();
+	int rc = mbox_call(&req); /* the release too (sync_barrier) */
 
-	if (rc == 0)
-		rc = mbox_call(&req);
 	if (rc == 0)
 		rc = rc_acquire();
 	if (rc == 0)

@@ -210,6 +210,7 @@ static uint64_t next_req;
  * it and the round it waits in; per epoch parity, the rounds whose message
  * came and was not taken yet (those of the next epoch come early). */
 static uint64_t bar_epoch;
+static struct mbox_req *bar_flushing; /* the barrier's request while its release flushes */
 static struct mbox_req *bar_req;
 static unsigned bar_round;
 static uint64_t bar_got[2];
@@ -412,6 +413,7 @@ int sync_init(void)
 	waiting = cwaiting = NULL;
 	next_req = 0;
 	bar_epoch = 1;
+	bar_flushing = NULL;
 	bar_req = NULL;
 	bar_round = 0;
 	bar_got[0] = bar_got[1] = 0;
@@ -926,13 +928,9 @@ static void bar_advance(void)
 	mbox_complete(req, 0);
 }
 
-void sync_barrier(struct mbox_req *req)
+static void bar_enter(struct mbox_req *req)
 {
-	if (bar_req) {
-		log_err("dsm_barrier called by two threads of this rank at once (one at a time may)");
-		mbox_complete(req, -EBUSY);
-		return;
-	}
+	bar_flushing = NULL;
 	bar_req = req;
 	bar_epoch++;
 	bar_round = 0;
@@ -947,6 +945,21 @@ void sync_barrier(struct mbox_req *req)
 	if (bar_rounds() > 0)
 		bar_send(0);
 	bar_advance();
+}
+
+/* An application barrier: its release first (this rank's release-consistent
+ * writes go to their homes, here in the service thread rather than in a
+ * request of its own), then the rounds. */
+void sync_barrier(struct mbox_req *req)
+{
+	if (bar_req || bar_flushing) {
+		log_err("dsm_barrier called by two threads of this rank at once (one at a time may)");
+		mbox_complete(req, -EBUSY);
+		return;
+	}
+	bar_flushing = req;
+	if (!rc_release_then(req, bar_enter))
+		bar_enter(req);
 }
 
 static void got_round(const struct wire_hdr *h)
