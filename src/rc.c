@@ -87,7 +87,8 @@
  *
  * Threads: the service thread runs everything here except rc_release(),
  * rc_acquire() and the fast checks, which post MBOX_RC_RELEASE /
- * MBOX_RC_ACQUIRE when there is work.  Locking: none; `a_dirty` and
+ * MBOX_RC_ACQUIRE when there is work (a barrier's release runs in the
+ * service thread as the barrier's first step: rc_release_then).  Locking: none; `a_dirty` and
  * `a_unapplied` are atomics the service thread writes before it completes
  * the request or grant that an application thread then waits on.
  */

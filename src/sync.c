@@ -89,7 +89,10 @@
  * rank 0) is a dissemination barrier over the n ranks that are not servers,
  * with no rank in the middle: ceil(log2 n) rounds; in round k rank r sends
  * BARRIER_ROUND(epoch, k) to r + 2^k and waits for the one from r - 2^k (mod
- * n), and only then sends round k + 1.  After round k a rank has heard,
+ * n), and only then sends round k + 1.  A rank enters once its release is
+ * done (rc_release_then: its release-consistent writes are at their homes),
+ * in the service thread, so the calling thread makes one request, not two.
+ * After round k a rank has heard,
  * through chains of rounds, from the 2^(k+1) - 1 ranks before it, so after
  * the last every rank entered.  Each round's message carries the write
  * notices its sender knows by then (rc_notices_out; taken in at arrival by
