@@ -213,7 +213,8 @@ static void test_refused(void)
 		{ WIRE_BARRIER_ROUND, 0, WIRE_MAX_PAYLOAD }, /* write notices (rc.c) */
 		{ WIRE_ABORT, 0, 512 },     { WIRE_RDV_REGISTER, 4, 259 },
 		{ WIRE_RDV_TABLE, 0, WIRE_MAX_PAYLOAD },
-		{ WIRE_RC_FETCH, 0, 0 },    { WIRE_RC_PAGE, 0, 4096 },  { WIRE_RC_DIFF, 10, WIRE_MAX_PAYLOAD },
+		{ WIRE_RC_FETCH, 0, (WIRE_RC_FETCH_PAGES - 1) * 8 }, /* pages asked ahead (rc.c) */
+		{ WIRE_RC_PAGE, 0, 4096 },  { WIRE_RC_DIFF, 10, WIRE_MAX_PAYLOAD },
 		{ WIRE_RC_DIFF_ACK, 0, 0 }, { WIRE_RC_NOTICES, 4, WIRE_MAX_PAYLOAD },
 	};
 	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
