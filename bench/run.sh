@@ -1,8 +1,8 @@
 #!/bin/sh
 # make bench: every benchmark of the performance issue, each figure with its
 # p50, p99 and its ratio to a limit measured in the same run (see
-# docs/bench.md), then the application suite (issue 14).  Takes about 2.5
-# minutes on 2 cores (146 s in the last run).
+# docs/bench.md), then the application suite (issue 14).  Takes about 3.5
+# minutes on 2 cores (215 s in the last run, load average 2).
 #
 #   bench/run.sh [--json] [--quick] [--out DIR] [apps]
 #
