@@ -319,21 +319,30 @@ int rc_default(void)
 	return consistency_release;
 }
 
+/* Setting `var`: `yes` (*on = 1), `no` or unset (0); else -EINVAL after a
+ * message. */
+static int env_choice(const char *var, const char *yes, const char *no, int *on)
+{
+	const char *v = getenv(var);
+
+	*on = 0;
+	if (!v || !*v || !strcasecmp(v, no))
+		return 0;
+	if (!strcasecmp(v, yes)) {
+		*on = 1;
+		return 0;
+	}
+	log_err("%s=%s: expected %s or %s", var, v, yes, no);
+	return -EINVAL;
+}
+
 int rc_init(void)
 {
-	const char *v = getenv("DSM_CONSISTENCY");
 	size_t n = (size_t)rt.size;
 	int rc;
 
-	consistency_release = 0;
-	if (v && *v) {
-		if (!strcasecmp(v, "release")) {
-			consistency_release = 1;
-		} else if (strcasecmp(v, "sequential")) {
-			log_err("DSM_CONSISTENCY=%s: expected release or sequential", v);
-			return -EINVAL;
-		}
-	}
+	if ((rc = env_choice("DSM_CONSISTENCY", "release", "sequential", &consistency_release)))
+		return rc;
 	/* The arena: the region's third quarter, whole pages.  The shared
 	 * heap hands out space from the top down, programs that use
 	 * dsm_base() directly start at the bottom: neither meets it soon. */
@@ -343,16 +352,8 @@ int rc_init(void)
 		rc_end = rc_first;
 	globals_rc_range(&rc_gfirst, &rc_gend); /* DSM_SHARED_RC variables */
 	n_rc = (rc_end - rc_first) + (rc_gend - rc_gfirst);
-	v = getenv("DSM_RC_HOMES");
-	migrating = 0;
-	if (v && *v) {
-		if (!strcasecmp(v, "migrate")) {
-			migrating = 1;
-		} else if (strcasecmp(v, "static")) {
-			log_err("DSM_RC_HOMES=%s: expected migrate or static", v);
-			return -EINVAL;
-		}
-	}
+	if ((rc = env_choice("DSM_RC_HOMES", "migrate", "static", &migrating)))
+		return rc;
 	/* Servers take part in no barrier after dsm_init's: they could not
 	 * follow the homes. */
 	if (dsm_num_servers() > 0 || rt.size == 1)
@@ -419,11 +420,11 @@ void rc_fini(void)
 	rhome = pend = NULL;
 	wrote = NULL;
 	saved = NULL;
-	while (postponed) {
-		struct postponed *q = postponed;
-		postponed = q->next;
+	for (struct postponed *q = postponed, *nx; q; q = nx) {
+		nx = q->next;
 		free(q);
 	}
+	postponed = NULL;
 	postponed_tail = &postponed;
 	arena_table_free(twin, sizeof(*twin));
 	arena_table_free(master, sizeof(*master));
