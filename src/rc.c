@@ -119,7 +119,7 @@ enum { R_INVALID = 0, R_READ = 1, R_WRITE = 2 };
 #define RC_IVL_PAGES ((WIRE_MAX_PAYLOAD - 64) / 8)
 
 /* The most pages a write fault opens at once (rc_fault). */
-#define RC_WRITE_AHEAD 64
+#define RC_WRITE_AHEAD 1024
 /* The most pages a read fault asks for after its own (fetch_ahead). */
 #define RC_FETCH_AHEAD (WIRE_RC_FETCH_PAGES - 1)
 #define RC_WROTE_EPOCHS 8
@@ -676,13 +676,15 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 	if (st == R_READ) {
 		uint64_t n = 1;
 		int rc;
-		/* The pages after it that this rank holds and wrote in one of
-		 * the last RC_WROTE_EPOCHS epochs open with it: a rank that
-		 * rewrites its part of an array every epoch or two takes one
-		 * fault per run of pages, not one per page.  A page opened but
-		 * not written costs its twin; its diff is empty. */
-		while (n < RC_WRITE_AHEAD && page + n < rc_end && rstate[i + n] == R_READ && wrote[i + n] &&
-		       wrote[i + n] + RC_WROTE_EPOCHS > epoch)
+		/* The pages after it that this rank holds and wrote in the
+		 * same epoch as it, one of the last RC_WROTE_EPOCHS, open with
+		 * it: a rank that rewrites its part of an array every epoch or
+		 * two takes one fault per run of pages, not one per page, and
+		 * the arrays beside it that it writes in other epochs stay
+		 * closed.  A page opened but not written costs its twin; its
+		 * diff is empty. */
+		while (n < RC_WRITE_AHEAD && page + n < rc_end && rstate[i + n] == R_READ && wrote[i] &&
+		       wrote[i + n] == wrote[i] && wrote[i] + RC_WROTE_EPOCHS > epoch)
 			n++;
 		for (uint64_t k = 0; k < n; k++)
 			make_twin(page + k, rt.be->peek(page + k));
