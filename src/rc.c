@@ -29,10 +29,10 @@
  *                      message.  A fetch in flight when an acquire
  *                      invalidates the page is stale: it is asked again.
  *   write on READ:     twin, open for writing; no message.  The pages after
- *                      it that this rank holds and wrote in one of its last
- *                      RC_WROTE_EPOCHS epochs open with it (RC_WRITE_AHEAD
- *                      at most, one call), so a rank that rewrites its
- *                      part of an array faults once per run of pages.
+ *                      it that this rank holds and wrote in the same epoch
+ *                      as it (one of its last RC_WROTE_EPOCHS) open with it
+ *                      (RC_WRITE_AHEAD at most, one call), so a rank that
+ *                      rewrites its part of an array faults once per run.
  *   release:           each WRITE page is write-protected (each run of
  *                      adjacent pages in one call: one TLB shootdown), diffed against its
  *                      twin (the bytes that changed, as runs), and becomes
