@@ -5,7 +5,10 @@
 # more just before dsm_checkpoint (no barrier between: the checkpoint flushes
 # it); a job restarted from it reads every saved word on every rank, finds
 # its blocks where they were, and can write and checkpoint again; so does a
-# job of one rank (whose barriers publish nothing).  Then
+# job of one rank (whose barriers publish nothing).  With
+# DSM_RC_HOMES=migrate the pages each rank alone wrote have moved their homes
+# to it by the checkpoint; the restart claims them again (and a restart with
+# static homes is refused, naming the page).  Then
 # ckpt_demo with all its memory release-consistent (DSM_CONSISTENCY=release)
 # is killed at step 35, restarted from its checkpoint after step 30, and ends
 # with the result of an uninterrupted run.
@@ -30,6 +33,19 @@ cat "$TMP/out"
 expect_grep "check: every word of 3 writers restored on every rank, blocks where they were, written and checkpointed again: OK" \
 	"$TMP/out" "check"
 expect_eq "$(readlink "$ck/current")" gen.2 "the restarted job's checkpoint"
+
+# Homes that moved (DSM_RC_HOMES=migrate): each rank's own page is homed at
+# it by the checkpoint; the restart claims those homes again.
+DSM_RC_HOMES=migrate DSM_LOG=debug run_job "$TMP/out" -n 3 "$P" save "$TMP/mig"
+[ $rc -eq 0 ] || { tail -30 "$TMP/out"; fail "save with moving homes exited $rc"; }
+expect_grep "rc: [0-9]* pages changed home" "$TMP/out" "homes that moved before the checkpoint"
+DSM_RC_HOMES=migrate DSM_LOG=debug run_job "$TMP/out" -n 3 --restart "$TMP/mig" "$P" check "$TMP/mig"
+[ $rc -eq 0 ] || { grep -v "\] \[dsm" "$TMP/out" | tail -30; fail "check with moving homes exited $rc"; }
+expect_grep "changed home at the end of barrier epoch 0" "$TMP/out" "the restart's claims"
+expect_grep "check: every word of 3 writers restored on every rank" "$TMP/out" "check with moving homes"
+DSM_RC_HOMES=static run_job "$TMP/out" -n 3 --restart "$TMP/mig" "$P" check "$TMP/mig"
+[ $rc -ne 0 ] || fail "a checkpoint with moved homes restarted with static homes"
+expect_grep "home had moved to rank [0-9] when the checkpoint was taken" "$TMP/out" "the refusal of static homes"
 
 # One rank: no barrier publishes its writes, the checkpoint must.
 run_job "$TMP/out" -n 1 "$P" save "$TMP/one"

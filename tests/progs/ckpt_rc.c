@@ -9,6 +9,10 @@
  *                       (the checkpoint must flush it).  After the checkpoint
  *                       every rank overwrites its words, so a restart that
  *                       shows them did not restore the checkpoint.
+ *                       Besides, each rank alone writes a page of its own
+ *                       of a named block, in 3 epochs, so that with
+ *                       DSM_RC_HOMES=migrate its home has moved to it by
+ *                       the checkpoint.
  *   ckpt_rc check DIR   run with --restart DIR: every rank reads every word
  *                       the checkpoint saved; the named block is where it
  *                       was; the name is refused as sequentially consistent;
@@ -29,6 +33,7 @@
 #define WORDS (4096 / 8)
 #define ADDS 100
 #define RC_PAGES 3
+#define OWN_PAGES 8 /* one per rank, at most 8 ranks */
 
 /* Sequentially consistent: where the unnamed block is. */
 struct table {
@@ -50,6 +55,23 @@ static void write_mine(uint64_t *w, uint64_t junk)
 		w[k] = junk ? junk : val(me, k);
 }
 
+/* Rank r's own page of the block `own`, written the e-th time. */
+static void write_own(uint64_t *own, uint64_t e)
+{
+	for (int k = 0; k < WORDS; k++)
+		own[me * WORDS + k] = val(me, k) + e;
+}
+
+static int check_own(const uint64_t *own, uint64_t e, const char *what)
+{
+	for (int r = 0; r < nr; r++)
+		for (int k = 0; k < WORDS; k++)
+			CHECK(own[r * WORDS + k] == val(r, k) + e, "%s: word %d of rank %d's page is %#llx, expected "
+			      "%#llx", what, k, r, (unsigned long long)own[r * WORDS + k],
+			      (unsigned long long)(val(r, k) + e));
+	return 0;
+}
+
 static int check_words(const uint64_t *w, const char *what)
 {
 	for (int k = 0; k < WORDS; k++)
@@ -61,7 +83,7 @@ static int check_words(const uint64_t *w, const char *what)
 int main(int argc, char **argv)
 {
 	struct table *t;
-	uint64_t *blk, *named;
+	uint64_t *blk, *named, *own;
 	const char *dir;
 	int save;
 
@@ -78,6 +100,8 @@ int main(int argc, char **argv)
 	CHECK(t, "dsm_alloc_named(table): %s", strerror(errno));
 	named = dsm_alloc_named_rc("ckpt_rc.named", RC_PAGES * 4096);
 	CHECK(named, "dsm_alloc_named_rc: %s", strerror(errno));
+	own = dsm_alloc_named_rc("ckpt_rc.own", OWN_PAGES * 4096);
+	CHECK(own && nr <= OWN_PAGES, "dsm_alloc_named_rc(own): %s", own ? "too many ranks" : strerror(errno));
 
 	if (save) {
 		if (me == 0) {
@@ -87,6 +111,10 @@ int main(int argc, char **argv)
 			t->named = (uint64_t)(uintptr_t)named;
 		}
 		CALL(dsm_barrier());
+		for (uint64_t e = 1; e <= 3; e++) { /* one writer per page, 3 epochs */
+			write_own(own, e);
+			CALL(dsm_barrier());
+		}
 		blk = (uint64_t *)(uintptr_t)t->blk;
 		write_mine(blk, 0);
 		write_mine(named, 0);
@@ -103,6 +131,7 @@ int main(int argc, char **argv)
 		write_mine(blk, 0xdeadULL);
 		write_mine(named, 0xdeadULL);
 		write_mine(g_words, 0xdeadULL);
+		write_own(own, 0xdead);
 		CALL(dsm_barrier());
 		if (me == 0)
 			printf("save: %d ranks wrote one page of each block and global, %d adds each, checkpoint "
@@ -117,6 +146,7 @@ int main(int argc, char **argv)
 	check_words(blk, "dsm_malloc_rc block");
 	check_words(named, "named block");
 	check_words(g_words, "DSM_SHARED_RC array");
+	check_own(own, 3, "own pages");
 	CHECK(named[WORDS] == (uint64_t)ADDS * (uint64_t)nr, "the counter is %llu, expected %llu",
 	      (unsigned long long)named[WORDS], (unsigned long long)ADDS * (uint64_t)nr);
 	for (int r = 0; r < nr; r++)
@@ -137,8 +167,10 @@ int main(int argc, char **argv)
 		blk[k] = 0;
 	CALL(dsm_barrier());
 	write_mine(blk, 0);
+	write_own(own, 4);
 	CALL(dsm_barrier());
 	check_words(blk, "dsm_malloc_rc block written again");
+	check_own(own, 4, "own pages written again");
 	CALL(dsm_checkpoint(dir));
 	CALL(dsm_barrier());
 	if (me == 0)
