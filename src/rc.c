@@ -34,8 +34,9 @@
  *                      (RC_WRITE_AHEAD at most, one call), so a rank that
  *                      rewrites its part of an array faults once per run.
  *   release:           each WRITE page is write-protected (each run of
- *                      adjacent pages in one call: one TLB shootdown), diffed against its
- *                      twin (the bytes that changed, as runs), and becomes
+ *                      adjacent pages in one call: one TLB shootdown),
+ *                      diffed against its twin (the bytes that changed, as
+ *                      runs), and becomes
  *                      READ.  The diffs go in one RC_DIFF message per home
  *                      (more when they exceed a message), the home applies
  *                      them to its master and answers RC_DIFF_ACK; the home's
@@ -88,8 +89,8 @@
  * Threads: the service thread runs everything here except rc_release(),
  * rc_acquire() and the fast checks, which post MBOX_RC_RELEASE /
  * MBOX_RC_ACQUIRE when there is work (a barrier's release runs in the
- * service thread as the barrier's first step: rc_release_then).  Locking: none; `a_dirty` and
- * `a_unapplied` are atomics the service thread writes before it completes
+ * service thread as the barrier's first step: rc_release_then).  Locking:
+ * none; `a_dirty` and `a_unapplied` are atomics the service thread writes before it completes
  * the request or grant that an application thread then waits on.
  */
 #include "rc.h"
@@ -160,8 +161,8 @@ static uint64_t next_id;
 
 /*
  * Homes that move (DSM_RC_HOMES=migrate, in a job without servers;
- * migrate() says how; the default is static homes, page_home()).  rhome: per page, its home + 1 when that
- * is not page_home(); pend: the rank + 1 whose home the page becomes at the
+ * migrate() says how; the default is static homes, page_home()).  rhome:
+ * per page, its home + 1 when that is not page_home(); pend: the rank + 1 whose home the page becomes at the
  * end of the next barrier if that rank alone writes it until then.  Every
  * rank changes both at the same point, the end of a barrier.  epoch: the
  * barriers this rank has left; in_bar: this rank is inside an application
@@ -374,9 +375,8 @@ int rc_init(void)
 	batches = calloc(n, sizeof(*batches));
 	lbatches = calloc(n, sizeof(*lbatches));
 	if ((n_rc && (!rstate || !lost || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
-		      !fetching)) || !logs ||
-	    !known || !gc_bound ||
-	    !batches || !lbatches) {
+		      !fetching)) ||
+	    !logs || !known || !gc_bound || !batches || !lbatches) {
 		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
 		rc_fini();
 		return -ENOMEM;
@@ -588,10 +588,47 @@ static void ask(uint64_t page, struct fetch *f)
  * page, the others in its payload (u64 each), all answered as RC_PAGEs with
  * the FETCH's id; pages homed here are copied from their masters.
  */
+/* A fetch asked ahead of any fault, in FETCH `id`. */
+static struct fetch *ahead_fetch(uint64_t page, uint64_t id)
+{
+	struct fetch *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		rt_fatal("out of memory for a page request");
+	f->ahead = 1;
+	f->id = id;
+	f->tag = stats_prefetch_begin(&f->t0);
+	fetching[ix(page)] = f;
+	return f;
+}
+
+/* One FETCH to rank `home` for page `first` (already being fetched) and for
+ * the pages of more[0..n) homed there, which leave more (UINT64_MAX);
+ * returns its id. */
+static uint64_t fetch_group(int home, uint64_t first, uint64_t *more, size_t n)
+{
+	uint64_t list[RC_FETCH_AHEAD];
+	struct wire_hdr m = { .type = WIRE_RC_FETCH, .arg = first, .aux = epoch, .id = ++next_id };
+	size_t k = 0;
+
+	for (size_t b = 0; b < n; b++) {
+		if (more[b] == UINT64_MAX || rc_home(more[b]) != home)
+			continue;
+		if (more[b] != first) {
+			ahead_fetch(more[b], m.id);
+			put_le64((uint8_t *)&list[k++], more[b]);
+		}
+		more[b] = UINT64_MAX;
+	}
+	m.len = (uint32_t)(k * 8);
+	tp_send(home, &m, k ? list : NULL);
+	return m.id;
+}
+
 static void fetch_ahead(uint64_t page, struct fetch *f)
 {
 	uint64_t more[RC_FETCH_AHEAD];
-	size_t n = 0;
+	size_t n = 0, here = 0;
 	int home = rc_home(page);
 
 	for (uint64_t q = page + 1; n < RC_FETCH_AHEAD && q < rc_end; q++, n++) {
@@ -599,63 +636,25 @@ static void fetch_ahead(uint64_t page, struct fetch *f)
 		if (rstate[i] != R_INVALID || fetching[i] || !lost[i])
 			break;
 		more[n] = q;
-	}
-	if (n == 0 || home == rt.rank) {
-		ask(page, f);
-		return;
+		here += rc_home(q) == home;
 	}
 	for (size_t a = 0; a < n; a++) { /* homed here: a copy of the master */
 		struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = more[a] };
-		struct fetch *fq;
 
 		if (rc_home(more[a]) != rt.rank)
 			continue;
-		if (!(fq = calloc(1, sizeof(*fq))))
-			rt_fatal("out of memory for a page request");
-		fq->ahead = 1;
-		fq->tag = stats_prefetch_begin(&fq->t0);
-		fetching[ix(more[a])] = fq;
 		stats_home_request(more[a], rt.rank, 0, 0);
-		fetched(more[a], fq, master[ix(more[a])], &local);
+		fetched(more[a], ahead_fetch(more[a], 0), master[ix(more[a])], &local);
 		more[a] = UINT64_MAX;
 	}
-	/* The primary page's home first, then every other home once. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t a = 0; a < n; a++) {
-			uint64_t list[RC_FETCH_AHEAD], first;
-			size_t k = 0;
-			int h;
-			struct wire_hdr m = { .type = WIRE_RC_FETCH, .aux = epoch };
-
-			if (more[a] == UINT64_MAX)
-				continue;
-			h = rc_home(more[a]);
-			if ((pass == 0) != (h == home))
-				continue;
-			first = pass == 0 ? page : more[a];
-			m.id = ++next_id;
-			if (pass == 0)
-				f->id = m.id;
-			for (size_t b = a; b < n; b++) {
-				struct fetch *fq;
-				if (more[b] == UINT64_MAX || rc_home(more[b]) != h)
-					continue;
-				if (!(fq = calloc(1, sizeof(*fq))))
-					rt_fatal("out of memory for a page request");
-				fq->ahead = 1;
-				fq->id = m.id;
-				fq->tag = stats_prefetch_begin(&fq->t0);
-				fetching[ix(more[b])] = fq;
-				if (more[b] != first)
-					put_le64((uint8_t *)&list[k++], more[b]);
-				more[b] = UINT64_MAX;
-			}
-			m.arg = first;
-			m.len = (uint32_t)(k * 8);
-			tp_send(h, &m, k ? list : NULL);
-		}
-		if (pass == 0 && f->id == 0) /* nothing ahead at its home */
-			ask(page, f);
+	if (here) /* the faulting page's home first, with its pages */
+		f->id = fetch_group(home, page, more, n);
+	else
+		ask(page, f);
+	for (size_t a = 0; a < n; a++) {
+		uint64_t q = more[a];
+		if (q != UINT64_MAX)
+			ahead_fetch(q, fetch_group(rc_home(q), q, more, n));
 	}
 }
 
