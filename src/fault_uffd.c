@@ -252,7 +252,6 @@ static int set_wp_pages(uint64_t page, uint64_t n, int on)
 	return 0;
 }
 
-
 static int uffd_upgrade(uint64_t page, uint64_t n)
 {
 	return set_wp_pages(page, n, 0); /* clearing WP wakes the waiting writers */
