@@ -92,9 +92,8 @@
  * n), and only then sends round k + 1.  A rank enters once its release is
  * done (rc_release_then: its release-consistent writes are at their homes),
  * in the service thread, so the calling thread makes one request, not two.
- * After round k a rank has heard,
- * through chains of rounds, from the 2^(k+1) - 1 ranks before it, so after
- * the last every rank entered.  Each round's message carries the write
+ * After round k a rank has heard, through chains of rounds, from the
+ * 2^(k+1) - 1 ranks before it, so after the last every rank entered.  Each round's message carries the write
  * notices its sender knows by then (rc_notices_out; taken in at arrival by
  * rc_notices_in), so the last round leaves every rank with the union of what
  * every rank knew at its entry, which release consistency needs of a
