@@ -1872,11 +1872,12 @@ void rc_ckpt_restored(void)
  * A FETCH or a DIFF names the barriers its sender had left (aux), which say
  * where it thought the page's home was: one more than this rank has left
  * means the sender is past the barrier this rank is still in, whose end may
- * make this rank the home; the message waits for it.  One less: a FETCH of
- * a thread that asked before its rank entered the barrier this rank has
- * left; if the barrier moved the page, the asker is told to ask again.  (A
- * DIFF cannot be late: a rank enters a barrier only when its homes have
- * acknowledged its diffs.)  1: handle the message now.
+ * make this rank the home; the message waits for it.  One less: the sender
+ * had not left the barrier this rank has left: a FETCH of a thread that
+ * asked before its rank entered it (got_fetch() answers MOVED for a page
+ * the barrier moved), or a DIFF of another thread's release inside it
+ * (got_diff() applies it, or drops it where the page moved: its pend had a
+ * copy).  1: handle the message now.
  */
 static int in_epoch(const struct wire_hdr *h, const uint8_t *payload)
 {
@@ -1886,8 +1887,8 @@ static int in_epoch(const struct wire_hdr *h, const uint8_t *payload)
 		postpone(P_MSG, 0, h, payload);
 		return 0;
 	}
-	if (h->type == WIRE_RC_FETCH && h->aux + 1 == epoch)
-		return 1; /* got_fetch() answers MOVED for the pages that left */
+	if (h->aux + 1 == epoch)
+		return 1;
 	rt_fatal("rank %u sent %s of barrier epoch %u, but this rank is in epoch %u%s (protocol error)", h->src,
 		 wire_type_name(h->type), h->aux, epoch, in_bar ? ", inside a barrier" : "");
 	return 0;
