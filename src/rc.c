@@ -560,6 +560,15 @@ static void fetched(uint64_t page, struct fetch *f, const void *data, const stru
 	free(f);
 }
 
+/* This rank is the page's home: the fetch f gets a copy of the master. */
+static void from_master(uint64_t page, struct fetch *f)
+{
+	struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = page, .id = f->id };
+
+	stats_home_request(page, rt.rank, 0, 0);
+	fetched(page, f, master[ix(page)], &local);
+}
+
 /* Ask the page's home for it: a FETCH, or at the home itself a copy of the
  * master. */
 static void ask(uint64_t page, struct fetch *f)
@@ -569,10 +578,7 @@ static void ask(uint64_t page, struct fetch *f)
 
 	f->id = ++next_id;
 	if (home == rt.rank) {
-		struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = page,
-					  .id = f->id };
-		stats_home_request(page, rt.rank, 0, 0);
-		fetched(page, f, master[ix(page)], &local);
+		from_master(page, f);
 		return;
 	}
 	h.id = f->id;
@@ -638,15 +644,11 @@ static void fetch_ahead(uint64_t page, struct fetch *f)
 		more[n] = q;
 		here += rc_home(q) == home;
 	}
-	for (size_t a = 0; a < n; a++) { /* homed here: a copy of the master */
-		struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = more[a] };
-
-		if (rc_home(more[a]) != rt.rank)
-			continue;
-		stats_home_request(more[a], rt.rank, 0, 0);
-		fetched(more[a], ahead_fetch(more[a], 0), master[ix(more[a])], &local);
-		more[a] = UINT64_MAX;
-	}
+	for (size_t a = 0; a < n; a++) /* homed here: a copy of the master */
+		if (rc_home(more[a]) == rt.rank) {
+			from_master(more[a], ahead_fetch(more[a], 0));
+			more[a] = UINT64_MAX;
+		}
 	if (here) /* the faulting page's home first, with its pages */
 		f->id = fetch_group(home, page, more, n);
 	else
@@ -674,7 +676,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 	}
 	if (st == R_READ) {
 		uint64_t n = 1;
-		int rc;
+		int rc, cohort = wrote[i] && wrote[i] + RC_WROTE_EPOCHS > epoch;
 		/* The pages after it that this rank holds and wrote in the
 		 * same epoch as it, one of the last RC_WROTE_EPOCHS, open with
 		 * it: a rank that rewrites its part of an array every epoch or
@@ -682,8 +684,8 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		 * the arrays beside it that it writes in other epochs stay
 		 * closed.  A page opened but not written costs its twin; its
 		 * diff is empty. */
-		while (n < RC_WRITE_AHEAD && page + n < rc_end && rstate[i + n] == R_READ && wrote[i] &&
-		       wrote[i + n] == wrote[i] && wrote[i] + RC_WROTE_EPOCHS > epoch)
+		while (cohort && n < RC_WRITE_AHEAD && page + n < rc_end && rstate[i + n] == R_READ &&
+		       wrote[i + n] == wrote[i])
 			n++;
 		for (uint64_t k = 0; k < n; k++)
 			make_twin(page + k, rt.be->peek(page + k));
