@@ -48,6 +48,10 @@ struct fault_backend {
 	int (*drop)(uint64_t page, uint64_t n);
 	/* Where the service thread may read a present page's bytes. */
 	const void *(*peek)(uint64_t page);
+	/* Where the service thread may write a present page's bytes in place
+	 * while the application's view keeps its protection; NULL (or no
+	 * function) where the backend has no such view. */
+	void *(*poke)(uint64_t page);
 	/* Wake threads waiting on a page whose access is already allowed. */
 	void (*wake)(uint64_t page);
 	/* File descriptor the service thread polls, or -1. */

@@ -219,6 +219,11 @@ static const void *segv_peek(uint64_t page)
 	return service_view + (page << DSM_PAGE_SHIFT);
 }
 
+static void *segv_poke(uint64_t page)
+{
+	return service_view + (page << DSM_PAGE_SHIFT);
+}
+
 static void segv_wake(uint64_t page)
 {
 	(void)page; /* waiters are mailbox requests, completed by the engine */
@@ -239,6 +244,7 @@ const struct fault_backend fault_segv = {
 	.downgrade = segv_downgrade,
 	.drop = segv_drop,
 	.peek = segv_peek,
+	.poke = segv_poke,
 	.wake = segv_wake,
 	.event_fd = segv_event_fd,
 	.handle_events = NULL,

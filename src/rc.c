@@ -73,6 +73,37 @@
  * release of barrier k-1; every rank has them, as it left barrier k-1 before
  * entering k.  Servers, in no barrier after the first, keep theirs.
  *
+ * Barriers: carried intervals.  A barrier's release whose diffs are small
+ * (RC_CARRY_PAGES pages, carry_budget bytes with their page list: a
+ * round's message carries every rank's), while no other release of this
+ * rank is in flight, sends nothing to the homes and waits for no
+ * acknowledgement: its pages and their diffs become a carried interval,
+ * which rides in the barrier's rounds (rc_notices_out, after the notices)
+ * and so reaches every rank by the barrier's end; there (carried_done),
+ * in the same order everywhere, each home applies the diffs of its pages
+ * to their masters, and each rank patches the copies it held since before
+ * the barrier, rather than dropping them and fetching them again.  The
+ * order is the intervals' Lamport times (every interval's is above that of
+ * every interval its creator knew when it made it; then creator and
+ * number), so a diff that happens after another is applied after it.  A
+ * home holds the FETCHes and DIFFs of ranks that left the barrier before
+ * it (in_epoch()) until it has applied them.  The diffs reach the homes
+ * only at the barrier's end, so a carried interval travels in no other
+ * message before then: another thread of its rank that releases meanwhile
+ * (a lock that leaves, an RPC, a post) first sends them to their homes as
+ * a release would (settle(); WIRE_F_SETTLE: the home applies them once,
+ * and marks the copies it gives out WIRE_F_SETTLED) and names their pages
+ * in its own interval; and a rank that learns of a carried interval from a
+ * message of a rank already past the barrier (which logged it there) makes
+ * its acquire wait for its own end of that barrier.  A copy installed
+ * during the barrier or from a settled master, or whose page the creator
+ * settled, is dropped, not patched: it may hold the diffs already, and
+ * writes made after them.
+ * So a barrier with D dirty pages costs only its own messages, and a page
+ * that several ranks write between barriers (counters side by side, a
+ * reduction's slots) moves no page at all.  Jobs with servers (in no
+ * barrier) and migrating homes do not carry.
+ *
  * Checkpoints (checkpoint.c) are a barrier, so a release: every master holds
  * what was written before; the home saves the pages that have a master
  * (rc_ckpt_list) and a restart makes them masters again (rc_ckpt_install).
@@ -225,9 +256,13 @@ static atomic_uint_fast64_t a_unapplied; /* intervals of others not applied */
 struct ivl {
 	uint32_t creator, idx;
 	uint32_t epoch;  /* the barriers its creator had left when it made it */
+	uint32_t lam;    /* its Lamport time: more than any interval its creator knew */
 	uint32_t n;
 	uint8_t applied;
+	uint8_t carried; /* its diffs travel in a barrier's rounds (below) */
+	uint32_t dlen;
 	uint64_t *pages;
+	uint8_t *diff;   /* carried: its pages' diffs, until the barrier's end */
 };
 struct ilog {
 	struct ivl **v;
@@ -237,8 +272,35 @@ static struct ilog *logs;      /* [creator] */
 static uint32_t *known;        /* [peer * size + creator] */
 static uint32_t *gc_bound;     /* [creator]: dropped at the next barrier */
 static uint32_t my_idx;
+static uint32_t lamport; /* the latest Lamport time of an interval known here */
 static struct ivl **unapplied;
 static size_t n_unapplied, cap_unapplied;
+
+/*
+ * Carried intervals (see "Barriers" above).  carried_iv: those of the
+ * barrier that ends epoch e, in [e & 1] (a faster rank's may come while
+ * this rank is in the barrier before); own_carry: this rank's, until it is
+ * settled or its barrier ends; settled: per creator, the newest carried
+ * interval whose diffs reached this home early (WIRE_F_SETTLE); fresh: per
+ * page, installed while this rank was inside a barrier (fresh_pages: the
+ * pages marked); n_early: carried intervals that other messages named
+ * before this barrier's end, which acquires (bar_acq_waiters) wait for.
+ */
+#define RC_IVL_CARRIED 0x80000000u /* in a notice's page count */
+#define RC_CARRY_PAGES 256
+struct ivec {
+	struct ivl **v;
+	size_t n, cap;
+};
+static int carrying;
+static size_t carry_budget;
+static struct ivec carried_iv[2];
+static struct ivl *own_carry;
+static uint32_t *settled;
+static uint8_t *fresh;
+static struct pvec fresh_pages;
+static size_t n_early;
+static struct mbox_req *bar_acq_waiters;
 
 /* Messages that wait for the flush in progress (rc_send_flushed). */
 struct deferred_msg {
@@ -273,6 +335,22 @@ static void pvec_push(struct pvec *v, uint64_t x)
 		v->v = xrealloc(v->v, v->cap * sizeof(*v->v));
 	}
 	v->v[v->n++] = x;
+}
+
+static void ivec_push(struct ivec *v, struct ivl *x)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? 2 * v->cap : 16;
+		v->v = xrealloc(v->v, v->cap * sizeof(*v->v));
+	}
+	v->v[v->n++] = x;
+}
+
+static void ivl_free(struct ivl *v)
+{
+	free(v->pages);
+	free(v->diff);
+	free(v);
 }
 
 static void *arena_table(size_t elem)
@@ -359,6 +437,11 @@ int rc_init(void)
 	 * follow the homes. */
 	if (dsm_num_servers() > 0 || rt.size == 1)
 		migrating = 0;
+	/* Carried intervals need every rank in every barrier (no servers),
+	 * and static homes; a round carries every rank's, so each may carry
+	 * a share of a quarter of a message. */
+	carrying = !migrating && dsm_num_servers() == 0 && rt.size > 1;
+	carry_budget = WIRE_MAX_PAYLOAD / 4 / n < 65536 ? WIRE_MAX_PAYLOAD / 4 / n : 65536;
 	rstate = arena_table(1);
 	lost = arena_table(1);
 	rhome = arena_table(sizeof(*rhome));
@@ -369,14 +452,16 @@ int rc_init(void)
 	twin = arena_table(sizeof(*twin));
 	master = arena_table(sizeof(*master));
 	fetching = arena_table(sizeof(*fetching));
+	fresh = arena_table(1);
+	settled = calloc(n, sizeof(*settled));
 	logs = calloc(n, sizeof(*logs));
 	known = calloc(n * n, sizeof(*known));
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
 	lbatches = calloc(n, sizeof(*lbatches));
 	if ((n_rc && (!rstate || !lost || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
-		      !fetching)) ||
-	    !logs || !known || !gc_bound || !batches || !lbatches) {
+		      !fetching || !fresh)) ||
+	    !settled || !logs || !known || !gc_bound || !batches || !lbatches) {
 		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
 		rc_fini();
 		return -ENOMEM;
@@ -387,10 +472,13 @@ int rc_init(void)
 	}
 	next_id = 0;
 	my_idx = 0;
+	lamport = 0;
 	acks_out = 0;
 	epoch = 0;
 	in_bar = 0;
-	rel_waiters = acq_waiters = rel_then = NULL;
+	rel_waiters = acq_waiters = rel_then = bar_acq_waiters = NULL;
+	own_carry = NULL;
+	n_early = 0;
 	atomic_store(&a_dirty, 0);
 	atomic_store(&a_unapplied, 0);
 	return 0;
@@ -409,6 +497,19 @@ void rc_fini(void)
 			drop_late(i);
 		}
 	arena_table_free(rstate, 1);
+	arena_table_free(fresh, 1);
+	fresh = NULL;
+	for (int k = 0; k < 2; k++) {
+		for (size_t j = 0; j < carried_iv[k].n; j++) /* own_carry too */
+			ivl_free(carried_iv[k].v[j]);
+		free(carried_iv[k].v);
+		carried_iv[k] = (struct ivec){ 0 };
+	}
+	own_carry = NULL;
+	free(settled);
+	settled = NULL;
+	free(fresh_pages.v);
+	fresh_pages = (struct pvec){ 0 };
 	arena_table_free(lost, 1);
 	lost = NULL;
 	arena_table_free(rhome, sizeof(*rhome));
@@ -433,10 +534,8 @@ void rc_fini(void)
 	twin = master = NULL;
 	fetching = NULL;
 	for (int c = 0; logs && c < rt.size; c++) {
-		for (uint32_t i = 0; i < logs[c].n; i++) {
-			free(logs[c].v[i]->pages);
-			free(logs[c].v[i]);
-		}
+		for (uint32_t i = 0; i < logs[c].n; i++)
+			ivl_free(logs[c].v[i]);
 		free(logs[c].v);
 	}
 	for (int c = 0; batches && lbatches && c < rt.size; c++) {
@@ -526,6 +625,30 @@ static void install(uint64_t page, const void *data, int write)
 		rt_fatal("cannot install page %" PRIu64 ": %s", page, strerror(-rc));
 }
 
+/* fresh[] bits, cleared at the end of each barrier: FRESH_COPY, this
+ * rank's copy was installed inside the barrier, or from a master that had
+ * taken a settled diff: it may hold carried diffs already, and writes made
+ * after them, so the barrier's end drops it rather than patch it
+ * (carried_done); FRESH_SETTLED, at the home, the master took a settled
+ * diff (settle()), and its copies say so (WIRE_F_SETTLED). */
+enum { FRESH_COPY = 1, FRESH_SETTLED = 2 };
+
+static void set_fresh(uint64_t page, uint8_t bit)
+{
+	uint64_t i = ix(page);
+
+	if (!fresh[i])
+		pvec_push(&fresh_pages, page);
+	fresh[i] |= bit;
+}
+
+/* A copy was installed from data that had a settled diff, or not. */
+static void mark_fresh(uint64_t page, int settled_data)
+{
+	if ((in_bar || settled_data) && carrying)
+		set_fresh(page, FRESH_COPY);
+}
+
 static void postpone(int kind, uint64_t page, const struct wire_hdr *h, const uint8_t *payload)
 {
 	size_t len = h ? h->len : 0;
@@ -554,6 +677,7 @@ static void fetched(uint64_t page, struct fetch *f, const void *data, const stru
 		rt_fatal("page %" PRIu64 " came from rank %u, but this rank already holds it (protocol error)",
 			 page, h->src);
 	install(page, data, f->write);
+	mark_fresh(page, (h->flags & WIRE_F_SETTLED) != 0);
 	lost[i] = 0;
 	stats_fault_done(h, f->write, f->t0, f->tag, f->ahead);
 	complete_all(f->waiters);
@@ -563,7 +687,8 @@ static void fetched(uint64_t page, struct fetch *f, const void *data, const stru
 /* This rank is the page's home: the fetch f gets a copy of the master. */
 static void from_master(uint64_t page, struct fetch *f)
 {
-	struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = page, .id = f->id };
+	struct wire_hdr local = { .type = WIRE_RC_PAGE, .src = (uint32_t)rt.rank, .arg = page, .id = f->id,
+				  .flags = (fresh[ix(page)] & FRESH_SETTLED) ? WIRE_F_SETTLED : 0 };
 
 	stats_home_request(page, rt.rank, 0, 0);
 	fetched(page, f, master[ix(page)], &local);
@@ -702,6 +827,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		stat_bump(write ? ST_WRITE_FAULTS : ST_READ_FAULTS, 1);
 		stats_home_request(page, rt.rank, 0, 0); /* a copy of the master: a fetch */
 		install(page, master[i], write);
+		mark_fresh(page, fresh[i] & FRESH_SETTLED);
 		complete_all(waiter);
 		return;
 	}
@@ -712,7 +838,7 @@ static void rc_fault(uint64_t page, int write, struct mbox_req *waiter)
 		f->write = write;
 		f->tag = stats_fault_begin(waiter, write, &f->t0);
 		fetching[i] = f;
-		if (write || in_bar)
+		if (write || (in_bar && migrating))
 			ask(page, f);
 		else
 			fetch_ahead(page, f);
@@ -770,6 +896,8 @@ static void serve_fetch(int to, uint64_t page, uint64_t id)
 		h.len = DSM_PAGE_SIZE;
 	else
 		h.flags = WIRE_F_ZERO;
+	if (fresh[ix(page)] & FRESH_SETTLED)
+		h.flags |= WIRE_F_SETTLED;
 	stats_home_request(page, to, 0, 0);
 	tp_send(to, &h, m);
 	stats_page_sent(to, page, id, h.len, 0, t0);
@@ -896,13 +1024,29 @@ static size_t diff_len(const uint8_t *p, size_t len)
 	return n;
 }
 
+/* Write a diff entry (diff_len checked it) into the page's bytes at dst;
+ * returns the 64-byte lines it wrote, as a bit mask. */
+static uint64_t patch(uint8_t *dst, const uint8_t *p)
+{
+	uint16_t runs = get_le16(p + 8);
+	uint64_t lines = 0;
+	size_t at = 10;
+
+	for (uint16_t r = 0; r < runs; r++) {
+		uint16_t off = get_le16(p + at), l = get_le16(p + at + 2);
+		memcpy(dst + off, p + at + 4, l);
+		at += 4 + (size_t)l;
+		for (unsigned k = off / 64; k <= (off + l - 1u) / 64u; k++)
+			lines |= 1ULL << k;
+	}
+	return lines;
+}
+
 /* Apply a diff entry of n bytes (diff_len) of a page homed here to its
  * master. */
 static void apply_diff(const uint8_t *p, size_t n, int from)
 {
-	uint64_t page = get_le64(p), lines = 0;
-	uint16_t runs = get_le16(p + 8);
-	size_t at = 10;
+	uint64_t page = get_le64(p), lines;
 	uint8_t *m = master[ix(page)];
 	int64_t t0 = trace_clock();
 
@@ -911,13 +1055,7 @@ static void apply_diff(const uint8_t *p, size_t n, int from)
 			rt_fatal("out of memory for the master copy of page %" PRIu64, page);
 		pvec_push(&mastered, page);
 	}
-	for (uint16_t r = 0; r < runs; r++) {
-		uint16_t off = get_le16(p + at), l = get_le16(p + at + 2);
-		memcpy(m + off, p + at + 4, l);
-		at += 4 + (size_t)l;
-		for (unsigned k = off / 64; k <= (off + l - 1u) / 64u; k++)
-			lines |= 1ULL << k;
-	}
+	lines = patch(m, p);
 	stat_bump(ST_DIFFS_APPLIED, 1);
 	stat_bump(ST_DIFF_BYTES_APPLIED, n);
 	stats_home_diff(page, from, lines);
@@ -944,13 +1082,13 @@ static void keep_late(uint64_t page, const uint8_t *p, size_t n, int from)
 	*t = l;
 }
 
-/* Send rank `to` the diffs built for it: for the pages it is home of, or
- * (late) for those that may become its own at the end of this barrier. */
-static void send_batch(int to, int is_late)
+/* Send rank `to` the diffs of batch b: for the pages it is home of, or
+ * (WIRE_F_LATE) for those that may become its own at the end of this
+ * barrier, or (WIRE_F_SETTLE) those of carried interval `arg`. */
+static void send_batch(int to, struct batch *b, uint16_t flags, uint64_t arg)
 {
-	struct batch *b = is_late ? &lbatches[to] : &batches[to];
-	struct wire_hdr h = { .type = WIRE_RC_DIFF, .flags = is_late ? WIRE_F_LATE : 0,
-			      .len = (uint32_t)b->n, .aux = epoch };
+	struct wire_hdr h = { .type = WIRE_RC_DIFF, .flags = flags, .len = (uint32_t)b->n, .aux = epoch,
+			      .arg = arg };
 
 	if (!b->n)
 		return;
@@ -984,8 +1122,16 @@ static void got_diff(const struct wire_hdr *h, const uint8_t *payload)
 		if (!rc_page(page))
 			rt_fatal("rank %d sent a diff of page %" PRIu64 ", which is not release-consistent", from,
 				 page);
-		if (rc_home(page) == rt.rank && (!is_late || h->aux + 1 == epoch))
+		if (rc_home(page) == rt.rank && (h->flags & WIRE_F_SETTLE)) {
+			/* A carried interval's, sent early: applied once (a
+			 * home past the barrier applied it at its end). */
+			if (h->aux == epoch) {
+				apply_diff(payload + off, n, from);
+				set_fresh(page, FRESH_SETTLED);
+			}
+		} else if (rc_home(page) == rt.rank && (!is_late || h->aux + 1 == epoch)) {
 			apply_diff(payload + off, n, from);
+		}
 		else if (is_late && migrating && h->aux == epoch && pend[ix(page)] == rt.rank + 1)
 			keep_late(page, payload + off, n, from);
 		else if (!(migrating && (is_late || h->aux + 1 == epoch)))
@@ -993,16 +1139,80 @@ static void got_diff(const struct wire_hdr *h, const uint8_t *payload)
 				 rc_home(page));
 		off += n;
 	}
+	if ((h->flags & WIRE_F_SETTLE) && h->aux == epoch && settled[from] < h->arg)
+		settled[from] = (uint32_t)h->arg;
 	tp_send(from, &ack, NULL);
 }
 
+/*
+ * Another thread of this rank releases while this rank is inside the
+ * barrier whose release carried its diffs (own_carry): they go to their
+ * homes now, as any release's, marked WIRE_F_SETTLE so that a home applies
+ * them once (now if it has not left the barrier, and not again at its
+ * end), and the interval's pages join the one this release makes, so that
+ * what this release's notices reach learns them with homes that have them.
+ */
+static void settle(void)
+{
+	struct ivl *v = own_carry;
+
+	own_carry = NULL;
+	for (size_t off = 0, n; off < v->dlen; off += n) {
+		uint64_t page = get_le64(v->diff + off);
+		int home = rc_home(page);
+
+		n = diff_len(v->diff + off, v->dlen - off);
+		if (home == rt.rank)
+			continue;
+		if (batches[home].n + n > WIRE_MAX_PAYLOAD)
+			send_batch(home, &batches[home], WIRE_F_SETTLE, v->idx);
+		batch_put(&batches[home], v->diff + off, n);
+	}
+	for (int r = 0; r < rt.size; r++)
+		send_batch(r, &batches[r], WIRE_F_SETTLE, v->idx);
+	for (uint32_t p = 0; p < v->n; p++) /* counted dirty (a_dirty) until now */
+		pvec_push(&flushed, v->pages[p]);
+	log_debug("rc: carried interval %u settled early: %u pages", v->idx, v->n);
+}
+
+/* The barrier's release made the diffs in c, of the pages in `flushed`:
+ * they become this rank's carried interval of the barrier it enters.  The
+ * pages stay counted dirty (a_dirty) until settle() or the barrier's end. */
+static void carry_out(const struct batch *c)
+{
+	struct ivl *v = calloc(1, sizeof(*v));
+
+	if (!v || !(v->pages = malloc(flushed.n * sizeof(uint64_t))) || !(v->diff = malloc(c->n)))
+		rt_fatal("out of memory for an interval");
+	qsort(flushed.v, flushed.n, sizeof(uint64_t), page_cmp);
+	v->creator = (uint32_t)rt.rank;
+	v->idx = ++my_idx;
+	v->epoch = epoch;
+	v->lam = ++lamport;
+	v->n = (uint32_t)flushed.n;
+	v->carried = 1;
+	v->dlen = (uint32_t)c->n;
+	memcpy(v->pages, flushed.v, flushed.n * sizeof(uint64_t));
+	memcpy(v->diff, c->b, c->n);
+	ivec_push(&carried_iv[epoch & 1], v);
+	own_carry = v;
+	flushed.n = 0;
+	log_debug("rc: interval %u carried: %u pages, %u bytes of diffs", v->idx, v->n, v->dlen);
+}
+
 /* Flush every dirty page: diff, send, downgrade.  The pages count as dirty
- * (a_dirty) until finish_flush() logs them. */
+ * (a_dirty) until finish_flush() logs them.  A barrier's release whose
+ * diffs are small, with nothing else in flight, carries them in the
+ * barrier's rounds instead (carry_out). */
 static void start_flush(void)
 {
-	static struct batch local; /* service thread only */
+	static struct batch local, carry; /* service thread only */
 	size_t n = dirty.n;
+	int carry_it = carrying && rel_then && !rel_waiters && !deferred && !acks_out && !flushed.n && !own_carry &&
+		       n <= RC_CARRY_PAGES;
 
+	if (own_carry)
+		settle();
 	/* Stop the writers before the diffs: one write-protection per run of
 	 * pages (each is a TLB shootdown on every CPU the process runs on),
 	 * or, where the backend allows, one for the span of the region's
@@ -1025,6 +1235,7 @@ static void start_flush(void)
 		for (size_t j = k; j < e; j++)
 			__atomic_store_n(&rstate[ix(dirty.v[j])], R_READ, __ATOMIC_RELAXED);
 	}
+	carry.n = 0;
 	for (size_t k = 0; k < n; k++) {
 		uint64_t page = dirty.v[k], i = ix(page);
 		int home = rc_home(page);
@@ -1032,25 +1243,27 @@ static void start_flush(void)
 		size_t changed, bytes;
 		int64_t t0 = trace_clock();
 
-		if (home == rt.rank) {
+		if (carry_it) {
+			b = &carry;
+		} else if (home == rt.rank) {
 			b = &local;
 			local.n = 0;
 		} else {
 			b = &batches[home];
 			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
-				send_batch(home, 0);
+				send_batch(home, b, 0, 0);
 		}
 		bytes = b->n;
 		changed = diff_page(b, page, twin[i], rt.be->peek(page));
 		bytes = b->n - bytes;
 		if (changed && home == rt.rank)
-			apply_diff(local.b, local.n, rt.rank);
-		if (changed && in_bar && pend[i] && pend[i] != rt.rank + 1) {
+			apply_diff(b->b + b->n - bytes, bytes, rt.rank);
+		if (changed && migrating && in_bar && pend[i] && pend[i] != rt.rank + 1) {
 			/* Inside the barrier whose end may make rank pend - 1
 			 * the page's home: that rank gets the diff too. */
 			int to = pend[i] - 1;
 			if (lbatches[to].n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
-				send_batch(to, 1);
+				send_batch(to, &lbatches[to], WIRE_F_LATE, 0);
 			batch_put(&lbatches[to], b->b + b->n - bytes, bytes);
 		}
 		if (changed) {
@@ -1068,9 +1281,23 @@ static void start_flush(void)
 			atomic_fetch_sub(&a_dirty, 1); /* written with what it held: nothing to tell */
 	}
 	dirty.n = 0;
+	if (carry_it && flushed.n && carry.n + flushed.n * 8 <= carry_budget) {
+		carry_out(&carry);
+	} else if (carry_it) {
+		/* Too much for the rounds: to the homes, as any release's. */
+		for (size_t off = 0, m; off < carry.n; off += m) {
+			int home = rc_home(get_le64(carry.b + off));
+			m = diff_len(carry.b + off, carry.n - off);
+			if (home == rt.rank)
+				continue;
+			if (batches[home].n + m > WIRE_MAX_PAYLOAD)
+				send_batch(home, &batches[home], 0, 0);
+			batch_put(&batches[home], carry.b + off, m);
+		}
+	}
 	for (int r = 0; r < rt.size; r++) {
-		send_batch(r, 0);
-		send_batch(r, 1);
+		send_batch(r, &batches[r], 0, 0);
+		send_batch(r, &lbatches[r], WIRE_F_LATE, 0);
 	}
 }
 
@@ -1123,6 +1350,7 @@ static void finish_flush(void)
 			v->creator = (uint32_t)rt.rank;
 			v->idx = ++my_idx;
 			v->epoch = epoch + (uint32_t)in_bar; /* made inside a barrier: the next epoch's */
+			v->lam = ++lamport;
 			v->n = (uint32_t)n;
 			v->applied = 1;
 			v->pages = xrealloc(NULL, n * sizeof(uint64_t));
@@ -1182,7 +1410,7 @@ void rc_send_flushed(int to, int type, uint64_t arg)
 {
 	struct deferred_msg *d;
 
-	if (!dirty.n && !acks_out) {
+	if (!dirty.n && !acks_out && !own_carry) {
 		send_with_notices(to, type, arg);
 		return;
 	}
@@ -1306,6 +1534,11 @@ static int acquire_done(struct mbox_req *req, int drop)
  * 1 when done (req completed), 0 when it waits for a flush. */
 static int do_acquire(struct mbox_req *req)
 {
+	if (n_early) { /* carried intervals named before its barrier's end */
+		req->next = bar_acq_waiters;
+		bar_acq_waiters = req;
+		return 0;
+	}
 	for (size_t j = 0; j < n_unapplied; j++)
 		for (uint32_t p = 0; p < unapplied[j]->n; p++)
 			if (rstate[ix(unapplied[j]->pages[p])] == R_WRITE)
@@ -1421,19 +1654,61 @@ static int carries_notices(int type)
 	return 0;
 }
 
+/* Append interval v's notice to b: u32 creator, u32 number, u32 epoch (the
+ * barriers its creator had left), u32 Lamport time, u32 pages
+ * (RC_IVL_CARRIED: a carried interval), with_diffs: u32 bytes of diffs;
+ * then the pages (u64 each), with_diffs: then the diffs. */
+static void put_notice(struct batch *b, const struct ivl *v, int with_diffs)
+{
+	uint8_t hdr[24];
+
+	put_le32(hdr, v->creator);
+	put_le32(hdr + 4, v->idx);
+	put_le32(hdr + 8, v->epoch);
+	put_le32(hdr + 12, v->lam);
+	put_le32(hdr + 16, v->n | (v->carried ? RC_IVL_CARRIED : 0));
+	put_le32(hdr + 20, v->dlen);
+	batch_put(b, hdr, with_diffs ? 24 : 20);
+	for (uint32_t p = 0; p < v->n; p++) {
+		uint8_t pb[8];
+		put_le64(pb, v->pages[p]);
+		batch_put(b, pb, 8);
+	}
+	if (with_diffs)
+		batch_put(b, v->diff, v->dlen);
+}
+
+/* Send the notices built in b (count of them) as RC_NOTICES; b is empty
+ * again; returns 0. */
+static uint32_t notices_ahead(int to, struct batch *b, uint32_t count)
+{
+	struct wire_hdr nh = { .type = WIRE_RC_NOTICES, .len = (uint32_t)b->n };
+
+	put_le32(b->b, count);
+	tp_send(to, &nh, b->b);
+	b->n = 4;
+	return 0;
+}
+
 /*
- * Notices: u32 count, then per interval u32 creator, u32 number, u32 epoch
- * (the barriers its creator had left), u32 pages and the pages (u64 each).
+ * Notices: u32 count, then each interval's (put_notice).  A BARRIER_ROUND
+ * adds the carried intervals of its barrier that its sender knows, with
+ * their diffs: u32 count, then each (put_notice with diffs).
  */
 const void *rc_notices_out(int to, int type, uint32_t *len)
 {
 	static struct batch out; /* service thread only */
+	struct ivec *cv = &carried_iv[epoch & 1];
+	size_t csize = 0;
 	uint32_t count = 0;
-	uint8_t hdr[16] = { 0 };
+	uint8_t hdr[4] = { 0 };
 
 	*len = 0;
 	if (to == rt.rank || !carries_notices(type) || !logs)
 		return NULL;
+	if (type == WIRE_BARRIER_ROUND)
+		for (size_t k = 0; k < cv->n; k++)
+			csize += 24 + (size_t)cv->v[k]->n * 8 + cv->v[k]->dlen;
 	out.n = 0;
 	batch_put(&out, hdr, 4);
 	for (int c = 0; c < rt.size; c++) {
@@ -1445,34 +1720,29 @@ const void *rc_notices_out(int to, int type, uint32_t *len)
 			j--;
 		for (; j < l->n; j++) {
 			struct ivl *v = l->v[j];
-			if (out.n + 16 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD) {
-				/* More than one message holds: the rest goes ahead
-				 * as RC_NOTICES, which the link delivers first. */
-				struct wire_hdr nh = { .type = WIRE_RC_NOTICES, .len = (uint32_t)out.n };
-				if (!count || 20 + (size_t)v->n * 8 > WIRE_MAX_PAYLOAD)
-					rt_fatal("an interval of %u pages does not fit a message", v->n);
-				put_le32(out.b, count);
-				tp_send(to, &nh, out.b);
-				out.n = 4;
-				count = 0;
-			}
-			put_le32(hdr, v->creator);
-			put_le32(hdr + 4, v->idx);
-			put_le32(hdr + 8, v->epoch);
-			put_le32(hdr + 12, v->n);
-			batch_put(&out, hdr, 16);
-			for (uint32_t p = 0; p < v->n; p++) {
-				uint8_t b[8];
-				put_le64(b, v->pages[p]);
-				batch_put(&out, b, 8);
-			}
+			size_t need = 20 + (size_t)v->n * 8, rest = csize ? csize + 4 : 0;
+			/* More than one message holds: what is built goes ahead
+			 * as RC_NOTICES, which the link delivers first; an
+			 * interval that does not fit beside the carried ones
+			 * goes alone. */
+			if (out.n + need + rest > WIRE_MAX_PAYLOAD && count)
+				count = notices_ahead(to, &out, count);
+			put_notice(&out, v, 0);
 			count++;
 			*kn = v->idx;
+			if (4 + need + rest > WIRE_MAX_PAYLOAD)
+				count = notices_ahead(to, &out, count);
 		}
 	}
-	if (!count)
-		return NULL;
 	put_le32(out.b, count);
+	if (csize) {
+		put_le32(hdr, (uint32_t)cv->n);
+		batch_put(&out, hdr, 4);
+		for (size_t k = 0; k < cv->n; k++)
+			put_notice(&out, cv->v[k], 1);
+	} else if (!count) {
+		return NULL;
+	}
 	*len = (uint32_t)out.n;
 	return out.b;
 }
@@ -1495,6 +1765,17 @@ static int apply_now(struct ivl *v)
 	return 1;
 }
 
+/* An interval learned, to apply at the next acquire. */
+static void unapplied_push(struct ivl *v)
+{
+	if (n_unapplied == cap_unapplied) {
+		cap_unapplied = cap_unapplied ? 2 * cap_unapplied : 64;
+		unapplied = xrealloc(unapplied, cap_unapplied * sizeof(*unapplied));
+	}
+	unapplied[n_unapplied++] = v;
+	atomic_fetch_add(&a_unapplied, 1);
+}
+
 static struct ivl *log_find(uint32_t c, uint32_t idx)
 {
 	struct ilog *l = &logs[c];
@@ -1506,6 +1787,98 @@ static struct ivl *log_find(uint32_t c, uint32_t idx)
 			break;
 	}
 	return NULL;
+}
+
+/* Is (c, idx) among the carried intervals of the barrier ending epoch ep? */
+static int carried_has(uint32_t ep, uint32_t c, uint32_t idx)
+{
+	struct ivec *cv = &carried_iv[ep & 1];
+
+	for (size_t k = 0; k < cv->n; k++)
+		if (cv->v[k]->creator == c && cv->v[k]->idx == idx)
+			return 1;
+	return 0;
+}
+
+/* A BARRIER_ROUND's carried intervals (rc_notices_out), from p to end:
+ * kept, once each, until their barrier's end (carried_done).  NULL when
+ * malformed. */
+static const uint8_t *carried_in(int from, const uint8_t *p, const uint8_t *end)
+{
+	uint32_t count;
+
+	if (end - p < 4)
+		return NULL;
+	count = get_le32(p);
+	p += 4;
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t c, idx, ep, lam, n, dlen;
+		struct ivl *v;
+
+		if (end - p < 24)
+			return NULL;
+		c = get_le32(p);
+		idx = get_le32(p + 4);
+		ep = get_le32(p + 8);
+		lam = get_le32(p + 12);
+		n = get_le32(p + 16);
+		dlen = get_le32(p + 20);
+		p += 24;
+		if (c >= (uint32_t)rt.size || idx == 0 || !(n & RC_IVL_CARRIED))
+			return NULL;
+		n &= ~RC_IVL_CARRIED;
+		if (n == 0 || (size_t)(end - p) / 8 < n || (size_t)(end - p) - (size_t)n * 8 < dlen)
+			return NULL;
+		if (!carrying)
+			rt_fatal("rank %d carried diffs in a barrier's rounds, which this rank does not (are "
+				 "DSM_RC_HOMES and the servers the same for every rank?)", from);
+		if (ep != epoch && ep != epoch + 1)
+			rt_fatal("rank %d sent a carried interval of barrier epoch %u, but this rank is in epoch %u "
+				 "(protocol error)", from, ep, epoch);
+		if (lam > lamport)
+			lamport = lam;
+		v = c == (uint32_t)rt.rank || idx <= gc_bound[c] ? NULL : log_find(c, idx);
+		if (c == (uint32_t)rt.rank || idx <= gc_bound[c] || (v && !(v->carried && !v->applied)) ||
+		    carried_has(ep, c, idx)) {
+			p += (size_t)n * 8 + dlen;
+			continue;
+		}
+		if (v) { /* logged early, without its diffs (rc_notices_in) */
+			free(v->pages);
+			v->pages = NULL;
+		} else if (!(v = calloc(1, sizeof(*v)))) {
+			rt_fatal("out of memory for a carried interval");
+		}
+		if (!(v->pages = malloc((size_t)n * 8)) || !(v->diff = malloc(dlen ? dlen : 1)))
+			rt_fatal("out of memory for a carried interval");
+		v->creator = c;
+		v->idx = idx;
+		v->epoch = ep;
+		v->lam = lam;
+		v->n = n;
+		v->carried = 1;
+		v->dlen = dlen;
+		for (uint32_t j = 0; j < n; j++, p += 8) {
+			v->pages[j] = get_le64(p);
+			if (!rc_page(v->pages[j]) || (j && v->pages[j] <= v->pages[j - 1])) {
+				ivl_free(v);
+				return NULL;
+			}
+		}
+		memcpy(v->diff, p, dlen);
+		p += dlen;
+		for (size_t off = 0, m; off < dlen; off += m) {
+			uint64_t q = 0;
+			if ((m = diff_len(v->diff + off, dlen - off)))
+				q = get_le64(v->diff + off);
+			if (!m || !bsearch(&q, v->pages, n, sizeof(uint64_t), page_cmp)) {
+				ivl_free(v);
+				return NULL;
+			}
+		}
+		ivec_push(&carried_iv[ep & 1], v);
+	}
+	return p;
 }
 
 void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
@@ -1521,17 +1894,22 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 	count = get_le32(p);
 	p += 4;
 	for (uint32_t k = 0; k < count; k++) {
-		uint32_t c, idx, ep, n;
+		uint32_t c, idx, ep, lam, n, carried;
 		struct ivl *v;
 		uint32_t *kn;
 
-		if (end - p < 16)
+		if (end - p < 20)
 			goto bad;
 		c = get_le32(p);
 		idx = get_le32(p + 4);
 		ep = get_le32(p + 8);
-		n = get_le32(p + 12);
-		p += 16;
+		lam = get_le32(p + 12);
+		n = get_le32(p + 16);
+		p += 20;
+		if (lam > lamport)
+			lamport = lam;
+		carried = n & RC_IVL_CARRIED;
+		n &= ~RC_IVL_CARRIED;
 		if (c >= (uint32_t)rt.size || idx == 0 || (size_t)(end - p) / 8 < n)
 			goto bad;
 		kn = &known[(size_t)from * (size_t)rt.size + c];
@@ -1541,11 +1919,16 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 			p += (size_t)n * 8;
 			continue;
 		}
+		if (carried && (!in_bar || ep != epoch || !carrying))
+			rt_fatal("rank %d sent the notice of carried interval %u of rank %u from barrier epoch %u, "
+				 "but this rank is in epoch %u%s (protocol error)", from, idx, c, ep, epoch,
+				 in_bar ? ", inside a barrier" : "");
 		if (!(v = calloc(1, sizeof(*v))) || !(v->pages = malloc((size_t)(n ? n : 1) * 8)))
 			rt_fatal("out of memory for write notices");
 		v->creator = c;
 		v->idx = idx;
 		v->epoch = ep;
+		v->lam = lam;
 		v->n = n;
 		for (uint32_t j = 0; j < n; j++, p += 8) {
 			v->pages[j] = get_le64(p);
@@ -1556,15 +1939,24 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 		log_add(v);
 		log_debug("rc: learned interval %u of rank %u from rank %d (%s): %u pages", idx, c, from,
 			  wire_type_name(h->type), n);
-		if (apply_now(v))
+		if (carried) {
+			/* Its sender logged it at the end of the barrier this
+			 * rank is still in (every rank entered it): logged here
+			 * too, to pass on, and the rounds bring its diffs by the
+			 * end of that barrier, which the acquire this message
+			 * leads to waits for (carried_done applies it). */
+			v->carried = 1;
+			log_debug("rc: carried interval %u of rank %u named by rank %d before this barrier's end",
+				  idx, c, from);
+			n_early++;
+			atomic_fetch_add(&a_unapplied, 1);
 			continue;
-		if (n_unapplied == cap_unapplied) {
-			cap_unapplied = cap_unapplied ? 2 * cap_unapplied : 64;
-			unapplied = xrealloc(unapplied, cap_unapplied * sizeof(*unapplied));
 		}
-		unapplied[n_unapplied++] = v;
-		atomic_fetch_add(&a_unapplied, 1);
+		if (!apply_now(v))
+			unapplied_push(v);
 	}
+	if (h->type == WIRE_BARRIER_ROUND && p < end && !(p = carried_in(from, p, end)))
+		goto bad;
 	if (p != end)
 		goto bad;
 	return;
@@ -1576,7 +1968,7 @@ bad:
 
 void rc_barrier_entered(void)
 {
-	in_bar = migrating;
+	in_bar = migrating || carrying;
 }
 
 struct wpage {
@@ -1758,6 +2150,182 @@ static void migrate(void)
 	saved_pages.n = 0;
 }
 
+/* ---- carried intervals at a barrier's end ------------------------------- */
+
+/* A diff entry of a carried interval (the k-th in Lamport order). */
+struct centry {
+	uint64_t page;
+	size_t k, n;
+	const uint8_t *d;
+};
+
+static int ivl_order(const void *a, const void *b)
+{
+	const struct ivl *x = *(struct ivl *const *)a, *y = *(struct ivl *const *)b;
+
+	if (x->lam != y->lam)
+		return x->lam < y->lam ? -1 : 1;
+	if (x->creator != y->creator)
+		return x->creator < y->creator ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int centry_cmp(const void *a, const void *b)
+{
+	const struct centry *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Does this rank know an interval of creator c newer than idx that names
+ * `page`?  (The creator settled idx early: settle().) */
+static int newer_names(uint32_t c, uint32_t idx, uint64_t page)
+{
+	struct ilog *l = &logs[c];
+
+	for (uint32_t j = l->n; j > 0 && l->v[j - 1]->idx > idx; j--)
+		for (uint32_t p = 0; p < l->v[j - 1]->n; p++)
+			if (l->v[j - 1]->pages[p] == page)
+				return 1;
+	return 0;
+}
+
+/*
+ * Copies this rank holds for reading take diffs without a message
+ * (carried_done): patched in place where the backend lets the service
+ * thread write a read-only page (SIGSEGV: its second view); else copied,
+ * patched, dropped (a run of pages with one call: one TLB shootdown) and
+ * installed again.  The pages are added in increasing order.
+ */
+static struct {
+	uint64_t *page;
+	uint8_t *data;
+	size_t n, cap;
+} upd;
+
+static void update_add(uint64_t page, const struct centry *e, size_t n)
+{
+	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : NULL;
+
+	if (!dst) {
+		if (upd.n == upd.cap) {
+			upd.cap = upd.cap ? 2 * upd.cap : 16;
+			upd.page = xrealloc(upd.page, upd.cap * sizeof(*upd.page));
+			upd.data = xrealloc(upd.data, upd.cap * DSM_PAGE_SIZE);
+		}
+		dst = upd.data + upd.n * DSM_PAGE_SIZE;
+		memcpy(dst, rt.be->peek(page), DSM_PAGE_SIZE); /* read-only: it holds still */
+		upd.page[upd.n++] = page;
+	}
+	for (size_t j = 0; j < n; j++)
+		patch(dst, e[j].d);
+}
+
+static void update_done(void)
+{
+	for (size_t k = 0, e; k < upd.n; k = e) {
+		int rc;
+		for (e = k + 1; e < upd.n && upd.page[e] == upd.page[e - 1] + 1 && upd.page[e] < rt.region_pages; e++)
+			;
+		if (upd.page[k] >= rt.region_pages) /* a global's page: alone */
+			e = k + 1;
+		if ((rc = rt.be->drop(upd.page[k], upd.page[e - 1] - upd.page[k] + 1)))
+			rt_fatal("cannot drop pages %" PRIu64 "..%" PRIu64 ": %s", upd.page[k], upd.page[e - 1],
+				 strerror(-rc));
+		for (size_t j = k; j < e; j++)
+			install(upd.page[j], upd.data + j * DSM_PAGE_SIZE, 0);
+	}
+	upd.n = 0;
+}
+
+/*
+ * The end of a barrier: every rank has every carried interval of it.  Each
+ * page they name, in creator order: at its home, the diffs go into the
+ * master (not this rank's own, applied at its release, nor those settled
+ * early); a copy this rank held since before the barrier takes them all
+ * (its own too, so that every copy ends alike); a copy installed during
+ * the barrier (it may hold some of them, or newer writes), or of a page
+ * its creator settled since, goes; a page written here meanwhile waits
+ * for the acquire, which flushes it first.  Then the intervals join the
+ * logs, as every rank knows them.
+ */
+static void carried_done(void)
+{
+	static struct centry *e; /* service thread only */
+	static size_t cap;
+	struct ivec *cv = &carried_iv[epoch & 1];
+	size_t ne = 0;
+
+	if (own_carry) { /* not settled: its pages were counted dirty until now */
+		atomic_fetch_sub(&a_dirty, own_carry->n);
+		own_carry = NULL;
+	}
+	qsort(cv->v, cv->n, sizeof(*cv->v), ivl_order);
+	for (size_t k = 0; k < cv->n; k++) {
+		struct ivl *v = cv->v[k];
+		v->applied = 1;
+		for (size_t off = 0, m; off < v->dlen; off += m) {
+			m = diff_len(v->diff + off, v->dlen - off);
+			if (ne == cap) {
+				cap = cap ? 2 * cap : 256;
+				e = xrealloc(e, cap * sizeof(*e));
+			}
+			e[ne++] = (struct centry){ get_le64(v->diff + off), k, m, v->diff + off };
+		}
+	}
+	qsort(e, ne, sizeof(*e), centry_cmp);
+	for (size_t a = 0, b; a < ne; a = b) {
+		uint64_t page = e[a].page, i = ix(page);
+		int others = 0, newer = 0;
+
+		for (b = a; b < ne && e[b].page == page; b++) {
+			struct ivl *v = cv->v[e[b].k];
+			newer |= newer_names(v->creator, v->idx, page);
+			if (v->creator == (uint32_t)rt.rank)
+				continue;
+			others = 1;
+			if (rc_home(page) == rt.rank && settled[v->creator] < v->idx)
+				apply_diff(e[b].d, e[b].n, (int)v->creator);
+		}
+		if (!others)
+			continue;
+		if (fetching[i])
+			fetching[i]->stale = 1;
+		if (rstate[i] == R_WRITE) {
+			for (size_t j = a; j < b; j++) {
+				struct ivl *v = cv->v[e[j].k];
+				if (v->creator != (uint32_t)rt.rank && v->applied) {
+					v->applied = 0;
+					unapplied_push(v);
+				}
+			}
+		} else if (rstate[i] == R_READ && ((fresh[i] & FRESH_COPY) || newer)) {
+			invalidate(&page, 1);
+		} else if (rstate[i] == R_READ) {
+			update_add(page, e + a, b - a);
+		}
+	}
+	update_done();
+	for (size_t k = 0; k < cv->n; k++) {
+		struct ivl *v = cv->v[k];
+		free(v->diff);
+		v->diff = NULL;
+		v->dlen = 0;
+		if (v->applied && v->creator != (uint32_t)rt.rank)
+			notice_applied(v);
+		if (log_find(v->creator, v->idx) != v) /* else logged early (rc_notices_in) */
+			log_add(v);
+	}
+	if (cv->n)
+		log_debug("rc: barrier epoch %u ends: %zu carried intervals, %zu diffs", epoch, cv->n, ne);
+	cv->n = 0;
+	for (size_t k = 0; k < fresh_pages.n; k++)
+		fresh[ix(fresh_pages.v[k])] = 0;
+	fresh_pages.n = 0;
+}
+
 /* What waited for the barrier's end, in the order it came. */
 static void run_postponed(void)
 {
@@ -1785,8 +2353,12 @@ static void run_postponed(void)
 
 void rc_barrier_left(void)
 {
+	struct mbox_req *w;
+
 	if (!logs)
 		return;
+	if (carrying)
+		carried_done();
 	if (migrating)
 		migrate();
 	for (int c = 0; logs && c < rt.size; c++) {
@@ -1796,8 +2368,7 @@ void rc_barrier_left(void)
 		for (j = 0; j < l->n; j++) {
 			struct ivl *v = l->v[j];
 			if (v->idx <= gc_bound[c] && v->applied) {
-				free(v->pages);
-				free(v);
+				ivl_free(v);
 			} else {
 				l->v[k++] = v;
 			}
@@ -1810,6 +2381,17 @@ void rc_barrier_left(void)
 	epoch++;
 	in_bar = 0;
 	run_postponed();
+	if (n_early) { /* acquires that waited for the carried intervals */
+		atomic_fetch_sub(&a_unapplied, n_early);
+		n_early = 0;
+	}
+	w = bar_acq_waiters;
+	bar_acq_waiters = NULL;
+	while (w) {
+		struct mbox_req *nx = w->next;
+		do_acquire(w);
+		w = nx;
+	}
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
@@ -1883,7 +2465,7 @@ void rc_ckpt_restored(void)
  */
 static int in_epoch(const struct wire_hdr *h, const uint8_t *payload)
 {
-	if (!migrating || h->aux == epoch)
+	if (!(migrating || carrying) || h->aux == epoch)
 		return 1;
 	if (h->aux == epoch + 1 && in_bar) {
 		postpone(P_MSG, 0, h, payload);

@@ -90,13 +90,15 @@
  * with no rank in the middle: ceil(log2 n) rounds; in round k rank r sends
  * BARRIER_ROUND(epoch, k) to r + 2^k and waits for the one from r - 2^k (mod
  * n), and only then sends round k + 1.  A rank enters once its release is
- * done (rc_release_then: its release-consistent writes are at their homes),
- * in the service thread, so the calling thread makes one request, not two.
- * After round k a rank has heard, through chains of rounds, from the
- * 2^(k+1) - 1 ranks before it, so after the last every rank entered.  Each round's message carries the write
- * notices its sender knows by then (rc_notices_out; taken in at arrival by
- * rc_notices_in), so the last round leaves every rank with the union of what
- * every rank knew at its entry, which release consistency needs of a
+ * done (rc_release_then: its release-consistent writes are at their homes,
+ * or small enough to ride in the rounds: rc.c's carried intervals), in the
+ * service thread, so the calling thread makes one request, not two.  After
+ * round k a rank has heard, through chains of rounds, from the 2^(k+1) - 1
+ * ranks before it, so after the last every rank entered.  Each round's
+ * message carries the write notices its sender knows by then, and the
+ * carried intervals with their diffs (rc_notices_out; taken in at arrival
+ * by rc_notices_in), so the last round leaves every rank with the union of
+ * what every rank knew at its entry, which release consistency needs of a
  * barrier.  On 2 ranks both send at once: one one-way trip, where a central
  * barrier needs two.  Epochs do not mix: a rank that left epoch e may send
  * round k of e + 1 while its receiver still waits in e; rounds are kept per

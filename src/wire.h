@@ -171,6 +171,12 @@ enum wire_type {
 #define WIRE_F_LATE   0x0080 /* RC_DIFF: diffs made inside a barrier, for
                               * pages whose home may become the receiver at
                               * its end (rc.c) */
+#define WIRE_F_SETTLE 0x0100 /* RC_DIFF: diffs a barrier's rounds carry too
+                              * (rc.c: carried intervals), sent early because
+                              * another thread released: arg = their
+                              * interval; the home applies them once */
+#define WIRE_F_SETTLED 0x0200 /* RC_PAGE: the home's copy took a settled
+                              * diff since its last barrier (rc.c) */
 #define WIRE_F_SEALED 0x8000 /* DSM_ENCRYPT: payload is nonce + ciphertext + tag */
 
 /* What sealing adds to a payload: a 24-byte nonce and a 16-byte tag. */

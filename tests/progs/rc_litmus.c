@@ -22,6 +22,19 @@
  *   fence       dsm_release/dsm_acquire around a flag in SC memory: rank 0
  *               writes data, dsm_release(), sets the flag; rank 1 sees the
  *               flag, dsm_acquire(), must see the data (2 ranks)
+ *   escape      a release by another thread of a rank inside a barrier: rank
+ *               0's main thread writes two pages and enters dsm_barrier; its
+ *               second thread then posts a semaphore; rank 1 waits on it
+ *               and must see both writes (the barrier's release had only
+ *               carried them in its rounds: they reach their homes before
+ *               the post), then writes a page and enters the barrier, after
+ *               which rank 0 must see that write (2 ranks; rounds)
+ *   early       a carried write seen through a lock before the barrier ends
+ *               at the reader: rank 0 writes a page, leaves a barrier and
+ *               sets a flag under a lock; a second thread of the last rank,
+ *               waiting on the flag under the lock (perhaps while its main
+ *               thread is still in the barrier), must then see the write
+ *               (3 or more ranks; rounds)
  *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
  *               release-consistent arena (dsm_alloc_named_rc of the same name
  *               gives the same block); mp-lock runs on it
@@ -33,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -238,6 +253,112 @@ static int fence(volatile uint64_t *a, uint64_t rounds)
 	return 0;
 }
 
+static pthread_mutex_t esc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t esc_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t esc_go, esc_rounds;
+
+/* Rank 0's second thread: once the main thread is (about to be) in round
+ * r's barrier, post. */
+static void *esc_poster(void *arg)
+{
+	(void)arg;
+	for (uint64_t r = 1; r <= esc_rounds; r++) {
+		pthread_mutex_lock(&esc_mu);
+		while (esc_go < r)
+			pthread_cond_wait(&esc_cv, &esc_mu);
+		pthread_mutex_unlock(&esc_mu);
+		usleep(1000);
+		if (dsm_sem_post(7) != 0) {
+			fprintf(stderr, "rc_litmus: dsm_sem_post failed\n");
+			exit(1);
+		}
+	}
+	return NULL;
+}
+
+static int escape(volatile uint64_t *a, uint64_t rounds)
+{
+	pthread_t t;
+
+	CHECK(nr == 2, "escape: 2 ranks");
+	esc_rounds = rounds;
+	if (me == 0)
+		CHECK(pthread_create(&t, NULL, esc_poster, NULL) == 0, "pthread_create failed");
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0) {
+			a[0] = r;
+			a[512 + 1] = 3 * r;
+			pthread_mutex_lock(&esc_mu);
+			esc_go = r;
+			pthread_cond_broadcast(&esc_cv);
+			pthread_mutex_unlock(&esc_mu);
+		} else {
+			CALL(dsm_sem_wait(7));
+			CHECK(a[0] == r && a[513] == 3 * r, "escape round %lu: rank 1 sees %lu and %lu after the post",
+			      (unsigned long)r, (unsigned long)a[0], (unsigned long)a[513]);
+			a[1024 + 2] = 5 * r;
+		}
+		CALL(dsm_barrier());
+		CHECK(a[1026] == 5 * r && a[0] == r, "escape round %lu: after the barrier rank %d sees %lu and %lu",
+		      (unsigned long)r, me, (unsigned long)a[1026], (unsigned long)a[0]);
+		CALL(dsm_barrier());
+	}
+	if (me == 0)
+		CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
+	return 0;
+}
+
+static volatile uint64_t *early_a;
+static uint64_t early_seen;
+
+/* The last rank's second thread: in round r, wait for rank 0's flag under
+ * the lock, then read what rank 0 wrote before the barrier. */
+static void *early_reader(void *arg)
+{
+	(void)arg;
+	for (uint64_t r = 1; r <= esc_rounds; r++) {
+		await_under(9, &early_a[1024], r);
+		if (early_a[0] != r) {
+			fprintf(stderr, "rc_litmus: early round %lu: the reader sees %lu after the flag\n",
+				(unsigned long)r, (unsigned long)early_a[0]);
+			exit(1);
+		}
+		pthread_mutex_lock(&esc_mu);
+		early_seen = r;
+		pthread_cond_broadcast(&esc_cv);
+		pthread_mutex_unlock(&esc_mu);
+	}
+	return NULL;
+}
+
+static int early(volatile uint64_t *a, uint64_t rounds)
+{
+	pthread_t t;
+
+	CHECK(nr >= 3, "early: 3 ranks or more");
+	early_a = a;
+	esc_rounds = rounds;
+	if (me == nr - 1)
+		CHECK(pthread_create(&t, NULL, early_reader, NULL) == 0, "pthread_create failed");
+	for (uint64_t r = 1; r <= rounds; r++) {
+		if (me == 0)
+			a[0] = r;
+		CALL(dsm_barrier());
+		if (me == 0)
+			set_under(9, &a[1024], r);
+		if (me == nr - 1) {
+			pthread_mutex_lock(&esc_mu);
+			while (early_seen < r)
+				pthread_cond_wait(&esc_cv, &esc_mu);
+			pthread_mutex_unlock(&esc_mu);
+		}
+		CALL(dsm_barrier());
+	}
+	if (me == nr - 1)
+		CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *test = argc > 1 ? argv[1] : "";
@@ -277,6 +398,10 @@ int main(int argc, char **argv)
 		rc = fence(a, n);
 	else if (!strcmp(test, "rpc"))
 		rc = rpc(a, n);
+	else if (!strcmp(test, "early"))
+		rc = early(a, n);
+	else if (!strcmp(test, "escape"))
+		rc = escape(a, n);
 	else if (!strcmp(test, "counters"))
 		rc = counters(a, n);
 	else
