@@ -34,6 +34,16 @@
  *     what matters for consistency is what the release publishes and what
  *     the acquire learns.  Their messages would only be more interleavings
  *     of the same order: release before grant, every entry before any exit.
+ *   - -DCARRY: a barrier's release carries its diffs in the barrier (rc.c's
+ *     carried intervals): no DIFF, no ACK; the pages written become an
+ *     interval as before.  At its exit each rank, in creator order, applies
+ *     the carried diffs of the pages it is home of to their masters and
+ *     patches the copies it holds READ with every carried diff of their
+ *     pages (its own too); the carried intervals invalidate nothing.  A
+ *     FETCH names the barriers its sender has left; a home that has left
+ *     fewer holds it until its own exit, after the diffs (in_epoch()).  The
+ *     home's own writes go to the master at once, as before; the words it
+ *     wrote since its last release are its carried diff.
  *   - FETCH, PAGE, DIFF, ACK on one FIFO channel per ordered pair of ranks
  *     (a TCP connection); each rank's handlers are indivisible (d_step), as
  *     its one service thread runs them one at a time.  One application
@@ -80,6 +90,11 @@
  *                      the home does not recognise) and is applied twice
  *   NOT_TRANSITIVE     a lock grant carries only the intervals its last
  *                      releaser created itself, not those it had learned
+ *   SERVE_EARLY        (CARRY) a home answers the FETCH of a rank that left
+ *                      the barrier before it did, before it applied the
+ *                      carried diffs
+ *   NO_PATCH           (CARRY) a rank keeps the copies it holds as they
+ *                      are at a barrier's exit, neither patched nor dropped
  */
 
 #define NR 3
@@ -148,6 +163,29 @@ byte bvec[(NPH - 1) * NR];     /* the vector a barrier's exit carries */
 byte arrived[NPH - 1];
 #endif
 byte ended;
+byte pfet[NR * NR];            /* CARRY: at home h, page + 1 of f's held FETCH */
+#ifdef CARRY
+byte left[NR];                 /* barriers each rank has left */
+byte hw[NR];                   /* the home's words written since its release */
+byte cdm[(NPH - 1) * NR * NP]; /* barrier b's carried diffs: the words of */
+byte cdv[(NPH - 1) * NR * NW]; /* page p that creator q changed, and values */
+byte civ[(NPH - 1) * NR];      /* the number of q's carried interval, or 0 */
+#define CDM(b, q, p) cdm[((b) * NR + (q)) * NP + (p)]
+#define CDV(b, q, w) cdv[((b) * NR + (q)) * NW + (w)]
+#define LEFT(r) left[r]
+#define HW_MARK(w) hw[r] = hw[r] | (1 << (w))
+#define HW_CLEAR hw[r] = 0
+#ifdef MUTANT_SERVE_EARLY
+#define HOLD_FETCH(a) false
+#else
+#define HOLD_FETCH(a) ((a) > left[r])
+#endif
+#else
+#define LEFT(r) 0
+#define HW_MARK(w) skip
+#define HW_CLEAR skip
+#define HOLD_FETCH(a) false
+#endif
 
 #define ST(r, p) st[(r) * NP + (p)]
 #define CPW(r, w) cp[(r) * NW + (w)]
@@ -164,7 +202,10 @@ proctype service(byte r)
 	if \
 	:: m == FETCH -> \
 		assert(r == HOME(p)); \
-		SEND(r, f, PAGE, p, 0, mem[p * NWD], mem[p * NWD + 1]) \
+		if \
+		:: HOLD_FETCH(a) -> pfet[r * NR + (f)] = p + 1 \
+		:: else -> SEND(r, f, PAGE, p, 0, mem[p * NWD], mem[p * NWD + 1]) \
+		fi \
 	:: m == DIFF -> \
 		assert(r == HOME(p)); \
 		if :: a & 1 -> mem[p * NWD] = v0 :: else -> skip fi; \
@@ -204,7 +245,7 @@ end:	do
 	if \
 	:: r != HOME(p) && ST(r, p) == INVALID -> \
 		fetching[r] = p + 1; \
-		SEND(r, HOME(p), FETCH, p, 0, 0, 0) \
+		SEND(r, HOME(p), FETCH, p, LEFT(r), 0, 0) \
 	:: else -> skip \
 	fi
 
@@ -228,7 +269,7 @@ inline rd(w)
 #define STORE(w) \
 	sc[w]++; \
 	if \
-	:: r == HOME(p) -> mem[w] = sc[w] \
+	:: r == HOME(p) -> mem[w] = sc[w]; HW_MARK(w) \
 	:: else -> \
 		if \
 		:: ST(r, p) == READ -> \
@@ -323,6 +364,7 @@ inline inc(w)
  * and the pages written since the last release one interval's notices. */
 #define RELEASE_END \
 	SET_STATE(3, READ); \
+	HW_CLEAR; \
 	if \
 	:: written[r] != 0 -> \
 		VC(r, r)++; \
@@ -350,6 +392,12 @@ inline inc(w)
 #else
 #define KEEP_DIRTY skip
 #endif
+#ifdef CARRY
+/* a barrier's carried interval invalidates nothing (cb: barrier + 1) */
+#define CARRIED_IV(q, i) (cb > 0 && (i) + 1 == civ[(cb - 1) * NR + (q)])
+#else
+#define CARRIED_IV(q, i) false
+#endif
 #define ACQUIRE_BEGIN \
 	M = 0; \
 	q = 0; \
@@ -359,7 +407,8 @@ inline inc(w)
 		:: q != r -> \
 			i = VC(r, q); \
 			do \
-			:: i < av[q] -> M = M | notices[q * MAXI + i]; i++ \
+			:: i < av[q] && CARRIED_IV(q, i) -> i++ \
+			:: i < av[q] && !CARRIED_IV(q, i) -> M = M | notices[q * MAXI + i]; i++ \
 			:: else -> break \
 			od \
 		:: else -> skip \
@@ -420,7 +469,109 @@ inline unlock(l)
 	}
 }
 
-#if NPH > 1
+#if NPH > 1 && defined(CARRY)
+/* The barrier's release: each page written becomes a carried diff (the
+ * words that differ from the twin; at the home, the words it wrote), its
+ * copy READ; no message. */
+#define CARRY_DIFFS(b) \
+	p = 0; \
+	do \
+	:: p < NP -> \
+		a = 0; \
+		if \
+		:: r == HOME(p) -> a = (hw[r] >> (p * NWD)) & 3 \
+		:: r != HOME(p) && ST(r, p) == WRITE -> \
+			if :: CPW(r, p * NWD) != TWW(r, p * NWD) -> a = 1 :: else -> skip fi; \
+			if :: CPW(r, p * NWD + 1) != TWW(r, p * NWD + 1) -> a = a | 2 :: else -> skip fi \
+		:: else -> skip \
+		fi; \
+		CDM(b, r, p) = a; \
+		if \
+		:: r == HOME(p) -> CDV(b, r, p * NWD) = mem[p * NWD]; CDV(b, r, p * NWD + 1) = mem[p * NWD + 1] \
+		:: else -> CDV(b, r, p * NWD) = CPW(r, p * NWD); CDV(b, r, p * NWD + 1) = CPW(r, p * NWD + 1) \
+		fi; \
+		p++ \
+	:: else -> break \
+	od; \
+	p = 0; a = 0
+
+/* Write word w of page p with creator q's carried value, if it changed it,
+ * into dst. */
+#define PATCH_WORD(b, q, p, k, dst) \
+	if :: CDM(b, q, p) & (1 << (k)) -> dst = CDV(b, q, (p) * NWD + (k)) :: else -> skip fi
+
+#ifdef MUTANT_NO_PATCH
+#define PATCH_COPY(b, q, p) skip
+#else
+#define PATCH_COPY(b, q, p) \
+	PATCH_WORD(b, q, p, 0, CPW(r, (p) * NWD)); PATCH_WORD(b, q, p, 1, CPW(r, (p) * NWD + 1))
+#endif
+
+/* The barrier's exit, after the other notices: in creator order, the
+ * masters of the pages homed here take the others' carried diffs, the
+ * copies held READ take every one; then the FETCHes held for this exit
+ * are answered. */
+#define CARRIED_END(b) \
+	p = 0; \
+	do \
+	:: p < NP -> \
+		q = 0; \
+		do \
+		:: q < NR -> \
+			if \
+			:: r == HOME(p) && q != r -> \
+				PATCH_WORD(b, q, p, 0, mem[p * NWD]); PATCH_WORD(b, q, p, 1, mem[p * NWD + 1]) \
+			:: r != HOME(p) && ST(r, p) == READ -> PATCH_COPY(b, q, p) \
+			:: else -> skip \
+			fi; \
+			q++ \
+		:: else -> break \
+		od; \
+		p++ \
+	:: else -> break \
+	od; \
+	left[r]++; \
+	q = 0; \
+	do \
+	:: q < NR -> \
+		if \
+		:: pfet[r * NR + q] != 0 -> \
+			p = pfet[r * NR + q] - 1; \
+			pfet[r * NR + q] = 0; \
+			SEND(r, q, PAGE, p, 0, mem[p * NWD], mem[p * NWD + 1]) \
+		:: else -> skip \
+		fi; \
+		q++ \
+	:: else -> break \
+	od; \
+	p = 0; q = 0
+
+inline barrier(b)
+{
+	d_step {
+		CARRY_DIFFS(b);
+		if :: written[r] != 0 -> civ[(b) * NR + r] = VC(r, r) + 1 :: else -> skip fi;
+		SET_STATE(3, READ);
+		RELEASE_END;
+		q = 0;
+		do
+		:: q < NR ->
+			if :: VC(r, q) > bvec[(b) * NR + q] -> bvec[(b) * NR + q] = VC(r, q) :: else -> skip fi;
+			q++
+		:: else -> break
+		od;
+		q = 0;
+		arrived[b]++
+	}
+	d_step {
+		arrived[b] == NR ->
+		av[0] = bvec[(b) * NR]; av[1] = bvec[(b) * NR + 1]; av[2] = bvec[(b) * NR + 2];
+		cb = (b) + 1;
+		ACQUIRE_BEGIN
+	}
+	d_step { ACKS_IN -> ACQUIRE_END; CARRIED_END(b); cb = 0 }
+}
+#elif NPH > 1
 inline barrier(b)
 {
 	d_step { SEND_DIFFS(3) }
@@ -448,7 +599,7 @@ inline barrier(b)
 
 proctype app(byte r)
 {
-	byte p, a, v, M, q, i;
+	byte p, a, v, M, q, i, cb;
 	byte av[NR];
 #ifdef CHAIN
 	/* x = word 0 (page 0), y = word 1 (page 0, never written), flags f1 =

@@ -210,6 +210,8 @@ check rc-locks       pass safety "-DNPH=1 -DK=2" \
 	"release consistency, 2 operations per rank (locked increments, owned words)" rc.pml
 check rc-barrier     pass safety "-DNPH=2 -DK=1" \
 	"release consistency, a barrier between two phases of 1 operation per rank" rc.pml
+check rc-carry       pass safety "-DNPH=2 -DK=1 -DCARRY" \
+	"release consistency, a barrier that carries its diffs (copies patched, early FETCHes held)" rc.pml
 check rc-chain       pass safety "-DCHAIN -DCA=0 -DCB=1 -DCC=2" \
 	"release consistency, the chain A -L1-> B -L2-> C (A the home of x's page)" rc.pml
 check rc-chain2      pass safety "-DCHAIN -DCA=2 -DCB=0 -DCC=1" \
@@ -223,6 +225,10 @@ check mutant-rc-diff-twice     fail safety "-DNPH=2 -DK=1 -DMUTANT_DIFF_TWICE" \
 	"every diff is applied twice at its home" rc.pml
 check mutant-rc-not-transitive fail safety "$r -DMUTANT_NOT_TRANSITIVE" \
 	"a lock grant carries only its releaser's own write notices" rc.pml
+check mutant-rc-serve-early    fail safety "-DNPH=2 -DK=1 -DCARRY -DMUTANT_SERVE_EARLY" \
+	"a home answers a FETCH from past the barrier before applying its carried diffs" rc.pml
+check mutant-rc-no-patch       fail safety "-DNPH=2 -DK=1 -DCARRY -DMUTANT_NO_PATCH" \
+	"a barrier's exit keeps the copies it holds unpatched" rc.pml
 check mutant-rc-chain-not-transitive fail safety "-DCHAIN -DMUTANT_NOT_TRANSITIVE" \
 	"the same, on the chain across two locks" rc.pml
 
