@@ -44,6 +44,7 @@
 #include "apps/apps.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <sys/mman.h>
 
@@ -52,6 +53,11 @@ static const struct app_kernel *const kernels[] = { &app_jacobi, &app_matmul, &a
 #define NKERNEL (int)(sizeof(kernels) / sizeof(kernels[0]))
 
 enum variant { V_SERIAL, V_THREADS, V_DSM, V_HYBRID, NVAR };
+
+/* The CPUs of the job (before dsm_init) and of this rank (after: DSM_BIND
+ * may have narrowed them).  serial and pthreads, plain programs, run on the
+ * job's. */
+static cpu_set_t cpus_whole, cpus_rank;
 static const char *const var_name[NVAR] = { "serial", "pthreads", "dsm", "hybrid" };
 
 /* Targets of issue 14 apply to these kernels on 2 ranks. */
@@ -286,7 +292,11 @@ static void bench_kernel(const struct app_kernel *k, char cls, struct rank_stats
 				continue;
 			if (dsm)
 				dsm_barrier(); /* rank 0's private runs are over */
+			else /* the plain program runs on every CPU the job may use */
+				sched_setaffinity(0, sizeof(cpus_whole), &cpus_whole);
 			run_once(k, dsm ? &shared : &priv, dsm, threads, &w0);
+			if (!dsm) /* back to the CPUs dsm_init gave this rank (DSM_BIND) */
+				sched_setaffinity(0, sizeof(cpus_rank), &cpus_rank);
 			if (dsm) {
 				rs->st[me] = (struct dsm_stats){
 					.read_faults = w0.s1.read_faults - w0.s0.read_faults,
@@ -397,8 +407,10 @@ int main(int argc, char **argv)
 	struct rank_stats *rs;
 	int nr;
 
+	sched_getaffinity(0, sizeof(cpus_whole), &cpus_whole);
 	if (bench_init("app_bench", &argc, &argv))
 		return 1;
+	sched_getaffinity(0, sizeof(cpus_rank), &cpus_rank);
 	opt.threads = 2;
 	opt.cap = getenv("BENCH_APPS_CAP") ? atof(getenv("BENCH_APPS_CAP")) : 3;
 	for (int i = 1; i < argc; i++) {

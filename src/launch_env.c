@@ -17,6 +17,7 @@
 #include "launch_env.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
@@ -925,13 +926,89 @@ void nodelist_free(struct nodelist *nl)
 
 int launch_env_cpus(void)
 {
+	static int cpus; /* the first answer: before launch_env_bind() */
 	cpu_set_t set;
 	long n;
 
+	if (cpus)
+		return cpus;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
+		return cpus = CPU_COUNT(&set);
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
+	return cpus = n > 0 ? (int)n : 1;
+}
+
+/* Every thread of this process runs on `set` from now on (threads made
+ * later inherit it from their creator). */
+static int bind_threads(const cpu_set_t *set)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int rc = 0;
+
+	if (sched_setaffinity(0, sizeof(*set), set) < 0)
+		rc = -errno;
+	while (rc == 0 && d && (e = readdir(d))) {
+		long tid = strtol(e->d_name, NULL, 10);
+		if (tid > 0 && sched_setaffinity((pid_t)tid, sizeof(*set), set) < 0 && errno != ESRCH)
+			rc = -errno;
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+static int bound; /* launch_env_bind() narrowed this process's CPUs */
+
+int launch_env_bound(void)
+{
+	return bound;
+}
+
+int launch_env_bind(int local_rank)
+{
+	const char *v = getenv("DSM_BIND");
+	long ranks = launch_env_host_ranks();
+	int cpu[CPU_SETSIZE], n = 0, first, count, rc;
+	cpu_set_t all, mine;
+	char list[64] = "";
+
+	launch_env_cpus(); /* counted before this narrows the mask */
+	if (v && *v && strcmp(v, "auto") && strcmp(v, "off")) {
+		log_err("DSM_BIND=%s: expected auto or off", v);
+		return -EINVAL;
+	}
+	if ((v && !strcmp(v, "off")) || ranks < 2 || local_rank < 0 || local_rank >= ranks ||
+	    sched_getaffinity(0, sizeof(all), &all) < 0)
+		return 0;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all))
+			cpu[n++] = c;
+	if (n < 2)
+		return 0; /* bound already (mpirun --bind-to core, taskset) */
+	if (ranks <= n) { /* an equal block of the CPUs each */
+		long per = n / ranks, extra = n % ranks;
+		first = (int)(local_rank * per + (local_rank < extra ? local_rank : extra));
+		count = (int)(per + (local_rank < extra));
+	} else { /* more ranks than CPUs: CPU local_rank mod n */
+		first = local_rank % n;
+		count = 1;
+	}
+	CPU_ZERO(&mine);
+	for (int k = first; k < first + count; k++)
+		CPU_SET(cpu[k], &mine);
+	if (count == 1)
+		snprintf(list, sizeof(list), "%d", cpu[first]);
+	else
+		snprintf(list, sizeof(list), "%d-%d%s", cpu[first], cpu[first + count - 1],
+			 cpu[first + count - 1] - cpu[first] == count - 1 ? "" : " (some)");
+	if ((rc = bind_threads(&mine))) {
+		log_info("DSM_BIND=auto: cannot bind to CPUs %s: %s; running on all %d", list, strerror(-rc), n);
+		return 0;
+	}
+	bound = 1;
+	log_info("rank %d of this host's %ld: on CPU%s %s of the %d it may use (DSM_BIND=auto)", local_rank, ranks, count == 1 ? "" : "s", list, n);
+	return 0;
 }
 
 long launch_env_host_ranks(void)

@@ -73,9 +73,24 @@ int launch_env_pmix_exchange(const char *addr, int port, uint8_t secret[DSM_SECR
 void launch_env_done(void);
 
 /* The CPUs this process may run on: its affinity mask's, else the online
- * ones (1 at least).  dsmexec's default -n, dsmwrap's OpenMP wait policy and
+ * ones (1 at least), as they were at its first call, before
+ * launch_env_bind().  dsmexec's default -n, dsmwrap's OpenMP wait policy and
  * the service thread's priority (DSM_SERVICE_PRIORITY=auto) count them. */
 int launch_env_cpus(void);
+
+/*
+ * DSM_BIND=auto (the default; "off": leave the mask alone): with several
+ * ranks on this host (launch_env_host_ranks()) and this rank's index among
+ * them known, every thread of the process moves to the rank's share of the
+ * CPUs it may use: the local_rank-th of equal blocks, or with more ranks
+ * than CPUs the CPU local_rank mod their number.  As mpirun binds each rank
+ * to a core.  Called by dsm_init() before it starts threads.  0, or -EINVAL
+ * after a message when DSM_BIND is not understood; a mask that cannot be
+ * set leaves the process as it was (said at DSM_LOG=info).
+ */
+int launch_env_bind(int local_rank);
+/* 1 when launch_env_bind() narrowed this process's CPUs. */
+int launch_env_bound(void);
 
 /* The ranks on this host, as the launcher says (DSM_LOCAL_SIZE, Open MPI's
  * or MPICH's local size); 0 when it does not say. */

@@ -210,6 +210,8 @@ static int read_config(void)
 	if ((rc = launch_env_detect(&lenv)))
 		return rc;
 	log_info("rank %d of %d, started by %s", lenv.rank, lenv.size, lenv.name);
+	if ((rc = launch_env_bind(lenv.local_rank))) /* DSM_BIND: before any thread starts */
+		return rc;
 	rt.rank = lenv.rank;
 	rt.size = lenv.size;
 	rt.timeout_ns = tmo;

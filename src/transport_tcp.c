@@ -1421,8 +1421,10 @@ static int app_nice;     /* the nice value of the thread that called tp_start() 
 static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
 
 /*
- * auto (the default): fifo where this host's ranks outnumber its CPUs, off
- * elsewhere.  With more ranks than CPUs every CPU runs some rank's
+ * auto (the default): fifo where this host's ranks outnumber its CPUs, or
+ * where DSM_BIND gave each of several ranks its share of them
+ * (launch_env_bind()); off elsewhere.  With more ranks than CPUs every CPU
+ * runs some rank's
  * application thread, and a peer's request waits for the scheduler to let
  * the service thread in: on a kernel that preempts a running thread only
  * at its next tick (preempt=none, 250 Hz here) that is up to 4 ms a page.
@@ -1431,17 +1433,22 @@ static int prio_raised;  /* the service thread runs above the application: 1 nic
  * sort 0.47/0.54 -> 0.43/0.43, CG 1.16/0.86 -> 0.81/0.85.  With a CPU per
  * rank the service thread finds one idle, and polls (a real-time thread
  * cannot yield to the application): there fifo made CG and IS on 2 ranks
- * 30-50 % slower, so auto leaves it off.  The ranks on this host come from
- * the launcher (0: unknown, taken as not oversubscribed).
+ * 30-50 % slower, so auto leaves it off.  A rank bound to its share of the
+ * CPUs shares them with its service thread, which then waits for a tick
+ * like an oversubscribed one: 2 ranks on 2 CPUs, bound, 3 runs alternated
+ * (2026-12-06), off -> fifo: Jacobi 0.54-0.63 -> 0.29-0.31 s, matmul
+ * 0.29-0.37 -> 0.21-0.22, FT 0.35 -> 0.27, IS 0.24 -> 0.21, CG 0.38-0.45 ->
+ * 0.39-0.40, sort 0.45-0.59 -> 0.51-0.66.  The ranks on this host come
+ * from the launcher (0: unknown, taken as not oversubscribed).
  */
 static int oversubscribed(void)
 {
 	long ranks = launch_env_host_ranks(), cpus = launch_env_cpus();
 
-	if (ranks <= cpus)
+	if (ranks <= cpus && !launch_env_bound())
 		return 0;
-	log_info("%ld ranks on this host's %ld CPUs: the service thread asks for SCHED_FIFO "
-		 "(DSM_SERVICE_PRIORITY=auto)", ranks, cpus);
+	log_info("%ld ranks on this host's %ld CPUs%s: the service thread asks for SCHED_FIFO "
+		 "(DSM_SERVICE_PRIORITY=auto)", ranks, cpus, launch_env_bound() ? ", each on its share" : "");
 	return 1;
 }
 

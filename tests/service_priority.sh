@@ -3,7 +3,8 @@
 # nice -20 where the process may raise it, and nothing else does (an RPC
 # handler runs at the application's priority); off leaves every thread at
 # the application's; auto (the default) runs the service thread at
-# SCHED_FIFO only where the host's ranks outnumber its CPUs; fifo runs; a
+# SCHED_FIFO only where the host's ranks outnumber its CPUs or DSM_BIND
+# gave each rank its share of them; fifo runs; a
 # value it does not take is refused, naming the variable.
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -28,22 +29,31 @@ for how in off default; do
 		expect_eq "$(field 1 $r)" "$(field 2 $r)" "rank $r, $how: the lowest nice value of its threads (its main thread's)"
 	done
 	expect_eq "$(field 3 0)" "$(field 2 0)" "$how: the RPC handler's nice value (the application's)"
-done
-
-for r in 0 1; do
-	expect_eq "$(field 4 $r)" 0 "rank $r, DSM_SERVICE_PRIORITY=off: threads at SCHED_FIFO"
+	if [ $how = off ]; then
+		for r in 0 1; do
+			expect_eq "$(field 4 $r)" 0 "rank $r, DSM_SERVICE_PRIORITY=off: threads at SCHED_FIFO"
+		done
+	fi
 done
 
 run "DSM_SERVICE_PRIORITY=fifo" DSM_SERVICE_PRIORITY=fifo
 
 # auto (the default): SCHED_FIFO only where the host's ranks outnumber its
-# CPUs: 2 ranks on the CPUs of this process (2 or more: none), then 2 ranks
-# held to one CPU by taskset (the service thread of each).
+# CPUs or DSM_BIND gave each its share of them: 2 unbound ranks on the CPUs
+# of this process (2 or more: none), the same bound (the service thread of
+# each), then 2 ranks held to one CPU by taskset (the same).
 if [ "$(nproc)" -ge 2 ]; then
-	run "the default, 2 ranks on $(nproc) CPUs"
+	run "the default with DSM_BIND=off, 2 ranks on $(nproc) CPUs" DSM_BIND=off
 	for r in 0 1; do
-		expect_eq "$(field 4 $r)" 0 "rank $r, auto with a CPU per rank: threads at SCHED_FIFO"
+		expect_eq "$(field 4 $r)" 0 "rank $r, auto, unbound, with a CPU per rank: threads at SCHED_FIFO"
 	done
+	if [ "$(id -u)" = 0 ]; then
+		run "the default, 2 ranks on $(nproc) CPUs" DSM_LOG=info
+		expect_grep "each on its share: the service thread asks for SCHED_FIFO" "$TMP/out" "auto, bound: the reason"
+		for r in 0 1; do
+			expect_eq "$(field 4 $r)" 1 "rank $r, auto, bound to its share: threads at SCHED_FIFO"
+		done
+	fi
 fi
 if command -v taskset >/dev/null; then
 	DSM_LOG=info taskset -c 0 "$BIN/dsmexec" -t 60 -n 2 "$TBIN/prio" >"$TMP/out" 2>&1 ||
