@@ -1789,6 +1789,46 @@ static struct ivl *log_find(uint32_t c, uint32_t idx)
 	return NULL;
 }
 
+/* A notice's header as put_notice() wrote it. */
+struct nhdr {
+	uint32_t c, idx, ep, lam, n, dlen;
+	int carried;
+};
+
+/* Read a notice's header at p (with_diffs: a carried one's, with its
+ * length of diffs); the Lamport clock moves past its time.  Returns the
+ * bytes after it, or NULL when fewer than it needs remain or its creator
+ * or number cannot be. */
+static const uint8_t *get_notice(const uint8_t *p, const uint8_t *end, int with_diffs, struct nhdr *nh)
+{
+	size_t hl = with_diffs ? 24 : 20;
+
+	if ((size_t)(end - p) < hl)
+		return NULL;
+	nh->c = get_le32(p);
+	nh->idx = get_le32(p + 4);
+	nh->ep = get_le32(p + 8);
+	nh->lam = get_le32(p + 12);
+	nh->n = get_le32(p + 16);
+	nh->dlen = with_diffs ? get_le32(p + 20) : 0;
+	nh->carried = (nh->n & RC_IVL_CARRIED) != 0;
+	nh->n &= ~RC_IVL_CARRIED;
+	if (nh->c >= (uint32_t)rt.size || nh->idx == 0)
+		return NULL;
+	if (nh->lam > lamport)
+		lamport = nh->lam;
+	return p + hl;
+}
+
+/* The u32 count at p; the bytes after it, or NULL when it is not there. */
+static const uint8_t *get_count(const uint8_t *p, const uint8_t *end, uint32_t *count)
+{
+	if (end - p < 4)
+		return NULL;
+	*count = get_le32(p);
+	return p + 4;
+}
+
 /* Is (c, idx) among the carried intervals of the barrier ending epoch ep? */
 static int carried_has(uint32_t ep, uint32_t c, uint32_t idx)
 {
@@ -1807,26 +1847,16 @@ static const uint8_t *carried_in(int from, const uint8_t *p, const uint8_t *end)
 {
 	uint32_t count;
 
-	if (end - p < 4)
+	if (!(p = get_count(p, end, &count)))
 		return NULL;
-	count = get_le32(p);
-	p += 4;
 	for (uint32_t k = 0; k < count; k++) {
+		struct nhdr nh;
 		uint32_t c, idx, ep, lam, n, dlen;
 		struct ivl *v;
 
-		if (end - p < 24)
+		if (!(p = get_notice(p, end, 1, &nh)) || !nh.carried)
 			return NULL;
-		c = get_le32(p);
-		idx = get_le32(p + 4);
-		ep = get_le32(p + 8);
-		lam = get_le32(p + 12);
-		n = get_le32(p + 16);
-		dlen = get_le32(p + 20);
-		p += 24;
-		if (c >= (uint32_t)rt.size || idx == 0 || !(n & RC_IVL_CARRIED))
-			return NULL;
-		n &= ~RC_IVL_CARRIED;
+		c = nh.c, idx = nh.idx, ep = nh.ep, lam = nh.lam, n = nh.n, dlen = nh.dlen;
 		if (n == 0 || (size_t)(end - p) / 8 < n || (size_t)(end - p) - (size_t)n * 8 < dlen)
 			return NULL;
 		if (!carrying)
@@ -1835,8 +1865,6 @@ static const uint8_t *carried_in(int from, const uint8_t *p, const uint8_t *end)
 		if (ep != epoch && ep != epoch + 1)
 			rt_fatal("rank %d sent a carried interval of barrier epoch %u, but this rank is in epoch %u "
 				 "(protocol error)", from, ep, epoch);
-		if (lam > lamport)
-			lamport = lam;
 		v = c == (uint32_t)rt.rank || idx <= gc_bound[c] ? NULL : log_find(c, idx);
 		if (c == (uint32_t)rt.rank || idx <= gc_bound[c] || (v && !(v->carried && !v->applied)) ||
 		    carried_has(ep, c, idx)) {
@@ -1889,28 +1917,17 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 
 	if (!carries_notices(h->type) || h->len == 0 || from == rt.rank)
 		return;
-	if (h->len < 4)
+	if (!(p = get_count(p, end, &count)))
 		goto bad;
-	count = get_le32(p);
-	p += 4;
 	for (uint32_t k = 0; k < count; k++) {
-		uint32_t c, idx, ep, lam, n, carried;
+		struct nhdr nh;
 		struct ivl *v;
-		uint32_t *kn;
+		uint32_t *kn, c, idx, ep, n;
 
-		if (end - p < 20)
+		if (!(p = get_notice(p, end, 0, &nh)))
 			goto bad;
-		c = get_le32(p);
-		idx = get_le32(p + 4);
-		ep = get_le32(p + 8);
-		lam = get_le32(p + 12);
-		n = get_le32(p + 16);
-		p += 20;
-		if (lam > lamport)
-			lamport = lam;
-		carried = n & RC_IVL_CARRIED;
-		n &= ~RC_IVL_CARRIED;
-		if (c >= (uint32_t)rt.size || idx == 0 || (size_t)(end - p) / 8 < n)
+		c = nh.c, idx = nh.idx, ep = nh.ep, n = nh.n;
+		if ((size_t)(end - p) / 8 < n)
 			goto bad;
 		kn = &known[(size_t)from * (size_t)rt.size + c];
 		if (idx > *kn)
@@ -1919,7 +1936,7 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 			p += (size_t)n * 8;
 			continue;
 		}
-		if (carried && (!in_bar || ep != epoch || !carrying))
+		if (nh.carried && (!in_bar || ep != epoch || !carrying))
 			rt_fatal("rank %d sent the notice of carried interval %u of rank %u from barrier epoch %u, "
 				 "but this rank is in epoch %u%s (protocol error)", from, idx, c, ep, epoch,
 				 in_bar ? ", inside a barrier" : "");
@@ -1928,7 +1945,7 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 		v->creator = c;
 		v->idx = idx;
 		v->epoch = ep;
-		v->lam = lam;
+		v->lam = nh.lam;
 		v->n = n;
 		for (uint32_t j = 0; j < n; j++, p += 8) {
 			v->pages[j] = get_le64(p);
@@ -1939,7 +1956,7 @@ void rc_notices_in(const struct wire_hdr *h, const uint8_t *payload)
 		log_add(v);
 		log_debug("rc: learned interval %u of rank %u from rank %d (%s): %u pages", idx, c, from,
 			  wire_type_name(h->type), n);
-		if (carried) {
+		if (nh.carried) {
 			/* Its sender logged it at the end of the barrier this
 			 * rank is still in (every rank entered it): logged here
 			 * too, to pass on, and the rounds bring its diffs by the
