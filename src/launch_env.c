@@ -1007,7 +1007,8 @@ int launch_env_bind(int local_rank)
 		return 0;
 	}
 	bound = 1;
-	log_info("rank %d of this host's %ld: on CPU%s %s of the %d it may use (DSM_BIND=auto)", local_rank, ranks, count == 1 ? "" : "s", list, n);
+	log_info("rank %d of this host's %ld: on CPU%s %s of the %d it may use (DSM_BIND=auto)", local_rank, ranks,
+		 count == 1 ? "" : "s", list, n);
 	return 0;
 }
 

@@ -1424,9 +1424,8 @@ static int prio_raised;  /* the service thread runs above the application: 1 nic
  * auto (the default): fifo where this host's ranks outnumber its CPUs, or
  * where DSM_BIND gave each of several ranks its share of them
  * (launch_env_bind()); off elsewhere.  With more ranks than CPUs every CPU
- * runs some rank's
- * application thread, and a peer's request waits for the scheduler to let
- * the service thread in: on a kernel that preempts a running thread only
+ * runs some rank's application thread, and a peer's request waits for the
+ * scheduler to let the service thread in: on a kernel that preempts a running thread only
  * at its next tick (preempt=none, 250 Hz here) that is up to 4 ms a page.
  * 4 ranks on 2 CPUs, alternated twice: Jacobi 0.89/0.81 -> 0.53/0.57 s
  * (1 rank: 0.66), FT 0.30/0.27 -> 0.23/0.23, IS 0.22/0.19 -> 0.19/0.16,
