@@ -353,6 +353,20 @@ static void ivl_free(struct ivl *v)
 	free(v);
 }
 
+/* The end of the run of pages that starts at v[k] (v sorted, n of them):
+ * adjacent region pages, or with `spans` any region pages; a global's page
+ * alone (one call of the backend each). */
+static size_t run_end(const uint64_t *v, size_t k, size_t n, int spans)
+{
+	size_t e = k + 1;
+
+	if (v[k] >= rt.region_pages)
+		return e;
+	while (e < n && v[e] < rt.region_pages && (v[e] == v[e - 1] + 1 || spans))
+		e++;
+	return e;
+}
+
 static void *arena_table(size_t elem)
 {
 	size_t n = (size_t)n_rc * elem;
@@ -1144,6 +1158,22 @@ static void got_diff(const struct wire_hdr *h, const uint8_t *payload)
 	tp_send(from, &ack, NULL);
 }
 
+/* Batch each diff entry of d[0..len) for its page's home (none for the
+ * pages homed here), sending full batches with flags and arg. */
+static void batch_to_homes(const uint8_t *d, size_t len, uint16_t flags, uint64_t arg)
+{
+	for (size_t off = 0, n; off < len; off += n) {
+		int home = rc_home(get_le64(d + off));
+
+		n = diff_len(d + off, len - off);
+		if (home == rt.rank)
+			continue;
+		if (batches[home].n + n > WIRE_MAX_PAYLOAD)
+			send_batch(home, &batches[home], flags, arg);
+		batch_put(&batches[home], d + off, n);
+	}
+}
+
 /*
  * Another thread of this rank releases while this rank is inside the
  * barrier whose release carried its diffs (own_carry): they go to their
@@ -1157,17 +1187,7 @@ static void settle(void)
 	struct ivl *v = own_carry;
 
 	own_carry = NULL;
-	for (size_t off = 0, n; off < v->dlen; off += n) {
-		uint64_t page = get_le64(v->diff + off);
-		int home = rc_home(page);
-
-		n = diff_len(v->diff + off, v->dlen - off);
-		if (home == rt.rank)
-			continue;
-		if (batches[home].n + n > WIRE_MAX_PAYLOAD)
-			send_batch(home, &batches[home], WIRE_F_SETTLE, v->idx);
-		batch_put(&batches[home], v->diff + off, n);
-	}
+	batch_to_homes(v->diff, v->dlen, WIRE_F_SETTLE, v->idx);
 	for (int r = 0; r < rt.size; r++)
 		send_batch(r, &batches[r], WIRE_F_SETTLE, v->idx);
 	for (uint32_t p = 0; p < v->n; p++) /* counted dirty (a_dirty) until now */
@@ -1222,12 +1242,7 @@ static void start_flush(void)
 	for (size_t k = 0, e; k < n; k = e) {
 		uint64_t span;
 		int rc;
-		for (e = k + 1; e < n && dirty.v[e] < rt.region_pages &&
-				(dirty.v[e] == dirty.v[e - 1] + 1 || rt.be->wp_spans);
-		     e++)
-			;
-		if (dirty.v[k] >= rt.region_pages) /* a global's page: alone */
-			e = k + 1;
+		e = run_end(dirty.v, k, n, rt.be->wp_spans);
 		span = dirty.v[e - 1] - dirty.v[k] + 1;
 		if ((rc = rt.be->downgrade(dirty.v[k], span)))
 			rt_fatal("cannot write-protect pages %" PRIu64 "..%" PRIu64 ": %s", dirty.v[k],
@@ -1283,17 +1298,8 @@ static void start_flush(void)
 	dirty.n = 0;
 	if (carry_it && flushed.n && carry.n + flushed.n * 8 <= carry_budget) {
 		carry_out(&carry);
-	} else if (carry_it) {
-		/* Too much for the rounds: to the homes, as any release's. */
-		for (size_t off = 0, m; off < carry.n; off += m) {
-			int home = rc_home(get_le64(carry.b + off));
-			m = diff_len(carry.b + off, carry.n - off);
-			if (home == rt.rank)
-				continue;
-			if (batches[home].n + m > WIRE_MAX_PAYLOAD)
-				send_batch(home, &batches[home], 0, 0);
-			batch_put(&batches[home], carry.b + off, m);
-		}
+	} else if (carry_it) { /* too much for the rounds: to the homes, as any release's */
+		batch_to_homes(carry.b, carry.n, 0, 0);
 	}
 	for (int r = 0; r < rt.size; r++) {
 		send_batch(r, &batches[r], 0, 0);
@@ -1865,18 +1871,37 @@ static const uint8_t *carried_in(int from, const uint8_t *p, const uint8_t *end)
 		if (ep != epoch && ep != epoch + 1)
 			rt_fatal("rank %d sent a carried interval of barrier epoch %u, but this rank is in epoch %u "
 				 "(protocol error)", from, ep, epoch);
+		/* The pages, ascending, and each diff of one of them. */
+		for (uint32_t j = 0; j < n; j++) {
+			uint64_t q = get_le64(p + 8 * (size_t)j);
+			if (!rc_page(q) || (j && q <= get_le64(p + 8 * (size_t)(j - 1))))
+				return NULL;
+		}
+		for (size_t off = 0, m; off < dlen; off += m) {
+			const uint8_t *d = p + (size_t)n * 8 + off;
+			size_t lo = 0, hi = n; /* the ascending pages: a binary search */
+			if (!(m = diff_len(d, dlen - off)))
+				return NULL;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (get_le64(p + 8 * mid) < get_le64(d))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo == n || get_le64(p + 8 * lo) != get_le64(d))
+				return NULL;
+		}
 		v = c == (uint32_t)rt.rank || idx <= gc_bound[c] ? NULL : log_find(c, idx);
 		if (c == (uint32_t)rt.rank || idx <= gc_bound[c] || (v && !(v->carried && !v->applied)) ||
 		    carried_has(ep, c, idx)) {
 			p += (size_t)n * 8 + dlen;
 			continue;
 		}
-		if (v) { /* logged early, without its diffs (rc_notices_in) */
+		if (v) /* logged early, without its diffs (rc_notices_in) */
 			free(v->pages);
-			v->pages = NULL;
-		} else if (!(v = calloc(1, sizeof(*v)))) {
+		else if (!(v = calloc(1, sizeof(*v))))
 			rt_fatal("out of memory for a carried interval");
-		}
 		if (!(v->pages = malloc((size_t)n * 8)) || !(v->diff = malloc(dlen ? dlen : 1)))
 			rt_fatal("out of memory for a carried interval");
 		v->creator = c;
@@ -1886,24 +1911,10 @@ static const uint8_t *carried_in(int from, const uint8_t *p, const uint8_t *end)
 		v->n = n;
 		v->carried = 1;
 		v->dlen = dlen;
-		for (uint32_t j = 0; j < n; j++, p += 8) {
+		for (uint32_t j = 0; j < n; j++, p += 8)
 			v->pages[j] = get_le64(p);
-			if (!rc_page(v->pages[j]) || (j && v->pages[j] <= v->pages[j - 1])) {
-				ivl_free(v);
-				return NULL;
-			}
-		}
 		memcpy(v->diff, p, dlen);
 		p += dlen;
-		for (size_t off = 0, m; off < dlen; off += m) {
-			uint64_t q = 0;
-			if ((m = diff_len(v->diff + off, dlen - off)))
-				q = get_le64(v->diff + off);
-			if (!m || !bsearch(&q, v->pages, n, sizeof(uint64_t), page_cmp)) {
-				ivl_free(v);
-				return NULL;
-			}
-		}
 		ivec_push(&carried_iv[ep & 1], v);
 	}
 	return p;
@@ -2244,10 +2255,7 @@ static void update_done(void)
 {
 	for (size_t k = 0, e; k < upd.n; k = e) {
 		int rc;
-		for (e = k + 1; e < upd.n && upd.page[e] == upd.page[e - 1] + 1 && upd.page[e] < rt.region_pages; e++)
-			;
-		if (upd.page[k] >= rt.region_pages) /* a global's page: alone */
-			e = k + 1;
+		e = run_end(upd.page, k, upd.n, 0);
 		if ((rc = rt.be->drop(upd.page[k], upd.page[e - 1] - upd.page[k] + 1)))
 			rt_fatal("cannot drop pages %" PRIu64 "..%" PRIu64 ": %s", upd.page[k], upd.page[e - 1],
 				 strerror(-rc));
