@@ -175,6 +175,8 @@ static int consistency_release;
  * cost memory. */
 static uint8_t *rstate;
 static uint8_t *lost; /* a copy this rank held was dropped by an acquire */
+static uint8_t *linger; /* open pages (start_flush): L_OPEN, L_CLOSE, quiet releases */
+static int opening, close_all; /* pages stay open (DSM_RC_KEEP_OPEN); the next flush closes all */
 static uint8_t **twin, **master;
 static struct fetch **fetching;
 
@@ -455,9 +457,14 @@ int rc_init(void)
 	 * and static homes; a round carries every rank's, so each may carry
 	 * a share of a quarter of a message. */
 	carrying = !migrating && dsm_num_servers() == 0 && rt.size > 1;
+	if ((rc = env_choice("DSM_RC_KEEP_OPEN", "off", "on", &opening)))
+		return rc;
+	opening = !opening && !migrating; /* open pages (start_flush) */
+	close_all = 0;
 	carry_budget = WIRE_MAX_PAYLOAD / 4 / n < 65536 ? WIRE_MAX_PAYLOAD / 4 / n : 65536;
 	rstate = arena_table(1);
 	lost = arena_table(1);
+	linger = arena_table(1);
 	rhome = arena_table(sizeof(*rhome));
 	pend = arena_table(sizeof(*pend));
 	late = arena_table(sizeof(*late));
@@ -473,7 +480,7 @@ int rc_init(void)
 	gc_bound = calloc(n, sizeof(*gc_bound));
 	batches = calloc(n, sizeof(*batches));
 	lbatches = calloc(n, sizeof(*lbatches));
-	if ((n_rc && (!rstate || !lost || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
+	if ((n_rc && (!rstate || !lost || !linger || !rhome || !pend || !late || !wrote || !saved || !twin || !master ||
 		      !fetching || !fresh)) ||
 	    !settled || !logs || !known || !gc_bound || !batches || !lbatches) {
 		log_err("cannot allocate the tables of release consistency (%" PRIu64 " pages)", n_rc);
@@ -526,6 +533,8 @@ void rc_fini(void)
 	fresh_pages = (struct pvec){ 0 };
 	arena_table_free(lost, 1);
 	lost = NULL;
+	arena_table_free(linger, 1);
+	linger = NULL;
 	arena_table_free(rhome, sizeof(*rhome));
 	arena_table_free(pend, sizeof(*pend));
 	arena_table_free(late, sizeof(*late));
@@ -1220,29 +1229,111 @@ static void carry_out(const struct batch *c)
 	log_debug("rc: interval %u carried: %u pages, %u bytes of diffs", v->idx, v->n, v->dlen);
 }
 
-/* Flush every dirty page: diff, send, downgrade.  The pages count as dirty
- * (a_dirty) until finish_flush() logs them.  A barrier's release whose
- * diffs are small, with nothing else in flight, carries them in the
- * barrier's rounds instead (carry_out). */
+/* *dst (allocated when NULL) becomes a copy of this rank's view of `page`,
+ * which it holds, each word read once.  Another thread of this rank may be
+ * writing it (bytes that the page's next diff carries). */
+__attribute__((no_sanitize("thread"), noinline))
+static void keep_copy(uint8_t **dst, uint64_t page)
+{
+	const volatile uint64_t *src = rt.be->peek(page);
+	uint64_t *d;
+
+	if (!*dst && !(*dst = malloc(DSM_PAGE_SIZE)))
+		rt_fatal("out of memory for a copy of page %" PRIu64, page);
+	d = (uint64_t *)*dst;
+	for (size_t k = 0; k < DSM_PAGE_SIZE / 8; k++)
+		d[k] = src[k];
+}
+
+/* Does this rank's view of `page` (which it holds open for writing: other
+ * threads of this rank may be writing it) hold the bytes of its twin? */
+__attribute__((no_sanitize("thread"), noinline))
+static int same_as_twin(uint64_t page, const uint8_t *tw)
+{
+	const volatile uint64_t *cur = rt.be->peek(page);
+	const uint64_t *t = (const uint64_t *)tw;
+	uint64_t x = 0;
+
+	for (size_t k = 0; k < DSM_PAGE_SIZE / 8; k++)
+		x |= cur[k] ^ t[k];
+	return x == 0;
+}
+
+/*
+ * Open pages.  A page this rank rewrites release after release (an array
+ * it updates every phase, its slot of a reduction) would cost, at each
+ * release, a write-protection and, at its next write, a fault and an
+ * unprotection: each a TLB shootdown, which dominates such a release.  So
+ * a dirty page that was written in a recent epoch before (wrote[]) stays
+ * open for writing across the release: its diff is made from a snapshot
+ * of it, each word read once, against its twin, and the snapshot becomes
+ * the twin; a write made meanwhile by another thread of this rank is in
+ * the snapshot, and so in this diff, or not, and then it differs from the
+ * twin and goes with the next.  An open page found unchanged at
+ * RC_QUIET_RELEASES releases in a row closes (write-protected, diffed once
+ * more as it holds still); an acquire that must drop it closes it first
+ * (L_CLOSE), a fence closes all.  Not with migrating homes, whose barrier
+ * moves pages that must hold still; DSM_RC_KEEP_OPEN=off turns it off.
+ */
+#define RC_QUIET_RELEASES 8
+enum { L_OPEN = 0x80, L_CLOSE = 0x40, L_QUIET = 0x3f };
+
+static int keep_open(uint64_t page, uint64_t i)
+{
+	uint8_t l = linger[i];
+
+	if (!opening || close_all || (l & L_CLOSE))
+		return 0;
+	if (!(l & L_OPEN) && !(wrote[i] && wrote[i] + RC_WROTE_EPOCHS > epoch))
+		return 0; /* written for the first time in a while: it closes */
+	if (!same_as_twin(page, twin[i]))
+		return 1;
+	/* Unchanged: a page that has not been open yet (opened by its
+	 * neighbour's fault, rc_fault) closes at once, an open one after
+	 * RC_QUIET_RELEASES. */
+	return (l & L_OPEN) && (l & L_QUIET) + 1 < RC_QUIET_RELEASES;
+}
+
+/* Flush every dirty page: diff, send, downgrade (or keep open, above).
+ * The pages count as dirty (a_dirty) until finish_flush() logs them.  A
+ * barrier's release whose diffs are small, with nothing else in flight,
+ * carries them in the barrier's rounds instead (carry_out). */
 static void start_flush(void)
 {
 	static struct batch local, carry; /* service thread only */
-	size_t n = dirty.n;
+	static uint8_t *keep;             /* per dirty page: it stays open */
+	static size_t keep_cap;
+	static uint8_t *snap;             /* the next open page's snapshot */
+	size_t n = dirty.n, kept = 0;
 	int carry_it = carrying && rel_then && !rel_waiters && !deferred && !acks_out && !flushed.n && !own_carry &&
 		       n <= RC_CARRY_PAGES;
 
 	if (own_carry)
 		settle();
-	/* Stop the writers before the diffs: one write-protection per run of
-	 * pages (each is a TLB shootdown on every CPU the process runs on),
-	 * or, where the backend allows, one for the span of the region's
-	 * dirty pages (every writable page is dirty: the others in the span
-	 * are read-only or absent already). */
+	if (n > keep_cap) {
+		keep_cap = 2 * n;
+		keep = xrealloc(keep, keep_cap);
+	}
 	qsort(dirty.v, n, sizeof(*dirty.v), page_cmp);
-	for (size_t k = 0, e; k < n; k = e) {
+	for (size_t k = 0; k < n; k++)
+		keep[k] = (uint8_t)keep_open(dirty.v[k], ix(dirty.v[k]));
+	close_all = 0;
+	/* Stop the writers of the pages that close before the diffs: one
+	 * write-protection per run of pages (each is a TLB shootdown on every
+	 * CPU the process runs on), or, where the backend allows, one for the
+	 * span of a run of closing pages in the dirty list (every writable
+	 * page is dirty: the others in the span are read-only or absent
+	 * already). */
+	for (size_t k = 0, e, g; k < n; k = e) {
 		uint64_t span;
 		int rc;
-		e = run_end(dirty.v, k, n, rt.be->wp_spans);
+		if (keep[k]) {
+			e = k + 1;
+			continue;
+		}
+		for (g = k; g < n && !keep[g]; g++)
+			;
+		e = run_end(dirty.v, k, g, rt.be->wp_spans);
 		span = dirty.v[e - 1] - dirty.v[k] + 1;
 		if ((rc = rt.be->downgrade(dirty.v[k], span)))
 			rt_fatal("cannot write-protect pages %" PRIu64 "..%" PRIu64 ": %s", dirty.v[k],
@@ -1257,7 +1348,13 @@ static void start_flush(void)
 		struct batch *b;
 		size_t changed, bytes;
 		int64_t t0 = trace_clock();
+		const uint8_t *cur;
 
+		if (keep[k] && (linger[i] & L_OPEN) && same_as_twin(page, twin[i])) {
+			linger[i]++; /* one more quiet release; still dirty */
+			dirty.v[kept++] = page;
+			continue;
+		}
 		if (carry_it) {
 			b = &carry;
 		} else if (home == rt.rank) {
@@ -1268,8 +1365,14 @@ static void start_flush(void)
 			if (b->n > WIRE_MAX_PAYLOAD - 3 * DSM_PAGE_SIZE)
 				send_batch(home, b, 0, 0);
 		}
+		if (keep[k]) {
+			keep_copy(&snap, page);
+			cur = snap;
+		} else {
+			cur = rt.be->peek(page);
+		}
 		bytes = b->n;
-		changed = diff_page(b, page, twin[i], rt.be->peek(page));
+		changed = diff_page(b, page, twin[i], cur);
 		bytes = b->n - bytes;
 		if (changed && home == rt.rank)
 			apply_diff(b->b + b->n - bytes, bytes, rt.rank);
@@ -1287,15 +1390,26 @@ static void start_flush(void)
 			if (trace_on)
 				trace_rec(TR_RC_DIFF, 0, t0, trace_clock(), page, (uint64_t)home, 0);
 		}
-		free(twin[i]);
-		twin[i] = NULL;
 		wrote[i] = epoch + (uint32_t)in_bar + 1; /* its interval's epoch + 1 (finish_flush) */
+		if (keep[k]) { /* the snapshot is the new twin; the page stays dirty */
+			uint8_t *t = twin[i];
+			twin[i] = snap;
+			snap = t;
+			linger[i] = L_OPEN;
+			dirty.v[kept++] = page;
+			if (changed)
+				atomic_fetch_add(&a_dirty, 1); /* and flushed, until logged */
+		} else {
+			free(twin[i]);
+			twin[i] = NULL;
+			linger[i] = 0;
+			if (!changed)
+				atomic_fetch_sub(&a_dirty, 1); /* written with what it held: nothing to tell */
+		}
 		if (changed)
 			pvec_push(&flushed, page);
-		else
-			atomic_fetch_sub(&a_dirty, 1); /* written with what it held: nothing to tell */
 	}
-	dirty.n = 0;
+	dirty.n = kept;
 	if (carry_it && flushed.n && carry.n + flushed.n * 8 <= carry_budget) {
 		carry_out(&carry);
 	} else if (carry_it) { /* too much for the rounds: to the homes, as any release's */
@@ -1438,20 +1552,6 @@ static void got_ack(const struct wire_hdr *h)
 
 /* ---- acquire ------------------------------------------------------------ */
 
-/* *dst (allocated when NULL) becomes a copy of this rank's view of `page`,
- * which it holds.  Another thread of this rank may be writing it (bytes
- * that the page's next diff carries). */
-__attribute__((no_sanitize("thread"), noinline))
-static void keep_copy(uint8_t **dst, uint64_t page)
-{
-	const volatile uint8_t *src = rt.be->peek(page);
-
-	if (!*dst && !(*dst = malloc(DSM_PAGE_SIZE)))
-		rt_fatal("out of memory for a copy of page %" PRIu64, page);
-	for (size_t k = 0; k < DSM_PAGE_SIZE; k++)
-		(*dst)[k] = src[k];
-}
-
 /* Drop this rank's copies of pages [page, page + n), which it holds. */
 static void drop_run(uint64_t page, uint64_t n)
 {
@@ -1545,10 +1645,18 @@ static int do_acquire(struct mbox_req *req)
 		bar_acq_waiters = req;
 		return 0;
 	}
+	int dirty_ones = 0;
+
 	for (size_t j = 0; j < n_unapplied; j++)
-		for (uint32_t p = 0; p < unapplied[j]->n; p++)
-			if (rstate[ix(unapplied[j]->pages[p])] == R_WRITE)
-				return wait_for_flush(req);
+		for (uint32_t p = 0; p < unapplied[j]->n; p++) {
+			uint64_t i = ix(unapplied[j]->pages[p]);
+			if (rstate[i] == R_WRITE) {
+				linger[i] |= L_CLOSE; /* an open page closes, to go */
+				dirty_ones = 1;
+			}
+		}
+	if (dirty_ones)
+		return wait_for_flush(req);
 	log_debug("rc: acquire applies %zu intervals", n_unapplied);
 	return acquire_done(req, 1);
 }
@@ -1564,8 +1672,10 @@ static int do_fence(struct mbox_req *req)
 	static struct pvec all; /* service thread only */
 	uint64_t np = n_rc;
 
-	if (dirty.n)
+	if (dirty.n) {
+		close_all = 1; /* open pages too */
 		return wait_for_flush(req);
+	}
 	all.n = 0;
 	for (uint64_t i = 0; i < np; i++)
 		if (rstate[i] == R_READ || fetching[i])
@@ -2266,6 +2376,27 @@ static void update_done(void)
 }
 
 /*
+ * A page this rank holds open for writing (start_flush) takes the others'
+ * diffs in place, and its twin with it, so that its next diff has only
+ * this rank's writes.  This rank's own are in it already, and perhaps
+ * newer writes of its threads over them; the others' bytes are not ones
+ * this rank writes meanwhile in a data-race-free program.  The page is
+ * writable, so the service thread writes it where the application does
+ * (or through the backend's second view).
+ */
+static void patch_open(uint64_t page, const struct ivec *cv, const struct centry *e, size_t n)
+{
+	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : (uint8_t *)page_addr(page);
+	uint8_t *tw = twin[ix(page)];
+
+	for (size_t j = 0; j < n; j++)
+		if (cv->v[e[j].k]->creator != (uint32_t)rt.rank) {
+			patch(dst, e[j].d);
+			patch(tw, e[j].d);
+		}
+}
+
+/*
  * The end of a barrier: every rank has every carried interval of it.  Each
  * page they name, in creator order: at its home, the diffs go into the
  * master (not this rank's own, applied at its release, nor those settled
@@ -2318,7 +2449,9 @@ static void carried_done(void)
 			continue;
 		if (fetching[i])
 			fetching[i]->stale = 1;
-		if (rstate[i] == R_WRITE) {
+		if (rstate[i] == R_WRITE && (linger[i] & L_OPEN) && !(fresh[i] & FRESH_COPY) && !newer) {
+			patch_open(page, cv, e + a, b - a);
+		} else if (rstate[i] == R_WRITE) {
 			for (size_t j = a; j < b; j++) {
 				struct ivl *v = cv->v[e[j].k];
 				if (v->creator != (uint32_t)rt.rank && v->applied) {

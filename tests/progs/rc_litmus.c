@@ -35,6 +35,14 @@
  *               waiting on the flag under the lock (perhaps while its main
  *               thread is still in the barrier), must then see the write
  *               (3 or more ranks; rounds)
+ *   open        pages kept open across releases: every rank's main thread
+ *               writes its word of one page and enters a barrier while its
+ *               second thread writes each word of another page once (so
+ *               the release diffs a page that is being written); after the
+ *               barrier every rank sees every main thread's word, and after
+ *               one more (the second thread done) every word of the second
+ *               threads' pages (a write made during a release is not lost);
+ *               at most 3 ranks; rounds
  *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
  *               release-consistent arena (dsm_alloc_named_rc of the same name
  *               gives the same block); mp-lock runs on it
@@ -47,6 +55,7 @@
 #include <string.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -359,6 +368,71 @@ static int early(volatile uint64_t *a, uint64_t rounds)
 	return 0;
 }
 
+static volatile uint64_t *open_a;
+static uint64_t open_go, open_done;
+
+/* Each rank's second thread: in round r, write r into each word of page
+ * 1 + me, one after another, while the main thread is in the round's
+ * first barrier: each word is written once, so one lost from a diff stays
+ * lost. */
+static void *open_writer(void *arg)
+{
+	volatile uint64_t *w = open_a + (1 + me) * (PAGE / 8);
+
+	(void)arg;
+	for (uint64_t r = 1; r <= esc_rounds; r++) {
+		pthread_mutex_lock(&esc_mu);
+		while (open_go < r)
+			pthread_cond_wait(&esc_cv, &esc_mu);
+		pthread_mutex_unlock(&esc_mu);
+		for (uint64_t j = 0; j < PAGE / 8; j++) {
+			w[j] = r;
+			if (j % 4 == 0)
+				sched_yield();
+		}
+		pthread_mutex_lock(&esc_mu);
+		open_done = r;
+		pthread_cond_broadcast(&esc_cv);
+		pthread_mutex_unlock(&esc_mu);
+	}
+	return NULL;
+}
+
+static int open_pages(volatile uint64_t *a, uint64_t rounds)
+{
+	pthread_t t;
+
+	CHECK(nr <= 3, "open: 3 ranks at most");
+	open_a = a;
+	esc_rounds = rounds;
+	CHECK(pthread_create(&t, NULL, open_writer, NULL) == 0, "pthread_create failed");
+	for (uint64_t r = 1; r <= rounds; r++) {
+		a[16 * me] = r;
+		pthread_mutex_lock(&esc_mu);
+		open_go = r;
+		pthread_cond_broadcast(&esc_cv);
+		pthread_mutex_unlock(&esc_mu);
+		CALL(dsm_barrier());
+		for (int o = 0; o < nr; o++)
+			CHECK(a[16 * o] == r, "open round %lu: rank %d sees %lu in rank %d's word after the barrier",
+			      (unsigned long)r, me, (unsigned long)a[16 * o], o);
+		pthread_mutex_lock(&esc_mu);
+		while (open_done < r)
+			pthread_cond_wait(&esc_cv, &esc_mu);
+		pthread_mutex_unlock(&esc_mu);
+		CALL(dsm_barrier());
+		for (int o = 0; o < nr; o++)
+			for (uint64_t j = 0; j < PAGE / 8; j++) {
+				uint64_t v = a[(1 + o) * (PAGE / 8) + j];
+				CHECK(v == r, "open round %lu: rank %d sees %lu in word %lu of rank %d's page, not %lu",
+				      (unsigned long)r, me, (unsigned long)v, (unsigned long)j, o, (unsigned long)r);
+			}
+		CALL(dsm_barrier()); /* every check done before the next round's writes */
+	}
+	CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *test = argc > 1 ? argv[1] : "";
@@ -402,6 +476,8 @@ int main(int argc, char **argv)
 		rc = early(a, n);
 	else if (!strcmp(test, "escape"))
 		rc = escape(a, n);
+	else if (!strcmp(test, "open"))
+		rc = open_pages(a, n);
 	else if (!strcmp(test, "counters"))
 		rc = counters(a, n);
 	else
