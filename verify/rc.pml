@@ -40,10 +40,17 @@
  *     the carried diffs of the pages it is home of to their masters and
  *     patches the copies it holds READ with every carried diff of their
  *     pages (its own too); the carried intervals invalidate nothing.  A
- *     FETCH names the barriers its sender has left; a home that has left
- *     fewer holds it until its own exit, after the diffs (in_epoch()).  The
+ *     FETCH or DIFF names the barriers its sender has left; a home that has
+ *     left fewer holds it until its own exit, after the carried diffs
+ *     (in_epoch(); the held DIFFs are applied, then the FETCHes answered).  The
  *     home's own writes go to the master at once, as before; the words it
  *     wrote since its last release are its carried diff.
+ *   - -DOPEN: a release keeps every dirty copy open for writing (rc.c's
+ *     open pages; closing is the release without OPEN): its diff goes as
+ *     before, when it has changed words, and its twin becomes a copy of it.
+ *     An acquire flushes and drops an open copy as it does a dirty one.  At
+ *     a carrying barrier's exit an open copy and its twin take the others'
+ *     carried diffs (not its own).
  *   - FETCH, PAGE, DIFF, ACK on one FIFO channel per ordered pair of ranks
  *     (a TCP connection); each rank's handlers are indivisible (d_step), as
  *     its one service thread runs them one at a time.  One application
@@ -65,6 +72,8 @@
  *     f1 under lock 0; B reads f1 under lock 0 and, if set, writes flag f2
  *     under lock 1; C, which read x's page before, reads f2 under lock 1
  *     and, if set, reads x outside any lock).  Ranks CA, CB, CC.
+ *   - -DOPEN: in phase 1 word 2 stays rank 0's, which may read and write
+ *     it; the others read only word 0.
  *
  * Data.  sc[w] is the "SC memory": the number of writes to word w so far,
  * bumped in the same step as the write, which stores that number.  In a
@@ -95,6 +104,15 @@
  *                      carried diffs
  *   NO_PATCH           (CARRY) a rank keeps the copies it holds as they
  *                      are at a barrier's exit, neither patched nor dropped
+ *   DIFF_EARLY         (CARRY) a home applies the DIFF of a rank that left
+ *                      the barrier before it did at once, so the carried
+ *                      diffs it applies at its exit undo it (OPEN's program
+ *                      writes a carried word again in the next phase)
+ *   OPEN_STALE         (CARRY, OPEN) a barrier's exit leaves the copies
+ *                      held open unpatched
+ *   OPEN_NO_TWIN       (CARRY, OPEN) it patches an open copy but not its
+ *                      twin, so the copy's next diff sends the others'
+ *                      words back, stale
  */
 
 #define NR 3
@@ -180,12 +198,26 @@ byte civ[(NPH - 1) * NR];      /* the number of q's carried interval, or 0 */
 #else
 #define HOLD_FETCH(a) ((a) > left[r])
 #endif
+#ifdef MUTANT_DIFF_EARLY
+#define HOLD_DIFF(a) false
+#else
+#define HOLD_DIFF(a) ((a) > left[r])
+#endif
+#define DIFF_LEFT (left[r] << 3)
 #else
 #define LEFT(r) 0
 #define HW_MARK(w) skip
 #define HW_CLEAR skip
 #define HOLD_FETCH(a) false
+#define HOLD_DIFF(a) false
+#define DIFF_LEFT 0
 #endif
+/* CARRY: at home h, the DIFF from f of page p held until h's exit: its
+ * mask + 1, and its words */
+byte pdm[NR * NR * NP];
+byte pdv[NR * NR * NW];
+#define PDM(h, f, p) pdm[((h) * NR + (f)) * NP + (p)]
+#define PDV(h, f, w) pdv[((h) * NR + (f)) * NW + (w)]
 
 #define ST(r, p) st[(r) * NP + (p)]
 #define CPW(r, w) cp[(r) * NW + (w)]
@@ -208,9 +240,16 @@ proctype service(byte r)
 		fi \
 	:: m == DIFF -> \
 		assert(r == HOME(p)); \
-		if :: a & 1 -> mem[p * NWD] = v0 :: else -> skip fi; \
-		if :: a & 2 -> mem[p * NWD + 1] = v1 :: else -> skip fi; \
-		if :: !(a & D_DUP) -> SEND(r, f, ACK, p, 0, 0, 0) :: else -> skip fi \
+		if \
+		:: HOLD_DIFF(a >> 3) -> \
+			assert(PDM(r, f, p) == 0); \
+			PDM(r, f, p) = (a & 7) + 1; \
+			PDV(r, f, p * NWD) = v0; PDV(r, f, p * NWD + 1) = v1 \
+		:: else -> \
+			if :: a & 1 -> mem[p * NWD] = v0 :: else -> skip fi; \
+			if :: a & 2 -> mem[p * NWD + 1] = v1 :: else -> skip fi; \
+			if :: !(a & D_DUP) -> SEND(r, f, ACK, p, 0, 0, 0) :: else -> skip fi \
+		fi \
 	:: m == PAGE -> \
 		assert(r != HOME(p) && fetching[r] == p + 1 && ST(r, p) == INVALID); \
 		CPW(r, p * NWD) = v0; CPW(r, p * NWD + 1) = v1; \
@@ -315,9 +354,13 @@ inline inc(w)
 			a = 0; \
 			if :: CPW(r, p * NWD) != TWW(r, p * NWD) -> a = 1 :: else -> skip fi; \
 			if :: CPW(r, p * NWD + 1) != TWW(r, p * NWD + 1) -> a = a | 2 :: else -> skip fi; \
-			SEND(r, HOME(p), DIFF, p, a, CPW(r, p * NWD), CPW(r, p * NWD + 1)); \
-			SEND_DUP; \
-			pendn[r * NP + p]++ \
+			if \
+			:: a != 0 -> \
+				SEND(r, HOME(p), DIFF, p, a | DIFF_LEFT, CPW(r, p * NWD), CPW(r, p * NWD + 1)); \
+				SEND_DUP; \
+				pendn[r * NP + p]++ \
+			:: else -> skip /* an open page not written since: nothing */ \
+			fi \
 		:: else -> skip \
 		fi; \
 		p++ \
@@ -326,7 +369,7 @@ inline inc(w)
 	p = 0; a = 0
 
 #ifdef MUTANT_DIFF_TWICE
-#define SEND_DUP SEND(r, HOME(p), DIFF, p, a | D_DUP, CPW(r, p * NWD), CPW(r, p * NWD + 1))
+#define SEND_DUP SEND(r, HOME(p), DIFF, p, a | D_DUP | DIFF_LEFT, CPW(r, p * NWD), CPW(r, p * NWD + 1))
 #else
 #define SEND_DUP skip
 #endif
@@ -360,10 +403,32 @@ inline inc(w)
 	od; \
 	p = 0
 
-/* The end of a release, once the homes have acknowledged: every copy clean,
- * and the pages written since the last release one interval's notices. */
+/* -DOPEN: a release keeps every dirty copy open for writing, its twin now
+ * a copy of it (rc.c's open pages, always kept here: closing is the
+ * release without OPEN). */
+#ifdef OPEN
+#define RELEASE_PAGES \
+	p = 0; \
+	do \
+	:: p < NP -> \
+		if \
+		:: r != HOME(p) && ST(r, p) == WRITE -> \
+			TWW(r, p * NWD) = CPW(r, p * NWD); TWW(r, p * NWD + 1) = CPW(r, p * NWD + 1) \
+		:: else -> skip \
+		fi; \
+		p++ \
+	:: else -> break \
+	od; \
+	p = 0
+#else
+#define RELEASE_PAGES SET_STATE(3, READ)
+#endif
+
+/* The end of a release, once the homes have acknowledged: every copy clean
+ * (or open, with a fresh twin), and the pages written since the last
+ * release one interval's notices. */
 #define RELEASE_END \
-	SET_STATE(3, READ); \
+	RELEASE_PAGES; \
 	HW_CLEAR; \
 	if \
 	:: written[r] != 0 -> \
@@ -507,6 +572,17 @@ inline unlock(l)
 	PATCH_WORD(b, q, p, 0, CPW(r, (p) * NWD)); PATCH_WORD(b, q, p, 1, CPW(r, (p) * NWD + 1))
 #endif
 
+/* A copy held open (-DOPEN) takes the others' diffs, and its twin too. */
+#if defined(MUTANT_OPEN_STALE)
+#define PATCH_OPEN(b, q, p) skip
+#elif defined(MUTANT_OPEN_NO_TWIN)
+#define PATCH_OPEN(b, q, p) PATCH_COPY(b, q, p)
+#else
+#define PATCH_OPEN(b, q, p) \
+	PATCH_COPY(b, q, p); \
+	PATCH_WORD(b, q, p, 0, TWW(r, (p) * NWD)); PATCH_WORD(b, q, p, 1, TWW(r, (p) * NWD + 1))
+#endif
+
 /* The barrier's exit, after the other notices: in creator order, the
  * masters of the pages homed here take the others' carried diffs, the
  * copies held READ take every one; then the FETCHes held for this exit
@@ -522,6 +598,7 @@ inline unlock(l)
 			:: r == HOME(p) && q != r -> \
 				PATCH_WORD(b, q, p, 0, mem[p * NWD]); PATCH_WORD(b, q, p, 1, mem[p * NWD + 1]) \
 			:: r != HOME(p) && ST(r, p) == READ -> PATCH_COPY(b, q, p) \
+			:: r != HOME(p) && ST(r, p) == WRITE && q != r -> PATCH_OPEN(b, q, p) \
 			:: else -> skip \
 			fi; \
 			q++ \
@@ -534,6 +611,21 @@ inline unlock(l)
 	q = 0; \
 	do \
 	:: q < NR -> \
+		p = 0; \
+		do \
+		:: p < NP -> \
+			if \
+			:: PDM(r, q, p) != 0 -> \
+				a = PDM(r, q, p) - 1; \
+				if :: a & 1 -> mem[p * NWD] = PDV(r, q, p * NWD) :: else -> skip fi; \
+				if :: a & 2 -> mem[p * NWD + 1] = PDV(r, q, p * NWD + 1) :: else -> skip fi; \
+				if :: !(a & D_DUP) -> SEND(r, q, ACK, p, 0, 0, 0) :: else -> skip fi; \
+				PDM(r, q, p) = 0; PDV(r, q, p * NWD) = 0; PDV(r, q, p * NWD + 1) = 0; a = 0 \
+			:: else -> skip \
+			fi; \
+			p++ \
+		:: else -> break \
+		od; \
 		if \
 		:: pfet[r * NR + q] != 0 -> \
 			p = pfet[r * NR + q] - 1; \
@@ -551,7 +643,6 @@ inline barrier(b)
 	d_step {
 		CARRY_DIFFS(b);
 		if :: written[r] != 0 -> civ[(b) * NR + r] = VC(r, r) + 1 :: else -> skip fi;
-		SET_STATE(3, READ);
 		RELEASE_END;
 		q = 0;
 		do
@@ -637,7 +728,14 @@ proctype app(byte r)
 			:: e == 0 && r == 0 -> wr(2)
 			:: e == 0 && r == 0 -> rd(2)
 			:: e == 1 -> rd(0)
+#ifdef OPEN
+			/* word 2 stays rank 0's: a copy held open elsewhere
+			 * since phase 0 must not send it back stale */
+			:: e == 1 && r == 0 -> rd(2)
+			:: e == 1 && r == 0 -> wr(2)
+#else
 			:: e == 1 -> rd(2)
+#endif
 			fi;
 			v = 0
 		   }

@@ -212,6 +212,10 @@ check rc-barrier     pass safety "-DNPH=2 -DK=1" \
 	"release consistency, a barrier between two phases of 1 operation per rank" rc.pml
 check rc-carry       pass safety "-DNPH=2 -DK=1 -DCARRY" \
 	"release consistency, a barrier that carries its diffs (copies patched, early FETCHes held)" rc.pml
+check rc-open-locks  pass safety "-DNPH=1 -DK=2 -DOPEN" \
+	"release consistency, dirty copies kept open across releases (twin refreshed), locks" rc.pml
+check rc-open-carry  pass safety "-DNPH=2 -DK=1 -DCARRY -DOPEN" \
+	"release consistency, open copies and a carrying barrier (open copies and twins patched)" rc.pml
 check rc-chain       pass safety "-DCHAIN -DCA=0 -DCB=1 -DCC=2" \
 	"release consistency, the chain A -L1-> B -L2-> C (A the home of x's page)" rc.pml
 check rc-chain2      pass safety "-DCHAIN -DCA=2 -DCB=0 -DCC=1" \
@@ -229,6 +233,14 @@ check mutant-rc-serve-early    fail safety "-DNPH=2 -DK=1 -DCARRY -DMUTANT_SERVE
 	"a home answers a FETCH from past the barrier before applying its carried diffs" rc.pml
 check mutant-rc-no-patch       fail safety "-DNPH=2 -DK=1 -DCARRY -DMUTANT_NO_PATCH" \
 	"a barrier's exit keeps the copies it holds unpatched" rc.pml
+check mutant-rc-diff-early     fail safety "-DNPH=2 -DK=1 -DCARRY -DOPEN -DMUTANT_DIFF_EARLY" \
+	"a home applies a DIFF from past the barrier before its carried diffs" rc.pml
+check mutant-rc-open-stale     fail safety "-DNPH=2 -DK=1 -DCARRY -DOPEN -DMUTANT_OPEN_STALE" \
+	"a barrier's exit leaves the copies held open unpatched" rc.pml
+check mutant-rc-open-no-twin   fail safety "-DNPH=2 -DK=1 -DCARRY -DOPEN -DMUTANT_OPEN_NO_TWIN" \
+	"a barrier's exit patches an open copy but not its twin" rc.pml
+check mutant-rc-open-keep-stale fail safety "-DNPH=1 -DK=2 -DOPEN -DMUTANT_KEEP_STALE" \
+	"an acquire keeps an open copy of a page another rank wrote" rc.pml
 check mutant-rc-chain-not-transitive fail safety "-DCHAIN -DMUTANT_NOT_TRANSITIVE" \
 	"the same, on the chain across two locks" rc.pml
 
