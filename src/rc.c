@@ -37,7 +37,9 @@
  *                      adjacent pages in one call: one TLB shootdown),
  *                      diffed against its twin (the bytes that changed, as
  *                      runs), and becomes
- *                      READ.  The diffs go in one RC_DIFF message per home
+ *                      READ; or, a page this rank rewrites, stays open
+ *                      (WRITE), diffed from a snapshot that becomes its
+ *                      twin ("Open pages", start_flush).  The diffs go in one RC_DIFF message per home
  *                      (more when they exceed a message), the home applies
  *                      them to its master and answers RC_DIFF_ACK; the home's
  *                      own diffs are applied in place.  Once every ack is in,

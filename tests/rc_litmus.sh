@@ -12,7 +12,8 @@
 # DSM_CONSISTENCY=release
 # for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused; every job
 # again with homes that move to their pages' writers (DSM_RC_HOMES=migrate),
-# and a malformed DSM_RC_HOMES refused.
+# and a malformed DSM_RC_HOMES refused; DSM_RC_KEEP_OPEN=off (every page
+# closes at every release), and a malformed one refused.
 # Backends: uffd sigsegv
 # Timeout: 300
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -32,6 +33,16 @@ unset DSM_RC_HOMES
 DSM_RC_HOMES=wander run_job "$TMP/out" -t 60 -n 2 "$TBIN/rc_litmus" mp-lock 1
 [ $rc -ne 0 ] || fail "DSM_RC_HOMES=wander was accepted"
 expect_grep 'DSM_RC_HOMES=wander: expected migrate or static' "$TMP/out" "the refusal"
+
+DSM_RC_KEEP_OPEN=sometimes run_job "$TMP/out" -t 60 -n 2 "$TBIN/rc_litmus" mp-lock 1
+[ $rc -ne 0 ] || fail "DSM_RC_KEEP_OPEN=sometimes was accepted"
+expect_grep 'DSM_RC_KEEP_OPEN=sometimes: expected off or on' "$TMP/out" "the refusal"
+
+# Every page closes at every release (the release before open pages).
+DSM_RC_KEEP_OPEN=off run_job "$TMP/out" -t 120 -n 3 "$TBIN/rc_litmus" open 30
+cat "$TMP/out"
+[ $rc -eq 0 ] || fail "rc_litmus open with DSM_RC_KEEP_OPEN=off: exit status $rc"
+expect_eq "$(grep -c '^\[[0-9]\] rc_litmus: open rank [0-9] of 3: ok$' "$TMP/out")" 3 "DSM_RC_KEEP_OPEN=off verdicts"
 
 DSM_CONSISTENCY=release run_job "$TMP/out" -t 120 -n 2 "$TBIN/rc_litmus" default 200
 cat "$TMP/out"
