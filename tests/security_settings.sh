@@ -60,6 +60,7 @@ refuse1 DSM_STATS 2 -1 garbage
 refuse1 DSM_INSECURE 2 -1 garbage
 refuse1 DSM_CONSISTENCY garbage releas " release" 1 sequentiall
 refuse1 DSM_RC_HOMES garbage migrat " static" 1 statics
+refuse1 DSM_RC_KEEP_OPEN garbage of " on" 1 0 yes
 refuse1 DSM_SERVICE_PRIORITY garbage -20 " nice" fifo1
 refuse1 DSM_BIND garbage core " auto" 1 offf
 refuse1 DSM_PMIX 2 garbage
