@@ -266,16 +266,31 @@ static pthread_mutex_t esc_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t esc_cv = PTHREAD_COND_INITIALIZER;
 static uint64_t esc_go, esc_rounds;
 
+/* A rank's two threads step through the rounds: one sets a counter to the
+ * round it reached, the other waits for it. */
+static void step_set(uint64_t *c, uint64_t r)
+{
+	pthread_mutex_lock(&esc_mu);
+	*c = r;
+	pthread_cond_broadcast(&esc_cv);
+	pthread_mutex_unlock(&esc_mu);
+}
+
+static void step_wait(const uint64_t *c, uint64_t r)
+{
+	pthread_mutex_lock(&esc_mu);
+	while (*c < r)
+		pthread_cond_wait(&esc_cv, &esc_mu);
+	pthread_mutex_unlock(&esc_mu);
+}
+
 /* Rank 0's second thread: once the main thread is (about to be) in round
  * r's barrier, post. */
 static void *esc_poster(void *arg)
 {
 	(void)arg;
 	for (uint64_t r = 1; r <= esc_rounds; r++) {
-		pthread_mutex_lock(&esc_mu);
-		while (esc_go < r)
-			pthread_cond_wait(&esc_cv, &esc_mu);
-		pthread_mutex_unlock(&esc_mu);
+		step_wait(&esc_go, r);
 		usleep(1000);
 		if (dsm_sem_post(7) != 0) {
 			fprintf(stderr, "rc_litmus: dsm_sem_post failed\n");
@@ -297,10 +312,7 @@ static int escape(volatile uint64_t *a, uint64_t rounds)
 		if (me == 0) {
 			a[0] = r;
 			a[512 + 1] = 3 * r;
-			pthread_mutex_lock(&esc_mu);
-			esc_go = r;
-			pthread_cond_broadcast(&esc_cv);
-			pthread_mutex_unlock(&esc_mu);
+			step_set(&esc_go, r);
 		} else {
 			CALL(dsm_sem_wait(7));
 			CHECK(a[0] == r && a[513] == 3 * r, "escape round %lu: rank 1 sees %lu and %lu after the post",
@@ -332,10 +344,7 @@ static void *early_reader(void *arg)
 				(unsigned long)r, (unsigned long)early_a[0]);
 			exit(1);
 		}
-		pthread_mutex_lock(&esc_mu);
-		early_seen = r;
-		pthread_cond_broadcast(&esc_cv);
-		pthread_mutex_unlock(&esc_mu);
+		step_set(&early_seen, r);
 	}
 	return NULL;
 }
@@ -356,10 +365,7 @@ static int early(volatile uint64_t *a, uint64_t rounds)
 		if (me == 0)
 			set_under(9, &a[1024], r);
 		if (me == nr - 1) {
-			pthread_mutex_lock(&esc_mu);
-			while (early_seen < r)
-				pthread_cond_wait(&esc_cv, &esc_mu);
-			pthread_mutex_unlock(&esc_mu);
+			step_wait(&early_seen, r);
 		}
 		CALL(dsm_barrier());
 	}
@@ -381,19 +387,13 @@ static void *open_writer(void *arg)
 
 	(void)arg;
 	for (uint64_t r = 1; r <= esc_rounds; r++) {
-		pthread_mutex_lock(&esc_mu);
-		while (open_go < r)
-			pthread_cond_wait(&esc_cv, &esc_mu);
-		pthread_mutex_unlock(&esc_mu);
+		step_wait(&open_go, r);
 		for (uint64_t j = 0; j < PAGE / 8; j++) {
 			w[j] = r;
 			if (j % 4 == 0)
 				sched_yield();
 		}
-		pthread_mutex_lock(&esc_mu);
-		open_done = r;
-		pthread_cond_broadcast(&esc_cv);
-		pthread_mutex_unlock(&esc_mu);
+		step_set(&open_done, r);
 	}
 	return NULL;
 }
@@ -408,18 +408,12 @@ static int open_pages(volatile uint64_t *a, uint64_t rounds)
 	CHECK(pthread_create(&t, NULL, open_writer, NULL) == 0, "pthread_create failed");
 	for (uint64_t r = 1; r <= rounds; r++) {
 		a[16 * me] = r;
-		pthread_mutex_lock(&esc_mu);
-		open_go = r;
-		pthread_cond_broadcast(&esc_cv);
-		pthread_mutex_unlock(&esc_mu);
+		step_set(&open_go, r);
 		CALL(dsm_barrier());
 		for (int o = 0; o < nr; o++)
 			CHECK(a[16 * o] == r, "open round %lu: rank %d sees %lu in rank %d's word after the barrier",
 			      (unsigned long)r, me, (unsigned long)a[16 * o], o);
-		pthread_mutex_lock(&esc_mu);
-		while (open_done < r)
-			pthread_cond_wait(&esc_cv, &esc_mu);
-		pthread_mutex_unlock(&esc_mu);
+		step_wait(&open_done, r);
 		CALL(dsm_barrier());
 		for (int o = 0; o < nr; o++)
 			for (uint64_t j = 0; j < PAGE / 8; j++) {
