@@ -2333,51 +2333,6 @@ static int newer_names(uint32_t c, uint32_t idx, uint64_t page)
 }
 
 /*
- * Copies this rank holds for reading take diffs without a message
- * (carried_done): patched in place where the backend lets the service
- * thread write a read-only page (SIGSEGV: its second view); else copied,
- * patched, dropped (a run of pages with one call: one TLB shootdown) and
- * installed again.  The pages are added in increasing order.
- */
-static struct {
-	uint64_t *page;
-	uint8_t *data;
-	size_t n, cap;
-} upd;
-
-static void update_add(uint64_t page, const struct centry *e, size_t n)
-{
-	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : NULL;
-
-	if (!dst) {
-		if (upd.n == upd.cap) {
-			upd.cap = upd.cap ? 2 * upd.cap : 16;
-			upd.page = xrealloc(upd.page, upd.cap * sizeof(*upd.page));
-			upd.data = xrealloc(upd.data, upd.cap * DSM_PAGE_SIZE);
-		}
-		dst = upd.data + upd.n * DSM_PAGE_SIZE;
-		memcpy(dst, rt.be->peek(page), DSM_PAGE_SIZE); /* read-only: it holds still */
-		upd.page[upd.n++] = page;
-	}
-	for (size_t j = 0; j < n; j++)
-		patch(dst, e[j].d);
-}
-
-static void update_done(void)
-{
-	for (size_t k = 0, e; k < upd.n; k = e) {
-		int rc;
-		e = run_end(upd.page, k, upd.n, 0);
-		if ((rc = rt.be->drop(upd.page[k], upd.page[e - 1] - upd.page[k] + 1)))
-			rt_fatal("cannot drop pages %" PRIu64 "..%" PRIu64 ": %s", upd.page[k], upd.page[e - 1],
-				 strerror(-rc));
-		for (size_t j = k; j < e; j++)
-			install(upd.page[j], upd.data + j * DSM_PAGE_SIZE, 0);
-	}
-	upd.n = 0;
-}
-
-/*
  * A page this rank holds open for writing (start_flush) takes the others'
  * diffs in place, and its twin with it, so that its next diff has only
  * this rank's writes.  This rank's own are in it already, and perhaps
@@ -2391,11 +2346,89 @@ static void patch_open(uint64_t page, const struct ivec *cv, const struct centry
 	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : (uint8_t *)page_addr(page);
 	uint8_t *tw = twin[ix(page)];
 
+	linger[ix(page)] = L_OPEN; /* others keep writing it: not quiet */
 	for (size_t j = 0; j < n; j++)
 		if (cv->v[e[j].k]->creator != (uint32_t)rt.rank) {
 			patch(dst, e[j].d);
 			patch(tw, e[j].d);
 		}
+}
+
+/*
+ * Copies this rank holds for reading take diffs without a message
+ * (carried_done): patched in place where the backend lets the service
+ * thread write a read-only page (SIGSEGV: its second view).  Elsewhere
+ * (userfaultfd) a copy that cannot be written in place opens, when pages
+ * may stay open: its twin is the copy patched, the page is unprotected (a
+ * run of pages with one call: one TLB flush) and then patched in place,
+ * and from then on it is an open page (start_flush) that the next
+ * barriers patch in place with no call at all (patch_open): a copy of data
+ * others rewrite every few releases stays open while they do.  Else it is
+ * copied, patched, dropped (one call a run) and installed again.  The
+ * pages are added in increasing order.
+ */
+static struct {
+	uint64_t *page;
+	uint8_t *data;                /* the patched copies (not open) */
+	const struct centry **e;      /* the diffs of each page (open) */
+	size_t *ne;
+	size_t n, cap;
+	int open;                     /* the pages open rather than drop and install */
+	const struct ivec *cv;
+} upd;
+
+static void update_add(const struct ivec *cv, uint64_t page, const struct centry *e, size_t n)
+{
+	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : NULL;
+
+	if (!dst) {
+		if (upd.n == upd.cap) {
+			upd.cap = upd.cap ? 2 * upd.cap : 16;
+			upd.page = xrealloc(upd.page, upd.cap * sizeof(*upd.page));
+			upd.data = xrealloc(upd.data, upd.cap * DSM_PAGE_SIZE);
+			upd.e = xrealloc(upd.e, upd.cap * sizeof(*upd.e));
+			upd.ne = xrealloc(upd.ne, upd.cap * sizeof(*upd.ne));
+		}
+		upd.open = opening;
+		upd.cv = cv;
+		upd.e[upd.n] = e;
+		upd.ne[upd.n] = n;
+		upd.page[upd.n++] = page;
+		if (upd.open)
+			return;
+		dst = upd.data + (upd.n - 1) * DSM_PAGE_SIZE;
+		memcpy(dst, rt.be->peek(page), DSM_PAGE_SIZE); /* read-only: it holds still */
+	}
+	for (size_t j = 0; j < n; j++)
+		patch(dst, e[j].d);
+}
+
+static void update_done(void)
+{
+	for (size_t k = 0, e; k < upd.n; k = e) {
+		int rc;
+		e = run_end(upd.page, k, upd.n, 0);
+		if (upd.open) {
+			/* Its twin the copy as it holds still, counted dirty
+			 * before it is writable; then the others' diffs. */
+			for (size_t j = k; j < e; j++)
+				make_twin(upd.page[j], rt.be->peek(upd.page[j]));
+			if ((rc = rt.be->upgrade(upd.page[k], upd.page[e - 1] - upd.page[k] + 1)))
+				rt_fatal("cannot open pages %" PRIu64 "..%" PRIu64 ": %s", upd.page[k],
+					 upd.page[e - 1], strerror(-rc));
+			for (size_t j = k; j < e; j++) {
+				__atomic_store_n(&rstate[ix(upd.page[j])], R_WRITE, __ATOMIC_RELAXED);
+				patch_open(upd.page[j], upd.cv, upd.e[j], upd.ne[j]);
+			}
+			continue;
+		}
+		if ((rc = rt.be->drop(upd.page[k], upd.page[e - 1] - upd.page[k] + 1)))
+			rt_fatal("cannot drop pages %" PRIu64 "..%" PRIu64 ": %s", upd.page[k], upd.page[e - 1],
+				 strerror(-rc));
+		for (size_t j = k; j < e; j++)
+			install(upd.page[j], upd.data + j * DSM_PAGE_SIZE, 0);
+	}
+	upd.n = 0;
 }
 
 /*
@@ -2464,7 +2497,7 @@ static void carried_done(void)
 		} else if (rstate[i] == R_READ && ((fresh[i] & FRESH_COPY) || newer)) {
 			invalidate(&page, 1);
 		} else if (rstate[i] == R_READ) {
-			update_add(page, e + a, b - a);
+			update_add(cv, page, e + a, b - a);
 		}
 	}
 	update_done();

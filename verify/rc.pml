@@ -50,7 +50,8 @@
  *     before, when it has changed words, and its twin becomes a copy of it.
  *     An acquire flushes and drops an open copy as it does a dirty one.  At
  *     a carrying barrier's exit an open copy and its twin take the others'
- *     carried diffs (not its own).
+ *     carried diffs (not its own), and a READ copy that the others' diffs
+ *     patch opens, its twin the patched copy.
  *   - FETCH, PAGE, DIFF, ACK on one FIFO channel per ordered pair of ranks
  *     (a TCP connection); each rank's handlers are indivisible (d_step), as
  *     its one service thread runs them one at a time.  One application
@@ -583,6 +584,21 @@ inline unlock(l)
 	PATCH_WORD(b, q, p, 0, TWW(r, (p) * NWD)); PATCH_WORD(b, q, p, 1, TWW(r, (p) * NWD + 1))
 #endif
 
+/* -DOPEN: a copy held READ that the others' diffs patched (i) opens, its
+ * twin the patched copy (rc.c's update_done where the backend cannot
+ * write a read-only page in place). */
+#ifdef OPEN
+#define OPEN_PATCHED(p) \
+	if \
+	:: i != 0 && r != HOME(p) && ST(r, p) == READ -> \
+		TWW(r, (p) * NWD) = CPW(r, (p) * NWD); TWW(r, (p) * NWD + 1) = CPW(r, (p) * NWD + 1); \
+		ST(r, p) = WRITE \
+	:: else -> skip \
+	fi
+#else
+#define OPEN_PATCHED(p) skip
+#endif
+
 /* The barrier's exit, after the other notices: in creator order, the
  * masters of the pages homed here take the others' carried diffs, the
  * copies held READ take every one; then the FETCHes held for this exit
@@ -597,13 +613,17 @@ inline unlock(l)
 			if \
 			:: r == HOME(p) && q != r -> \
 				PATCH_WORD(b, q, p, 0, mem[p * NWD]); PATCH_WORD(b, q, p, 1, mem[p * NWD + 1]) \
-			:: r != HOME(p) && ST(r, p) == READ -> PATCH_COPY(b, q, p) \
+			:: r != HOME(p) && ST(r, p) == READ -> \
+				PATCH_COPY(b, q, p); \
+				if :: q != r && CDM(b, q, p) != 0 -> i = 1 :: else -> skip fi \
 			:: r != HOME(p) && ST(r, p) == WRITE && q != r -> PATCH_OPEN(b, q, p) \
 			:: else -> skip \
 			fi; \
 			q++ \
 		:: else -> break \
 		od; \
+		OPEN_PATCHED(p); \
+		i = 0; \
 		p++ \
 	:: else -> break \
 	od; \
