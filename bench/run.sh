@@ -343,6 +343,21 @@ if [ -s "$out/speedup.tsv" ]; then
 	suite_tables "$out/speedup.tsv"
 	echo ""
 fi
+# Issue 16: each kernel of apps-rc-2 (release-consistent arrays) against
+# the same kernel of apps-2 (sequentially consistent), 2 ranks: the ratio of
+# their speedups over each job's own serial run, target >= 1 (RC at least
+# as fast as SC).
+if [ -s "$out/apps-rc-2.kernels.tsv" ] && [ -s "$out/apps-2.kernels.tsv" ]; then
+	echo "== project targets, issue 16: release-consistent arrays at least as fast as sequentially consistent (2 ranks)"
+	awk -F '\t' 'FNR == 1 { f++ }
+	$2 == "dsm" && f == 1 { sc[$1] = $6; sct[$1] = $4 }
+	$2 == "dsm" && f == 2 && ($1 in sc) {
+		r = sc[$1] > 0 ? $6 / sc[$1] : 0
+		printf "  %-7s RC %.3f s (%.2fx, %d faults) against SC %.3f s (%.2fx): RC speedup / SC speedup %.2f, target >= 1.00: %s\n",
+			$1, $4, $6, $10, sct[$1], sc[$1], r, (r >= 1 ? "met" : "MISSED")
+	}' "$out/apps-2.kernels.tsv" "$out/apps-rc-2.kernels.tsv"
+	echo ""
+fi
 # The floor of a remote fault: the backend's fastest local fault (uffd:
 # SIGBUS mode where the kernel has it), a polling 16B/4KiB round trip and a
 # cold 4 KiB copy.  Each fault of each fault-BACKEND-2 job over it, target
