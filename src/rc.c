@@ -1248,17 +1248,21 @@ static void keep_copy(uint8_t **dst, uint64_t page)
 }
 
 /* Does this rank's view of `page` (which it holds open for writing: other
- * threads of this rank may be writing it) hold the bytes of its twin? */
+ * threads of this rank may be writing it) hold the bytes of its twin?  A
+ * write that this reading misses differs from the twin at the next. */
 __attribute__((no_sanitize("thread"), noinline))
 static int same_as_twin(uint64_t page, const uint8_t *tw)
 {
-	const volatile uint64_t *cur = rt.be->peek(page);
-	const uint64_t *t = (const uint64_t *)tw;
-	uint64_t x = 0;
+	const uint64_t *cur = (const uint64_t *)rt.be->peek(page), *t = (const uint64_t *)tw;
 
-	for (size_t k = 0; k < DSM_PAGE_SIZE / 8; k++)
-		x |= cur[k] ^ t[k];
-	return x == 0;
+	for (size_t k = 0; k < DSM_PAGE_SIZE / 8; k += 8) {
+		uint64_t x = 0;
+		for (size_t j = k; j < k + 8; j++)
+			x |= cur[j] ^ t[j];
+		if (x)
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -1280,20 +1284,22 @@ static int same_as_twin(uint64_t page, const uint8_t *tw)
 #define RC_QUIET_RELEASES 8
 enum { L_OPEN = 0x80, L_CLOSE = 0x40, L_QUIET = 0x3f };
 
+enum { K_CLOSE, K_CHANGED, K_QUIET }; /* keep_open()'s answers */
+
 static int keep_open(uint64_t page, uint64_t i)
 {
 	uint8_t l = linger[i];
 
 	if (!opening || close_all || (l & L_CLOSE))
-		return 0;
+		return K_CLOSE;
 	if (!(l & L_OPEN) && !(wrote[i] && wrote[i] + RC_WROTE_EPOCHS > epoch))
-		return 0; /* written for the first time in a while: it closes */
+		return K_CLOSE; /* written for the first time in a while */
 	if (!same_as_twin(page, twin[i]))
-		return 1;
+		return K_CHANGED;
 	/* Unchanged: a page that has not been open yet (opened by its
 	 * neighbour's fault, rc_fault) closes at once, an open one after
 	 * RC_QUIET_RELEASES. */
-	return (l & L_OPEN) && (l & L_QUIET) + 1 < RC_QUIET_RELEASES;
+	return (l & L_OPEN) && (l & L_QUIET) + 1 < RC_QUIET_RELEASES ? K_QUIET : K_CLOSE;
 }
 
 /* Flush every dirty page: diff, send, downgrade (or keep open, above).
@@ -1352,8 +1358,8 @@ static void start_flush(void)
 		int64_t t0 = trace_clock();
 		const uint8_t *cur;
 
-		if (keep[k] && (linger[i] & L_OPEN) && same_as_twin(page, twin[i])) {
-			linger[i]++; /* one more quiet release; still dirty */
+		if (keep[k] == K_QUIET) { /* still dirty; a write since goes with the next */
+			linger[i]++;
 			dirty.v[kept++] = page;
 			continue;
 		}
