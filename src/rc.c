@@ -1648,13 +1648,13 @@ static int acquire_done(struct mbox_req *req, int drop)
  * 1 when done (req completed), 0 when it waits for a flush. */
 static int do_acquire(struct mbox_req *req)
 {
+	int dirty_ones = 0;
+
 	if (n_early) { /* carried intervals named before its barrier's end */
 		req->next = bar_acq_waiters;
 		bar_acq_waiters = req;
 		return 0;
 	}
-	int dirty_ones = 0;
-
 	for (size_t j = 0; j < n_unapplied; j++)
 		for (uint32_t p = 0; p < unapplied[j]->n; p++) {
 			uint64_t i = ix(unapplied[j]->pages[p]);
