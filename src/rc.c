@@ -39,7 +39,8 @@
  *                      runs), and becomes
  *                      READ; or, a page this rank rewrites, stays open
  *                      (WRITE), diffed from a snapshot that becomes its
- *                      twin ("Open pages", start_flush).  The diffs go in one RC_DIFF message per home
+ *                      twin ("Open pages", start_flush).  The diffs go in
+ *                      one RC_DIFF message per home
  *                      (more when they exceed a message), the home applies
  *                      them to its master and answers RC_DIFF_ACK; the home's
  *                      own diffs are applied in place.  Once every ack is in,
@@ -436,7 +437,7 @@ static int env_choice(const char *var, const char *yes, const char *no, int *on)
 int rc_init(void)
 {
 	size_t n = (size_t)rt.size;
-	int rc;
+	int rc, closed;
 
 	if ((rc = env_choice("DSM_CONSISTENCY", "release", "sequential", &consistency_release)))
 		return rc;
@@ -459,9 +460,9 @@ int rc_init(void)
 	 * and static homes; a round carries every rank's, so each may carry
 	 * a share of a quarter of a message. */
 	carrying = !migrating && dsm_num_servers() == 0 && rt.size > 1;
-	if ((rc = env_choice("DSM_RC_KEEP_OPEN", "off", "on", &opening)))
+	if ((rc = env_choice("DSM_RC_KEEP_OPEN", "off", "on", &closed)))
 		return rc;
-	opening = !opening && !migrating; /* open pages (start_flush) */
+	opening = !closed && !migrating; /* open pages (start_flush) */
 	close_all = 0;
 	carry_budget = WIRE_MAX_PAYLOAD / 4 / n < 65536 ? WIRE_MAX_PAYLOAD / 4 / n : 65536;
 	rstate = arena_table(1);
@@ -2391,7 +2392,8 @@ static void update_add(const struct ivec *cv, uint64_t page, const struct centry
 		if (upd.n == upd.cap) {
 			upd.cap = upd.cap ? 2 * upd.cap : 16;
 			upd.page = xrealloc(upd.page, upd.cap * sizeof(*upd.page));
-			upd.data = xrealloc(upd.data, upd.cap * DSM_PAGE_SIZE);
+			if (!opening)
+				upd.data = xrealloc(upd.data, upd.cap * DSM_PAGE_SIZE);
 			upd.e = xrealloc(upd.e, upd.cap * sizeof(*upd.e));
 			upd.ne = xrealloc(upd.ne, upd.cap * sizeof(*upd.ne));
 		}
