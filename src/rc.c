@@ -2380,11 +2380,9 @@ static struct {
 	const struct centry **e;      /* the diffs of each page (open) */
 	size_t *ne;
 	size_t n, cap;
-	int open;                     /* the pages open rather than drop and install */
-	const struct ivec *cv;
 } upd;
 
-static void update_add(const struct ivec *cv, uint64_t page, const struct centry *e, size_t n)
+static void update_add(uint64_t page, const struct centry *e, size_t n)
 {
 	uint8_t *dst = rt.be->poke ? rt.be->poke(page) : NULL;
 
@@ -2397,12 +2395,10 @@ static void update_add(const struct ivec *cv, uint64_t page, const struct centry
 			upd.e = xrealloc(upd.e, upd.cap * sizeof(*upd.e));
 			upd.ne = xrealloc(upd.ne, upd.cap * sizeof(*upd.ne));
 		}
-		upd.open = opening;
-		upd.cv = cv;
 		upd.e[upd.n] = e;
 		upd.ne[upd.n] = n;
 		upd.page[upd.n++] = page;
-		if (upd.open)
+		if (opening) /* it opens: update_done() */
 			return;
 		dst = upd.data + (upd.n - 1) * DSM_PAGE_SIZE;
 		memcpy(dst, rt.be->peek(page), DSM_PAGE_SIZE); /* read-only: it holds still */
@@ -2411,12 +2407,12 @@ static void update_add(const struct ivec *cv, uint64_t page, const struct centry
 		patch(dst, e[j].d);
 }
 
-static void update_done(void)
+static void update_done(const struct ivec *cv)
 {
 	for (size_t k = 0, e; k < upd.n; k = e) {
 		int rc;
 		e = run_end(upd.page, k, upd.n, 0);
-		if (upd.open) {
+		if (opening) {
 			/* Its twin the copy as it holds still, counted dirty
 			 * before it is writable; then the others' diffs. */
 			for (size_t j = k; j < e; j++)
@@ -2426,7 +2422,7 @@ static void update_done(void)
 					 upd.page[e - 1], strerror(-rc));
 			for (size_t j = k; j < e; j++) {
 				__atomic_store_n(&rstate[ix(upd.page[j])], R_WRITE, __ATOMIC_RELAXED);
-				patch_open(upd.page[j], upd.cv, upd.e[j], upd.ne[j]);
+				patch_open(upd.page[j], cv, upd.e[j], upd.ne[j]);
 			}
 			continue;
 		}
@@ -2505,10 +2501,10 @@ static void carried_done(void)
 		} else if (rstate[i] == R_READ && ((fresh[i] & FRESH_COPY) || newer)) {
 			invalidate(&page, 1);
 		} else if (rstate[i] == R_READ) {
-			update_add(cv, page, e + a, b - a);
+			update_add(page, e + a, b - a);
 		}
 	}
-	update_done();
+	update_done(cv);
 	for (size_t k = 0; k < cv->n; k++) {
 		struct ivl *v = cv->v[k];
 		free(v->diff);
