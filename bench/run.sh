@@ -165,8 +165,10 @@ if [ "$backends" != sigsegv ] && DSM_BACKEND=uffd-sigbus bin/dsmexec -n 1 bin/he
 	run fault-uffd-sigbus-2 env DSM_BACKEND=uffd-sigbus $dsmexec -n 2 bin/fault_latency $fl_pages
 fi
 say "== answering while busy: rank 0 reads rank 1's pages while rank 1 spins on every CPU of its set"
-run busy env DSM_BACKEND=$be DSM_SERVICE_PRIORITY=off $dsmexec -n 2 bin/busy_bench $busy_pages
-say "   the same with the service thread at nice -20 (DSM_SERVICE_PRIORITY=nice; auto, the default, raises it only where a host's ranks outnumber its CPUs)"
+run busy env DSM_BACKEND=$be $dsmexec -n 2 bin/busy_bench $busy_pages
+say "   the same with the service thread left at the application's priority (DSM_SERVICE_PRIORITY=off; auto, the"
+say "   default, raises it while it waits for a CPU), then at nice -20 throughout (DSM_SERVICE_PRIORITY=nice)"
+run busy-off env DSM_BACKEND=$be DSM_SERVICE_PRIORITY=off $dsmexec -n 2 bin/busy_bench $busy_pages
 run busy-nice env DSM_BACKEND=$be DSM_SERVICE_PRIORITY=nice $dsmexec -n 2 bin/busy_bench $busy_pages
 say "== an idle rank's CPU ($idle_s s per repetition; the issue's 30 s shortened to keep make bench short)"
 reps_saved=$reps

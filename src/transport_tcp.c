@@ -1407,8 +1407,8 @@ static void mailbox_ready(void)
  * either takes a cold read from 12-21x its idle-peer time to under 1x; but
  * with idle peers nice made a 2-rank barrier 2.7-3.2x slower and litmus
  * about 1.15x, and fifo made cold reads 1.5x slower (the woken real-time
- * thread displaces the thread it woke for): so it is a choice, not the
- * default, until it is measured on a machine with spare cores.  At
+ * thread displaces the thread it woke for): so auto raises it for good only
+ * where ranks must share CPUs, and elsewhere only while it is starved.  At
  * SCHED_FIFO it does not poll (sched_yield() would hand its CPU to nobody);
  * at nice -20 it does (litmus ran 1.3x slower without).  Where the process
  * may not raise a priority the thread runs as before, saying so at
@@ -1419,11 +1419,14 @@ static void mailbox_ready(void)
 static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
 static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
+static int adapt_auto;   /* auto chose off: raise it while it waits for a CPU (below) */
+static int adapt;        /* service thread: still doing so */
 
 /*
  * auto (the default): fifo where this host's ranks outnumber its CPUs, or
  * where DSM_BIND gave each of several ranks its share of them
- * (launch_env_bind()); off elsewhere.  With more ranks than CPUs every CPU
+ * (launch_env_bind()); elsewhere off, raised only while the service thread
+ * waits for a CPU (adapt_priority()).  With more ranks than CPUs every CPU
  * runs some rank's application thread, and a peer's request waits for the
  * scheduler to let the service thread in: on a kernel that preempts a running thread only
  * at its next tick (preempt=none, 250 Hz here) that is up to 4 ms a page.
@@ -1460,8 +1463,10 @@ static int read_service_priority(void)
 	if (app_nice == -1 && errno)
 		app_nice = 0;
 
-	if (!v || !*v || !strcmp(v, "auto"))
+	if (!v || !*v || !strcmp(v, "auto")) {
 		service_prio = oversubscribed() ? 2 : 0;
+		adapt_auto = adapt = !service_prio && rt.size > 1;
+	}
 	else if (!strcmp(v, "off"))
 		service_prio = 0;
 	else if (!strcmp(v, "nice"))
@@ -1475,14 +1480,15 @@ static int read_service_priority(void)
 	return 0;
 }
 
-static void raise_priority(void)
+/* Raise the calling service thread as `want` says (service_prio's values). */
+static void raise_priority(int want)
 {
 	struct sched_param sp = { .sched_priority = 1 };
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	int rc;
 
 	prio_raised = 0;
-	if (service_prio == 2) {
+	if (want == 2) {
 		rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 		if (rc == 0) {
 			prio_raised = 2;
@@ -1490,7 +1496,7 @@ static void raise_priority(void)
 		}
 		log_info("service thread: SCHED_FIFO refused (%s); trying nice -20", strerror(rc));
 	}
-	if (service_prio == 0)
+	if (want == 0)
 		return;
 	if (setpriority(PRIO_PROCESS, (id_t)tid, -20) < 0)
 		log_info("service thread: nice -20 refused (%s): it runs at the application's priority",
@@ -1503,10 +1509,91 @@ void tp_normal_priority(void)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
-	if (!service_prio)
+	if (!service_prio && !adapt_auto)
 		return;
 	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), app_nice); /* lowering is always allowed */
+}
+
+/*
+ * auto, where it chose off (ranks no more than CPUs, not bound by DSM_BIND):
+ * the rank's threads may still fill every CPU (OpenMP threads on every core
+ * of a node, threads the program binds itself, another program), and then a
+ * peer's request waits for the scheduler's tick: 4 ms a cold read here
+ * (busy_bench, 55x the idle-peer time: while a thread of the rank waits in
+ * the library the service thread polls, and each sched_yield() hands the CPU
+ * to a spinner for its whole slice).  So the service thread watches its
+ * own waits for a CPU (the run delay of /proc/thread-self/schedstat, per
+ * time it ran): every ADAPT_NS, if it ran ADAPT_MIN_RUNS times or more and
+ * waited ADAPT_WAIT_NS a time on average, it raises itself to SCHED_FIFO
+ * (else nice -20, else it gives up, saying so at DSM_LOG=info), and goes
+ * back to the application's priority ADAPT_HOLD_NS later to look again.
+ * With a CPU free it waits microseconds and is left alone, which keeps off's
+ * speed where off was chosen for it: polling (a thread at SCHED_FIFO must
+ * not) and no displacing of the thread it wakes.  The threshold is a
+ * scheduler's slice, not less: 2 unbound ranks of CG on 2 CPUs wait 0.2-0.7
+ * ms a run, and raising at 0.2 ms made CG 0.34-0.55 s -> 0.54-0.73 s.
+ */
+#define ADAPT_NS 20000000
+#define ADAPT_MIN_RUNS 4
+#define ADAPT_WAIT_NS 1000000
+#define ADAPT_HOLD_NS 500000000
+
+static int adapt_fd = -1;
+static int64_t adapt_at, adapt_raised_at;
+static uint64_t adapt_delay, adapt_runs;
+
+/* This thread's run delay (ns waiting for a CPU) and runs so far; 0 on success. */
+static int sched_waits(uint64_t *delay, uint64_t *runs)
+{
+	char buf[96];
+	unsigned long long on_cpu, d, n;
+	ssize_t len;
+
+	if (adapt_fd < 0 && (adapt_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	len = pread(adapt_fd, buf, sizeof(buf) - 1, 0);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	if (sscanf(buf, "%llu %llu %llu", &on_cpu, &d, &n) != 3)
+		return -1;
+	*delay = d;
+	*runs = n;
+	return 0;
+}
+
+static void adapt_priority(int64_t now)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	uint64_t d, n;
+
+	if (!adapt || now - adapt_at < ADAPT_NS)
+		return;
+	if (sched_waits(&d, &n) < 0) {
+		log_info("service thread: no /proc/thread-self/schedstat (%s): its priority stays the application's",
+			 strerror(errno));
+		adapt = 0;
+		return;
+	}
+	if (prio_raised && now - adapt_raised_at >= ADAPT_HOLD_NS) {
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), app_nice);
+		prio_raised = 0;
+	} else if (!prio_raised && adapt_at && n - adapt_runs >= ADAPT_MIN_RUNS &&
+		   (d - adapt_delay) / (n - adapt_runs) >= ADAPT_WAIT_NS) {
+		log_debug("service thread: waited %llu us a run for a CPU: raised",
+			  (unsigned long long)((d - adapt_delay) / (n - adapt_runs) / 1000));
+		raise_priority(2);
+		if (!prio_raised) {
+			adapt = 0; /* raise_priority() said why at DSM_LOG=info */
+			return;
+		}
+		adapt_raised_at = now;
+	}
+	adapt_delay = d;
+	adapt_runs = n;
+	adapt_at = now;
 }
 
 static void *service_main(void *arg)
@@ -1515,7 +1602,7 @@ static void *service_main(void *arg)
 	int64_t busy_at = 0; /* when the last event came, while polling */
 
 	(void)arg;
-	raise_priority();
+	raise_priority(service_prio);
 	for (int r = 0; r < rt.size; r++) {
 		peers[r].last_rx = now_ns();
 		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
@@ -1546,6 +1633,7 @@ static void *service_main(void *arg)
 		}
 		if (n > 0 && rt.spin_ns)
 			busy_at = now_ns();
+		adapt_priority(now_ns());
 
 		if (n < 0 && errno != EINTR)
 			rt_fatal("epoll_wait: %s", strerror(errno));
@@ -1631,6 +1719,8 @@ int tp_start(void)
 		hs_pending[i].fd = -1;
 	hs_count = 0;
 	rc = -pthread_create(&service, NULL, service_main, NULL);
+	if (rc == 0)
+		pthread_setname_np(service, "dsm-service"); /* for top -H, perf, gdb and the tests */
 	if (rc == 0 && listen_fd >= 0) {
 		if (pipe2(lm_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 			rc = -errno;

@@ -3,8 +3,9 @@
 # nice -20 where the process may raise it, and nothing else does (an RPC
 # handler runs at the application's priority); off leaves every thread at
 # the application's; auto (the default) runs the service thread at
-# SCHED_FIFO only where the host's ranks outnumber its CPUs or DSM_BIND
-# gave each rank its share of them; fifo runs; a
+# SCHED_FIFO where the host's ranks outnumber its CPUs or DSM_BIND
+# gave each rank its share of them, elsewhere only while it waits for a CPU
+# that the rank's own threads fill; fifo runs; a
 # value it does not take is refused, naming the variable.
 # Timeout: 90
 . "${DSM_TOP:=$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
@@ -54,6 +55,28 @@ if [ "$(nproc)" -ge 2 ]; then
 			expect_eq "$(field 4 $r)" 1 "rank $r, auto, bound to its share: threads at SCHED_FIFO"
 		done
 	fi
+fi
+# auto where it chose off: a rank whose threads fill its CPU (one spins,
+# one waits in a barrier) and whose service thread therefore waits for that
+# CPU raises the service thread while rank 0 reads its pages (prio busy);
+# off never does.  Where the scheduler lets it in at once (under
+# ADAPT_WAIT_NS, 1 ms a run) there is nothing to raise.
+if [ "$(nproc)" -ge 2 ] && [ "$(id -u)" = 0 ]; then
+	for how in auto off; do
+		DSM_SERVICE_PRIORITY=$how DSM_BIND=off DSM_READAHEAD=0 "$BIN/dsmexec" -t 60 -n 2 "$TBIN/prio" busy \
+			>"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "prio busy, $how: exit status $?"; }
+		cat "$TMP/out"
+		waited=$(sed -n 's/^\[1\] busy: waited \([0-9]*\) us a run, raised [01]$/\1/p' "$TMP/out")
+		raised=$(sed -n 's/^\[1\] busy: waited [0-9]* us a run, raised \([01]\)$/\1/p' "$TMP/out")
+		[ -n "$raised" ] || fail "prio busy, $how: no line \"busy: waited W us a run, raised R\" from rank 1"
+		if [ $how = off ]; then
+			expect_eq "$raised" 0 "DSM_SERVICE_PRIORITY=off, busy rank: its service thread raised"
+		elif [ "$raised" = 0 ] && [ "$waited" -ge 1000 ]; then
+			fail "auto, busy rank: its service thread waited $waited us a run for the CPU and was not raised"
+		elif [ "$raised" = 0 ]; then
+			echo "note: auto, busy rank: the service thread waited only $waited us a run: nothing to raise"
+		fi
+	done
 fi
 if command -v taskset >/dev/null; then
 	DSM_LOG=info taskset -c 0 "$BIN/dsmexec" -t 60 -n 2 "$TBIN/prio" >"$TMP/out" 2>&1 ||

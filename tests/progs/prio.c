@@ -6,8 +6,21 @@
  * that of an RPC worker (rank 0 calls a handler on the last rank that
  * answers with its own thread's nice value): "prio: lowest L main M rpc R".
  * tests/service_priority.sh says what they must be.
+ *
+ *   prio busy
+ * Answering while busy (2 ranks, 2 CPUs or more, DSM_BIND=off), as in a
+ * rank whose one thread waits in dsm_barrier while OpenMP's others spin:
+ * each rank binds itself to a CPU of its own; rank 1 starts a thread that
+ * spins on its CPU with no library call and waits in a barrier, while rank
+ * 0 reads BUSY_PAGES of rank 1's pages one by one, each a request that rank
+ * 1's service thread must answer from that CPU.  The spinner prints how
+ * long the service thread ("dsm-service") waited for the CPU per run
+ * meanwhile (its schedstat) and whether it saw it at SCHED_FIFO: "busy:
+ * waited W us a run, raised R" ("busy: one CPU" with one CPU).
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -50,6 +63,122 @@ static int nice_rpc(const void *arg, size_t arg_len, void *reply, size_t *reply_
 	return 0;
 }
 
+#define BUSY_PAGES 300
+
+/* The thread of this process named `name`, or 0. */
+static long thread_named(const char *name)
+{
+	char path[300], comm[32];
+	long tid = 0;
+	struct dirent *e;
+	FILE *f;
+	DIR *d = opendir("/proc/self/task");
+
+	while (d && !tid && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if (e->d_name[0] == '.' || !(f = fopen(path, "r")))
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)) && comm[strlen(name)] == '\n')
+			tid = atol(e->d_name);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return tid;
+}
+
+/* Thread `tid`'s time waiting for a CPU (ns) and its runs, from schedstat. */
+static void waits(long tid, unsigned long long *delay, unsigned long long *runs)
+{
+	char path[64];
+	unsigned long long on_cpu;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	CHECK((f = fopen(path, "r")) != NULL, "cannot open %s", path);
+	CHECK(fscanf(f, "%llu %llu %llu", &on_cpu, delay, runs) == 3, "cannot read %s", path);
+	fclose(f);
+}
+
+/* Every thread of this process on CPU `cpu`. */
+static void bind_to(int cpu)
+{
+	cpu_set_t set;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	CHECK(d != NULL, "opendir /proc/self/task");
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			CHECK(sched_setaffinity(atoi(e->d_name), sizeof(set), &set) == 0, "sched_setaffinity: %s",
+			      strerror(errno));
+	closedir(d);
+}
+
+static atomic_int busy_stop, busy_raised;
+static long busy_svc;
+
+/* Rank 1's spinner: plain compute, and a look at the service thread's policy. */
+static void *spin(void *arg)
+{
+	unsigned long long d0, r0, d1, r1;
+	int raised = 0;
+
+	(void)arg;
+	waits(busy_svc, &d0, &r0);
+	atomic_store(&busy_raised, -1); /* spinning */
+	for (unsigned long i = 0; !atomic_load_explicit(&busy_stop, memory_order_relaxed); i++)
+		if (i % 65536 == 0)
+			raised |= sched_getscheduler((pid_t)busy_svc) == SCHED_FIFO;
+	waits(busy_svc, &d1, &r1);
+	printf("busy: waited %llu us a run, raised %d\n", r1 > r0 ? (d1 - d0) / (r1 - r0) / 1000 : 0, raised);
+	return NULL;
+}
+
+static int busy(void)
+{
+	size_t ps = dsm_page_size();
+	volatile char *p = dsm_alloc_named("busy", BUSY_PAGES * ps);
+	int cpus[2], k = 0;
+	pthread_t th;
+	cpu_set_t all;
+
+	CHECK(p != NULL, "dsm_alloc_named failed");
+	CHECK(dsm_size() == 2, "prio busy: run it on 2 ranks");
+	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0, "sched_getaffinity: %s", strerror(errno));
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &all))
+			cpus[k++] = c;
+	if (k < 2) {
+		printf("busy: one CPU\n");
+		return dsm_finalize() ? 1 : 0;
+	}
+	if (me == 1) {
+		for (int i = 0; i < BUSY_PAGES; i++)
+			p[i * ps] = 1;
+		CHECK((busy_svc = thread_named("dsm-service")) != 0, "no thread named dsm-service");
+	}
+	CALL(dsm_barrier());
+	bind_to(cpus[me]);
+	if (me == 1) {
+		CHECK(pthread_create(&th, NULL, spin, NULL) == 0, "pthread_create");
+		while (!atomic_load(&busy_raised))
+			sched_yield();
+	}
+	CALL(dsm_barrier()); /* rank 1's main thread waits in here while rank 0 reads */
+	if (me == 0)
+		for (int i = 0; i < BUSY_PAGES; i++)
+			CHECK(p[i * ps] == 1, "page %d: read %d, not 1", i, p[i * ps]);
+	CALL(dsm_barrier());
+	if (me == 1) {
+		atomic_store(&busy_stop, 1);
+		pthread_join(th, NULL);
+	}
+	return dsm_finalize() ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int lowest = 99, rpc_nice = 99, fifo = 0;
@@ -59,6 +188,8 @@ int main(int argc, char **argv)
 	CALL(dsm_rpc_register(NICE_RPC, nice_rpc));
 	init_or_exit(&argc, &argv);
 	me = dsm_rank();
+	if (argc > 1 && !strcmp(argv[1], "busy"))
+		return busy();
 	CALL(dsm_barrier()); /* the service thread has started and set itself */
 	CHECK((d = opendir("/proc/self/task")) != NULL, "opendir /proc/self/task");
 	while ((e = readdir(d)))
