@@ -1540,6 +1540,7 @@ void tp_normal_priority(void)
 #define ADAPT_HOLD_NS 500000000
 
 static int adapt_fd = -1;
+static int adapt_want = 2; /* 1 once SCHED_FIFO was refused and nice -20 was not */
 static int64_t adapt_at, adapt_raised_at;
 static uint64_t adapt_delay, adapt_runs;
 
@@ -1584,11 +1585,12 @@ static void adapt_priority(int64_t now)
 		   (d - adapt_delay) / (n - adapt_runs) >= ADAPT_WAIT_NS) {
 		log_debug("service thread: waited %llu us a run for a CPU: raised",
 			  (unsigned long long)((d - adapt_delay) / (n - adapt_runs) / 1000));
-		raise_priority(2);
+		raise_priority(adapt_want);
 		if (!prio_raised) {
 			adapt = 0; /* raise_priority() said why at DSM_LOG=info */
 			return;
 		}
+		adapt_want = prio_raised; /* said once why not SCHED_FIFO */
 		adapt_raised_at = now;
 	}
 	adapt_delay = d;
