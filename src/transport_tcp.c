@@ -1463,11 +1463,11 @@ static int read_service_priority(void)
 	if (app_nice == -1 && errno)
 		app_nice = 0;
 
+	adapt_auto = 0;
 	if (!v || !*v || !strcmp(v, "auto")) {
 		service_prio = oversubscribed() ? 2 : 0;
-		adapt_auto = adapt = !service_prio && rt.size > 1;
-	}
-	else if (!strcmp(v, "off"))
+		adapt_auto = !service_prio && rt.size > 1;
+	} else if (!strcmp(v, "off"))
 		service_prio = 0;
 	else if (!strcmp(v, "nice"))
 		service_prio = 1;
@@ -1566,7 +1566,6 @@ static int sched_waits(uint64_t *delay, uint64_t *runs)
 
 static void adapt_priority(int64_t now)
 {
-	struct sched_param sp = { .sched_priority = 0 };
 	uint64_t d, n;
 
 	if (!adapt || now - adapt_at < ADAPT_NS)
@@ -1578,8 +1577,7 @@ static void adapt_priority(int64_t now)
 		return;
 	}
 	if (prio_raised && now - adapt_raised_at >= ADAPT_HOLD_NS) {
-		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
-		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), app_nice);
+		tp_normal_priority();
 		prio_raised = 0;
 	} else if (!prio_raised && adapt_at && n - adapt_runs >= ADAPT_MIN_RUNS &&
 		   (d - adapt_delay) / (n - adapt_runs) >= ADAPT_WAIT_NS) {
@@ -1605,6 +1603,9 @@ static void *service_main(void *arg)
 
 	(void)arg;
 	raise_priority(service_prio);
+	adapt = adapt_auto;
+	adapt_want = 2;
+	adapt_at = 0;
 	for (int r = 0; r < rt.size; r++) {
 		peers[r].last_rx = now_ns();
 		peers[r].last_tx = INT64_MIN / 2; /* a heartbeat at once: "my service thread runs" */
@@ -1662,6 +1663,10 @@ static void *service_main(void *arg)
 		flush_corked();
 		if (stop_requested && all_delivered())
 			stopping = 1;
+	}
+	if (adapt_fd >= 0) {
+		close(adapt_fd); /* this thread's: the next job's service thread opens its own */
+		adapt_fd = -1;
 	}
 	/* Acknowledge everything, so no peer waits for us to repeat it. */
 	for (int r = 0; r < rt.size; r++)
