@@ -65,26 +65,43 @@ static int nice_rpc(const void *arg, size_t arg_len, void *reply, size_t *reply_
 
 #define BUSY_PAGES 300
 
+/* The threads of this process: opened, the next one's id (0 at the end). */
+static DIR *threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+
+	CHECK(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
+	return d;
+}
+
+static long next_thread(DIR *d)
+{
+	struct dirent *e;
+
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			return atol(e->d_name);
+	return 0;
+}
+
 /* The thread of this process named `name`, or 0. */
 static long thread_named(const char *name)
 {
-	char path[300], comm[32];
-	long tid = 0;
-	struct dirent *e;
+	char path[64], comm[32];
+	long tid, found = 0;
 	FILE *f;
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = threads();
 
-	while (d && !tid && (e = readdir(d))) {
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		if (e->d_name[0] == '.' || !(f = fopen(path, "r")))
-			continue;
+	while (!found && (tid = next_thread(d))) {
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+		if (!(f = fopen(path, "r")))
+			continue; /* the thread is gone */
 		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)) && comm[strlen(name)] == '\n')
-			tid = atol(e->d_name);
+			found = tid;
 		fclose(f);
 	}
-	if (d)
-		closedir(d);
-	return tid;
+	closedir(d);
+	return found;
 }
 
 /* Thread `tid`'s time waiting for a CPU (ns) and its runs, from schedstat. */
@@ -104,20 +121,18 @@ static void waits(long tid, unsigned long long *delay, unsigned long long *runs)
 static void bind_to(int cpu)
 {
 	cpu_set_t set;
-	struct dirent *e;
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = threads();
+	long tid;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	CHECK(d != NULL, "opendir /proc/self/task");
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			CHECK(sched_setaffinity(atoi(e->d_name), sizeof(set), &set) == 0, "sched_setaffinity: %s",
-			      strerror(errno));
+	while ((tid = next_thread(d)))
+		CHECK(sched_setaffinity((pid_t)tid, sizeof(set), &set) == 0, "sched_setaffinity: %s",
+		      strerror(errno));
 	closedir(d);
 }
 
-static atomic_int busy_stop, busy_raised;
+static atomic_int busy_stop, busy_spinning;
 static long busy_svc;
 
 /* Rank 1's spinner: plain compute, and a look at the service thread's policy. */
@@ -128,7 +143,7 @@ static void *spin(void *arg)
 
 	(void)arg;
 	waits(busy_svc, &d0, &r0);
-	atomic_store(&busy_raised, -1); /* spinning */
+	atomic_store(&busy_spinning, 1);
 	for (unsigned long i = 0; !atomic_load_explicit(&busy_stop, memory_order_relaxed); i++)
 		if (i % 65536 == 0)
 			raised |= sched_getscheduler((pid_t)busy_svc) == SCHED_FIFO;
@@ -164,7 +179,7 @@ static int busy(void)
 	bind_to(cpus[me]);
 	if (me == 1) {
 		CHECK(pthread_create(&th, NULL, spin, NULL) == 0, "pthread_create");
-		while (!atomic_load(&busy_raised))
+		while (!atomic_load(&busy_spinning))
 			sched_yield();
 	}
 	CALL(dsm_barrier()); /* rank 1's main thread waits in here while rank 0 reads */
@@ -182,7 +197,7 @@ static int busy(void)
 int main(int argc, char **argv)
 {
 	int lowest = 99, rpc_nice = 99, fifo = 0;
-	struct dirent *e;
+	long tid;
 	DIR *d;
 
 	CALL(dsm_rpc_register(NICE_RPC, nice_rpc));
@@ -191,14 +206,13 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "busy"))
 		return busy();
 	CALL(dsm_barrier()); /* the service thread has started and set itself */
-	CHECK((d = opendir("/proc/self/task")) != NULL, "opendir /proc/self/task");
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			int n = thread_nice(atol(e->d_name));
-			if (n < lowest)
-				lowest = n;
-			fifo += sched_getscheduler((pid_t)atol(e->d_name)) == SCHED_FIFO;
-		}
+	d = threads();
+	while ((tid = next_thread(d))) {
+		int n = thread_nice(tid);
+		if (n < lowest)
+			lowest = n;
+		fifo += sched_getscheduler((pid_t)tid) == SCHED_FIFO;
+	}
 	closedir(d);
 	if (me == 0) {
 		int32_t n;
