@@ -626,7 +626,7 @@ void alloc_fini(void)
 static int alloc_call(int op, uint64_t arg, const char *name, uint64_t *out_arg, uint64_t *out_p0)
 {
 	struct mbox_req req = { .kind = MBOX_ALLOC, .a = (uint64_t)op, .b = arg, .p = (void *)name };
-	int rc = mbox_call(&req);
+	int rc = tp_call(&req);
 
 	if (out_arg)
 		*out_arg = req.a;

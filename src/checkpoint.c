@@ -95,6 +95,7 @@
 #include "mailbox.h"
 #include "rc.h"
 #include "runtime.h"
+#include "transport.h"
 #include "wire.h"
 
 /* Format 2 saves release-consistent memory (its pages, the arena's heap);
@@ -829,7 +830,7 @@ static int write_pages(const char *gdir, uint64_t gen)
 	size_t n, clen = 0, inbuf = 0;
 	int fd = -1, rc;
 
-	rc = mbox_call(&req);
+	rc = tp_call(&req);
 	if (rc) {
 		log_err("dsm_checkpoint: cannot list this home's pages: %s", strerror(-rc));
 		return rc;
@@ -908,7 +909,7 @@ static int write_heap(const char *gdir)
 	char tmp[PATH_MAX], final[PATH_MAX];
 	int fd, rc;
 
-	rc = mbox_call(&req);
+	rc = tp_call(&req);
 	if (rc) {
 		log_err("dsm_checkpoint: cannot take the heap's state: %s", strerror(-rc));
 		return rc;

@@ -1548,7 +1548,7 @@ int dsm_advise(void *ptr, size_t len, int advice)
 		return 0; /* nothing whole, or nothing to fetch from anyone */
 	req.a = first;
 	req.b = last - first;
-	return mbox_call(&req);
+	return tp_call(&req);
 }
 
 /* ---- dispatch -------------------------------------------------------- */

@@ -42,15 +42,19 @@ void mbox_fini(void)
 	efd = -1;
 }
 
-int mbox_call(struct mbox_req *req)
+void mbox_begin(struct mbox_req *req)
+{
+	atomic_store_explicit(&req->done, 0, memory_order_relaxed);
+	req->tid = (int32_t)syscall(SYS_gettid);
+	atomic_fetch_add_explicit(&waiting, 1, memory_order_relaxed);
+}
+
+void mbox_submit(struct mbox_req *req)
 {
 	struct mbox_req *old = atomic_load(&head);
 	uint64_t one = 1;
 	int saved = errno;
 
-	atomic_store_explicit(&req->done, 0, memory_order_relaxed);
-	req->tid = (int32_t)syscall(SYS_gettid);
-	atomic_fetch_add_explicit(&waiting, 1, memory_order_relaxed);
 	do
 		req->next = old;
 	while (!atomic_compare_exchange_weak(&head, &old, req));
@@ -59,9 +63,25 @@ int mbox_call(struct mbox_req *req)
 			;
 	}
 	errno = saved;
+}
+
+int mbox_end(struct mbox_req *req)
+{
 	mbox_wait(req);
 	atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
 	return req->result;
+}
+
+int mbox_call(struct mbox_req *req)
+{
+	mbox_begin(req);
+	mbox_submit(req);
+	return mbox_end(req);
+}
+
+int mbox_pending(void)
+{
+	return atomic_load_explicit(&head, memory_order_relaxed) != NULL;
 }
 
 int mbox_wait(struct mbox_req *req)

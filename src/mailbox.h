@@ -66,6 +66,17 @@ void mbox_fini(void);
 /* Submit and wait for completion; returns req->result.  Signal-safe. */
 int mbox_call(struct mbox_req *req);
 
+/* mbox_call() in its three steps, for a caller that may serve its request
+ * itself between them (transport.h's tp_call): mark it pending and count
+ * its caller as waiting; push it for the service thread; wait for its
+ * completion and stop counting.  All three signal-safe. */
+void mbox_begin(struct mbox_req *req);
+void mbox_submit(struct mbox_req *req);
+int mbox_end(struct mbox_req *req);
+
+/* Whether requests wait to be drained (a hint: one may come at once). */
+int mbox_pending(void);
+
 /* Wait for the completion of a request that the caller did not submit but
  * parked where another thread will complete it (a queue of waiters); the
  * same polling, then sleeping, as mbox_call().  req->done must be 0 when it

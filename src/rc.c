@@ -1731,7 +1731,7 @@ int rc_release(void)
 
 	if (atomic_load(&a_dirty) == 0)
 		return 0;
-	return mbox_call(&req);
+	return tp_call(&req);
 }
 
 int rc_acquire(void)
@@ -1740,7 +1740,7 @@ int rc_acquire(void)
 
 	if (atomic_load(&a_unapplied) == 0)
 		return 0;
-	return mbox_call(&req);
+	return tp_call(&req);
 }
 
 int dsm_release(void)
@@ -1758,7 +1758,7 @@ int dsm_acquire(void)
 		return -EINVAL;
 	if (n_rc == 0)
 		return 0;
-	return mbox_call(&req);
+	return tp_call(&req);
 }
 
 /* ---- write notices ------------------------------------------------------ */

@@ -161,7 +161,7 @@ static void run_job(struct rpc_job *job)
 		}
 	}
 	rc_release(); /* the reply: a release */
-	mbox_call(&req);
+	tp_call(&req);
 	free(job->reply);
 	free(job);
 }
@@ -436,7 +436,7 @@ int dsm_rpc_call(int rank, uint32_t id, const void *arg, size_t arg_len, void *r
 			free(c.reply);
 		return rc;
 	}
-	rc = mbox_call(&req);
+	rc = tp_call(&req);
 	rc_acquire(); /* the reply: an acquire */
 	stats_rpc_called(rank, id, c.id, t0);
 	if (c.reply != reply) {

@@ -602,7 +602,7 @@ static int call(int kind)
 
 	if (!rt_live(rt_call_name(kind)))
 		return -EINVAL;
-	return mbox_call(&req);
+	return tp_call(&req);
 }
 
 /* An application barrier, with dsm_allgather's data (g) or without (NULL):
@@ -612,7 +612,7 @@ static int call(int kind)
 static int app_barrier(struct sync_gather *g, int64_t t0)
 {
 	struct mbox_req req = { .kind = MBOX_BARRIER, .p = g };
-	int rc = mbox_call(&req); /* the release too (sync_barrier) */
+	int rc = tp_call(&req); /* the release too (sync_barrier) */
 
 	if (rc == 0)
 		rc = rc_acquire();

@@ -107,7 +107,7 @@
  * same rank over one in-order link, so a message of the wrong epoch, round
  * or sender, or a second one, is a protocol error.  A rank that dies ends
  * the job through the transport, as in every other wait.  The waiting
- * thread waits in mbox_call() like any request (DSM_SPIN_US).
+ * thread waits in tp_call() like any request (DSM_SPIN_US).
  * verify/barrier.pml models it.
  *
  * dsm_allgather() is the same barrier with data: after round k - 1 a rank
@@ -1137,7 +1137,7 @@ static int sync_call(int kind, uint64_t id, uint64_t b, void *p)
 	int64_t t0 = obs_clock();
 	int rc;
 
-	rc = mbox_call(&req);
+	rc = tp_call(&req);
 	stats_waited(kind, id, t0);
 	return rc;
 }
@@ -1147,7 +1147,7 @@ static void wait_here(struct mbox_req *req, int kind, uint64_t id)
 {
 	int64_t t0 = obs_clock();
 
-	mbox_wait(req);
+	tp_wait(req);
 	stats_waited(kind, id, t0);
 }
 
@@ -1352,7 +1352,7 @@ int dsm_cond_wait(uint64_t cond, uint64_t lock)
 		return rc;
 	}
 	rc = dsm_unlock(lock);
-	mbox_wait(&w);
+	tp_wait(&w);
 	if (rc == 0)
 		rc = dsm_lock(lock);
 	return rc;

@@ -20,6 +20,16 @@ int tp_mesh(const struct rdv_entry *table, int lfd, int64_t deadline);
 int tp_start(void);
 void tp_join(void);
 
+/* An application thread's request (mailbox.h), made by the thread itself
+ * where it can: it serves its rank while it waits (the requesting thread
+ * drives, see transport_tcp.c), else through the service thread as
+ * mbox_call().  Not signal-safe: fault handlers use mbox_call().  tp_wait()
+ * is mbox_wait() for a request parked where another thread completes it,
+ * the same way. */
+struct mbox_req;
+int tp_call(struct mbox_req *req);
+int tp_wait(struct mbox_req *req);
+
 /* Service thread only: */
 /* Send a message (src is filled in).  A message to this rank is queued and
  * handled after the current one.  Never blocks: what the socket does not

@@ -73,6 +73,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <linux/futex.h>
 #include <unistd.h>
 
 #include "coherence.h"
@@ -87,6 +89,9 @@
 
 #define TAG_MBOX (1ULL << 32)
 #define TAG_BACKEND ((1ULL << 32) + 1)
+#define TAG_NET ((1ULL << 32) + 2)   /* the service thread's epoll: netfd is ready */
+#define TAG_TIMER ((1ULL << 32) + 3) /* ... or a driver set its timer earlier */
+#define DRIVE_NS 1000000LL           /* a driver serves the rank at most this long */
 #define IN_INITIAL (64 * 1024)
 #define STAGE_LIMIT (256 * 1024)   /* bytes staged for the socket at a time */
 #define ACK_DELAY_NS 2000000LL     /* acknowledge within 2 ms ... */
@@ -171,7 +176,7 @@ static uint8_t *open_buf; /* service thread: a message's opened payload */
 
 static struct peer *peers;
 static struct rdv_entry *table;
-static int epfd = -1, mbox_fd = -1, listen_fd = -1;
+static int epfd = -1, netfd = -1, timer_fd = -1, mbox_fd = -1, listen_fd = -1;
 static pthread_t service, linkmgr;
 static int linkmgr_running;
 static int lm_pipe[2] = { -1, -1 };
@@ -454,7 +459,7 @@ static void watch_out(int rank, int on)
 	if (p->want_out == on || p->fd < 0)
 		return;
 	p->want_out = on;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &ev) < 0)
+	if (epoll_ctl(netfd, EPOLL_CTL_MOD, p->fd, &ev) < 0)
 		rt_fatal("epoll_ctl for rank %d: %s", rank, strerror(errno));
 }
 
@@ -756,7 +761,7 @@ static void drop_connection(int rank)
 	struct peer *p = &peers[rank];
 
 	if (p->fd >= 0) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+		epoll_ctl(netfd, EPOLL_CTL_DEL, p->fd, NULL);
 		close(p->fd);
 	}
 	p->fd = -1;
@@ -814,7 +819,7 @@ static void link_up(int rank, int fd)
 	if (p->state == LINK_UP)
 		log_warn("rank %d reconnected while its old link looked alive; replacing it", rank);
 	drop_connection(rank);
-	if (add_peer(rank, fd) || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (add_peer(rank, fd) || epoll_ctl(netfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		rt_fatal("cannot take the new connection from rank %d", rank);
 	p->state = LINK_UP;
 	p->resumed = 0;
@@ -1334,18 +1339,18 @@ static int64_t run_timers(void)
 /* epoll_wait for at most tmo_ns (-1: no limit).  A limit under a
  * millisecond (a page held for a thread, coherence.c) is kept to the
  * microsecond with epoll_pwait2 where the kernel has it (5.11). */
-static int wait_events(struct epoll_event *evs, int max, int64_t tmo_ns)
+static int wait_events(int fd, struct epoll_event *evs, int max, int64_t tmo_ns)
 {
-	static int no_pwait2;
+	static atomic_int no_pwait2;
 
-	if (tmo_ns >= 0 && tmo_ns < 1000000 && !no_pwait2) {
+	if (tmo_ns >= 0 && tmo_ns < 1000000 && !atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
 		struct timespec ts = { .tv_nsec = (long)tmo_ns };
-		int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+		int n = epoll_pwait2(fd, evs, max, &ts, NULL);
 		if (n >= 0 || errno != ENOSYS)
 			return n;
-		no_pwait2 = 1;
+		atomic_store_explicit(&no_pwait2, 1, memory_order_relaxed);
 	}
-	return epoll_wait(epfd, evs, max, tmo_ns < 0 ? -1 : (int)((tmo_ns + 999999) / 1000000));
+	return epoll_wait(fd, evs, max, tmo_ns < 0 ? -1 : (int)((tmo_ns + 999999) / 1000000));
 }
 
 /* ---- the service thread ----------------------------------------------- */
@@ -1358,41 +1363,231 @@ static int all_delivered(void)
 	return 1;
 }
 
+/* Take one request of an application thread (from the mailbox, or from its
+ * own thread driving: tp_call). */
+static void mailbox_one(struct mbox_req *r)
+{
+	if (r->kind != MBOX_LINK_UP && r->kind != MBOX_LINK_DEAD)
+		coh_thread_moved(r->tid, r->kind == MBOX_FAULT ? r->a : UINT64_MAX);
+	switch (r->kind) {
+	case MBOX_FAULT:
+		coh_ops_for(r->a)->fault(r->a, (int)r->b, r);
+		break;
+	case MBOX_LINK_UP:
+		link_up((int)r->a, (int)r->b);
+		mbox_complete(r, 0);
+		break;
+	case MBOX_LINK_DEAD:
+		/* A peer that said BYE ends only once it has every rank's BYE:
+		 * what it did not acknowledge, it had. */
+		if (peers[r->a].said_bye) {
+			peer_finished((int)r->a);
+			mbox_complete(r, 0);
+			break;
+		}
+		rt_peer_lost((int)r->a, "its listening socket refuses connections");
+	default:
+		if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
+			sync_request(r);
+		else if (r->kind >= MBOX_RPC_FIRST && r->kind <= MBOX_RPC_LAST)
+			rpc_request(r);
+		else
+			rt_request(r);
+	}
+}
+
 static void mailbox_ready(void)
 {
 	struct mbox_req *r = mbox_drain();
 
 	while (r) {
 		struct mbox_req *nx = r->next;
-		if (r->kind != MBOX_LINK_UP && r->kind != MBOX_LINK_DEAD)
-			coh_thread_moved(r->tid, r->kind == MBOX_FAULT ? r->a : UINT64_MAX);
-		switch (r->kind) {
-		case MBOX_FAULT:
-			coh_ops_for(r->a)->fault(r->a, (int)r->b, r);
-			break;
-		case MBOX_LINK_UP:
-			link_up((int)r->a, (int)r->b);
-			mbox_complete(r, 0);
-			break;
-		case MBOX_LINK_DEAD:
-			/* A peer that said BYE ends only once it has every
-			 * rank's BYE: what it did not acknowledge, it had. */
-			if (peers[r->a].said_bye) {
-				peer_finished((int)r->a);
-				mbox_complete(r, 0);
-				break;
-			}
-			rt_peer_lost((int)r->a, "its listening socket refuses connections");
-		default:
-			if (r->kind >= MBOX_SYNC_FIRST && r->kind <= MBOX_SYNC_LAST)
-				sync_request(r);
-			else if (r->kind >= MBOX_RPC_FIRST && r->kind <= MBOX_RPC_LAST)
-				rpc_request(r);
-			else
-				rt_request(r);
-		}
+		mailbox_one(r);
 		r = nx;
 	}
+}
+
+/* One batch of events from netfd, then what each batch ends with. */
+static void handle_events(const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+		if (tag == TAG_MBOX) {
+			mailbox_ready();
+		} else if (tag == TAG_BACKEND) {
+			rt.be->handle_events();
+		} else {
+			int rank = (int)tag;
+			if (peers[rank].fd >= 0 && (evs[i].events & EPOLLOUT))
+				pump(rank);
+			if (peers[rank].fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+				receive(rank);
+		}
+		run_loopback();
+	}
+	/* Held-back requests (coherence.c's holds) may go out here. */
+	if (coh_deadline(now_ns()) != INT64_MAX) {
+		coh_check_deadlines(now_ns());
+		run_loopback();
+	}
+	flush_corked();
+}
+
+/*
+ * The requesting thread drives (issue 15: the critical path without
+ * hand-offs).  An application thread that makes a request (a lock, a post,
+ * a barrier, an RPC, a release) would hand it to the service thread and
+ * sleep, and the answer would wake the service thread and then it: two
+ * wake-ups on every request's path, each a context switch, and on a busy
+ * CPU each a wait for the scheduler.  Instead the thread takes the baton,
+ * if it is free, and is the service thread for a while: it handles its own
+ * request, sends it, and polls the rank's network itself, handling whatever
+ * arrives (its answer, and any peer's request), until its request is done
+ * or DRIVE_NS has passed; then it hands the baton back and, if its request
+ * is still open, waits for the service thread like any caller.
+ *
+ * The service thread's epoll set (epfd) holds only netfd, the epoll set of
+ * everything the rank serves (the peers' sockets, the mailbox, the fault
+ * backend), and timer_fd.  A driver disarms netfd there, so the sleeping
+ * service thread is not woken by what the driver handles, and arms it
+ * again when it leaves (which wakes the service thread only if events
+ * wait).  The timers (acknowledgements owed, heartbeats, holds) a driver
+ * leaves earlier than the service thread's own wake-up are set on timer_fd.
+ * A driver blocks every signal while it holds the baton: a handler that
+ * touched the shared region would fault, and its fault needs the baton.
+ * The SIGSEGV and SIGBUS fault paths do not drive (they run in a signal
+ * handler: the protocol code is not async-signal-safe), nor does the
+ * service thread itself.
+ *
+ * Locking: `baton` guards everything the service loop touches (the links,
+ * the protocols' service-side state, `svc_wake_at`): the service thread
+ * holds it except while it sleeps in epoll_wait; a driver only try-locks
+ * it.  0 free, 1 held, 2 held and the service thread waits for it (a
+ * futex, as in Drepper's "Futexes are tricky", mutex 2).
+ */
+static atomic_int baton = 1;
+static int drive_on;        /* DSM_DRIVE, and the service thread runs */
+static int64_t svc_wake_at; /* when the sleeping service thread wakes at the latest */
+
+static void baton_take(void)
+{
+	int c = 0;
+
+	if (atomic_compare_exchange_strong(&baton, &c, 1))
+		return;
+	if (c != 2)
+		c = atomic_exchange(&baton, 2);
+	while (c != 0) {
+		syscall(SYS_futex, &baton, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		c = atomic_exchange(&baton, 2);
+	}
+}
+
+static int baton_try(void)
+{
+	int c = 0;
+
+	return atomic_compare_exchange_strong(&baton, &c, 1);
+}
+
+static void baton_put(void)
+{
+	if (atomic_fetch_sub(&baton, 1) != 1) {
+		atomic_store(&baton, 0);
+		syscall(SYS_futex, &baton, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+}
+
+static void arm_net(int on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u64 = TAG_NET };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, netfd, &ev) < 0)
+		rt_fatal("epoll_ctl for the service thread: %s", strerror(errno));
+}
+
+/* Serve the rank until req is done or DRIVE_NS has passed, first submitting
+ * it if `submit`.  Returns 0, having done nothing, where it may not drive
+ * now (the baton is taken, or driving is off). */
+static int drive(struct mbox_req *req, int submit)
+{
+	struct epoll_event evs[64];
+	sigset_t all, old;
+	int64_t now, end, spin_end, tmo;
+
+	if (!drive_on)
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (!baton_try()) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 0;
+	}
+	arm_net(0);
+	if (submit) {
+		if (mbox_pending())
+			mailbox_ready(); /* older requests of other threads first */
+		mailbox_one(req);
+		run_loopback();
+		flush_corked();
+	}
+	now = now_ns();
+	end = now + DRIVE_NS;
+	spin_end = now + rt.spin_ns;
+	while (!atomic_load_explicit(&req->done, memory_order_acquire) && (now = now_ns()) < end) {
+		int n;
+
+		tmo = run_timers();
+		if (now < spin_end) {
+			/* Poll first: waking an idle CPU costs more than the answer
+			 * takes to come (as the service thread does, above). */
+			n = epoll_wait(netfd, evs, 64, 0);
+			if (n == 0) {
+				if (mbox_yield())
+					spin_end = 0; /* the CPU is wanted: sleep */
+				continue;
+			}
+		} else {
+			n = wait_events(netfd, evs, 64, tmo >= 0 && tmo < end - now ? tmo : end - now);
+		}
+		if (n < 0 && errno != EINTR)
+			rt_fatal("epoll_wait: %s", strerror(errno));
+		handle_events(evs, n > 0 ? n : 0);
+	}
+	/* The timers this left for the service thread. */
+	tmo = run_timers();
+	now = now_ns();
+	if (stop_requested)
+		tmo = 0;
+	if (tmo >= 0 && now + tmo < svc_wake_at) {
+		struct itimerspec its = { .it_value = { .tv_sec = (now + tmo) / 1000000000,
+							 .tv_nsec = (now + tmo) % 1000000000 } };
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1; /* zero would disarm it */
+		if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+			rt_fatal("timerfd_settime: %s", strerror(errno));
+		svc_wake_at = now + tmo;
+	}
+	/* The baton first: a service thread that the arming wakes finds it
+	 * free (at SCHED_FIFO it runs at once, on this CPU). */
+	baton_put();
+	arm_net(1);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 1;
+}
+
+int tp_call(struct mbox_req *req)
+{
+	mbox_begin(req);
+	if (!drive(req, 1))
+		mbox_submit(req);
+	return mbox_end(req);
+}
+
+int tp_wait(struct mbox_req *req)
+{
+	drive(req, 0);
+	return mbox_wait(req);
 }
 
 /*
@@ -1625,14 +1820,31 @@ static void *service_main(void *arg)
 		 * one another thread needs.  Nor does a service thread at
 		 * SCHED_FIFO: its sched_yield() would give the CPU to nobody. */
 		if (rt.spin_ns && prio_raised != 2 && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
-			n = epoll_wait(epfd, evs, 64, 0);
+			n = epoll_wait(netfd, evs, 64, 0);
 			if (n == 0) {
 				if (mbox_yield())
 					busy_at = 0; /* the CPU is wanted: sleep */
 				continue;
 			}
 		} else {
-			n = wait_events(evs, 64, tmo);
+			/* Asleep, it lets a requesting thread drive (above). */
+			struct epoll_event top[2];
+			int m, err;
+
+			svc_wake_at = tmo < 0 ? INT64_MAX : now_ns() + tmo;
+			baton_put();
+			m = wait_events(epfd, top, 2, tmo);
+			err = errno;
+			baton_take();
+			if (m < 0 && err != EINTR)
+				rt_fatal("epoll_wait: %s", strerror(err));
+			for (int i = 0; i < m; i++)
+				if (top[i].data.u64 == TAG_TIMER) {
+					uint64_t expired;
+					if (read(timer_fd, &expired, sizeof(expired)) < 0 && errno != EAGAIN)
+						rt_fatal("reading the service thread's timer: %s", strerror(errno));
+				}
+			n = epoll_wait(netfd, evs, 64, 0);
 		}
 		if (n > 0 && rt.spin_ns)
 			busy_at = now_ns();
@@ -1640,27 +1852,7 @@ static void *service_main(void *arg)
 
 		if (n < 0 && errno != EINTR)
 			rt_fatal("epoll_wait: %s", strerror(errno));
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-			if (tag == TAG_MBOX) {
-				mailbox_ready();
-			} else if (tag == TAG_BACKEND) {
-				rt.be->handle_events();
-			} else {
-				int rank = (int)tag;
-				if (peers[rank].fd >= 0 && (evs[i].events & EPOLLOUT))
-					pump(rank);
-				if (peers[rank].fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-					receive(rank);
-			}
-			run_loopback();
-		}
-		/* Held-back requests (coherence.c's holds) may go out here. */
-		if (coh_deadline(now_ns()) != INT64_MAX) {
-			coh_check_deadlines(now_ns());
-			run_loopback();
-		}
-		flush_corked();
+		handle_events(evs, n > 0 ? n : 0);
 		if (stop_requested && all_delivered())
 			stopping = 1;
 	}
@@ -1677,11 +1869,11 @@ static void *service_main(void *arg)
 	return NULL;
 }
 
-static int watch(int fd, uint64_t tag)
+static int watch(int ep, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		log_err("epoll_ctl: %s", strerror(errno));
 		return -errno;
 	}
@@ -1706,18 +1898,25 @@ int tp_start(void)
 		return rc;
 	stopping = 0;
 	stop_requested = 0;
+	if ((rc = setting_flag("DSM_DRIVE", 1, &drive_on)))
+		return rc;
+	atomic_store(&baton, 1); /* the service thread's from its start */
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
+	netfd = epoll_create1(EPOLL_CLOEXEC);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (epfd < 0 || netfd < 0 || timer_fd < 0)
 		return -errno;
+	if ((rc = watch(epfd, netfd, TAG_NET)) || (rc = watch(epfd, timer_fd, TAG_TIMER)))
+		return rc;
 	mbox_fd = mbox_init(rt.spin_ns);
 	if (mbox_fd < 0)
 		return mbox_fd;
-	if ((rc = watch(mbox_fd, TAG_MBOX)))
+	if ((rc = watch(netfd, mbox_fd, TAG_MBOX)))
 		return rc;
-	if (rt.be->event_fd() >= 0 && (rc = watch(rt.be->event_fd(), TAG_BACKEND)))
+	if (rt.be->event_fd() >= 0 && (rc = watch(netfd, rt.be->event_fd(), TAG_BACKEND)))
 		return rc;
 	for (int i = 0; i < rt.size; i++)
-		if (peers[i].fd >= 0 && (rc = watch(peers[i].fd, (uint64_t)i)))
+		if (peers[i].fd >= 0 && (rc = watch(netfd, peers[i].fd, (uint64_t)i)))
 			return rc;
 	/* Signals are for the application's threads, not ours. */
 	sigfillset(&all);
@@ -1805,6 +2004,8 @@ void tp_join(void)
 		close(listen_fd);
 	listen_fd = -1;
 	close(epfd);
-	epfd = -1;
+	close(netfd);
+	close(timer_fd);
+	epfd = netfd = timer_fd = -1;
 	mbox_fini();
 }
