@@ -30,7 +30,7 @@ struct mbox_req;
 int tp_call(struct mbox_req *req);
 int tp_wait(struct mbox_req *req);
 
-/* Service thread only: */
+/* Service thread only (or a thread driving in its place, tp_call): */
 /* Send a message (src is filled in).  A message to this rank is queued and
  * handled after the current one.  Never blocks: what the socket does not
  * take now waits in the peer's output buffer. */

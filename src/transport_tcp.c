@@ -50,7 +50,9 @@
  * nobody registered to the runtime (rt_handle), which refuses what it does
  * not know.
  *
- * Threads and locking: all link state belongs to the service thread.  The
+ * Threads and locking: all link state belongs to the holder of the baton:
+ * the service thread, or an application thread that drives while it waits
+ * for its own request (see "The requesting thread drives" below).  The
  * link manager thread owns the listening socket and the reconnection
  * attempts; it learns which links are down from `link_down` (atomic flags,
  * plus a wake-up pipe) and hands authenticated sockets to the service thread
@@ -1543,8 +1545,11 @@ static int drive(struct mbox_req *req, int submit)
 			 * takes to come (as the service thread does, above). */
 			n = epoll_wait(netfd, evs, 64, 0);
 			if (n == 0) {
+				/* Another thread wants this CPU: leave the rank to
+				 * the service thread, which may run above it
+				 * (DSM_SERVICE_PRIORITY), and sleep. */
 				if (mbox_yield())
-					spin_end = 0; /* the CPU is wanted: sleep */
+					break;
 				continue;
 			}
 		} else {

@@ -63,6 +63,7 @@ refuse1 DSM_RC_HOMES garbage migrat " static" 1 statics
 refuse1 DSM_RC_KEEP_OPEN garbage of " on" 1 0 yes
 refuse1 DSM_SERVICE_PRIORITY garbage -20 " nice" fifo1
 refuse1 DSM_BIND garbage core " auto" 1 offf
+refuse1 DSM_DRIVE 2 -1 garbage yess " 1"
 refuse1 DSM_PMIX 2 garbage
 refuse1 DSM_FAULTS drop=nan drop=-nan drop=-0.1 drop=1.5 drop=inf dup=nan reorder=2 \
 	"delay=1e308s..1e308s" "delay=nan..1ms" "delay=1ms..inf" "delay=-1ms..1ms" "delay=11s..12s" \
