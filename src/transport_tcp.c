@@ -1573,10 +1573,10 @@ static int drive(struct mbox_req *req, int submit)
 			rt_fatal("timerfd_settime: %s", strerror(errno));
 		svc_wake_at = now + tmo;
 	}
-	/* The baton first: a service thread that the arming wakes finds it
-	 * free (at SCHED_FIFO it runs at once, on this CPU). */
-	baton_put();
+	/* Armed before the baton goes: once it is put, the service thread may
+	 * end and tp_join() close the descriptors. */
 	arm_net(1);
+	baton_put();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 1;
 }
