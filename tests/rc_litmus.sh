@@ -9,6 +9,7 @@
 # whose release carried its diffs in the rounds, a carried write read through
 # a lock by a rank that may not have left the barrier yet, a page kept open
 # across barriers that another thread of its rank writes during the release,
+# releases with nothing written that send nothing,
 # DSM_CONSISTENCY=release
 # for dsm_alloc_named, and a malformed DSM_CONSISTENCY refused; every job
 # again with homes that move to their pages' writers (DSM_RC_HOMES=migrate),
@@ -20,7 +21,7 @@
 
 for homes in static migrate; do
 	export DSM_RC_HOMES=$homes
-	for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "2 escape 50" "3 early 100" "3 open 100" "4 counters 5000"; do
+	for job in "2 mp-lock 150" "2 mp-sem 300" "3 chain 100" "2 writers 20" "4 writers 10" "2 rpc 200" "2 fence 100" "2 escape 50" "3 early 100" "3 open 100" "2 quiet 1000" "4 counters 5000"; do
 		set -- $job
 		n=$1 t=$2 rounds=$3
 		run_job "$TMP/out" -t 120 -n "$n" "$TBIN/rc_litmus" "$t" "$rounds"

@@ -43,6 +43,11 @@
  *               one more (the second thread done) every word of the second
  *               threads' pages (a write made during a release is not lost);
  *               at most 3 ranks; rounds
+ *   quiet       releases with nothing written send nothing: rank 0 writes a
+ *               word, releases it and takes a lock, then 1000 times releases
+ *               (dsm_release) and unlocks the lock it keeps, with nothing
+ *               written in between: no byte may leave the rank and no diff
+ *               be made (2 ranks)
  *   default     DSM_CONSISTENCY=release: dsm_alloc_named gives memory of the
  *               release-consistent arena (dsm_alloc_named_rc of the same name
  *               gives the same block); mp-lock runs on it
@@ -262,6 +267,31 @@ static int fence(volatile uint64_t *a, uint64_t rounds)
 	return 0;
 }
 
+static int quiet(volatile uint64_t *a, uint64_t rounds)
+{
+	struct dsm_stats s0, s1;
+
+	if (me != 0)
+		return 0;
+	a[0] = 1;
+	CALL(dsm_release());
+	CALL(dsm_lock(77));
+	CALL(dsm_unlock(77));
+	usleep(20000); /* acknowledgements owed go out (2 ms at most) */
+	CALL(dsm_stats(&s0));
+	for (uint64_t r = 0; r < rounds; r++) {
+		CALL(dsm_release());
+		CALL(dsm_lock(77)); /* kept here: nobody else asks for it */
+		CALL(dsm_unlock(77));
+	}
+	CALL(dsm_stats(&s1));
+	CHECK(s1.net_bytes_out == s0.net_bytes_out, "%lu releases with nothing written sent %lu bytes",
+	      (unsigned long)rounds, (unsigned long)(s1.net_bytes_out - s0.net_bytes_out));
+	CHECK(s1.diffs_sent == s0.diffs_sent, "%lu releases with nothing written made %lu diffs", (unsigned long)rounds,
+	      (unsigned long)(s1.diffs_sent - s0.diffs_sent));
+	return 0;
+}
+
 static pthread_mutex_t esc_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t esc_cv = PTHREAD_COND_INITIALIZER;
 static uint64_t esc_go, esc_rounds;
@@ -472,6 +502,8 @@ int main(int argc, char **argv)
 		rc = escape(a, n);
 	else if (!strcmp(test, "open"))
 		rc = open_pages(a, n);
+	else if (!strcmp(test, "quiet"))
+		rc = quiet(a, n);
 	else if (!strcmp(test, "counters"))
 		rc = counters(a, n);
 	else
