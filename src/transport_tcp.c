@@ -1444,9 +1444,10 @@ static void handle_events(const struct epoll_event *evs, int n)
  * CPU each a wait for the scheduler.  Instead the thread takes the baton,
  * if it is free, and is the service thread for a while: it handles its own
  * request, sends it, and polls the rank's network itself, handling whatever
- * arrives (its answer, and any peer's request), until its request is done
- * or DRIVE_NS has passed; then it hands the baton back and, if its request
- * is still open, waits for the service thread like any caller.
+ * arrives (its answer, and any peer's request), until its request is done,
+ * DRIVE_NS has passed or a yield shows that another thread wants its CPU;
+ * then it hands the baton back and, if its request is still open, waits
+ * for the service thread like any caller.
  *
  * The service thread's epoll set (epfd) holds only netfd, the epoll set of
  * everything the rank serves (the peers' sockets, the mailbox, the fault
@@ -1542,7 +1543,7 @@ static int drive(struct mbox_req *req, int submit)
 		tmo = run_timers();
 		if (now < spin_end) {
 			/* Poll first: waking an idle CPU costs more than the answer
-			 * takes to come (as the service thread does, above). */
+			 * takes to come (as service_main() does). */
 			n = epoll_wait(netfd, evs, 64, 0);
 			if (n == 0) {
 				/* Another thread wants this CPU: leave the rank to
@@ -1816,7 +1817,7 @@ static void *service_main(void *arg)
 		int n;
 
 		/* While this rank waits for answers (its own page requests, a
-		 * home's invalidations, an application thread in mbox_call),
+		 * home's invalidations, an application thread in tp_call),
 		 * poll for up to rt.spin_ns after the last event instead of
 		 * sleeping: the answer usually comes within microseconds, and
 		 * waking a CPU that went idle costs more than the message itself
