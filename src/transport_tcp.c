@@ -128,6 +128,7 @@ struct peer {
 	int rx_seen, tx_seen;
 	int heard;
 	int said_bye;
+	int sent_bye;        /* our BYE is queued for it (tp_send) */
 	int resumed;         /* the peer's RESUME arrived on this connection */
 	int64_t down_since;
 	/* receiving */
@@ -674,6 +675,8 @@ void tp_send(int to, struct wire_hdr *h, const void *payload)
 	m = malloc(sizeof(*m) + msg_wire_size(h));
 	if (!m)
 		rt_fatal("out of memory for a message to rank %d", to);
+	if (h->type == WIRE_BYE)
+		p->sent_bye = 1;
 	h->seq = p->send_next++;
 	m->next = NULL;
 	m->seq = h->seq;
@@ -785,9 +788,11 @@ static void link_fail(int rank, const char *why)
 {
 	struct peer *p = &peers[rank];
 
-	if (p->said_bye && !p->head) {
-		/* It finished, and has everything we sent it (our BYE too,
-		 * which it waits for before it ends): nothing to repair. */
+	if (p->said_bye && p->sent_bye && !p->head) {
+		/* It finished, and has everything we sent it, our BYE too,
+		 * which it waits for before it ends: nothing to repair.  (Its
+		 * BYE alone is not enough: ours, still to come, would be lost
+		 * with the link, and it would wait for it until it gave us up.) */
 		peer_finished(rank);
 		return;
 	}
