@@ -54,7 +54,7 @@ struct mbox_req {
 	uint64_t a, b;
 	void *p;                /* request-specific pointer (buffers, ...) */
 	int result;             /* set by the service thread */
-	int32_t tid;            /* set by mbox_call: the calling thread */
+	int32_t tid;            /* set by mbox_begin (mbox_call): the calling thread */
 	atomic_uint done;       /* futex word: 0 waiting, 1 completed */
 };
 
