@@ -1474,7 +1474,8 @@ static void handle_events(const struct epoll_event *evs, int n)
  * futex, as in Drepper's "Futexes are tricky", mutex 2).
  */
 static atomic_int baton = 1;
-static int drive_on;        /* DSM_DRIVE, and the service thread runs */
+static int drive_on;        /* DSM_DRIVE (before and after the service thread
+                             * runs, it holds the baton: nobody drives) */
 static int64_t svc_wake_at; /* when the sleeping service thread wakes at the latest */
 
 static void baton_take(void)
@@ -1523,8 +1524,8 @@ static int drive(struct mbox_req *req, int submit)
 	sigset_t all, old;
 	int64_t now, end, spin_end, tmo;
 
-	if (!drive_on)
-		return 0;
+	if (!drive_on || atomic_load_explicit(&baton, memory_order_relaxed))
+		return 0; /* taken: spare the two sigprocmask calls */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (!baton_try()) {
