@@ -303,15 +303,17 @@ int dsm_stats(struct dsm_stats *st);
  * ---- Advice ----
  *
  * dsm_advise(ptr, len, DSM_ADV_WILL_OVERWRITE): this rank promises to write
- * every byte of [ptr, ptr + len) before it reads any of it.  The next write
- * fault of each page wholly inside the range (pages it only shares are left
- * alone) then takes the page's ownership without fetching its data: the
+ * every byte of [ptr, ptr + len) before it reads any of it.  The call asks
+ * at once, one message per home and without waiting, for the ownership of
+ * each page wholly inside the range (pages it only shares are left alone;
+ * up to 64 MiB, the rest on their first write fault) without its data: the
  * other copies are invalidated as for any write, and the page starts here as
- * zeros (or keeps this rank's read copy).  The hint is spent by that fault;
+ * zeros (or keeps this rank's read copy).  The advice is spent by the grant;
  * give it again before each overwrite phase.  A page this rank already holds
- * writable gets no hint (nothing would be fetched).  Until the writer has
- * overwritten a page, another rank that reads it may see zeros instead of
- * the old contents: order such reads after the phase (a barrier).  Only for
+ * writable is left alone (nothing would be fetched).  From the call until the
+ * writer has overwritten a page, another rank that reads it may see zeros
+ * instead of the old contents: order such reads before the call or after the
+ * phase (a barrier).  Only for
  * sequentially consistent memory (release-consistent pages ignore it).
  * Returns 0; -EINVAL for other advice, a range outside the shared region, or
  * before dsm_init().  A no-op on a job of one rank.

@@ -38,15 +38,17 @@
  * reader's fault on a page a writer took from it also asks again for the
  * nearby pages it lost the same way, in this phase or the last.
  *
- * Bulk movement (bundles): what one fault (with its fetch-ahead), or one
- * received bundle, makes this rank send to one peer goes as one COH_BUNDLE
+ * Bulk movement (bundles): what one fault (with its fetch-ahead), one
+ * advice, one received bundle, or one run of the rank's messages to itself
+ * makes this rank send to one peer goes as one COH_BUNDLE
  * message, in order: a run's requests to its home, the pages the home
  * serves, the FWDs it sends one owner, that owner's pages, the DONEs.  A
  * bundle only delays messages on their own channel, in order, until its
  * handler ends, so every rule above holds as if they had gone one by one.
  *
- * Advice (dsm_advise, "advice" below): a write request for a page the
- * program will overwrite whole carries WIRE_F_OVERWRITE; the home then
+ * Advice (dsm_advise, "advice" below): the pages the program will overwrite
+ * whole are asked for at once, as write requests that carry WIRE_F_OVERWRITE
+ * (as does a later write fault's, past ADVISE_AHEAD); the home then
  * invalidates every copy, the owner's included, and grants the page itself
  * as writable zeros, as it grants an upgrade: no page data travels.
  *
@@ -54,7 +56,9 @@
  * it stays until that thread has used it; see "holds" below.
  *
  * Serving a writable page: write-protect it first, then copy it out, then
- * drop it (or keep it read-only), so no write can slip in between.
+ * drop it (or keep it read-only), so no write can slip in between.  What a
+ * bundle drops or write-protects goes in runs of pages, one TLB flush each
+ * (see "batched drops and downgrades").
  *
  * Locking: none.  Only the service thread runs this file (the SIGSEGV backend
  * only reads pstate, as a hint).
@@ -76,6 +80,7 @@
 
 #include "log.h"
 #include "mailbox.h"
+#include "rc.h"
 #include "runtime.h"
 #include "stats.h"
 #include "trace.h"
@@ -105,12 +110,14 @@ struct pending {
 	int64_t t0;                /* when it was made */
 	uint64_t tag;              /* who faulted where (stats.h) */
 	int ahead;                 /* fetched ahead, no thread has touched it yet:
-	                            * AHEAD_STREAM, AHEAD_AGAIN; 0: a thread's */
+	                            * AHEAD_STREAM, AHEAD_AGAIN, AHEAD_ADVICE;
+	                            * 0: a thread's */
 };
 
 /* Why a page was asked for ahead of a thread: a read or write stream
- * (fetch_ahead), or regain/rewrite (a page this rank held before). */
-enum { AHEAD_STREAM = 1, AHEAD_AGAIN = 2 };
+ * (fetch_ahead), regain/rewrite (a page this rank held before), or
+ * dsm_advise (a page the program said it will overwrite). */
+enum { AHEAD_STREAM = 1, AHEAD_AGAIN = 2, AHEAD_ADVICE = 3 };
 
 /* A request queued at home behind the one being served. */
 struct qreq {
@@ -458,6 +465,91 @@ static void learn_home(uint64_t page, int home, int from)
 
 /* ---- sending, and bundles ---------------------------------------------- */
 
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Batched drops and downgrades.  Taking a page from the application (a
+ * drop) or write-protecting it (a downgrade) makes the kernel flush every
+ * CPU's TLB, which on a virtual machine costs more than the page's trip
+ * over the network; one call for a run of pages makes one flush, not one
+ * per page.  So while a bundle is handled (or a fault, or advice, sends
+ * one):
+ *   - a copy it drops leaves pstate at once but the application only when
+ *     the handler ends (drops_apply()), in runs.  Until then a thread of
+ *     this rank may still read the old copy, which is still as good as it
+ *     was: whatever this rank answers (the INV_ACK, the page it hands on)
+ *     is held in the bundle, and every bundle is flushed only after the
+ *     drops are applied, so no other rank can act on the drop before it
+ *     is done.  A page with a drop pending is dropped before anything is
+ *     installed in its place (drops_apply() first).
+ *   - the writable pages that the bundle's forwards and requests will serve
+ *     (to_downgrade()) are write-protected, in runs, before the first of
+ *     its messages is handled; serving them then finds them read-only.  A
+ *     page held for a thread is left alone (holds), and one whose request
+ *     waits at home was only protected early: a read-only owner is a state
+ *     the protocol has anyway (after it served a read).
+ */
+static uint64_t *drops;
+static size_t n_drops, cap_drops;
+
+/* Pages (a, b) are all absent here, and there are at most BRIDGE_MAX. */
+#define BRIDGE_MAX 16
+
+static int absent_between(uint64_t a, uint64_t b)
+{
+	if (b - a > BRIDGE_MAX + 1)
+		return 0;
+	for (uint64_t q = a + 1; q < b; q++)
+		if (pstate[q] != P_INVALID)
+			return 0;
+	return 1;
+}
+
+/* `op` on the sorted pages v[0..n), one call per run of consecutive pages;
+ * with `bridge`, a run also spans short gaps of absent pages (dropping an
+ * absent page does nothing: with cyclic homes, the pages a bundle drops are
+ * often every other one, the rest gone already). */
+static void by_runs(uint64_t *v, size_t n, int (*op)(uint64_t, uint64_t), const char *what, int bridge)
+{
+	qsort(v, n, sizeof(*v), page_cmp);
+	for (size_t k = 0, e; k < n; k = e) {
+		for (e = k + 1; e < n && (v[e] <= v[e - 1] + 1 || (bridge && absent_between(v[e - 1], v[e]))); e++)
+			;
+		if (op(v[k], v[e - 1] - v[k] + 1))
+			rt_fatal("cannot %s pages %lu-%lu", what, (unsigned long)v[k], (unsigned long)v[e - 1]);
+	}
+}
+
+static void drops_apply(void)
+{
+	if (n_drops)
+		by_runs(drops, n_drops, rt.be->drop, "drop", 1);
+	n_drops = 0;
+}
+
+static void drop_later(uint64_t page)
+{
+	if (!bundling || page >= rt.region_pages) {
+		if (rt.be->drop(page, 1))
+			rt_fatal("cannot drop page %lu", (unsigned long)page);
+		return;
+	}
+	if (n_drops == cap_drops) {
+		size_t cap = cap_drops ? 2 * cap_drops : 256;
+		uint64_t *v = realloc(drops, cap * sizeof(*v));
+		if (!v)
+			rt_fatal("out of memory for a list of %zu pages to drop", cap);
+		drops = v;
+		cap_drops = cap;
+	}
+	drops[n_drops++] = page;
+}
+
 /*
  * Bundles: while a fault (with its fetch-ahead) or a received bundle is
  * handled, what this rank sends to each other rank is gathered, in order,
@@ -476,6 +568,7 @@ static void bundle_flush(int to)
 	struct bundle *b = &bundles[to];
 	struct wire_hdr h;
 
+	drops_apply(); /* before anyone hears of them */
 	if (b->n == 1) {
 		if (wire_decode_hdr(b->buf, b->len, &h))
 			rt_fatal("a bundled message to rank %d does not decode (bug)", to);
@@ -497,9 +590,20 @@ static void bundle_end(void)
 {
 	if (--bundling)
 		return;
+	drops_apply();
 	for (int i = 0; i < n_dirty; i++)
 		bundle_flush(bundle_dirty[i]);
 	n_dirty = 0;
+}
+
+void coh_batch_begin(void)
+{
+	bundle_begin();
+}
+
+void coh_batch_end(void)
+{
+	bundle_end();
 }
 
 /* Every coherence message leaves through here. */
@@ -644,7 +748,7 @@ static void serve_write(uint64_t page, int to, uint64_t id, int virgin)
 		rt.be->downgrade(page, 1);
 	send_page(to, page, id, st == P_INVALID ? NULL : rt.be->peek(page), 1);
 	if (st != P_INVALID) {
-		rt.be->drop(page, 1);
+		drop_later(page);
 		pstate[page] = P_INVALID;
 	}
 }
@@ -660,7 +764,7 @@ static void drop_copy(uint64_t page, int from, int overwrite)
 		rt_fatal("invalidation of page %lu from rank %d while this rank holds it writable "
 			 "(protocol error)", (unsigned long)page, from);
 	if (st != P_INVALID) {
-		rt.be->drop(page, 1);
+		drop_later(page);
 		pstate[page] = P_INVALID;
 		/* only read here, now written there: likely read here again */
 		uint8_t f = lost[page];
@@ -981,6 +1085,7 @@ static void fault_around(uint64_t page)
 		n++;
 	if (!n)
 		return;
+	drops_apply();
 	if (rt.be->install_zeros(q, n))
 		rt_fatal("cannot install %lu zero pages at page %lu", (unsigned long)n, (unsigned long)q);
 	for (uint64_t i = 0; i < n; i++) {
@@ -1439,6 +1544,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 			  (unsigned long)h->id, h->src);
 		return;
 	}
+	drops_apply(); /* before anything takes a dropped page's place */
 	if (h->flags & WIRE_F_NODATA) {
 		if (pstate[page] != P_READ || !write)
 			rt_fatal("rank %u granted page %lu without data, but this rank holds no copy "
@@ -1510,17 +1616,38 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
  * write request may be in a later phase, which did not promise anything).
  * The hints live on the service thread, which is why advice goes through
  * the mailbox.
+ *
+ * Advice also takes the pages ahead: the first ADVISE_AHEAD pages of the
+ * range that are neither writable here nor asked for are requested at once,
+ * as write requests with their hints (WIRE_F_OVERWRITE), bundled per home,
+ * with no thread waiting.  The writer then finds them writable, or waits
+ * for those still in flight, instead of taking a write fault and a round
+ * trip for each page or each window of a write stream: a transpose or an
+ * all-to-all exchange that overwrites another rank's copies moves their
+ * ownership in one message each way.  The protocol does not change (these
+ * are ordinary write requests, as the write stream's), and neither does
+ * the promise: the old contents were the program's to discard from the
+ * call on.  Release-consistent pages keep neither hints nor requests.
  */
+#define ADVISE_AHEAD 16384 /* pages, 64 MiB */
+
 void coh_advise(struct mbox_req *req)
 {
 	uint64_t end = req->a + req->b;
+	uint32_t n = 0;
 
+	bundle_begin();
 	for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
 		struct pending *p;
-		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write))
+		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write) || rc_page(q))
 			continue;
 		hint[q] = 1;
+		if (!p && n < ADVISE_AHEAD && q < rt.region_pages) {
+			request(q, 1, NULL, AHEAD_ADVICE);
+			n++;
+		}
 	}
+	bundle_end();
 	mbox_complete(req, 0);
 }
 
@@ -1594,6 +1721,46 @@ static void route_request(const struct wire_hdr *h, int32_t src)
 	home_request(r, page, h->id, write, write && (h->flags & WIRE_F_OVERWRITE));
 }
 
+/* Before a bundle's messages are handled: write-protect, in runs, the
+ * writable pages its forwards and requests at this home will serve (see
+ * "Batched drops and downgrades").  Messages that do not decode are left
+ * to handle_bundle(), which ends the job. */
+static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
+{
+	static uint64_t *v;
+	static size_t cap;
+	size_t off = 0, n = 0;
+	struct wire_hdr in;
+
+	while (off < h->len && !wire_decode_hdr(payload + off, h->len - off, &in) &&
+	       in.len <= h->len - off - WIRE_HDR_SIZE) {
+		uint64_t page = in.arg;
+		int write = in.type == WIRE_FWD_WRITE || in.type == WIRE_WRITE_REQ;
+
+		off += WIRE_HDR_SIZE + in.len;
+		if (page >= rt.region_pages || pstate[page] != P_WRITE ||
+		    !(in.type == WIRE_FWD_READ || in.type == WIRE_FWD_WRITE ||
+		      (!fhome && page_home(page) == rt.rank &&
+		       (in.type == WIRE_READ_REQ || (in.type == WIRE_WRITE_REQ && !(in.flags & WIRE_F_OVERWRITE))))) ||
+		    hold_blocks(page, write, 1))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 256;
+			uint64_t *nv = realloc(v, c * sizeof(*nv));
+			if (!nv)
+				rt_fatal("out of memory for a list of %zu pages to write-protect", c);
+			v = nv;
+			cap = c;
+		}
+		v[n++] = page;
+		pstate[page] = P_READ;
+	}
+	if (n > 1)
+		by_runs(v, n, rt.be->downgrade, "write-protect", 0);
+	else if (n == 1 && rt.be->downgrade(v[0], 1))
+		rt_fatal("cannot write-protect page %lu", (unsigned long)v[0]);
+}
+
 /* A COH_BUNDLE: each message in it handled as if it had come alone, and
  * what they make this rank send bundled in turn. */
 static void handle_bundle(const struct wire_hdr *h, const uint8_t *payload)
@@ -1602,6 +1769,7 @@ static void handle_bundle(const struct wire_hdr *h, const uint8_t *payload)
 	uint64_t n = 0;
 
 	bundle_begin();
+	to_downgrade(h, payload);
 	while (off < h->len) {
 		struct wire_hdr in;
 		int rc = wire_decode_hdr(payload + off, h->len - off, &in);
@@ -1740,13 +1908,6 @@ void coh_check_deadlines(int64_t now)
 
 /* ---- checkpoint support */
 
-static int page_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int coh_ckpt_list(uint64_t **pages, size_t *n)
 {
 	uint64_t *v;
@@ -1779,6 +1940,7 @@ int coh_ckpt_install(uint64_t page, const void *data)
 	e = dir_find(page);
 	if (pstate[page] != P_INVALID || (e && !e->virgin))
 		return -EEXIST;
+	drops_apply();
 	if ((rc = rt.be->install(page, data, 1)))
 		return rc;
 	if (fhome)

@@ -1087,6 +1087,9 @@ static void dispatch(const struct wire_hdr *h, const uint8_t *payload)
 
 static void run_loopback(void)
 {
+	if (!loop_head)
+		return;
+	coh_batch_begin();
 	while (loop_head) {
 		struct loopmsg *m = loop_head;
 		loop_head = m->next;
@@ -1095,6 +1098,7 @@ static void run_loopback(void)
 		dispatch(&m->h, m->payload);
 		free(m);
 	}
+	coh_batch_end();
 }
 
 /* One message from the link: the session layer's part, then delivery. */

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Description: dsm_advise(DSM_ADV_WILL_OVERWRITE) on 2 and 3 ranks (3: the
 # owner, the home and the writer differ, and a reader holds copies): the
-# advised pages are overwritten with no page data fetched, every rank reads
-# the new contents, and a spent hint, a page only partly advised and a page
+# advised pages are asked for by the call itself and overwritten with no page
+# data fetched, every rank reads the new contents, and a spent hint, a page only partly advised and a page
 # advised while writable keep what other ranks wrote (tests/progs/advise.c).
 # Backends: uffd sigsegv
 # Timeout: 120

@@ -1,8 +1,9 @@
 /*
  * Description: dsm_advise(DSM_ADV_WILL_OVERWRITE).  The last rank writes N
  * pages, the ranks between read them (read copies to invalidate), then rank
- * 0 advises and overwrites them whole: its page_bytes_in must not grow (no
- * page data travelled), every rank must then read rank 0's contents.  The
+ * 0 advises and overwrites them whole: the call itself must ask for every
+ * one of them (its `prefetched` grows by N), its page_bytes_in must not grow
+ * (no page data travelled), every rank must then read rank 0's contents.  The
  * same overwrite without advice must fetch the data (the counter measures
  * what it seems to).  The hint is spent by one write fault: a later partial
  * write of an advised page keeps what another rank wrote since; a page only
@@ -55,12 +56,22 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static uint64_t bytes_in(void)
+static struct dsm_stats stats_now(void)
 {
 	struct dsm_stats st;
 
 	CALL(dsm_stats(&st));
-	return st.page_bytes_in;
+	return st;
+}
+
+static uint64_t bytes_in(void)
+{
+	return stats_now().page_bytes_in;
+}
+
+static uint64_t prefetched(void)
+{
+	return stats_now().prefetched;
 }
 
 int main(int argc, char **argv)
@@ -100,7 +111,13 @@ int main(int argc, char **argv)
 	/* 2: rank 0 overwrites a with advice, c without. */
 	if (me == 0) {
 		double t0 = now_ms(), t1, t2;
+		uint64_t ahead = prefetched();
 		CALL(dsm_advise((void *)a, n * PAGE, DSM_ADV_WILL_OVERWRITE));
+		/* The call itself asks for every advised page (none is writable
+		 * here): the writer does not fault its way through them. */
+		ahead = prefetched() - ahead;
+		CHECK(ahead == n, "dsm_advise over %lu pages asked for %lu of them ahead", (unsigned long)n,
+		      (unsigned long)ahead);
 		b0 = bytes_in();
 		fill(a, n, 2);
 		t1 = now_ms();
