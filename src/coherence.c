@@ -1331,10 +1331,14 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
  * must repeat), and RA_MIN is 2, so that a stream of short runs (a row of a
  * grid, four pages) fetches no page it does not need, and a writer takes
  * at most a few pages past the end of its run from whoever writes there.
- * One stream of each kind is followed per rank.
+ * One stream of each kind is followed per rank.  Strides up to
+ * RA_STRIDE_MAX pages (4 MiB) count: a transpose that reads one row of each
+ * plane steps a plane's size at a time (FT class A: 256 pages; with 64 as
+ * the bound, its reads went page by page, 50,000 faults, and took 4.9 s
+ * against 2.3 s).
  */
 #define RA_MIN 2
-#define RA_STRIDE_MAX 64
+#define RA_STRIDE_MAX 1024
 
 struct stream {
 	uint64_t last;  /* the previous fault's page */
