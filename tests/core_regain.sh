@@ -2,8 +2,8 @@
 # Description: regain (coherence.c): a rank that rereads, in random order,
 # pages that others rewrote since gets most of them in the bundle of its
 # first fault: over 99 rounds of 32 pages, at most half the read faults of
-# page-by-page fetching, every value right; pages read once and rewritten
-# every round are fetched again at most a few times (pages in <= the hot
+# page-by-page fetching (two thirds on 3 ranks), every value right; pages
+# read once and rewritten every round are fetched again at most a few times (pages in <= the hot
 # pages + 6 per once page); with DSM_READAHEAD=0 (regain off) exactly one
 # fault and one page per hot page per round.  Rewrite, the writers' side:
 # rank 1 writes its hot pages again each round in shuffled order, after
@@ -30,7 +30,13 @@ for n in 2 3; do
 	[ $rc -eq 0 ] || fail "regain on $n ranks: exit status $rc"
 	set -- $(figures "$TMP/out")
 	[ $# -eq 2 ] || fail "regain on $n ranks: no figures"
-	[ "$1" -le $((full / 2)) ] || fail "$n ranks: $1 read faults for $full pages reread (regain should save half or more)"
+	# A fault on a page whose regained copy is still on its way counts as
+	# a read fault too; on 3 ranks the copies come from two writers through
+	# three homes, and on the SIGSEGV backend 1,150-1,640 of 3,168 faults
+	# were seen on one unchanged build: a third saved is the bound there.
+	most=$((full / 2))
+	[ $n -eq 3 ] && most=$((full * 2 / 3))
+	[ "$1" -le $most ] || fail "$n ranks: $1 read faults for $full pages reread (regain should save $((full - most)) or more)"
 	[ "$2" -ge $full ] && [ "$2" -le $((full + 6 * once)) ] ||
 		fail "$n ranks: $2 pages in, expected $full to $((full + 6 * once)) (once pages fetched again and again?)"
 	w=$(wfaults "$TMP/out")
