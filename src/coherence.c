@@ -177,6 +177,7 @@ static struct pending active_head = { .prev = &active_head, .next = &active_head
 static struct dirent busy_head = { .prev = &busy_head, .next = &busy_head };
 static uint64_t next_id;
 static unsigned n_active, n_busy;
+static unsigned n_faulted; /* requests in flight that a thread faulted on (not ahead) */
 
 /* Bundles (see "sending, and bundles"). */
 #define BUNDLE_MSGS 32
@@ -1295,6 +1296,8 @@ static struct pending *request(uint64_t page, int write, struct mbox_req *waiter
 	p->id = ++next_id;
 	p->write = write;
 	p->ahead = ahead;
+	if (!ahead)
+		n_faulted++;
 	p->deadline = now_ns() + rt.timeout_ns;
 	p->tag = ahead ? stats_prefetch_begin(&p->t0) : stats_fault_begin(waiter, write, &p->t0);
 	pending_insert(p);
@@ -1518,6 +1521,7 @@ static void fault(uint64_t page, int write, struct mbox_req *waiter)
 		/* The reader caught up with a page read ahead: from now on a
 		 * thread waits for it. */
 		p->ahead = 0;
+		n_faulted++;
 		p->tag = stats_fault_begin(waiter, p->write, &p->t0);
 	}
 	/* A write that finds a read in flight waits for it and faults again. */
@@ -1597,6 +1601,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	n_active--;
+	if (!p->ahead)
+		n_faulted--;
 	complete_waiters(p->waiters);
 	free(p);
 }
@@ -1881,6 +1887,11 @@ void coh_handle(const struct wire_hdr *h, const uint8_t *payload)
 int coh_busy(void)
 {
 	return n_active || n_busy;
+}
+
+int coh_thread_waits(void)
+{
+	return n_faulted != 0;
 }
 
 int64_t coh_deadline(int64_t now)

@@ -49,6 +49,8 @@ void coh_batch_end(void);
  * checked with coh_check_deadlines() no later than coh_deadline(now)
  * (INT64_MAX: nothing to check). */
 int coh_busy(void);
+/* Does a thread of this rank wait for a page (not only requests made ahead)? */
+int coh_thread_waits(void);
 int64_t coh_deadline(int64_t now);
 void coh_check_deadlines(int64_t now);
 

@@ -1630,6 +1630,7 @@ int tp_wait(struct mbox_req *req)
 static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
 static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
+static int own_cpus;     /* no more ranks on this host than CPUs */
 static int adapt_auto;   /* auto chose off: raise it while it waits for a CPU (below) */
 static int adapt;        /* service thread: still doing so */
 
@@ -1675,6 +1676,7 @@ static int read_service_priority(void)
 		app_nice = 0;
 
 	adapt_auto = 0;
+	own_cpus = launch_env_host_ranks() <= launch_env_cpus();
 	if (!v || !*v || !strcmp(v, "auto")) {
 		service_prio = oversubscribed() ? 2 : 0;
 		adapt_auto = !service_prio && rt.size > 1;
@@ -1811,6 +1813,7 @@ static void *service_main(void *arg)
 {
 	struct epoll_event evs[64];
 	int64_t busy_at = 0; /* when the last event came, while polling */
+	int spin_low = 0;    /* at SCHED_FIFO, polling at the application's priority */
 
 	(void)arg;
 	raise_priority(service_prio);
@@ -1835,7 +1838,10 @@ static void *service_main(void *arg)
 		 * serves others does not spin: on a full machine its CPU is the
 		 * one another thread needs.  Nor does a service thread at
 		 * SCHED_FIFO: its sched_yield() would give the CPU to nobody. */
-		if (rt.spin_ns && prio_raised != 2 && (coh_busy() || mbox_waiting()) && now_ns() - busy_at < rt.spin_ns) {
+		if (rt.spin_ns && (prio_raised == 2 ? own_cpus && coh_thread_waits() : coh_busy() || mbox_waiting()) &&
+		    now_ns() - busy_at < rt.spin_ns) {
+			if (prio_raised == 2 && !spin_low)
+				spin_low = !pthread_setschedparam(pthread_self(), SCHED_OTHER, &(struct sched_param){ 0 });
 			n = epoll_wait(netfd, evs, 64, 0);
 			if (n == 0) {
 				if (mbox_yield())
@@ -1846,6 +1852,10 @@ static void *service_main(void *arg)
 			/* Asleep, it lets a requesting thread drive (above). */
 			struct epoll_event top[2];
 			int m, err;
+
+			if (spin_low)
+				pthread_setschedparam(pthread_self(), SCHED_FIFO, &(struct sched_param){ 1 });
+			spin_low = 0;
 
 			svc_wake_at = tmo < 0 ? INT64_MAX : now_ns() + tmo;
 			baton_put();
