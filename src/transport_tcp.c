@@ -1834,10 +1834,21 @@ static void *service_main(void *arg)
 		 * poll for up to rt.spin_ns after the last event instead of
 		 * sleeping: the answer usually comes within microseconds, and
 		 * waking a CPU that went idle costs more than the message itself
-		 * on a virtual machine (about 20 us here).  A rank that only
-		 * serves others does not spin: on a full machine its CPU is the
-		 * one another thread needs.  Nor does a service thread at
-		 * SCHED_FIFO: its sched_yield() would give the CPU to nobody. */
+		 * on a virtual machine (about 20 us here, 35 us on a bad day).
+		 * A rank that only serves others does not spin: on a full
+		 * machine its CPU is the one another thread needs.  A service
+		 * thread at SCHED_FIFO could not spin there (its sched_yield()
+		 * would give the CPU to nobody), so it drops to the
+		 * application's priority for the spin (spin_low) and takes
+		 * SCHED_FIFO back before it sleeps, and it spins only while a
+		 * thread of its rank waits for a page, which leaves the CPU
+		 * free, and only where the rank has CPUs of its own: with two
+		 * ranks on a CPU the other rank's thread would take it for a
+		 * whole slice at the first yield, answer or not (4-rank Jacobi
+		 * 0.41-0.49 -> 0.61-0.65 s), and a thread in tp_call drives
+		 * itself when the service thread sleeps (above).  2 bound
+		 * ranks: a cold read 95-110 -> 60 us, CG W 0.27-0.30 -> 0.19-0.21
+		 * s, IS W 0.13-0.17 -> 0.06-0.07 s. */
 		if (rt.spin_ns && (prio_raised == 2 ? own_cpus && coh_thread_waits() : coh_busy() || mbox_waiting()) &&
 		    now_ns() - busy_at < rt.spin_ns) {
 			if (prio_raised == 2 && !spin_low)
