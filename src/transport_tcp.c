@@ -1631,6 +1631,7 @@ static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
 static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
 static int own_cpus;     /* no more ranks on this host than CPUs */
+static int spin_low;     /* at SCHED_FIFO, polling at the application's priority for now */
 static int adapt_auto;   /* auto chose off: raise it while it waits for a CPU (below) */
 static int adapt;        /* service thread: still doing so */
 
@@ -1701,6 +1702,7 @@ static void raise_priority(int want)
 	int rc;
 
 	prio_raised = 0;
+	spin_low = 0;
 	if (want == 2) {
 		rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 		if (rc == 0) {
@@ -1792,6 +1794,7 @@ static void adapt_priority(int64_t now)
 	if (prio_raised && now - adapt_raised_at >= ADAPT_HOLD_NS) {
 		tp_normal_priority();
 		prio_raised = 0;
+		spin_low = 0;
 	} else if (!prio_raised && adapt_at && n - adapt_runs >= ADAPT_MIN_RUNS &&
 		   (d - adapt_delay) / (n - adapt_runs) >= ADAPT_WAIT_NS) {
 		log_debug("service thread: waited %llu us a run for a CPU: raised",
@@ -1813,7 +1816,6 @@ static void *service_main(void *arg)
 {
 	struct epoll_event evs[64];
 	int64_t busy_at = 0; /* when the last event came, while polling */
-	int spin_low = 0;    /* at SCHED_FIFO, polling at the application's priority */
 
 	(void)arg;
 	raise_priority(service_prio);
@@ -1864,7 +1866,7 @@ static void *service_main(void *arg)
 			struct epoll_event top[2];
 			int m, err;
 
-			if (spin_low)
+			if (spin_low && prio_raised == 2)
 				pthread_setschedparam(pthread_self(), SCHED_FIFO, &(struct sched_param){ 1 });
 			spin_low = 0;
 
