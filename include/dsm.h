@@ -319,6 +319,18 @@ int dsm_stats(struct dsm_stats *st);
  * before dsm_init().  A no-op on a job of one rank.
  */
 #define DSM_ADV_WILL_OVERWRITE 1
+/*
+ * dsm_advise(ptr, len, DSM_ADV_WILL_READ): this rank will soon read [ptr,
+ * ptr + len) (a block another rank wrote: a transpose's source, an
+ * exchange's incoming part).  The call asks at once, one message per home
+ * and without waiting, for a read copy of each page the range touches that
+ * this rank does not hold (up to 64 MiB), as read-ahead would, so the
+ * reader finds them here or on their way instead of faulting its way
+ * through.  It changes nothing the program sees: a page written again
+ * before the read is fetched again as usual.  Only for sequentially
+ * consistent memory.
+ */
+#define DSM_ADV_WILL_READ 2
 int dsm_advise(void *ptr, size_t len, int advice);
 
 /*

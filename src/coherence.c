@@ -1647,6 +1647,18 @@ void coh_advise(struct mbox_req *req)
 	uint32_t n = 0;
 
 	bundle_begin();
+	if (req->kind == MBOX_ADVISE_READ) {
+		/* DSM_ADV_WILL_READ: read copies of the pages this rank lacks,
+		 * asked for at once, as read-ahead's are. */
+		for (uint64_t q = req->a; q < end && q < rt.region_pages && n < ADVISE_AHEAD; q++)
+			if (pstate[q] == P_INVALID && !rc_page(q) && !pending_find(q)) {
+				request(q, 0, NULL, AHEAD_ADVICE);
+				n++;
+			}
+		bundle_end();
+		mbox_complete(req, 0);
+		return;
+	}
 	for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
 		struct pending *p;
 		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write) || rc_page(q))
@@ -1667,20 +1679,27 @@ int dsm_advise(void *ptr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)ptr;
 	uint64_t first, last;
-	struct mbox_req req = { .kind = MBOX_ADVISE };
+	struct mbox_req req = { .kind = advice == DSM_ADV_WILL_READ ? MBOX_ADVISE_READ : MBOX_ADVISE };
 
 	if (!rt_live("dsm_advise"))
 		return -EINVAL;
-	if (advice != DSM_ADV_WILL_OVERWRITE)
+	if (advice != DSM_ADV_WILL_OVERWRITE && advice != DSM_ADV_WILL_READ)
 		return -EINVAL;
 	if (len == 0)
 		return 0;
 	if (a < rt.base || a - rt.base > rt.region_size || len > rt.region_size - (a - rt.base))
 		return -EINVAL;
-	/* Only pages wholly inside the range: the rest of a page that it
-	 * shares with other data is not the caller's to overwrite. */
-	first = (a - rt.base + DSM_PAGE_SIZE - 1) >> DSM_PAGE_SHIFT;
-	last = (a - rt.base + len) >> DSM_PAGE_SHIFT;
+	if (advice == DSM_ADV_WILL_READ) {
+		/* Every page the range touches. */
+		first = (a - rt.base) >> DSM_PAGE_SHIFT;
+		last = (a - rt.base + len + DSM_PAGE_SIZE - 1) >> DSM_PAGE_SHIFT;
+	} else {
+		/* Only pages wholly inside the range: the rest of a page
+		 * that it shares with other data is not the caller's to
+		 * overwrite. */
+		first = (a - rt.base + DSM_PAGE_SIZE - 1) >> DSM_PAGE_SHIFT;
+		last = (a - rt.base + len) >> DSM_PAGE_SHIFT;
+	}
 	if (first >= last || rt.size == 1)
 		return 0; /* nothing whole, or nothing to fetch from anyone */
 	req.a = first;

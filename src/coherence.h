@@ -33,7 +33,8 @@ void coh_fault_returned(uint64_t token);
  * for before, so its holds on other pages end (coherence.c, holds). */
 void coh_thread_moved(int32_t tid, uint64_t page);
 
-/* MBOX_ADVISE (dsm_advise): pages [a, a + b) will be overwritten. */
+/* MBOX_ADVISE (dsm_advise): pages [a, a + b) will be overwritten;
+ * MBOX_ADVISE_READ: they will be read. */
 void coh_advise(struct mbox_req *req);
 
 /* A coherence message from a peer (or from this rank to itself). */

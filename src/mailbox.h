@@ -20,7 +20,8 @@ enum mbox_kind {
 	MBOX_FINALIZE,
 	MBOX_LINK_UP,   /* transport: a = peer, b = authenticated socket */
 	MBOX_LINK_DEAD, /* transport: a = peer, b = errno of the last attempt */
-	MBOX_ADVISE = 8, /* dsm_advise (coherence.c): a = first page, b = pages */
+	MBOX_ADVISE = 8, /* dsm_advise (coherence.c), WILL_OVERWRITE: a = first page, b = pages */
+	MBOX_ADVISE_READ = 9, /* dsm_advise, WILL_READ: a = first page, b = pages */
 	MBOX_SYNC_FIRST = 16, /* sync.c's requests: 16..31 */
 	MBOX_SYNC_LAST = 31,
 	MBOX_RPC_FIRST = 32,  /* rpc.c's requests: 32..47 */

@@ -799,6 +799,7 @@ void rt_request(struct mbox_req *req)
 		rc_request(req);
 		break;
 	case MBOX_ADVISE:
+	case MBOX_ADVISE_READ:
 		coh_advise(req);
 		break;
 	default:

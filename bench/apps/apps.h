@@ -107,6 +107,8 @@ void app_barrier(struct worker *w);
  * on dsm, its pages are taken without their old contents
  * (dsm_advise(DSM_ADV_WILL_OVERWRITE)); elsewhere nothing. */
 void app_will_overwrite(struct worker *w, void *p, size_t len);
+/* dsm_advise(DSM_ADV_WILL_READ): the worker will read [p, p + len) soon. */
+void app_will_read(struct worker *w, const void *p, size_t len);
 
 /* [*lo, *hi) of n items for worker id of nw. */
 void app_range(size_t n, int id, int nw, size_t *lo, size_t *hi);

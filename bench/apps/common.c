@@ -216,11 +216,21 @@ int app_class_index(char cls)
 }
 
 /* BENCH_ADVISE=0 leaves the advice out, to measure what it saves. */
-void app_will_overwrite(struct worker *w, void *p, size_t len)
+static void advise(struct worker *w, const void *p, size_t len, int advice)
 {
 	const char *e = getenv("BENCH_ADVISE");
 	int rc;
 
-	if (w->dsm && len && !(e && !strcmp(e, "0")) && (rc = dsm_advise(p, len, DSM_ADV_WILL_OVERWRITE)))
+	if (w->dsm && len && !(e && !strcmp(e, "0")) && (rc = dsm_advise((void *)p, len, advice)))
 		app_die("dsm_advise", -rc);
+}
+
+void app_will_overwrite(struct worker *w, void *p, size_t len)
+{
+	advise(w, p, len, DSM_ADV_WILL_OVERWRITE);
+}
+
+void app_will_read(struct worker *w, const void *p, size_t len)
+{
+	advise(w, p, len, DSM_ADV_WILL_READ);
 }

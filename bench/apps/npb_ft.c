@@ -178,12 +178,16 @@ static void transpose(struct worker *w, cplx *dst, const cplx *src, int to_spect
 	if (to_spectrum) {
 		app_range(ny, w->id, w->nw, &lo, &hi);
 		app_will_overwrite(w, dst + lo * nz * nx, (hi - lo) * nz * row);
+		for (size_t k = 0; k < nz; k++) /* the rows it pulls from each plane */
+			app_will_read(w, src + (k * ny + lo) * nx, (hi - lo) * row);
 		for (size_t j = lo; j < hi; j++)
 			for (size_t k = 0; k < nz; k++)
 				memcpy(dst + (j * nz + k) * nx, src + (k * ny + j) * nx, row);
 	} else {
 		app_range(nz, w->id, w->nw, &lo, &hi);
 		app_will_overwrite(w, dst + lo * ny * nx, (hi - lo) * ny * row);
+		for (size_t j = 0; j < ny; j++)
+			app_will_read(w, src + (j * nz + lo) * nx, (hi - lo) * row);
 		for (size_t k = lo; k < hi; k++)
 			for (size_t j = 0; j < ny; j++)
 				memcpy(dst + (k * ny + j) * nx, src + (j * nz + k) * nx, row);

@@ -119,6 +119,7 @@ static void rank_keys(struct worker *w, int it, int count)
 	size_t nb = is_par.nbuckets, lo, hi, blo = 0, bhi = 0, vlo, vhi, pos;
 	int shift = is_par.max_log - is_par.buckets_log, *mine = cnt_row(w, w->id);
 	long *off = app_xmalloc(sizeof(long) * nb), *glob = app_xmalloc(sizeof(long) * (nb + 1)), g;
+	size_t *part = app_xmalloc(sizeof(size_t) * 2 * (size_t)w->nw); /* each block's part: from, len */
 
 	app_range(is_par.nkeys, w->id, w->nw, &lo, &hi);
 	if ((size_t)it >= lo && (size_t)it < hi)
@@ -160,9 +161,9 @@ static void rank_keys(struct worker *w, int it, int count)
 	/* The key exchange: buckets [blo, bhi) of every block. */
 	pos = (size_t)glob[blo];
 	app_will_overwrite(w, recv + pos, sizeof(int) * (size_t)(glob[bhi] - glob[blo]));
-	for (int r = 0; r < w->nw; r++) {
+	for (int r = 0; r < w->nw; r++) { /* where each block's part is, asked for at once */
 		const int *c = cnt_row(w, r);
-		size_t rlo, rhi, from;
+		size_t rlo, rhi;
 		long before = 0, len = 0;
 
 		app_range(is_par.nkeys, r, w->nw, &rlo, &rhi);
@@ -170,9 +171,14 @@ static void rank_keys(struct worker *w, int it, int count)
 			before += c[k];
 		for (size_t k = blo; k < bhi; k++)
 			len += c[k];
-		from = rlo + (size_t)before;
-		memcpy(recv + pos, sorted + from, sizeof(int) * (size_t)len);
-		pos += (size_t)len;
+		part[2 * r] = rlo + (size_t)before;
+		part[2 * r + 1] = (size_t)len;
+		if (r != w->id)
+			app_will_read(w, sorted + part[2 * r], sizeof(int) * part[2 * r + 1]);
+	}
+	for (int r = 0; r < w->nw; r++) {
+		memcpy(recv + pos, sorted + part[2 * r], sizeof(int) * part[2 * r + 1]);
+		pos += part[2 * r + 1];
 	}
 
 	/* Ranks of the values in this worker's buckets. */
@@ -196,6 +202,7 @@ static void rank_keys(struct worker *w, int it, int count)
 	}
 	free(off);
 	free(glob);
+	free(part);
 	app_barrier(w);
 }
 

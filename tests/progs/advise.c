@@ -8,7 +8,9 @@
  * what it seems to).  The hint is spent by one write fault: a later partial
  * write of an advised page keeps what another rank wrote since; a page only
  * partly inside the range keeps its other bytes; a page already writable
- * when advised gets no hint that a later phase could trip over.
+ * when advised gets no hint that a later phase could trip over.  Read
+ * advice (DSM_ADV_WILL_READ) asks for every page of its range that rank 0
+ * lacks, in the call, and nothing it holds; the values read are right.
  *   advise [pages]   (default 48)
  */
 #include <dsm.h>
@@ -197,6 +199,30 @@ int main(int argc, char **argv)
 		CHECK(d[2 * WORDS + w] == want, "advised while writable: word %lu is %#lx, not %#lx",
 		      (unsigned long)w, (unsigned long)d[2 * WORDS + w], (unsigned long)want);
 	}
+	CALL(dsm_barrier());
+
+	/* 6: DSM_ADV_WILL_READ.  The last rank rewrites c, which takes every
+	 * copy of it from the others; rank 0's read advice then asks for all
+	 * n pages in the call itself, it reads the last rank's values, and
+	 * the same advice again asks for nothing (it holds them all). */
+	if (me == last)
+		fill(c, n, 8);
+	CALL(dsm_barrier());
+	if (me == 0) {
+		uint64_t ahead = prefetched();
+		CALL(dsm_advise((void *)c, n * PAGE, DSM_ADV_WILL_READ));
+		ahead = prefetched() - ahead;
+		CHECK(ahead == n, "read advice over %lu pages asked for %lu of them ahead", (unsigned long)n,
+		      (unsigned long)ahead);
+		expect(c, n, 8, "after the read advice");
+		ahead = prefetched();
+		CALL(dsm_advise((void *)c, n * PAGE, DSM_ADV_WILL_READ));
+		CHECK(prefetched() == ahead, "read advice over pages held here asked for %lu of them",
+		      (unsigned long)(prefetched() - ahead));
+		printf("advise: read advice asked for %lu pages at once\n", (unsigned long)n);
+	}
+	CALL(dsm_barrier());
+	expect(c, n, 8, "after the advised read");
 	printf("advise: rank %d of %d: ok\n", me, nr);
 	return finish(me, 0);
 }
