@@ -179,6 +179,27 @@ static uint64_t next_id;
 static unsigned n_active, n_busy;
 static unsigned n_faulted; /* requests in flight that a thread faulted on (not ahead) */
 
+/* A growing list of pages. */
+struct pagelist {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void pagelist_add(struct pagelist *l, uint64_t page, const char *what)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			rt_fatal("out of memory for a list of %zu pages to %s", cap, what);
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = page;
+}
+
+static struct pagelist drops; /* see "batched drops and downgrades" */
+
 /* Bundles (see "sending, and bundles"). */
 #define BUNDLE_MSGS 32
 #define BUNDLE_BYTES (BUNDLE_MSGS * (WIRE_HDR_SIZE + DSM_PAGE_SIZE))
@@ -390,7 +411,9 @@ void coh_fini(void)
 	pmap_free_all(&dir_map, offsetof(struct dirent, hnext));
 	active_head.prev = active_head.next = &active_head;
 	busy_head.prev = busy_head.next = &busy_head;
-	n_active = n_busy = 0;
+	n_active = n_busy = n_faulted = 0;
+	free(drops.v);
+	drops = (struct pagelist){ 0 };
 	if (pstate)
 		munmap(pstate, PAGE_TABLES * rt.npages);
 	if (fhome)
@@ -495,8 +518,6 @@ static int page_cmp(const void *a, const void *b)
  *     waits at home was only protected early: a read-only owner is a state
  *     the protocol has anyway (after it served a read).
  */
-static uint64_t *drops;
-static size_t n_drops, cap_drops;
 
 /* Pages (a, b) are all absent here, and there are at most BRIDGE_MAX. */
 #define BRIDGE_MAX 16
@@ -528,9 +549,9 @@ static void by_runs(uint64_t *v, size_t n, int (*op)(uint64_t, uint64_t), const 
 
 static void drops_apply(void)
 {
-	if (n_drops)
-		by_runs(drops, n_drops, rt.be->drop, "drop", 1);
-	n_drops = 0;
+	if (drops.n)
+		by_runs(drops.v, drops.n, rt.be->drop, "drop", 1);
+	drops.n = 0;
 }
 
 static void drop_later(uint64_t page)
@@ -540,15 +561,7 @@ static void drop_later(uint64_t page)
 			rt_fatal("cannot drop page %lu", (unsigned long)page);
 		return;
 	}
-	if (n_drops == cap_drops) {
-		size_t cap = cap_drops ? 2 * cap_drops : 256;
-		uint64_t *v = realloc(drops, cap * sizeof(*v));
-		if (!v)
-			rt_fatal("out of memory for a list of %zu pages to drop", cap);
-		drops = v;
-		cap_drops = cap;
-	}
-	drops[n_drops++] = page;
+	pagelist_add(&drops, page, "drop");
 }
 
 /*
@@ -1756,10 +1769,11 @@ static void route_request(const struct wire_hdr *h, int32_t src)
  * to handle_bundle(), which ends the job. */
 static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
 {
-	static uint64_t *v;
-	static size_t cap;
-	size_t off = 0, n = 0;
+	static struct pagelist wp;
+	size_t off = 0;
 	struct wire_hdr in;
+
+	wp.n = 0;
 
 	while (off < h->len && !wire_decode_hdr(payload + off, h->len - off, &in) &&
 	       in.len <= h->len - off - WIRE_HDR_SIZE) {
@@ -1773,21 +1787,11 @@ static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
 		       (in.type == WIRE_READ_REQ || (in.type == WIRE_WRITE_REQ && !(in.flags & WIRE_F_OVERWRITE))))) ||
 		    hold_blocks(page, write, 1))
 			continue;
-		if (n == cap) {
-			size_t c = cap ? 2 * cap : 256;
-			uint64_t *nv = realloc(v, c * sizeof(*nv));
-			if (!nv)
-				rt_fatal("out of memory for a list of %zu pages to write-protect", c);
-			v = nv;
-			cap = c;
-		}
-		v[n++] = page;
+		pagelist_add(&wp, page, "write-protect");
 		pstate[page] = P_READ;
 	}
-	if (n > 1)
-		by_runs(v, n, rt.be->downgrade, "write-protect", 0);
-	else if (n == 1 && rt.be->downgrade(v[0], 1))
-		rt_fatal("cannot write-protect page %lu", (unsigned long)v[0]);
+	if (wp.n)
+		by_runs(wp.v, wp.n, rt.be->downgrade, "write-protect", 0);
 }
 
 /* A COH_BUNDLE: each message in it handled as if it had come alone, and
