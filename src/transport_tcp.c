@@ -1665,6 +1665,7 @@ static int service_prio; /* 0 off, 1 nice, 2 fifo */
 static int app_nice;     /* the nice value of the thread that called tp_start() */
 static int prio_raised;  /* the service thread runs above the application: 1 nice, 2 fifo */
 static int own_cpus;     /* no more ranks on this host than CPUs */
+#define FIFO_PRIO 1      /* the service thread's SCHED_FIFO priority */
 static int spin_low;     /* at SCHED_FIFO, polling at the application's priority for now */
 static int adapt_auto;   /* auto chose off: raise it while it waits for a CPU (below) */
 static int adapt;        /* service thread: still doing so */
@@ -1731,7 +1732,7 @@ static int read_service_priority(void)
 /* Raise the calling service thread as `want` says (service_prio's values). */
 static void raise_priority(int want)
 {
-	struct sched_param sp = { .sched_priority = 1 };
+	struct sched_param sp = { .sched_priority = FIFO_PRIO };
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	int rc;
 
@@ -1901,7 +1902,7 @@ static void *service_main(void *arg)
 			int m, err;
 
 			if (spin_low && prio_raised == 2)
-				pthread_setschedparam(pthread_self(), SCHED_FIFO, &(struct sched_param){ 1 });
+				pthread_setschedparam(pthread_self(), SCHED_FIFO, &(struct sched_param){ FIFO_PRIO });
 			spin_low = 0;
 
 			svc_wake_at = tmo < 0 ? INT64_MAX : now_ns() + tmo;
