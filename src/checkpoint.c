@@ -93,6 +93,7 @@
 #include "globals.h"
 #include "log.h"
 #include "mailbox.h"
+#include "pagevec.h"
 #include "rc.h"
 #include "runtime.h"
 #include "transport.h"
@@ -378,13 +379,6 @@ static void crash_point(int stage)
 }
 
 /* ---- service thread ----------------------------------------------------- */
-
-static int page_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The written pages of this home, of both consistencies, sorted. */
 static int list_pages(uint64_t **pages, size_t *n)

@@ -80,6 +80,7 @@
 
 #include "log.h"
 #include "mailbox.h"
+#include "pagevec.h"
 #include "rc.h"
 #include "runtime.h"
 #include "stats.h"
@@ -179,26 +180,7 @@ static uint64_t next_id;
 static unsigned n_active, n_busy;
 static unsigned n_faulted; /* requests in flight that a thread faulted on (not ahead) */
 
-/* A growing list of pages. */
-struct pagelist {
-	uint64_t *v;
-	size_t n, cap;
-};
-
-static void pagelist_add(struct pagelist *l, uint64_t page, const char *what)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		uint64_t *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			rt_fatal("out of memory for a list of %zu pages to %s", cap, what);
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = page;
-}
-
-static struct pagelist drops; /* see "batched drops and downgrades" */
+static struct pvec drops; /* see "batched drops and downgrades" */
 
 /* Bundles (see "sending, and bundles"). */
 #define BUNDLE_MSGS 32
@@ -413,7 +395,7 @@ void coh_fini(void)
 	busy_head.prev = busy_head.next = &busy_head;
 	n_active = n_busy = n_faulted = 0;
 	free(drops.v);
-	drops = (struct pagelist){ 0 };
+	drops = (struct pvec){ 0 };
 	if (pstate)
 		munmap(pstate, PAGE_TABLES * rt.npages);
 	if (fhome)
@@ -489,13 +471,6 @@ static void learn_home(uint64_t page, int home, int from)
 
 /* ---- sending, and bundles ---------------------------------------------- */
 
-static int page_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Batched drops and downgrades.  Taking a page from the application (a
  * drop) or write-protecting it (a downgrade) makes the kernel flush every
@@ -561,7 +536,7 @@ static void drop_later(uint64_t page)
 			rt_fatal("cannot drop page %lu", (unsigned long)page);
 		return;
 	}
-	pagelist_add(&drops, page, "drop");
+	pvec_push(&drops, page);
 }
 
 /*
@@ -1668,18 +1643,16 @@ void coh_advise(struct mbox_req *req)
 				request(q, 0, NULL, AHEAD_ADVICE);
 				n++;
 			}
-		bundle_end();
-		mbox_complete(req, 0);
-		return;
-	}
-	for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
-		struct pending *p;
-		if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write) || rc_page(q))
-			continue;
-		hint[q] = 1;
-		if (!p && n < ADVISE_AHEAD && q < rt.region_pages) {
-			request(q, 1, NULL, AHEAD_ADVICE);
-			n++;
+	} else {
+		for (uint64_t q = req->a; q < end && q < rt.npages; q++) {
+			struct pending *p;
+			if (pstate[q] == P_WRITE || ((p = pending_find(q)) && p->write) || rc_page(q))
+				continue;
+			hint[q] = 1;
+			if (!p && n < ADVISE_AHEAD && q < rt.region_pages) {
+				request(q, 1, NULL, AHEAD_ADVICE);
+				n++;
+			}
 		}
 	}
 	bundle_end();
@@ -1769,7 +1742,7 @@ static void route_request(const struct wire_hdr *h, int32_t src)
  * to handle_bundle(), which ends the job. */
 static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
 {
-	static struct pagelist wp;
+	static struct pvec wp;
 	size_t off = 0;
 	struct wire_hdr in;
 
@@ -1787,7 +1760,7 @@ static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
 		       (in.type == WIRE_READ_REQ || (in.type == WIRE_WRITE_REQ && !(in.flags & WIRE_F_OVERWRITE))))) ||
 		    hold_blocks(page, write, 1))
 			continue;
-		pagelist_add(&wp, page, "write-protect");
+		pvec_push(&wp, page);
 		pstate[page] = P_READ;
 	}
 	if (wp.n)

@@ -142,6 +142,7 @@
 #include "globals.h"
 #include "log.h"
 #include "mailbox.h"
+#include "pagevec.h"
 #include "runtime.h"
 #include "stats.h"
 #include "trace.h"
@@ -242,10 +243,6 @@ static inline int rc_home(uint64_t page)
 }
 
 /* Dirty pages (WRITE), and what a release in progress flushed. */
-struct pvec {
-	uint64_t *v;
-	size_t n, cap;
-};
 static struct pvec dirty, flushed;
 static struct pvec mastered; /* the pages homed here that have a master */
 static struct pvec saved_pages; /* the pages with a saved copy */
@@ -331,15 +328,6 @@ static void *xrealloc(void *p, size_t n)
 	if (!q)
 		rt_fatal("out of memory for release consistency's tables");
 	return q;
-}
-
-static void pvec_push(struct pvec *v, uint64_t x)
-{
-	if (v->n == v->cap) {
-		v->cap = v->cap ? 2 * v->cap : 64;
-		v->v = xrealloc(v->v, v->cap * sizeof(*v->v));
-	}
-	v->v[v->n++] = x;
 }
 
 static void ivec_push(struct ivec *v, struct ivl *x)
@@ -956,13 +944,6 @@ static void got_fetch(const struct wire_hdr *h, const uint8_t *payload)
 }
 
 /* ---- diffs -------------------------------------------------------------- */
-
-static int page_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /*
  * Append to `b` the diff of `cur` against `tw`: u64 page, u16 runs, then
