@@ -14,13 +14,6 @@ DSM_ENCRYPT=1 DSM_FAULTS="drop=0.02,cut=0-1@0.2s,seed=3" run_job "$TMP/c" -n 3 "
 expect_grep "expected 600, 0 overlaps: OK" "$TMP/c" "encrypted counter under faults"
 
 # Only rank 0 encrypts: started by hand, so each rank has its own setting.
-port=$((20000 + $$ % 20000))
-for r in 0 1; do
-	enc=0; [ $r = 0 ] && enc=1
-	DSM_ENCRYPT=$enc DSM_INSECURE=1 DSM_ROOT=127.0.0.1:$port DSM_RANK=$r DSM_NRANKS=2 \
-		timeout -k 5 30 "$BIN/counter" 10 >"$TMP/m$r" 2>&1 &
-done
-wait
-cat "$TMP/m0" "$TMP/m1" >"$TMP/m"
+mixed_encrypt 1 "$TMP/m"
 expect_grep "set DSM_ENCRYPT=1 on every rank or on none" "$TMP/m" "mixed DSM_ENCRYPT refused"
 if grep -q "OK$" "$TMP/m"; then cat "$TMP/m"; fail "a job with mixed DSM_ENCRYPT ran to the end"; fi

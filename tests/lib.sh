@@ -26,6 +26,30 @@ expect_no_leftovers() {
 	left=$(pgrep -f "$1" | grep -v "^$$\$" || true)
 	[ -z "$left" ] || { ps -o pid,args -p $left; fail "processes left behind matching '$1'"; }
 }
+# free_port [K]: a TCP port below the ephemeral range (32768-60999) that no
+# socket here uses now; K varies the start (a retry's count).
+free_port() {
+	_p=$((20000 + ($$ * 7 + ${1:-0} * 7919) % 12000))
+	while grep -q ":$(printf %04X $_p) " /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+		_p=$((20000 + (_p - 19999) % 12000))
+	done
+	echo $_p
+}
+# mixed_encrypt ENC OUT: two ranks started by hand, rank 0 with DSM_ENCRYPT=ENC
+# and rank 1 with 0; both ranks' output in OUT. Retried on a taken port.
+mixed_encrypt() {
+	for _try in 0 1 2 3; do
+		_port=$(free_port $_try)
+		for _r in 0 1; do
+			_enc=0; [ $_r = 0 ] && _enc=$1
+			DSM_ENCRYPT=$_enc DSM_INSECURE=1 DSM_ROOT=127.0.0.1:$_port DSM_RANK=$_r \
+				DSM_NRANKS=2 timeout -k 5 30 "$BIN/counter" 10 >"$TMP/m$_r" 2>&1 &
+		done
+		wait
+		cat "$TMP/m0" "$TMP/m1" >"$2"
+		grep -q "cannot listen" "$2" || break
+	done
+}
 # run_job OUT DSMEXEC-ARGS...: run a job under a safety timeout, its output
 # in OUT; sets $rc.
 run_job() {

@@ -126,14 +126,7 @@ DSM_BASE=0x40000000 DSM_SIZE=64M timeout -k 5 30 "$S" 0x40000000 0x4000000 >"$TM
 
 # DSM_ENCRYPT=yes encrypts: a rank with yes and a rank with 0 are told apart
 # (refused as a mixed job), two ranks with yes/On give the exact result.
-port=$((20000 + $$ % 20000))
-for r in 0 1; do
-	enc=0; [ $r = 0 ] && enc=yes
-	DSM_ENCRYPT=$enc DSM_INSECURE=1 DSM_ROOT=127.0.0.1:$port DSM_RANK=$r DSM_NRANKS=2 \
-		timeout -k 5 30 "$BIN/counter" 10 >"$TMP/m$r" 2>&1 &
-done
-wait
-cat "$TMP/m0" "$TMP/m1" >"$TMP/m"
+mixed_encrypt yes "$TMP/m"
 expect_grep "set DSM_ENCRYPT=1 on every rank or on none" "$TMP/m" "DSM_ENCRYPT=yes encrypts"
 DSM_ENCRYPT=On run_job "$TMP/o" -n 2 "$BIN/counter" 50
 [ "$rc" = 0 ] || { cat "$TMP/o"; fail "DSM_ENCRYPT=On: exit status $rc"; }
