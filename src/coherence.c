@@ -181,6 +181,8 @@ static unsigned n_active, n_busy;
 static unsigned n_faulted; /* requests in flight that a thread faulted on (not ahead) */
 
 static struct pvec drops; /* see "batched drops and downgrades" */
+static struct pvec opens;      /* see opens_apply() */
+static struct pending *opened; /* their requests, done once they are open */
 
 /* Bundles (see "sending, and bundles"). */
 #define BUNDLE_MSGS 32
@@ -396,6 +398,13 @@ void coh_fini(void)
 	n_active = n_busy = n_faulted = 0;
 	free(drops.v);
 	drops = (struct pvec){ 0 };
+	free(opens.v);
+	opens = (struct pvec){ 0 };
+	while (opened) {
+		struct pending *p = opened;
+		opened = p->next;
+		free(p);
+	}
 	if (pstate)
 		munmap(pstate, PAGE_TABLES * rt.npages);
 	if (fhome)
@@ -494,28 +503,43 @@ static void learn_home(uint64_t page, int home, int from)
  *     the protocol has anyway (after it served a read).
  */
 
-/* Pages (a, b) are all absent here, and there are at most BRIDGE_MAX. */
+/* A gap page that a run may span: `op` leaves it as it is. */
+typedef int (*gap_fn)(uint64_t page);
+
+/* Absent: dropping it does nothing. */
+static int gap_absent(uint64_t q)
+{
+	return pstate[q] == P_INVALID;
+}
+
+/* Writable already: opening it for writing does nothing. */
+static int gap_writable(uint64_t q)
+{
+	return pstate[q] == P_WRITE && !rc_page(q);
+}
+
+/* Pages (a, b) may all be spanned, and there are at most BRIDGE_MAX. */
 #define BRIDGE_MAX 16
 
-static int absent_between(uint64_t a, uint64_t b)
+static int gap_between(uint64_t a, uint64_t b, gap_fn gap)
 {
 	if (b - a > BRIDGE_MAX + 1)
 		return 0;
 	for (uint64_t q = a + 1; q < b; q++)
-		if (pstate[q] != P_INVALID)
+		if (!gap(q))
 			return 0;
 	return 1;
 }
 
 /* `op` on the sorted pages v[0..n), one call per run of consecutive pages;
- * with `bridge`, a run also spans short gaps of absent pages (dropping an
- * absent page does nothing: with cyclic homes, the pages a bundle drops are
- * often every other one, the rest gone already). */
-static void by_runs(uint64_t *v, size_t n, int (*op)(uint64_t, uint64_t), const char *what, int bridge)
+ * with `gap`, a run also spans short gaps of pages that `op` leaves as they
+ * are (dropping an absent page does nothing: with cyclic homes, the pages a
+ * bundle drops are often every other one, the rest gone already). */
+static void by_runs(uint64_t *v, size_t n, int (*op)(uint64_t, uint64_t), const char *what, gap_fn gap)
 {
 	qsort(v, n, sizeof(*v), page_cmp);
 	for (size_t k = 0, e; k < n; k = e) {
-		for (e = k + 1; e < n && (v[e] <= v[e - 1] + 1 || (bridge && absent_between(v[e - 1], v[e]))); e++)
+		for (e = k + 1; e < n && (v[e] <= v[e - 1] + 1 || (gap && gap_between(v[e - 1], v[e], gap))); e++)
 			;
 		if (op(v[k], v[e - 1] - v[k] + 1))
 			rt_fatal("cannot %s pages %lu-%lu", what, (unsigned long)v[k], (unsigned long)v[e - 1]);
@@ -525,7 +549,7 @@ static void by_runs(uint64_t *v, size_t n, int (*op)(uint64_t, uint64_t), const 
 static void drops_apply(void)
 {
 	if (drops.n)
-		by_runs(drops.v, drops.n, rt.be->drop, "drop", 1);
+		by_runs(drops.v, drops.n, rt.be->drop, "drop", gap_absent);
 	drops.n = 0;
 }
 
@@ -537,6 +561,48 @@ static void drop_later(uint64_t page)
 		return;
 	}
 	pvec_push(&drops, page);
+}
+
+/*
+ * A read copy that its home grants for writing without data (NODATA) is
+ * opened when the batch ends, with the others of the batch, in runs
+ * (opens_apply()), and its waiting threads go on then: a phase that takes
+ * ownership of many pages it has read (an exchange, the advice) made one
+ * UFFDIO_WRITEPROTECT or mprotect() call, and one TLB flush, per page.
+ * pstate says P_WRITE at once, so whatever this batch does to the page
+ * after the grant (a forward that downgrades or takes it, an INV) is done
+ * as if it were open; a page it took back is not opened.  A run spans
+ * pages that are writable already.  The hold that keeps the page for its
+ * faulting thread (holds) is made with the grant, so nothing in the batch
+ * takes the page back before the thread has used it.
+ */
+static void complete_waiters(struct mbox_req *w);
+
+static void request_done(struct pending *p)
+{
+	if (!p->ahead)
+		n_faulted--;
+	complete_waiters(p->waiters);
+	free(p);
+}
+
+static void opens_apply(void)
+{
+	struct pending *p = opened;
+	size_t k = 0;
+
+	for (size_t i = 0; i < opens.n; i++)
+		if (pstate[opens.v[i]] == P_WRITE) /* not taken back since */
+			opens.v[k++] = opens.v[i];
+	if (k)
+		by_runs(opens.v, k, rt.be->upgrade, "open for writing", gap_writable);
+	opens.n = 0;
+	opened = NULL;
+	while (p) {
+		struct pending *nx = p->next;
+		request_done(p);
+		p = nx;
+	}
 }
 
 /*
@@ -579,6 +645,7 @@ static void bundle_end(void)
 {
 	if (--bundling)
 		return;
+	opens_apply();
 	drops_apply();
 	for (int i = 0; i < n_dirty; i++)
 		bundle_flush(bundle_dirty[i]);
@@ -1530,7 +1597,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	struct pending *p = pending_find(page);
 	int write = (h->flags & WIRE_F_WRITE) != 0;
 	uint64_t token;
-	int rc, written;
+	int rc, written, later = 0;
 
 	if (fhome)
 		learn_home(page, (int)h->aux - 1, (int)h->src);
@@ -1545,7 +1612,13 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		if (pstate[page] != P_READ || !write)
 			rt_fatal("rank %u granted page %lu without data, but this rank holds no copy "
 				 "(protocol error)", h->src, (unsigned long)page);
-		rc = rt.be->upgrade(page, 1);
+		if (bundling && page < rt.region_pages) {
+			pvec_push(&opens, page); /* opens_apply() */
+			later = 1;
+			rc = 0;
+		} else {
+			rc = rt.be->upgrade(page, 1);
+		}
 	} else {
 		if (pstate[page] != P_INVALID)
 			rt_fatal("rank %u sent page %lu which this rank already holds (protocol error)",
@@ -1589,10 +1662,12 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	n_active--;
-	if (!p->ahead)
-		n_faulted--;
-	complete_waiters(p->waiters);
-	free(p);
+	if (later) {
+		p->next = opened;
+		opened = p;
+		return;
+	}
+	request_done(p);
 }
 
 /* ---- advice ----------------------------------------------------------- */
@@ -1764,7 +1839,7 @@ static void to_downgrade(const struct wire_hdr *h, const uint8_t *payload)
 		pstate[page] = P_READ;
 	}
 	if (wp.n)
-		by_runs(wp.v, wp.n, rt.be->downgrade, "write-protect", 0);
+		by_runs(wp.v, wp.n, rt.be->downgrade, "write-protect", NULL);
 }
 
 /* A COH_BUNDLE: each message in it handled as if it had come alone, and

@@ -1452,9 +1452,15 @@ static void mailbox_ready(void)
 	}
 }
 
-/* One batch of events from netfd, then what each batch ends with. */
+/* One batch of events from netfd, then what each batch ends with.  The
+ * batch is one for the coherence engine too: what its handlers send goes
+ * out bundled when the batch ends, and the pages it drops or opens for
+ * writing go to the kernel in runs then (coherence.c, "Batched drops and
+ * downgrades"): with cyclic homes, the grants of a phase come half from
+ * a peer and half from this rank's own home, through the loopback. */
 static void handle_events(const struct epoll_event *evs, int n)
 {
+	coh_batch_begin();
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
 		if (tag == TAG_MBOX) {
@@ -1470,6 +1476,7 @@ static void handle_events(const struct epoll_event *evs, int n)
 		}
 		run_loopback();
 	}
+	coh_batch_end();
 	/* Held-back requests (coherence.c's holds) may go out here. */
 	if (coh_deadline(now_ns()) != INT64_MAX) {
 		coh_check_deadlines(now_ns());
