@@ -1,8 +1,10 @@
 #!/bin/sh
 # Description: regain (coherence.c): a rank that rereads, in random order,
 # pages that others rewrote since gets most of them in the bundle of its
-# first fault: over 99 rounds of 32 pages, at most half the read faults of
-# page-by-page fetching (two thirds on 3 ranks), every value right; pages
+# first fault: over 99 rounds of 32 pages, at most a sixth of the read
+# faults of page-by-page fetching on 2 ranks (a page struck out and then
+# read again is not struck out again: 658 faults before, about 130 with it)
+# and two thirds on 3 ranks, every value right; pages
 # read once and rewritten every round are fetched again at most a few times (pages in <= the hot
 # pages + 6 per once page); with DSM_READAHEAD=0 (regain off) exactly one
 # fault and one page per hot page per round.  Rewrite, the writers' side:
@@ -34,7 +36,7 @@ for n in 2 3; do
 	# a read fault too; on 3 ranks the copies come from two writers through
 	# three homes, and on the SIGSEGV backend 1,150-1,640 of 3,168 faults
 	# were seen on one unchanged build: a third saved is the bound there.
-	most=$((full / 2))
+	most=$((full / 6))
 	[ $n -eq 3 ] && most=$((full * 2 / 3))
 	[ "$1" -le $most ] || fail "$n ranks: $1 read faults for $full pages reread (regain should save $((full - most)) or more)"
 	[ "$2" -ge $full ] && [ "$2" -le $((full + 6 * once)) ] ||
