@@ -572,12 +572,18 @@ static void drop_later(uint64_t page)
  * UFFDIO_WRITEPROTECT or mprotect() call, and one TLB flush, per page.
  * pstate says P_WRITE at once, so whatever this batch does to the page
  * after the grant (a forward that downgrades or takes it, an INV) is done
- * as if it were open; a page it took back is not opened.  A run spans
- * pages that are writable already.  The hold that keeps the page for its
- * faulting thread (holds) is made with the grant, so nothing in the batch
- * takes the page back before the thread has used it.
+ * as if it were open; a page it took back is not opened, and its waiting
+ * thread is woken to fault again (a thread that userfaultfd holds would
+ * otherwise sleep on: no open wakes it).  A run spans pages that are
+ * writable already.  The hold that keeps the page for its faulting thread
+ * (holds) is made with the grant and cannot end before the page is open
+ * (`opening`), whatever the batch takes: its clocks start then.  (A batch
+ * that took longer than HOLD_WAKE_NS, under ThreadSanitizer, let a hold
+ * end before its page was open, then took the page back and left the
+ * thread asleep: the litmus job hung.)
  */
 static void complete_waiters(struct mbox_req *w);
+static void hold_opening(uint64_t page, int on);
 
 static void request_done(struct pending *p)
 {
@@ -592,15 +598,20 @@ static void opens_apply(void)
 	struct pending *p = opened;
 	size_t k = 0;
 
-	for (size_t i = 0; i < opens.n; i++)
-		if (pstate[opens.v[i]] == P_WRITE) /* not taken back since */
-			opens.v[k++] = opens.v[i];
+	for (size_t i = 0; i < opens.n; i++) {
+		uint64_t q = opens.v[i];
+		if (pstate[q] == P_WRITE) /* not taken back since */
+			opens.v[k++] = q;
+		else
+			rt.be->wake(q); /* its thread faults again, on what is there now */
+	}
 	if (k)
 		by_runs(opens.v, k, rt.be->upgrade, "open for writing", gap_writable);
 	opens.n = 0;
 	opened = NULL;
 	while (p) {
 		struct pending *nx = p->next;
+		hold_opening(p->page, 0); /* its thread's time counts from now */
 		request_done(p);
 		p = nx;
 	}
@@ -894,6 +905,7 @@ struct hold {
 	int64_t until;      /* 0: slot free */
 	uint32_t seq;       /* SIGSEGV: what the handler writes to hold_back[] */
 	int in_handler;     /* SIGSEGV: the threads wait in the handler */
+	int opening;        /* granted, not open yet (opens_apply): not over */
 };
 
 /* A message or a home's request waiting for a hold to end. */
@@ -985,7 +997,7 @@ static int hold_over(struct hold *h, int64_t now)
 
 	if (now >= h->until)
 		return 1;
-	if (!h->tid)
+	if (!h->tid || h->opening)
 		return 0;
 	if (h->cpu0 < 0) { /* in the SIGSEGV handler until it says it is back */
 		if (atomic_load_explicit(&hold_back[h - holds], memory_order_acquire) != h->seq)
@@ -1007,6 +1019,24 @@ static int hold_over(struct hold *h, int64_t now)
 }
 
 /* This rank's hold on `page` that has not ended yet, or NULL. */
+/* The hold of a page whose grant waits for opens_apply(): not over before
+ * the page is open (`on`), and counted from then (`!on`). */
+static void hold_opening(uint64_t page, int on)
+{
+	for (int i = 0; i < HOLD_MAX; i++) {
+		struct hold *h = &holds[i];
+		if (!h->until || h->page != page)
+			continue;
+		h->opening = on;
+		if (!on) {
+			h->until = now_ns() + HOLD_NS;
+			if (h->tid && !h->in_handler)
+				h->cpu0 = thread_cpu_ns(h->clk);
+		}
+		return;
+	}
+}
+
 static struct hold *hold_find(uint64_t page)
 {
 	for (int i = 0; i < HOLD_MAX; i++) {
@@ -1672,6 +1702,7 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	p->next->prev = p->prev;
 	n_active--;
 	if (later) {
+		hold_opening(page, 1);
 		p->next = opened;
 		opened = p;
 		return;
