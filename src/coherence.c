@@ -1018,7 +1018,6 @@ static int hold_over(struct hold *h, int64_t now)
 	return h->in_handler || cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
 }
 
-/* This rank's hold on `page` that has not ended yet, or NULL. */
 /* The hold of a page whose grant waits for opens_apply(): not over before
  * the page is open (`on`), and counted from then (`!on`). */
 static void hold_opening(uint64_t page, int on)
@@ -1037,6 +1036,7 @@ static void hold_opening(uint64_t page, int on)
 	}
 }
 
+/* This rank's hold on `page` that has not ended yet, or NULL. */
 static struct hold *hold_find(uint64_t page)
 {
 	for (int i = 0; i < HOLD_MAX; i++) {
