@@ -583,7 +583,7 @@ static void drop_later(uint64_t page)
  * thread asleep: the litmus job hung.)
  */
 static void complete_waiters(struct mbox_req *w);
-static void hold_opening(uint64_t page, int on);
+static void hold_opened(uint64_t page);
 
 static void request_done(struct pending *p)
 {
@@ -611,7 +611,7 @@ static void opens_apply(void)
 	opened = NULL;
 	while (p) {
 		struct pending *nx = p->next;
-		hold_opening(p->page, 0); /* its thread's time counts from now */
+		hold_opened(p->page); /* its thread's time counts from now */
 		request_done(p);
 		p = nx;
 	}
@@ -956,7 +956,7 @@ static int thread_sleeps(pid_t tid)
 }
 
 /* Hold `page`; returns the token coh_fault_returned() takes, 0 for none. */
-static uint64_t hold_add(uint64_t page, int write, uint32_t tid, int in_handler)
+static uint64_t hold_add(uint64_t page, int write, uint32_t tid, int in_handler, int opening)
 {
 	int64_t now = now_ns();
 	struct hold *h = NULL;
@@ -973,7 +973,8 @@ static uint64_t hold_add(uint64_t page, int write, uint32_t tid, int in_handler)
 	if (!h)
 		return 0; /* more threads than slots woke at once: no hold */
 	*h = (struct hold){ .page = page, .write = write, .tid = (pid_t)tid, .cpu0 = -1,
-			    .until = now + HOLD_NS, .seq = ++hold_seq, .in_handler = in_handler };
+			    .until = now + HOLD_NS, .seq = ++hold_seq, .in_handler = in_handler,
+			    .opening = opening };
 	if (tid) {
 		/* The CPU clock of one thread: clock_getcpuclockid()'s encoding
 		 * for a thread id (CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD). */
@@ -1018,20 +1019,18 @@ static int hold_over(struct hold *h, int64_t now)
 	return h->in_handler || cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
 }
 
-/* The hold of a page whose grant waits for opens_apply(): not over before
- * the page is open (`on`), and counted from then (`!on`). */
-static void hold_opening(uint64_t page, int on)
+/* opens_apply() opened `page`: its hold, made `opening` with the grant,
+ * counts from now. */
+static void hold_opened(uint64_t page)
 {
 	for (int i = 0; i < HOLD_MAX; i++) {
 		struct hold *h = &holds[i];
 		if (!h->until || h->page != page)
 			continue;
-		h->opening = on;
-		if (!on) {
-			h->until = now_ns() + HOLD_NS;
-			if (h->tid && !h->in_handler)
-				h->cpu0 = thread_cpu_ns(h->clk);
-		}
+		h->opening = 0;
+		h->until = now_ns() + HOLD_NS;
+		if (h->tid && !h->in_handler)
+			h->cpu0 = thread_cpu_ns(h->clk);
 		return;
 	}
 }
@@ -1694,7 +1693,8 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 		 page < rt.region_pages)
 		fault_around(page); /* a first touch at home, most likely */
 	stats_fault_done(h, p->write, p->t0, p->tag, p->ahead);
-	token = !p->ahead && rt.size > 1 ? hold_add(page, write, stats_tag_tid(p->tag), p->waiters != NULL) : 0;
+	token = !p->ahead && rt.size > 1 ?
+			hold_add(page, write, stats_tag_tid(p->tag), p->waiters != NULL, later) : 0;
 	for (struct mbox_req *w = p->waiters; w; w = w->next)
 		w->b = token; /* the handler hands it back to coh_fault_returned() */
 	pending_remove(p);
@@ -1702,7 +1702,6 @@ static void got_page(const struct wire_hdr *h, const uint8_t *payload)
 	p->next->prev = p->prev;
 	n_active--;
 	if (later) {
-		hold_opening(page, 1);
 		p->next = opened;
 		opened = p;
 		return;

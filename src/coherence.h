@@ -39,9 +39,10 @@ void coh_advise(struct mbox_req *req);
 
 /* A coherence message from a peer (or from this rank to itself). */
 void coh_handle(const struct wire_hdr *h, const uint8_t *payload);
-/* Around the handling of several messages in a row (the rank's messages to
- * itself): what they make this rank send goes out bundled per peer, and the
- * copies they drop leave in runs, when the last one is handled. */
+/* Around the handling of several messages in a row (a batch of the service
+ * loop's events, the rank's messages to itself): what they make this rank
+ * send goes out bundled per peer, and the copies they drop or open for
+ * writing go to the kernel in runs, when the last one is handled. */
 void coh_batch_begin(void);
 void coh_batch_end(void);
 
