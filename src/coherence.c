@@ -576,8 +576,10 @@ static void drop_later(uint64_t page)
  * thread is woken to fault again (a thread that userfaultfd holds would
  * otherwise sleep on: no open wakes it).  A run spans pages that are
  * writable already.  The hold that keeps the page for its faulting thread
- * (holds) is made with the grant and cannot end before the page is open
- * (`opening`), whatever the batch takes: its clocks start then.  (A batch
+ * (holds) is made with the grant and does not end before the page is open
+ * (`opening`), however long the thread sleeps meanwhile: its clocks start
+ * then (only HOLD_NS ends it sooner, and a page taken back is woken as
+ * above).  (A batch
  * that took longer than HOLD_WAKE_NS, under ThreadSanitizer, let a hold
  * end before its page was open, then took the page back and left the
  * thread asleep: the litmus job hung.)
@@ -1019,34 +1021,37 @@ static int hold_over(struct hold *h, int64_t now)
 	return h->in_handler || cpu > h->cpu0 || now - (h->until - HOLD_NS) >= HOLD_WAKE_NS;
 }
 
+/* The slot of this rank's hold on `page` (ended or not), or NULL. */
+static struct hold *hold_slot(uint64_t page)
+{
+	for (int i = 0; i < HOLD_MAX; i++)
+		if (holds[i].until && holds[i].page == page)
+			return &holds[i];
+	return NULL;
+}
+
 /* opens_apply() opened `page`: its hold, made `opening` with the grant,
  * counts from now. */
 static void hold_opened(uint64_t page)
 {
-	for (int i = 0; i < HOLD_MAX; i++) {
-		struct hold *h = &holds[i];
-		if (!h->until || h->page != page)
-			continue;
-		h->opening = 0;
-		h->until = now_ns() + HOLD_NS;
-		if (h->tid && !h->in_handler)
-			h->cpu0 = thread_cpu_ns(h->clk);
+	struct hold *h = hold_slot(page);
+
+	if (!h)
 		return;
-	}
+	h->opening = 0;
+	h->until = now_ns() + HOLD_NS;
+	if (h->tid && !h->in_handler)
+		h->cpu0 = thread_cpu_ns(h->clk);
 }
 
 /* This rank's hold on `page` that has not ended yet, or NULL. */
 static struct hold *hold_find(uint64_t page)
 {
-	for (int i = 0; i < HOLD_MAX; i++) {
-		struct hold *h = &holds[i];
-		if (!h->until || h->page != page)
-			continue;
-		if (!hold_over(h, now_ns()))
-			return h;
-		h->until = 0;
-		return NULL;
-	}
+	struct hold *h = hold_slot(page);
+
+	if (!h || !hold_over(h, now_ns()))
+		return h;
+	h->until = 0;
 	return NULL;
 }
 
@@ -2014,6 +2019,8 @@ int64_t coh_deadline(int64_t now)
 void coh_check_deadlines(int64_t now)
 {
 	int secs = (int)(rt.timeout_ns / 1000000000);
+	struct pending *p;
+	struct dirent *e;
 
 	if (n_deferred)
 		holds_run();
@@ -2021,22 +2028,15 @@ void coh_check_deadlines(int64_t now)
 	 * deadline now + rt.timeout_ns: the first is the earliest.  (Advice
 	 * keeps thousands of requests in flight; a scan of them all, after
 	 * every batch of events, was a cost per message.) */
-	if (active_head.next != &active_head) {
-		struct pending *p = active_head.next;
-		if (now > p->deadline)
-			rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); "
-				 "see DSM_TIMEOUT", secs, p->write ? "write" : "read", (unsigned long)p->page,
-				 req_target(p->page));
-	}
-	if (busy_head.next != &busy_head) {
-		struct dirent *e = busy_head.next;
-		if (now > e->deadline)
-			rt_fatal("page %lu: %s within %d s while serving rank %d; see DSM_TIMEOUT",
-				 (unsigned long)e->page,
-				 e->phase == PH_INV ? "invalidations were not acknowledged" :
-						      "the transfer was not confirmed",
-				 secs, e->cur_rank);
-	}
+	p = active_head.next;
+	e = busy_head.next;
+	if (p != &active_head && now > p->deadline)
+		rt_fatal("no answer within %d s to a %s request for page %lu (home: rank %d); see DSM_TIMEOUT",
+			 secs, p->write ? "write" : "read", (unsigned long)p->page, req_target(p->page));
+	if (e != &busy_head && now > e->deadline)
+		rt_fatal("page %lu: %s within %d s while serving rank %d; see DSM_TIMEOUT", (unsigned long)e->page,
+			 e->phase == PH_INV ? "invalidations were not acknowledged" : "the transfer was not confirmed",
+			 secs, e->cur_rank);
 }
 
 /* ---- checkpoint support */
