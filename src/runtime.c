@@ -786,6 +786,10 @@ void rt_request(struct mbox_req *req)
 		h.arg = 1;
 		h.aux = (uint32_t)n_servers; /* rank 0 checks that every rank agrees */
 		globals_send_layout(); /* rank 0 checks it before it can release */
+		/* Inside it, as in sync.c's barriers: a rank that rank 0's release
+		 * reached first may already FETCH from this one (a restart's
+		 * claimed homes), and rc.c holds that until ours comes. */
+		rc_barrier_entered();
 		tp_send(0, &h, rc_notices_out(0, WIRE_BARRIER_ENTER, &h.len));
 		break;
 	case MBOX_FINALIZE:
